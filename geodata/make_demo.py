@@ -216,7 +216,7 @@ USERS = [
     ("admin@demo.locmap.invalid", "Riley Testbury", CS, "admin"),
     ("auditor@demo.locmap.invalid", "Morgan Auditmere", CS, "auditor"),
 ]
-PRACTITIONER, PEER_ASSESSOR, COORDINATOR = (u[0] for u in USERS[:3])
+COORDINATOR, PRACTITIONER, PEER_ASSESSOR = (u[0] for u in USERS[:3])
 
 # ---------------------------------------------------------------------------- time helpers
 
@@ -603,7 +603,7 @@ SURNAMES = [
     "Tumbleworth", "Umberwick", "Vandersnoot", "Wobbleton", "Yarrowick", "Zephyrdale",
     "Brindlemoss", "Crumbleigh", "Dimplethorn", "Eddlewick", "Fizzlecombe", "Glimmerford",
     "Hobblesworth", "Jinglethorpe", "Knucklebury", "Lollingham", "Muddlecombe", "Nimblewick",
-    "Plonkerton", "Quibbleford", "Rattleby", "Sprocketts", "Tinkerbeck", "Wimbleforth",
+    "Pinglethorpe", "Quibbleford", "Rattleby", "Sprocketts", "Tinkerbeck", "Wimbleforth",
     "Zanzibarr", "Bumbleridge", "Cobbleswick",
 ]
 # Four friendship groups of young people (pseudonym numbers), then adults.
