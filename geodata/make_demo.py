@@ -848,41 +848,43 @@ OBSERVATIONS = [
      "Pattern consistent with county lines travel."),
 ]
 
+Y2024, H1_2025 = ("2024-01", "2024-12"), ("2025-01", "2025-06")
 SAFETY_FACTORS = [
-    # place, quadrant, statement, weight, confidence, voice, (categories, period), obs places
+    # place, quadrant, statement, weight, confidence, voice,
+    # (evidence incident categories, (first month, last month)), observation indexes
     ("burger-hub", "risk", "Older males seen handing packages to young people outside the "
-     "restaurant after school", 3, "high", "professional", (["drugs", "cce"], 2024), [0, 1, 2]),
+     "restaurant after school", 3, "high", "professional", (["drugs", "cce"], Y2024), [0, 1, 2]),
     ("burger-hub", "risk", "Free WiFi and window seating draw large groups who stay for hours",
-     2, "high", "business", (["asb"], 2024), [0, 2]),
+     2, "high", "business", (["asb"], Y2024), [0, 2]),
     ("burger-hub", "vulnerability", "Many young people in the group are 14-15 and out until late",
-     2, "medium", "data", (["asb", "serious_youth_violence"], 2024), [1, 2]),
+     2, "medium", "data", (["asb", "serious_youth_violence"], Y2024), [1, 2]),
     ("burger-hub", "vulnerability", "CCTV not working and the side alley is out of sight", 2,
-     "high", "professional", ([], 2024), [0, 1]),
+     "high", "professional", ([], Y2024), [0, 1]),
     ("burger-hub", "resilience", "Young people say staff are kind and know them by name", 1,
-     "medium", "child", ([], 2024), [0, 2]),
+     "medium", "child", ([], Y2024), [0, 2]),
     ("burger-hub", "resource", "Franchise manager willing to change the layout and WiFi", 3,
-     "high", "business", ([], 2024), [3]),
+     "high", "business", ([], Y2024), [3]),
     ("burger-hub", "resource", "CCTV repaired and staff trained to speak to young people", 2,
-     "medium", "business", ([], 2025), [3, 4]),
+     "medium", "business", ([], H1_2025), [3, 4]),
     ("burger-hub", "resilience", "Some young people look out for younger ones and walk them home",
-     1, "low", "child", ([], 2024), [2]),
+     1, "low", "child", ([], Y2024), [2]),
     ("eastbrook-library", "risk", "Unknown adults seen meeting young people at the library "
-     "entrance after school", 3, "high", "professional", (["cce", "cse", "drugs"], 2025),
-     [6, 7, 9]),
+     "entrance after school", 3, "high", "professional",
+     (["cce", "cse", "drugs"], H1_2025), [6, 7, 9]),
     ("eastbrook-library", "risk", "Fights between groups from two schools outside the library",
-     2, "high", "data", (["serious_youth_violence"], 2025), [7, 8]),
+     2, "high", "data", (["serious_youth_violence"], H1_2025), [7, 8]),
     ("eastbrook-library", "vulnerability", "Staff outnumbered after school and unsure how to "
-     "intervene", 2, "high", "professional", (["asb"], 2025), [6, 7]),
+     "intervene", 2, "high", "professional", (["asb"], H1_2025), [6, 7]),
     ("eastbrook-library", "vulnerability", "Side path to the bus stop is dark and out of sight",
-     2, "medium", "community", ([], 2025), [8, 10]),
+     2, "medium", "community", ([], H1_2025), [8, 10]),
     ("eastbrook-library", "resilience", "Young people describe the library as warm and "
-     "somewhere they can be together", 2, "high", "child", ([], 2025), [6, 10]),
+     "somewhere they can be together", 2, "high", "child", ([], H1_2025), [6, 10]),
     ("eastbrook-library", "resilience", "Younger regulars and their families value the library "
-     "and want it back", 1, "medium", "family", ([], 2025), [5]),
+     "and want it back", 1, "medium", "family", ([], H1_2025), [5]),
     ("eastbrook-library", "resource", "Library staff willing to take part in bystander training",
-     3, "high", "professional", ([], 2025), [8, 9]),
+     3, "high", "professional", ([], H1_2025), [8, 9]),
     ("eastbrook-library", "resource", "Meeting room free after school for a pop-up youth club",
-     3, "high", "community", ([], 2025), [9, 10]),
+     3, "high", "community", ([], H1_2025), [9, 10]),
 ]
 
 
@@ -908,11 +910,11 @@ def make_observations() -> list[dict]:
 def make_factors(seed: int, incidents: list[dict], observations: list[dict]) -> list[dict]:
     rng = random.Random(f"{seed}-factors")
     out = []
-    for key, quadrant, statement, weight, conf, voice, (cats, year), obs in SAFETY_FACTORS:
+    for key, quadrant, statement, weight, conf, voice, (cats, (lo, hi)), obs in SAFETY_FACTORS:
         refs = []
         if cats:
             pool = [i["ref"] for i in incidents if i["place_key"] == key
-                    and i["category"] in cats and i["occurred_at"].startswith(str(year))]
+                    and i["category"] in cats and lo <= i["occurred_at"][:7] <= hi]
             refs = sorted(rng.sample(pool, min(4, len(pool))))
         assert all(observations[i]["place_key"] == key for i in obs), statement
         out.append({"place_key": key, "quadrant": quadrant, "statement": statement,
