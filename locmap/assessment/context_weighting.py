@@ -13,27 +13,13 @@ that meets at the place, a group chat that organises the meet-ups).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 __all__ = [
-    "CONTEXT_KINDS",
-    "MAX_NOTE_LENGTH",
-    "TOTAL",
-    "Context",
-    "ContextLink",
-    "ContextWeighting",
-    "ShareChange",
-    "Weightiest",
-    "WeightingDiff",
-    "add_context",
-    "apportion",
-    "diff",
-    "link_contexts",
-    "remove_context",
-    "set_share",
-    "validate_weighting",
-    "weightiest",
+    "CONTEXT_KINDS", "MAX_NOTE_LENGTH", "TOTAL", "Context", "ContextLink", "ContextWeighting",
+    "ShareChange", "Weightiest", "WeightingDiff", "add_context", "apportion", "diff",
+    "link_contexts", "remove_context", "set_share", "validate_weighting", "weightiest",
 ]
 
 TOTAL = 100
@@ -52,7 +38,7 @@ class Context:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"name": self.name, "share": self.share, "reason": self.reason, "kind": self.kind}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -65,7 +51,7 @@ class ContextLink:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"a": self.a, "b": self.b, "note": self.note}
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -84,11 +70,9 @@ class ContextWeighting:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {
-            "contexts": [c.to_dict() for c in self.contexts],
-            "links": [link.to_dict() for link in self.links],
-            "total": sum(c.share for c in self.contexts),
-        }
+        return {"contexts": [c.to_dict() for c in self.contexts],
+                "links": [link.to_dict() for link in self.links],
+                "total": sum(c.share for c in self.contexts)}
 
 
 @dataclass(frozen=True)
@@ -123,7 +107,7 @@ class ShareChange:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"name": self.name, "before": self.before, "after": self.after, "delta": self.delta}
+        return {**asdict(self), "delta": self.delta}
 
 
 @dataclass(frozen=True)
@@ -145,14 +129,9 @@ class WeightingDiff:
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {
-            "added": [c.to_dict() for c in self.added],
-            "removed": [c.to_dict() for c in self.removed],
-            "changed": [c.to_dict() for c in self.changed],
-            "reasons_changed": list(self.reasons_changed),
-            "links_added": [link.to_dict() for link in self.links_added],
-            "links_removed": [link.to_dict() for link in self.links_removed],
-        }
+        out = asdict(self)  # nested dataclasses become dicts, tuples stay tuples
+        out["changed"] = [c.to_dict() for c in self.changed]
+        return {k: list(v) for k, v in out.items()}
 
 
 def _check_line(text: object, what: str, *, allow_empty: bool = False) -> None:
