@@ -19,7 +19,7 @@ from locmap.network.change import NetworkChange, network_change
 from locmap.network.concern import NetworkConcerns, find_concerns
 from locmap.network.connectors import Connectors, find_connectors
 from locmap.network.ego import EgoView, ego_view
-from locmap.network.groups import PeerGroups, find_peer_groups
+from locmap.network.groups import PeerGroups, find_peer_groups, young_people_graph
 from locmap.network.model import (
     NodeId,
     PersonNode,
@@ -123,17 +123,19 @@ def analyse_network(
     people, ties = list(people), list(ties)
     graph = build_people_graph(people, ties, as_of=as_of)
     presence = build_presence_graph(people, places, presences, as_of=as_of)
+    # Groups and connectors both work on the young people only: build that graph once.
+    young = young_people_graph(graph)
     groups = find_peer_groups(
-        graph, seed=seed, resolution=resolution, min_group_size=min_group_size
+        young, seed=seed, resolution=resolution, min_group_size=min_group_size
     )
     return NetworkAnalysis(
         as_of=as_of,
         people=graph.number_of_nodes(),
-        young_people=sum(1 for _, k in graph.nodes(data="kind") if k == "young_person"),
+        young_people=young.number_of_nodes(),
         ties=sum(len(recs) for _, _, recs in graph.edges(data="ties")),
         groups=groups,
         connectors=find_connectors(
-            graph,
+            young,
             groups,
             exact_max_nodes=exact_max_nodes,
             sample_size=sample_size,

@@ -126,10 +126,16 @@ def betweenness_centrality(
     else:
         sources = random.Random(seed).sample(nodes, k)
     index = {node: i for i, node in enumerate(nodes)}
-    coo = nx.to_scipy_sparse_array(graph, nodelist=nodes, weight=None, format="coo")
-    off_diagonal = coo.row != coo.col  # self-loops never lie on a shortest path
+    index = {node: i for i, node in enumerate(nodes)}
+    # Self-loops never lie on a shortest path, so they are left out of the adjacency.
+    ends = np.array(
+        [(index[a], index[b]) for a, b in graph.edges() if a != b], dtype=np.intp
+    ).reshape(-1, 2)
     adjacency = sp.csr_array(
-        (np.ones(int(off_diagonal.sum())), (coo.row[off_diagonal], coo.col[off_diagonal])),
+        (
+            np.ones(2 * len(ends)),
+            (np.concatenate([ends[:, 0], ends[:, 1]]), np.concatenate([ends[:, 1], ends[:, 0]])),
+        ),
         shape=(n, n),
     )
     raw = _brandes_raw(adjacency, np.array([index[s] for s in sources], dtype=np.intp))

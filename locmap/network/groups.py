@@ -96,11 +96,14 @@ def young_people_graph(graph: nx.Graph) -> nx.Graph:
     Returns
     -------
     networkx.Graph
-        Same node order and attributes; edges keep ``weight`` and ``ties``.
+        Same node order and attributes; edges keep ``weight`` and ``ties``. A graph of
+        young people only is returned as it is (callers must not mutate it).
     """
     check_graph(graph, "people")
     kinds = graph.nodes(data="kind")
     young = [n for n, kind in kinds if kind == "young_person"]
+    if len(young) == graph.number_of_nodes():
+        return graph  # already young people only; nothing here mutates a graph
     sub = nx.Graph()
     sub.graph.update(graph.graph)
     sub.add_nodes_from((n, graph.nodes[n]) for n in young)

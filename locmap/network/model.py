@@ -243,19 +243,19 @@ def build_people_graph(
         (p.id, {"pseudonym": p.pseudonym, "kind": p.kind, "age_band": p.age_band})
         for p in ordered
     )
-    pairs: dict[frozenset[NodeId], list[Tie]] = {}
+    rank = {p.id: i for i, p in enumerate(ordered)}
+    pairs: dict[tuple[int, int], list[Tie]] = {}
     for tie in tie_list:
         if in_force(tie.since, tie.until, as_of):
-            pairs.setdefault(frozenset((tie.a_id, tie.b_id)), []).append(tie)
-    rank = {p.id: i for i, p in enumerate(ordered)}
-    edges = []
-    for records in pairs.values():
-        a, b = sorted((records[0].a_id, records[0].b_id), key=rank.__getitem__)
-        edges.append((rank[a], rank[b], a, b, records))
-    edges.sort(key=lambda e: (e[0], e[1]))
+            ra, rb = rank[tie.a_id], rank[tie.b_id]
+            pairs.setdefault((ra, rb) if ra < rb else (rb, ra), []).append(tie)
     graph.add_edges_from(
-        (a, b, {"ties": tuple(recs), "weight": max(t.strength for t in recs)})
-        for _, _, a, b, recs in edges
+        (
+            ordered[ra].id,
+            ordered[rb].id,
+            {"ties": tuple(recs), "weight": max(t.strength for t in recs)},
+        )
+        for (ra, rb), recs in sorted(pairs.items())
     )
     return graph
 
