@@ -1,0 +1,191 @@
+"""The ``locmap`` command: database, users, pilots, demo and server.
+
+User mistakes end with a one-line message and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from locmap.config import load_settings
+from locmap.db import Database, downgrade, upgrade
+from locmap.pgserver import DatabaseUnavailable
+from locmap.services.errors import LocmapError
+from locmap.vocab import ROLES
+
+__all__ = ["main"]
+
+
+def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (LocmapError, DatabaseUnavailable) as exc:
+            raise click.ClickException(str(exc)) from None
+
+    return wrapped
+
+
+def _database() -> Database:
+    return Database.from_settings(load_settings())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="locmap")
+def main() -> None:
+    """locmap: location assessment and context mapping for Contextual Safeguarding."""
+
+
+@main.group()
+def db() -> None:
+    """Create, upgrade or downgrade the database schema (Alembic)."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@_friendly
+def db_upgrade(revision: str) -> None:
+    """Upgrade the schema to REVISION (default: head), creating the database if needed."""
+    database = _database()
+    upgrade(database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision", default="base")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@_friendly
+def db_downgrade(revision: str, yes: bool) -> None:
+    """Downgrade the schema to REVISION (default: base — drops every table)."""
+    if not yes:
+        click.confirm(f"Downgrade to {revision}? Data in dropped tables is lost.", abort=True)
+    database = _database()
+    downgrade(database.url, revision)
+    click.echo(f"database at {revision}")
+
+
+@main.group()
+def user() -> None:
+    """Manage user accounts."""
+
+
+@user.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (default: the email).")
+@click.option("--role", type=click.Choice(ROLES), required=True,
+              help="admin and auditor are global; the others need --pilot.")
+@click.option("--pilot", "pilot_name", help="Pilot name, for a pilot role.")
+@click.option("--agency", help="Agency name (must exist).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_friendly
+def user_add(email: str, name: str, role: str, pilot_name: str | None, agency: str | None,
+             password_stdin: bool) -> None:
+    """Add a user (or a pilot role to an existing user). The password is prompted for."""
+    from locmap.models import Pilot, User
+    from locmap.services import accounts
+
+    if role in ("admin", "auditor") and pilot_name:
+        raise click.UsageError(f"{role} is a global role; drop --pilot.")
+    if role not in ("admin", "auditor") and not pilot_name:
+        raise click.UsageError(f"{role} is a pilot role; name the pilot with --pilot.")
+    database = _database()
+    with database.session() as s:
+        existing = s.scalar(select(User).where(User.email == email.strip().lower()))
+        if existing is None:
+            if password_stdin:
+                password = sys.stdin.readline().rstrip("\n")
+            else:
+                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+            existing = accounts.create_user(
+                s, None, email=email, name=name, password=password, agency=agency,
+                is_admin=role == "admin", is_auditor=role == "auditor",
+            )
+        elif role == "admin":
+            existing.is_admin = True
+        elif role == "auditor":
+            existing.is_auditor = True
+        if pilot_name:
+            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
+            if pilot is None:
+                raise click.ClickException(f"No pilot called {pilot_name!r}.")
+            accounts.add_membership(s, None, existing, pilot, role)
+    click.echo(f"{email}: {role}" + (f" in {pilot_name}" if pilot_name else ""))
+
+
+@main.group()
+def pilot() -> None:
+    """Pilots."""
+
+
+@pilot.command("list")
+@_friendly
+def pilot_list() -> None:
+    """List every pilot with its dates and size."""
+    from locmap.models import Pilot
+    from locmap.timeline import pilot_end
+
+    database = _database()
+    with database.session() as s:
+        rows = s.scalars(select(Pilot).order_by(Pilot.name)).all()
+        if not rows:
+            click.echo("no pilots yet (try: locmap demo)")
+        for p in rows:
+            click.echo(f"{p.id:>4}  {p.name}  {p.start_date} → "
+                       f"{pilot_end(p.start_date, p.duration_months)}  {p.status}")
+
+
+def _serve(host: str, port: int) -> None:
+    from waitress import serve
+
+    from locmap.web import create_app
+
+    if ipaddress.ip_address(host).is_loopback:
+        # Plain http on loopback: a Secure cookie would never be sent back.
+        os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
+    app = create_app()
+    click.echo(f"locmap is serving on http://{host}:{port}/  (Ctrl-C stops it)")
+    serve(app, host=host, port=port, threads=8, _quiet=True)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@_friendly
+def serve(host: str, port: int) -> None:
+    """Serve the web app (upgrade the database first with `locmap db upgrade`)."""
+    _serve(host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Load the demo data and stop.")
+@_friendly
+def demo(host: str, port: int, no_serve: bool) -> None:
+    """Upgrade the database, load the synthetic demo town (idempotent) and serve it."""
+    from locmap.io.demo import DEMO_DIR, load_demo
+
+    database = _database()
+    upgrade(database.url)
+    with database.session() as s:
+        report = load_demo(s, DEMO_DIR)
+    click.echo(report.summary())
+    click.echo("\nDemo logins (synthetic accounts, password for all: "
+               f"{report.password}):")
+    for email, role in report.logins:
+        click.echo(f"  {role:<18} {email}")
+    if not no_serve:
+        _serve(host, port)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

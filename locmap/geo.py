@@ -1,0 +1,135 @@
+"""The one boundary where geometry enters locmap: GeoJSON in, checked, normalised.
+
+Everything that reaches the database passes :func:`parse_geojson_geometry`: a known
+geometry type, two dimensions, WGS84 lon/lat within range (British National Grid
+eastings pasted as longitudes are refused with an explanation), RFC 7946 winding. Validity
+problems are reported with PostGIS-style reasons (shapely's ``explain_validity`` is the
+same GEOS routine as ``ST_IsValidReason``) and a repaired shape is offered, never applied
+silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+import shapely
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity, make_valid
+
+from locmap.services.errors import InvalidGeometry
+
+__all__ = [
+    "ALLOWED_TYPES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",
+    "repair",
+]
+
+ALLOWED_TYPES = ("Point", "LineString", "Polygon", "MultiPolygon")
+MAX_VERTICES = 100_000
+
+
+def _check_coordinates(geom: BaseGeometry) -> None:
+    coords = shapely.get_coordinates(geom, include_z=False)
+    if coords.size == 0:
+        raise InvalidGeometry("The geometry has no coordinates.")
+    if len(coords) > MAX_VERTICES:
+        raise InvalidGeometry(
+            f"The geometry has {len(coords):,} vertices; the limit is {MAX_VERTICES:,}. "
+            "Simplify it in your GIS first."
+        )
+    if not all(math.isfinite(v) for v in coords.ravel()):
+        raise InvalidGeometry("The geometry has NaN or infinite coordinates.")
+    lon, lat = coords[:, 0], coords[:, 1]
+    if (abs(lon) > 180).any() or (abs(lat) > 90).any():
+        big = coords[(abs(lon) > 180) | (abs(lat) > 90)][0]
+        hint = ""
+        if 0 <= big[0] <= 800_000 and 0 <= big[1] <= 1_400_000:
+            hint = (
+                " These look like British National Grid (EPSG:27700) eastings and northings; "
+                "locmap takes WGS84 longitude/latitude. Import the file with its CRS declared "
+                "and it will be reprojected."
+            )
+        raise InvalidGeometry(
+            f"Coordinate ({big[0]:g}, {big[1]:g}) is not a WGS84 longitude/latitude "
+            f"(longitude must be within ±180 and latitude within ±90).{hint}",
+            details={"coordinate": [float(big[0]), float(big[1])]},
+        )
+
+
+def parse_geojson_geometry(
+    data: dict[str, Any] | str, *, allowed: tuple[str, ...] = ALLOWED_TYPES
+) -> BaseGeometry:
+    """Parse a GeoJSON geometry object, check it and return a valid 2-D shapely geometry."""
+    if isinstance(data, str):
+        try:
+            data = json.loads(data)
+        except json.JSONDecodeError as exc:
+            raise InvalidGeometry(f"The geometry is not valid JSON: {exc.msg}.") from exc
+    if not isinstance(data, dict) or "type" not in data:
+        raise InvalidGeometry("Expected a GeoJSON geometry object with a 'type'.")
+    if data.get("type") == "Feature":
+        data = data.get("geometry") or {}
+    gtype = data.get("type")
+    if gtype not in allowed:
+        raise InvalidGeometry(
+            f"Geometry type {gtype!r} is not accepted here; use one of {', '.join(allowed)}."
+        )
+    try:
+        geom = shape(data)
+    except (ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise InvalidGeometry(f"The {gtype} could not be read: {exc}.") from exc
+    if geom.is_empty:
+        raise InvalidGeometry("The geometry is empty.")
+    _check_coordinates(geom)
+    geom = shapely.force_2d(geom)
+    if not geom.is_valid:
+        reason = explain_validity(geom)
+        fixed = repair(geom)
+        raise InvalidGeometry(
+            f"The {gtype} is not valid: {reason}.",
+            details={"reason": reason, "repaired": mapping(fixed) if fixed is not None else None},
+        )
+    return shapely.orient_polygons(geom) if gtype in ("Polygon", "MultiPolygon") else geom
+
+
+def repair(geom: BaseGeometry) -> BaseGeometry | None:
+    """The repair offered for an invalid shape: ``make_valid`` kept to areas for polygons."""
+    fixed = make_valid(geom)
+    if geom.geom_type in ("Polygon", "MultiPolygon"):
+        parts = getattr(fixed, "geoms", [fixed])
+        polys = [g for g in parts if isinstance(g, Polygon | MultiPolygon)]
+        if not polys:
+            return None
+        fixed = shapely.union_all(polys)
+        if isinstance(fixed, Polygon) and geom.geom_type == "Polygon":
+            return shapely.orient_polygons(fixed)
+        return shapely.orient_polygons(to_multipolygon(fixed))
+    return fixed
+
+
+def to_multipolygon(geom: BaseGeometry) -> MultiPolygon:
+    """Normalise a polygonal geometry to a MultiPolygon (the type of pilot localities)."""
+    if isinstance(geom, MultiPolygon):
+        return geom
+    if isinstance(geom, Polygon):
+        return MultiPolygon([geom])
+    raise InvalidGeometry(f"Expected a Polygon or MultiPolygon, got {geom.geom_type}.")
+
+
+def wkb_to_shape(value: Any) -> BaseGeometry | None:
+    if value is None:
+        return None
+    from geoalchemy2.shape import to_shape
+
+    return to_shape(value)
+
+
+def to_geojson(value: Any, precision: int = 7) -> dict[str, Any] | None:
+    """A stored geometry (WKB element or shapely) as an RFC 7946 geometry dict."""
+    geom = value if isinstance(value, BaseGeometry) else wkb_to_shape(value)
+    if geom is None:
+        return None
+    geom = shapely.set_precision(geom, 10 ** -precision) if precision else geom
+    return dict(mapping(shapely.orient_polygons(geom)))

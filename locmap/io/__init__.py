@@ -1,0 +1,1 @@
+"""Importers and exporters: demo data, police CSV, GIS files, OpenStreetMap, reports."""

@@ -1,0 +1,48 @@
+"""SQLAlchemy 2 typed models on PostGIS, one module per aggregate.
+
+Importing this package registers every table on ``Base.metadata`` (Alembic reads it).
+"""
+
+from locmap.models.audit import AuditEvent, DataImport
+from locmap.models.base import Base
+from locmap.models.evidence import (
+    AwarenessActivity,
+    EngagementRecord,
+    Incident,
+    Observation,
+    SafetyFactor,
+    SafetyMap,
+    SafetyMapArea,
+    awareness_place,
+    engagement_place,
+    factor_engagement,
+    factor_incident,
+    factor_observation,
+    incident_person,
+)
+from locmap.models.network import Identity, Person, Presence, Relationship
+from locmap.models.pilot import Agency, Membership, PeerNetwork, Pilot, ReviewPoint, User
+from locmap.models.place import CrimeTypeMapping, Feature, FeatureLayer, Place
+from locmap.models.plan import (
+    KPI,
+    Action,
+    Assessment,
+    ContextLink,
+    ContextWeight,
+    KPIMeasurement,
+    Plan,
+    PlanGapReason,
+    Review,
+    ReviewRequest,
+    action_factor,
+)
+
+__all__ = [
+    "Base", "Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork", "Place",
+    "FeatureLayer", "Feature", "CrimeTypeMapping", "Incident", "incident_person", "Observation",
+    "SafetyFactor", "factor_incident", "factor_observation", "factor_engagement",
+    "EngagementRecord", "engagement_place", "AwarenessActivity", "awareness_place", "SafetyMap",
+    "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
+    "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
+    "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport",
+]

@@ -1,0 +1,248 @@
+"""Evidence about places: incidents, site visits, safety factors, listening, safety maps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from locmap.models.base import Base, Timestamped, in_vocab, valid_geom
+from locmap.models.place import Place
+from locmap.vocab import (
+    CONFIDENCE,
+    ENGAGEMENT_GROUPS,
+    HARM_CATEGORIES,
+    QUADRANTS,
+    SAFETY_RATINGS,
+    TIME_PRECISIONS,
+    VOICES,
+)
+
+__all__ = [
+    "Incident", "incident_person", "Observation", "SafetyFactor", "factor_incident",
+    "factor_observation", "factor_engagement", "EngagementRecord", "engagement_place",
+    "AwarenessActivity", "awareness_place", "SafetyMap", "SafetyMapArea",
+]
+
+_LEVEL3 = ("poor", "adequate", "good")
+
+incident_person = Table(
+    "incident_person", Base.metadata,
+    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+    Column("person_id", ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Incident(Timestamped, Base):
+    """A known incident of harm; ``time_precision`` says how exact ``occurred_at`` is."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        in_vocab("category", HARM_CATEGORIES),
+        in_vocab("time_precision", TIME_PRECISIONS),
+        CheckConstraint("severity BETWEEN 1 AND 5", name="severity_range"),
+        valid_geom("location"),
+        Index("ix_incident_location_geog", text("(location::geography)"), postgresql_using="gist"),
+        Index("ix_incident_pilot_time", "pilot_id", "occurred_at"),
+        Index("ix_incident_place", "place_id"),
+        Index("uq_incident_pilot_dedupe", "pilot_id", "dedupe_key", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326))
+    place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id", ondelete="SET NULL"))
+    place_derived: Mapped[bool] = mapped_column(default=False)
+    occurred_at: Mapped[dt.datetime]
+    time_precision: Mapped[str] = mapped_column(String(10), default="exact")
+    category: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[int] = mapped_column(default=3)
+    source_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    data_import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("data_import.id", ondelete="SET NULL")
+    )
+    external_ref: Mapped[str | None] = mapped_column(String(200))
+    # Idempotent re-import: a source's stable id (police Crime ID, or a row hash).
+    dedupe_key: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")  # restricted to the pilot
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Observation(Timestamped, Base):
+    """A site visit: who was there, how it looked and felt."""
+
+    __tablename__ = "observation"
+    __table_args__ = (
+        CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
+        CheckConstraint(
+            "young_people_10_13 >= 0 AND young_people_14_15 >= 0 AND young_people_16_17 >= 0 "
+            "AND adults_present >= 0 AND staff_guardians_present >= 0",
+            name="counts_non_negative",
+        ),
+        in_vocab("light", ("daylight", "dusk", "dark")),
+        in_vocab("guardianship", ("none", "low", "moderate", "strong")),
+        in_vocab("lighting", _LEVEL3),
+        in_vocab("sight_lines", _LEVEL3),
+        in_vocab("cctv", ("none", "present_not_working", "present_working", "unknown")),
+        Index("ix_observation_place", "place_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    observer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    started_at: Mapped[dt.datetime]
+    ended_at: Mapped[dt.datetime | None]
+    weather: Mapped[str] = mapped_column(String(100), default="")
+    light: Mapped[str] = mapped_column(String(10), default="daylight")
+    young_people_10_13: Mapped[int] = mapped_column(default=0)
+    young_people_14_15: Mapped[int] = mapped_column(default=0)
+    young_people_16_17: Mapped[int] = mapped_column(default=0)
+    adults_present: Mapped[int] = mapped_column(default=0)
+    staff_guardians_present: Mapped[int] = mapped_column(default=0)
+    guardianship: Mapped[str] = mapped_column(String(10), default="none")
+    lighting: Mapped[str] = mapped_column(String(10), default="adequate")
+    sight_lines: Mapped[str] = mapped_column(String(10), default="adequate")
+    cctv: Mapped[str] = mapped_column(String(30), default="unknown")
+    signs_of_dealing: Mapped[bool] = mapped_column(default=False)
+    signs_of_drug_use: Mapped[bool] = mapped_column(default=False)
+    felt_safe: Mapped[str] = mapped_column(Text, default="")
+    felt_unsafe: Mapped[str] = mapped_column(Text, default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+factor_incident = Table(
+    "factor_incident", Base.metadata,
+    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
+    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+)
+factor_observation = Table(
+    "factor_observation", Base.metadata,
+    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
+    Column("observation_id", ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True),
+)
+factor_engagement = Table(
+    "factor_engagement", Base.metadata,
+    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
+    Column("engagement_id", ForeignKey("engagement_record.id", ondelete="CASCADE"),
+           primary_key=True),
+)
+
+
+class SafetyFactor(Timestamped, Base):
+    """A statement about vulnerability, risk, resilience or resource at a place."""
+
+    __tablename__ = "safety_factor"
+    __table_args__ = (
+        in_vocab("quadrant", QUADRANTS),
+        in_vocab("confidence", CONFIDENCE),
+        in_vocab("voice", VOICES),
+        CheckConstraint("weight BETWEEN 0 AND 3", name="weight_range"),
+        Index("ix_safety_factor_place", "place_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    assessment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assessment.id", ondelete="CASCADE")
+    )
+    quadrant: Mapped[str] = mapped_column(String(20))
+    statement: Mapped[str] = mapped_column(Text)
+    weight: Mapped[int] = mapped_column(default=1)
+    confidence: Mapped[str] = mapped_column(String(10), default="medium")
+    voice: Mapped[str] = mapped_column(String(20), default="professional")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    incidents: Mapped[list[Incident]] = relationship(secondary=factor_incident)
+    observations: Mapped[list[Observation]] = relationship(secondary=factor_observation)
+    engagements: Mapped[list[EngagementRecord]] = relationship(secondary=factor_engagement)
+    __mapper_args__ = {"version_id_col": version}
+
+
+engagement_place = Table(
+    "engagement_place", Base.metadata,
+    Column("engagement_id", ForeignKey("engagement_record.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("place_id", ForeignKey("place.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class EngagementRecord(Timestamped, Base):
+    """Listening to a group (never a named child in a shared view)."""
+
+    __tablename__ = "engagement_record"
+    __table_args__ = (in_vocab("with_group", ENGAGEMENT_GROUPS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    held_on: Mapped[dt.date]
+    with_group: Mapped[str] = mapped_column(String(20))
+    group_description: Mapped[str] = mapped_column(String(300), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    places: Mapped[list[Place]] = relationship(secondary=engagement_place)
+
+
+awareness_place = Table(
+    "awareness_place", Base.metadata,
+    Column("awareness_id", ForeignKey("awareness_activity.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("place_id", ForeignKey("place.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AwarenessActivity(Timestamped, Base):
+    """Awareness raising and its reach (KPI c)."""
+
+    __tablename__ = "awareness_activity"
+    __table_args__ = (CheckConstraint("reached >= 0", name="reached_non_negative"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    held_on: Mapped[dt.date]
+    audience: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(200), default="")
+    reached: Mapped[int] = mapped_column(default=0)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    places: Mapped[list[Place]] = relationship(secondary=awareness_place)
+
+
+class SafetyMap(Timestamped, Base):
+    """A young person's or group's red/amber/green map; anonymous in every shared view."""
+
+    __tablename__ = "safety_map"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    drawn_on: Mapped[dt.date]
+    period: Mapped[str] = mapped_column(String(20))
+    respondent_group: Mapped[str] = mapped_column(String(200), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    areas: Mapped[list[SafetyMapArea]] = relationship(
+        back_populates="safety_map", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class SafetyMapArea(Base):
+    __tablename__ = "safety_map_area"
+    __table_args__ = (in_vocab("rating", SAFETY_RATINGS), valid_geom("geom"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    safety_map_id: Mapped[int] = mapped_column(ForeignKey("safety_map.id", ondelete="CASCADE"))
+    geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
+    rating: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+    safety_map: Mapped[SafetyMap] = relationship(back_populates="areas")
+

@@ -1,0 +1,102 @@
+"""People in a pilot's peer network, kept apart from their identities.
+
+``Person`` carries only a pseudonym; ``Identity`` (name, date of birth, case reference) is
+a separate table that only the owning pilot's practitioners and peer assessors read,
+every read audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from locmap.models.base import Base, Timestamped, in_vocab
+from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
+
+__all__ = ["Person", "Identity", "Relationship", "Presence"]
+
+
+class Person(Timestamped, Base):
+    __tablename__ = "person"
+    __table_args__ = (
+        UniqueConstraint("pilot_id", "pseudonym", name="uq_person_pilot_pseudonym"),
+        in_vocab("kind", PERSON_KINDS),
+        in_vocab("age_band", AGE_BANDS),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    pseudonym: Mapped[str] = mapped_column(String(20))
+    kind: Mapped[str] = mapped_column(String(20))
+    age_band: Mapped[str] = mapped_column(String(10), default="unknown")
+    version: Mapped[int] = mapped_column(default=1)
+
+    identity: Mapped[Identity | None] = relationship(
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Identity(Timestamped, Base):
+    __tablename__ = "identity"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(200))
+    date_of_birth: Mapped[dt.date | None]
+    case_reference: Mapped[str] = mapped_column(String(100), default="")
+
+    person: Mapped[Person] = relationship(back_populates="identity")
+
+
+class Relationship(Timestamped, Base):
+    __tablename__ = "relationship"
+    __table_args__ = (
+        CheckConstraint("person_a_id <> person_b_id", name="not_self"),
+        CheckConstraint("strength BETWEEN 1 AND 3", name="strength_range"),
+        CheckConstraint("until IS NULL OR since IS NULL OR until >= since", name="dates_order"),
+        in_vocab("type", RELATIONSHIP_TYPES),
+        in_vocab("valence", VALENCES),
+        Index("ix_relationship_pilot", "pilot_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    person_a_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    type: Mapped[str] = mapped_column(String(20))
+    valence: Mapped[str] = mapped_column(String(12), default="neutral")
+    strength: Mapped[int] = mapped_column(default=2)
+    source: Mapped[str] = mapped_column(String(100), default="")
+    since: Mapped[dt.date | None]
+    until: Mapped[dt.date | None]
+    version: Mapped[int] = mapped_column(default=1)
+
+    person_a: Mapped[Person] = relationship(foreign_keys=[person_a_id])
+    person_b: Mapped[Person] = relationship(foreign_keys=[person_b_id])
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Presence(Timestamped, Base):
+    """A person spends time at a place: how often, when, since when."""
+
+    __tablename__ = "presence"
+    __table_args__ = (
+        in_vocab("frequency", ("daily", "weekly", "monthly", "occasional")),
+        CheckConstraint("until IS NULL OR since IS NULL OR until >= since", name="dates_order"),
+        Index("ix_presence_place", "place_id"),
+        Index("ix_presence_person", "person_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    frequency: Mapped[str] = mapped_column(String(12), default="weekly")
+    times: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(100), default="")
+    since: Mapped[dt.date | None]
+    until: Mapped[dt.date | None]
+    notes: Mapped[str] = mapped_column(Text, default="")

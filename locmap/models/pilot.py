@@ -1,0 +1,127 @@
+"""Agencies, users, pilots, memberships and review points: who works where, and when."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2 import Geometry, WKBElement
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from locmap.models.base import Base, Timestamped, in_vocab, valid_geom
+from locmap.vocab import AGENCY_KINDS, PILOT_ROLES
+
+__all__ = ["Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork"]
+
+
+class Agency(Base):
+    __tablename__ = "agency"
+    __table_args__ = (in_vocab("kind", AGENCY_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+
+
+class User(Timestamped, Base):
+    __tablename__ = "user_account"
+    __table_args__ = (
+        CheckConstraint("email = lower(email)", name="email_lower"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    is_auditor: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[dt.datetime | None]
+
+    agency: Mapped[Agency | None] = relationship()
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class Pilot(Timestamped, Base):
+    """A partnership's work in one locality: up to 18 months with a review every 3."""
+
+    __tablename__ = "pilot"
+    __table_args__ = (
+        valid_geom("locality"),
+        CheckConstraint("duration_months BETWEEN 1 AND 60", name="duration_range"),
+        CheckConstraint("review_interval_months BETWEEN 1 AND 12", name="review_interval_range"),
+        in_vocab("status", ("planned", "active", "closed")),
+        in_vocab("approval_rule", ("all_named", "one_per_agency")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    locality: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
+    start_date: Mapped[dt.date]
+    duration_months: Mapped[int] = mapped_column(default=18)
+    review_interval_months: Mapped[int] = mapped_column(default=3)
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    approval_rule: Mapped[str] = mapped_column(String(20), default="all_named")
+    version: Mapped[int] = mapped_column(default=1)
+
+    memberships: Mapped[list[Membership]] = relationship(
+        back_populates="pilot", cascade="all, delete-orphan", passive_deletes=True
+    )
+    review_points: Mapped[list[ReviewPoint]] = relationship(
+        back_populates="pilot", order_by="ReviewPoint.due_on", cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Membership(Base):
+    __tablename__ = "membership"
+    __table_args__ = (
+        UniqueConstraint("user_id", "pilot_id", "role", name="uq_membership_user_pilot_role"),
+        in_vocab("role", PILOT_ROLES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(30))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    pilot: Mapped[Pilot] = relationship(back_populates="memberships")
+
+
+class ReviewPoint(Base):
+    """A dated review of the pilot, generated from its timeline; minutes once held."""
+
+    __tablename__ = "review_point"
+    __table_args__ = (UniqueConstraint("pilot_id", "due_on", name="uq_review_point_pilot_due"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
+    number: Mapped[int]
+    due_on: Mapped[dt.date]
+    held_on: Mapped[dt.date | None]
+    attendees: Mapped[str] = mapped_column(Text, default="")
+    minutes: Mapped[str] = mapped_column(Text, default="")
+    decisions: Mapped[str] = mapped_column(Text, default="")
+
+    pilot: Mapped[Pilot] = relationship(back_populates="review_points")
+
+
+class PeerNetwork(Timestamped, Base):
+    """Why a pilot maps peer networks at all: purpose and lawful basis (Article 8 ECHR)."""
+
+    __tablename__ = "peer_network"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"), unique=True)
+    purpose: Mapped[str] = mapped_column(Text)
+    lawful_basis: Mapped[str] = mapped_column(Text)
+
+
+Index("ix_membership_user", Membership.user_id)

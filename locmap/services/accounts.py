@@ -1,0 +1,137 @@
+"""Users, passwords and logins.
+
+Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106). A login with an
+unknown email still verifies against a dummy hash so the response time does not reveal
+which emails exist; ten failures in fifteen minutes lock the email for the rest of the
+window. Every login, failed login and account change is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from locmap.models import Agency, AuditEvent, Membership, Pilot, User
+from locmap.services import audit
+from locmap.services.errors import InvalidData, NotFound
+from locmap.services.permissions import Actor
+from locmap.vocab import PILOT_ROLES
+
+__all__ = [
+    "hash_password", "verify_password", "authenticate", "actor_for", "create_user",
+    "add_membership", "LOCKOUT_FAILURES", "MIN_PASSWORD_LENGTH",
+]
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not a real password")
+LOCKOUT_FAILURES = 10
+LOCKOUT_WINDOW = dt.timedelta(minutes=15)
+MIN_PASSWORD_LENGTH = 10
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def _recent_failures(session: Session, email: str) -> int:
+    since = dt.datetime.now(dt.UTC) - LOCKOUT_WINDOW
+    return session.scalar(
+        select(func.count()).select_from(AuditEvent).where(
+            AuditEvent.action == "login_failed",
+            AuditEvent.user_email == email,
+            AuditEvent.at >= since,
+        )
+    ) or 0
+
+
+def authenticate(
+    session: Session, email: str, password: str, remote_addr: str | None = None
+) -> User | None:
+    """Return the active user with these credentials, or None; audit either way."""
+    email = email.strip().lower()
+    who = Actor(user_id=None, email=email, remote_addr=remote_addr)
+    if _recent_failures(session, email) >= LOCKOUT_FAILURES:
+        audit.record(session, who, "login_locked", "user", detail={"email": email})
+        return None
+    user = session.scalar(select(User).where(User.email == email))
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if not (user and ok and user.active):
+        audit.record(session, who, "login_failed", "user", user.id if user else None)
+        return None
+    user.last_login_at = dt.datetime.now(dt.UTC)
+    audit.record(session, actor_for(session, user, remote_addr), "login", "user", user.id)
+    return user
+
+
+def actor_for(session: Session, user: User, remote_addr: str | None = None) -> Actor:
+    rows = session.execute(
+        select(Membership.pilot_id, Membership.role).where(Membership.user_id == user.id)
+    ).all()
+    roles: dict[int, set[str]] = {}
+    for pilot_id, role in rows:
+        roles.setdefault(pilot_id, set()).add(role)
+    return Actor(
+        user_id=user.id, email=user.email, is_admin=user.is_admin, is_auditor=user.is_auditor,
+        roles={k: frozenset(v) for k, v in roles.items()}, remote_addr=remote_addr,
+    )
+
+
+def create_user(
+    session: Session,
+    by: Actor | None,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    agency: str | None = None,
+    is_admin: bool = False,
+    is_auditor: bool = False,
+) -> User:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 254:
+        raise InvalidData(f"{email!r} is not an email address.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidData(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    if session.scalar(select(User.id).where(User.email == email)):
+        raise InvalidData(f"A user with email {email} already exists.")
+    agency_row = None
+    if agency:
+        agency_row = session.scalar(select(Agency).where(Agency.name == agency))
+        if agency_row is None:
+            raise NotFound(f"No agency called {agency!r}.")
+    user = User(
+        email=email, name=name or email, password_hash=hash_password(password),
+        agency=agency_row, is_admin=is_admin, is_auditor=is_auditor,
+    )
+    session.add(user)
+    session.flush()
+    audit.record(session, by, "create", "user", user.id,
+                 detail={"email": email, "admin": is_admin, "auditor": is_auditor})
+    return user
+
+
+def add_membership(session: Session, by: Actor | None, user: User, pilot: Pilot, role: str) -> None:
+    if role not in PILOT_ROLES:
+        raise InvalidData(f"{role!r} is not a pilot role; use one of {', '.join(PILOT_ROLES)}.")
+    exists = session.scalar(
+        select(Membership.id).where(
+            Membership.user_id == user.id, Membership.pilot_id == pilot.id, Membership.role == role
+        )
+    )
+    if exists:
+        return
+    session.add(Membership(user_id=user.id, pilot_id=pilot.id, role=role))
+    session.flush()
+    audit.record(session, by, "create", "membership", user.id, pilot_id=pilot.id,
+                 detail={"role": role})

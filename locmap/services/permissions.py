@@ -1,0 +1,80 @@
+"""Who may do what, decided in one place on the server.
+
+Roles are per pilot (coordinator, practitioner, peer assessor, partner reviewer) except
+admin and auditor. A user who is not a member of a pilot gets :class:`NotFound` — the
+pilot's existence is not disclosed; a member whose role lacks the permission gets
+:class:`Forbidden`. Pages and API routes call :func:`require`; hiding a button is never
+the check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from locmap.services.errors import Forbidden, NotFound
+
+__all__ = ["Actor", "PERMISSIONS", "require", "can", "OWNING_TEAM"]
+
+ALL_MEMBERS = frozenset({"coordinator", "practitioner", "peer_assessor", "partner_reviewer"})
+# The owning team sees identities and restricted free text; partners see pseudonyms.
+OWNING_TEAM = frozenset({"coordinator", "practitioner", "peer_assessor"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "pilot.view": ALL_MEMBERS,
+    "pilot.manage": frozenset({"coordinator"}),
+    "place.view": ALL_MEMBERS,
+    "place.edit": frozenset({"coordinator", "practitioner"}),
+    "evidence.view": ALL_MEMBERS,
+    "evidence.edit": frozenset({"coordinator", "practitioner"}),
+    "evidence.restricted_text": OWNING_TEAM,
+    "import.run": frozenset({"coordinator", "practitioner"}),
+    "export.run": ALL_MEMBERS,
+    "network.view": ALL_MEMBERS,
+    "network.edit": frozenset({"coordinator", "practitioner", "peer_assessor"}),
+    # DESIGN.md: identities are read by the owning pilot's practitioners and peer assessors.
+    "identity.read": frozenset({"practitioner", "peer_assessor"}),
+    "identity.edit": frozenset({"practitioner", "peer_assessor"}),
+    "aggregate.unsuppressed": OWNING_TEAM,
+    "assessment.view": ALL_MEMBERS,
+    "assessment.edit": frozenset({"coordinator", "practitioner"}),
+    "plan.edit": frozenset({"coordinator", "practitioner"}),
+    "review.give": frozenset({"partner_reviewer"}),
+    "review_point.manage": frozenset({"coordinator"}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The user behind a request or command, with their roles per pilot."""
+
+    user_id: int | None
+    email: str
+    is_admin: bool = False
+    is_auditor: bool = False
+    roles: dict[int, frozenset[str]] = field(default_factory=dict)
+    remote_addr: str | None = None
+
+    def roles_in(self, pilot_id: int) -> frozenset[str]:
+        return self.roles.get(pilot_id, frozenset())
+
+    def is_member(self, pilot_id: int) -> bool:
+        return bool(self.roles_in(pilot_id))
+
+    @property
+    def pilot_ids(self) -> list[int]:
+        return sorted(self.roles)
+
+
+def can(actor: Actor, pilot_id: int, permission: str) -> bool:
+    allowed = PERMISSIONS[permission]
+    return bool(actor.roles_in(pilot_id) & allowed)
+
+
+def require(actor: Actor, pilot_id: int, permission: str) -> None:
+    """Raise unless ``actor`` holds ``permission`` in the pilot."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"unknown permission {permission!r}")
+    if not actor.is_member(pilot_id):
+        raise NotFound("No such pilot, or you are not a member of it.")
+    if not can(actor, pilot_id, permission):
+        raise Forbidden(f"Your role in this pilot does not allow this ({permission}).")

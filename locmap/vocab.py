@@ -1,0 +1,82 @@
+"""The domain's controlled vocabularies, in one place.
+
+Tables (CHECK constraints), the API (schema enums), the UI (select lists) and the
+importers all read these tuples, so a word means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ROLES", "PILOT_ROLES", "PLACE_KINDS", "HARM_CATEGORIES", "TIME_PRECISIONS", "QUADRANTS",
+    "CONFIDENCE", "VOICES", "PERSON_KINDS", "AGE_BANDS", "RELATIONSHIP_TYPES", "VALENCES",
+    "AGENCY_KINDS", "ASSESSMENT_STATUSES", "PLAN_CATEGORIES", "FRAMEWORK_DOMAINS",
+    "ACTION_STATUSES", "KPI_KINDS", "REVIEW_DECISIONS", "SAFETY_RATINGS", "ENGAGEMENT_GROUPS",
+    "LABELS", "label",
+]
+
+PILOT_ROLES = ("coordinator", "practitioner", "peer_assessor", "partner_reviewer")
+ROLES = ("admin", "auditor", *PILOT_ROLES)
+
+PLACE_KINDS = (
+    "park", "street", "fast_food", "library", "school", "transport_hub", "shopping_centre",
+    "housing_estate", "online", "other",
+)
+HARM_CATEGORIES = (
+    "cse", "cce", "trafficking", "missing", "serious_youth_violence", "asb", "drugs", "weapons",
+    "peer_on_peer", "radicalisation", "online_harm", "other",
+)
+TIME_PRECISIONS = ("exact", "day", "month")
+QUADRANTS = ("vulnerability", "risk", "resilience", "resource")
+CONFIDENCE = ("low", "medium", "high")
+VOICES = ("child", "family", "community", "business", "professional", "data")
+PERSON_KINDS = ("young_person", "adult_of_concern", "trusted_adult")
+AGE_BANDS = ("under_10", "10-13", "14-15", "16-17", "18-24", "25+", "unknown")
+RELATIONSHIP_TYPES = (
+    "friend", "sibling", "partner", "school_peer", "online", "associate", "exploitative",
+)
+VALENCES = ("protective", "neutral", "harmful")
+AGENCY_KINDS = (
+    "children_services", "police", "health", "school", "community_safety", "housing",
+    "youth_justice", "voluntary", "business", "other",
+)
+ASSESSMENT_STATUSES = ("draft", "in_review", "approved", "superseded")
+PLAN_CATEGORIES = (
+    "allocate_resources", "do_things_differently", "connect_people",
+    "enhance_safe_behaviours_and_locations", "targeted_interventions",
+    "bid_for_local_initiatives", "build_resilience", "celebrate_diversity",
+)
+FRAMEWORK_DOMAINS = ("target", "legislative", "partnerships", "outcomes")
+ACTION_STATUSES = ("planned", "in_progress", "done", "dropped")
+KPI_KINDS = ("a", "b", "c", "d", "custom")
+REVIEW_DECISIONS = ("comment", "request_changes", "approve")
+SAFETY_RATINGS = ("red", "amber", "green")
+ENGAGEMENT_GROUPS = ("children", "families", "community", "businesses", "services")
+
+LABELS: dict[str, str] = {
+    "cse": "Child sexual exploitation",
+    "cce": "Child criminal exploitation",
+    "trafficking": "Trafficking / modern slavery",
+    "missing": "Missing from home",
+    "serious_youth_violence": "Serious youth violence",
+    "asb": "Anti-social behaviour",
+    "drugs": "Drugs",
+    "weapons": "Weapons",
+    "peer_on_peer": "Peer-on-peer abuse",
+    "radicalisation": "Radicalisation",
+    "online_harm": "Online harm",
+    "other": "Other",
+    "fast_food": "Fast-food restaurant",
+    "transport_hub": "Transport hub",
+    "shopping_centre": "Shopping centre",
+    "housing_estate": "Housing estate",
+    "peer_assessor": "Peer assessor",
+    "partner_reviewer": "Partner reviewer",
+    "young_person": "Young person",
+    "adult_of_concern": "Adult of concern",
+    "trusted_adult": "Trusted adult",
+}
+
+
+def label(word: str) -> str:
+    """Return the human label of a vocabulary word (``"fast_food"`` → "Fast-food restaurant")."""
+    return LABELS.get(word, word.replace("_", " ").capitalize())

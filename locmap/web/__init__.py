@@ -1,0 +1,112 @@
+"""The Flask application: ``create_app(config)`` wires settings, database and blueprints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from locmap.config import load_settings
+from locmap.db import Database
+from locmap.services.errors import LocmapError
+from locmap.vocab import label
+from locmap.web.context import init_request_scope
+from locmap.web.extensions import csrf, login_manager
+
+__all__ = ["create_app"]
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` overrides settings; ``config["DATABASE"]`` may be a ready
+    :class:`~locmap.db.Database` (tests bind it to their transaction).
+    """
+    app = Flask(__name__)
+    settings = load_settings()
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        REMEMBER_COOKIE_SECURE=settings.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        LOCMAP_MAX_JSON_BYTES=10 * 1024 * 1024,
+        LOCMAP_TILE_URL=settings.tile_url,
+        LOCMAP_TILE_ATTRIBUTION=settings.tile_attribution,
+        LOCMAP_SUPPRESSION_THRESHOLD=settings.suppression_threshold,
+        LOCMAP_DATA_DIR=str(settings.data_dir),
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    if config:
+        app.config.update(config)
+    db = app.config.get("DATABASE") or Database.from_settings(settings)
+    app.extensions["locmap_db"] = db
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    init_request_scope(app)
+    _security_headers(app)
+    _error_handlers(app)
+    app.jinja_env.globals["label"] = label
+
+    from locmap.web import api, auth, pages
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(pages.bp)
+    app.register_blueprint(api.bp)
+    return app
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _security_headers(app: Flask) -> None:
+    @app.before_request
+    def _json_size_limit() -> Any:
+        # JSON bodies have their own, smaller limit than file uploads.
+        limit = app.config["LOCMAP_MAX_JSON_BYTES"]
+        if request.is_json and (request.content_length or 0) > limit:
+            return jsonify(error="too_large",
+                           message=f"The request body is over {limit // 2**20} MB."), 413
+        return None
+
+    @app.after_request
+    def _headers(response: Any) -> Any:
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob: *; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
+        )
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        if request.path.startswith("/api/") or response.mimetype == "text/html":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def _error_handlers(app: Flask) -> None:
+    @app.errorhandler(LocmapError)
+    def _domain_error(exc: LocmapError) -> Any:
+        if _wants_json():
+            return jsonify(exc.to_dict()), exc.status
+        return render_template("error.html", status=exc.status, message=exc.message), exc.status
+
+    @app.errorhandler(CSRFError)
+    def _csrf_error(exc: CSRFError) -> Any:
+        msg = "The form or request is missing its security token (CSRF). Reload and try again."
+        if _wants_json():
+            return jsonify(error="csrf", message=msg), 400
+        return render_template("error.html", status=400, message=msg), 400
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Any:
+        status = exc.code or 500
+        if _wants_json():
+            return jsonify(error=exc.name.lower().replace(" ", "_"),
+                           message=exc.description), status
+        return render_template("error.html", status=status, message=exc.description), status

@@ -1,0 +1,14 @@
+"""The JSON API under /api/v1, described by /api/v1/openapi.json."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from locmap.web.api.registry import ApiRegistry
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+api = ApiRegistry(bp)
+
+from locmap.web.api import pilots  # noqa: E402,F401  (registers routes)
+
+__all__ = ["bp", "api"]

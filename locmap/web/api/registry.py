@@ -1,0 +1,136 @@
+"""API routes that validate with marshmallow schemas and document themselves from them.
+
+``@api.route(...)`` registers a view on the API blueprint, loads and validates the JSON
+body and the query string with the given schemas (422 with field errors otherwise), and
+records the same schemas for the OpenAPI 3 document — the document cannot drift from the
+validation because both read the same classes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Blueprint, jsonify, request
+from marshmallow import Schema, ValidationError
+
+from locmap import __version__
+from locmap.web.context import login_required
+
+__all__ = ["ApiRegistry"]
+
+_RULE_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+
+@dataclass
+class _Route:
+    rule: str
+    method: str
+    summary: str
+    tag: str
+    body: type[Schema] | None
+    query: type[Schema] | None
+    response: type[Schema] | None
+    many: bool
+    status: int
+    description: str
+    path_args: list[tuple[str, str]] = field(default_factory=list)
+
+
+class ApiRegistry:
+    def __init__(self, blueprint: Blueprint) -> None:
+        self.blueprint = blueprint
+        self.routes: list[_Route] = []
+
+    def route(
+        self,
+        rule: str,
+        method: str = "GET",
+        *,
+        summary: str,
+        tag: str,
+        body: type[Schema] | None = None,
+        query: type[Schema] | None = None,
+        response: type[Schema] | None = None,
+        many: bool = False,
+        status: int = 200,
+        public: bool = False,
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+            @wraps(fn)
+            def view(**kwargs: Any) -> Any:
+                try:
+                    if body is not None:
+                        payload = request.get_json(silent=True)
+                        if payload is None:
+                            return jsonify(error="invalid", message="Expected a JSON body."), 400
+                        kwargs["body"] = body().load(payload)
+                    if query is not None:
+                        kwargs["query"] = query().load(request.args.to_dict())
+                except ValidationError as exc:
+                    return jsonify(error="invalid", message="The request is not valid.",
+                                   details=exc.normalized_messages()), 422
+                return fn(**kwargs)
+
+            wrapped = view if public else login_required(view)
+            self.blueprint.add_url_rule(rule, endpoint=fn.__name__, view_func=wrapped,
+                                        methods=[method])
+            self.routes.append(_Route(
+                rule=rule, method=method.lower(), summary=summary, tag=tag, body=body,
+                query=query, response=response, many=many, status=status,
+                description=(fn.__doc__ or "").strip(),
+                path_args=[(conv or "string", name) for conv, name in _RULE_ARG.findall(rule)],
+            ))
+            return wrapped
+
+        return decorate
+
+    def openapi(self, prefix: str) -> dict[str, Any]:
+        spec = APISpec(
+            title="locmap API", version=__version__, openapi_version="3.0.3",
+            plugins=[MarshmallowPlugin()],
+            info={"description": "Location assessment and context mapping for Contextual "
+                  "Safeguarding. Session-cookie authentication; state-changing requests need "
+                  "the X-CSRFToken header."},
+        )
+        paths: dict[str, dict[str, Any]] = {}
+        for r in self.routes:
+            path = prefix + _RULE_ARG.sub(r"{\2}", r.rule)
+            op: dict[str, Any] = {"summary": r.summary, "tags": [r.tag], "responses": {}}
+            if r.description:
+                op["description"] = r.description
+            params: list[dict[str, Any]] = [
+                {"in": "path", "name": name, "required": True,
+                 "schema": {"type": "integer" if conv == "int" else "string"}}
+                for conv, name in r.path_args
+            ]
+            if r.query is not None:
+                params.append({"in": "query", "schema": r.query})
+            if params:
+                op["parameters"] = params
+            if r.body is not None:
+                op["requestBody"] = {"required": True,
+                                     "content": {"application/json": {"schema": r.body}}}
+            ok: dict[str, Any] = {"description": "OK"}
+            if r.response is not None:
+                schema: Any = r.response
+                if r.many:
+                    schema = {"type": "array", "items": r.response}
+                ok["content"] = {"application/json": {"schema": schema}}
+            op["responses"][str(r.status)] = ok
+            if not r.rule.endswith("openapi.json"):
+                op["responses"]["401"] = {"description": "Not logged in"}
+                op["responses"]["404"] = {"description": "Absent or not visible to you"}
+            if r.body is not None or r.query is not None:
+                op["responses"]["422"] = {"description": "Invalid input, with field errors"}
+            if r.method != "get":
+                op["responses"]["403"] = {"description": "Your role does not allow this"}
+            paths.setdefault(path, {})[r.method] = op
+        for path, ops in paths.items():
+            spec.path(path=path, operations=ops)
+        return spec.to_dict()

@@ -1,0 +1,83 @@
+"""Marshmallow schemas: what the API accepts and returns (and so what OpenAPI says)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from locmap.vocab import PERSON_KINDS, PILOT_ROLES, PLACE_KINDS
+
+__all__ = [
+    "PilotSchema", "GeoJSONGeometry", "PlaceFeatureSchema", "PlaceCollectionSchema",
+    "PersonSchema", "IdentitySchema", "PersonQuerySchema", "ErrorSchema",
+]
+
+
+class ErrorSchema(Schema):
+    error = fields.String(required=True)
+    message = fields.String(required=True)
+    details = fields.Dict()
+
+
+class GeoJSONGeometry(Schema):
+    type = fields.String(required=True)
+    coordinates = fields.Raw(required=True)
+
+
+class PilotSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    description = fields.String()
+    start_date = fields.Date()
+    end_date = fields.Date()
+    status = fields.String()
+    roles = fields.List(fields.String(validate=validate.OneOf(PILOT_ROLES)))
+    locality = fields.Nested(GeoJSONGeometry, allow_none=True)
+    places = fields.Integer()
+    incidents = fields.Integer()
+    people = fields.Integer()
+    next_review = fields.Date(allow_none=True)
+
+
+class PlacePropertiesSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String(validate=validate.OneOf(PLACE_KINDS))
+    kind_label = fields.String()
+    managed_by = fields.String(allow_none=True)
+    osm_id = fields.Integer(allow_none=True)
+    notes = fields.String()
+    incidents = fields.Integer()
+    version = fields.Integer()
+
+
+class PlaceFeatureSchema(Schema):
+    type = fields.Constant("Feature")
+    id = fields.Integer()
+    geometry = fields.Nested(GeoJSONGeometry, allow_none=True)
+    properties = fields.Nested(PlacePropertiesSchema)
+
+
+class PlaceCollectionSchema(Schema):
+    type = fields.Constant("FeatureCollection")
+    features = fields.List(fields.Nested(PlaceFeatureSchema))
+
+
+class IdentitySchema(Schema):
+    name = fields.String()
+    date_of_birth = fields.Date(allow_none=True)
+    case_reference = fields.String()
+
+
+class PersonSchema(Schema):
+    id = fields.Integer()
+    pseudonym = fields.String()
+    kind = fields.String(validate=validate.OneOf(PERSON_KINDS))
+    age_band = fields.String()
+    version = fields.Integer()
+    identity_visible = fields.Boolean()
+    identity = fields.Nested(IdentitySchema, allow_none=True)
+
+
+class PersonQuerySchema(Schema):
+    identity = fields.Boolean(load_default=False,
+                              metadata={"description": "Include the identity (audited)."})

@@ -1,0 +1,80 @@
+"""Per-request plumbing: the database session and the acting user.
+
+One session per request, committed after a successful response and rolled back after an
+error, so a request is one transaction (its audit events included).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import Flask, current_app, g, jsonify, redirect, request, url_for
+from flask_login import current_user
+from sqlalchemy.orm import Session
+
+from locmap.db import Database
+from locmap.services.permissions import Actor
+
+__all__ = ["db_session", "actor", "login_required", "init_request_scope", "database"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database() -> Database:
+    db: Database = current_app.extensions["locmap_db"]
+    return db
+
+
+def db_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = database().sessionmaker()
+    session: Session = g.db_session
+    return session
+
+
+def actor() -> Actor:
+    """The logged-in user as an :class:`Actor` (roles loaded once per request)."""
+    if "actor" not in g:
+        from locmap.services.accounts import actor_for
+
+        g.actor = actor_for(db_session(), current_user.user, request.remote_addr)
+    value: Actor = g.actor
+    return value
+
+
+def login_required(view: F) -> F:
+    """Pages redirect to the login form; the API answers 401 JSON."""
+
+    @wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        if not current_user.is_authenticated:
+            if request.path.startswith("/api/"):
+                return jsonify(error="unauthenticated", message="Log in first."), 401
+            return redirect(url_for("auth.login", next=request.full_path))
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def init_request_scope(app: Flask) -> None:
+    @app.after_request
+    def _commit(response: Any) -> Any:
+        session = g.pop("db_session", None)
+        if session is not None:
+            try:
+                if response.status_code < 400:
+                    session.commit()
+                else:
+                    session.rollback()
+            finally:
+                session.close()
+        return response
+
+    @app.teardown_request
+    def _close(exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.rollback()
+            session.close()

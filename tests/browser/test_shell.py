@@ -1,0 +1,37 @@
+"""A user logs in, sees their pilot on a map, and opens it to see its places."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+
+def test_login_and_see_the_pilot_places_on_the_map(page: Any, live_server: str) -> None:
+    requests: list[str] = []
+    page.on("request", lambda r: requests.append(r.url))
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    assert page.locator("#map").get_attribute("data-pilots-rendered") == "1"
+    page.click("text=Eastbrook Town Centre")
+    page.wait_for_selector("#map[data-places-rendered]")
+    # Eight places have a map location; the group chat is listed but not drawn.
+    assert page.locator("#map").get_attribute("data-places-rendered") == "8"
+    assert page.locator("#place-list .place").count() == 9
+    assert page.locator("path.place-shape, .leaflet-interactive").count() >= 8
+    assert page.evaluate("typeof L !== 'undefined' && L.version") == "1.9.4"
+    assert page.locator("#map-note").is_visible()  # no tiles configured: says so
+    # Every asset came from the app itself (air-gapped councils: no CDN).
+    assert requests and all(u.startswith(live_server) for u in requests), requests
+    page.click("#place-list .place:has-text('Burger Hub')")
+    page.wait_for_selector(".leaflet-popup-content:has-text('Burger Hub')")
+
+
+def test_wrong_password_keeps_you_out(page: Any) -> None:
+    login(page, "practitioner@demo.locmap.invalid", "not the password")
+    assert page.locator(".flash-error").is_visible()
+    assert page.url.endswith("/login")

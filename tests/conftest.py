@@ -1,0 +1,117 @@
+"""Fixtures: one real PostGIS database per test session, one rolled-back transaction per test.
+
+The database is created on the server locmap itself would use (``DATABASE_URL``, the
+local server, or the private cluster), migrated with Alembic, and dropped at the end.
+Each test runs inside an outer transaction that is rolled back; the app's sessions join
+it through savepoints (SQLAlchemy 2 "Joining a Session into an External Transaction").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from locmap.config import load_settings
+from locmap.db import Database, upgrade
+from locmap.pgserver import drop_database, ensure_database, resolve_url
+from tests import factories
+
+os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
+
+
+def _fresh_database(suffix: str) -> str:
+    settings = load_settings()
+    base = make_url(resolve_url(settings.database_url, settings.data_dir))
+    name = f"locmap_test_{os.getpid()}_{suffix}_{uuid.uuid4().hex[:6]}"
+    url = base.set(database=name).render_as_string(hide_password=False)
+    ensure_database(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    url = _fresh_database("main")
+    upgrade(url)
+    yield url
+    drop_database(url)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    eng = create_engine(database_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def connection(engine: Engine) -> Iterator[Connection]:
+    with engine.connect() as conn:
+        outer = conn.begin()
+        yield conn
+        outer.rollback()
+
+
+@pytest.fixture
+def db(connection: Connection, database_url: str, engine: Engine) -> Database:
+    return Database(database_url, bind=connection, engine=engine)
+
+
+@pytest.fixture
+def session(db: Database) -> Iterator[Session]:
+    with db.sessionmaker() as s:
+        yield s
+
+
+@pytest.fixture
+def app(db: Database) -> Any:
+    from locmap.web import create_app
+
+    return create_app({"DATABASE": db, "TESTING": True, "SESSION_COOKIE_SECURE": False})
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def world(session: Session) -> factories.World:
+    """Two pilots with a member of each role, committed into the test's transaction."""
+    w = factories.build_world(session)
+    session.commit()
+    return w
+
+
+class AuthActions:
+    """Log in and out through the real form, with its CSRF token."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def csrf_token(self, path: str = "/login") -> str:
+        html = self.client.get(path).get_data(as_text=True)
+        match = re.search(r'name="csrf-token" content="([^"]+)"', html)
+        assert match, "no CSRF token on the page"
+        return match.group(1)
+
+    def login(self, email: str, password: str = factories.PASSWORD) -> Any:
+        token = self.csrf_token()
+        return self.client.post(
+            "/login", data={"email": email, "password": password, "csrf_token": token}
+        )
+
+    def logout(self) -> Any:
+        return self.client.post("/logout", data={"csrf_token": self.csrf_token("/")})
+
+
+@pytest.fixture
+def auth(client: Any) -> AuthActions:
+    return AuthActions(client)
