@@ -1,7 +1,8 @@
 """Find or start the PostgreSQL + PostGIS server locmap talks to.
 
 Order: ``DATABASE_URL`` if set; else the local server on 127.0.0.1:5432 if it answers
-as ``postgres`` without a password (the usual developer machine); else a private cluster
+as ``postgres`` without a password (the usual developer machine; ``LOCMAP_EMBEDDED=1``
+skips it); else a private cluster
 that locmap initialises and starts under ``<data dir>/pg`` on a Unix socket only.
 PostgreSQL refuses to run as root, so as root the cluster runs as the ``postgres``
 system user that Debian's package creates. The database is created, and PostGIS
@@ -91,7 +92,8 @@ def resolve_url(database_url: str | None, data_dir: Path) -> str:
             url = url.set(drivername="postgresql+psycopg")
         return url.render_as_string(hide_password=False)
     local = make_url(LOCAL_URL)
-    if _answers(local):
+    # LOCMAP_EMBEDDED=1 skips the local server even when one answers.
+    if os.environ.get("LOCMAP_EMBEDDED") != "1" and _answers(local):
         return LOCAL_URL
     return _private_cluster(data_dir).render_as_string(hide_password=False)
 
