@@ -7,17 +7,29 @@ pilot may do it.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
-from locmap.models import Identity, Person
+from locmap.models import Identity, PeerNetwork, Person
 from locmap.services import audit
-from locmap.services.errors import NotFound
+from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
+from locmap.vocab import AGE_BANDS, PERSON_KINDS
 
-__all__ = ["list_people", "get_person"]
+__all__ = [
+    "PSEUDONYM_PREFIX", "list_people", "get_person", "create_person", "update_person",
+    "delete_person", "next_pseudonym",
+]
+
+PSEUDONYM_PREFIX = {"young_person": "YP", "adult_of_concern": "AD", "trusted_adult": "TA"}
+_PSEUDONYM = re.compile(r"^(YP|AD|TA)-(\d+)$")
+_RETRIES = 5
 
 
 def _person_dict(person: Person) -> dict[str, Any]:
@@ -65,3 +77,152 @@ def get_person(
     )
     out["identity_visible"] = with_identity and can(actor, pilot_id, "identity.read")
     return out
+
+
+def _check_kind_and_band(kind: str, age_band: str) -> None:
+    if kind not in PERSON_KINDS:
+        raise InvalidData(f"Kind must be one of {', '.join(PERSON_KINDS)}.",
+                          details={"kind": [f"not one of {list(PERSON_KINDS)}"]})
+    if age_band not in AGE_BANDS:
+        raise InvalidData(f"Age band must be one of {', '.join(AGE_BANDS)}.",
+                          details={"age_band": [f"not one of {list(AGE_BANDS)}"]})
+
+
+def _identity_fields(identity: dict[str, Any]) -> dict[str, Any]:
+    name = str(identity.get("name") or "").strip()
+    if not name or len(name) > 200:
+        raise InvalidData("An identity needs a name (up to 200 characters).",
+                          details={"identity.name": ["required, at most 200 characters"]})
+    dob = identity.get("date_of_birth")
+    if dob is not None and not isinstance(dob, dt.date):
+        raise InvalidData("Date of birth must be a date.",
+                          details={"identity.date_of_birth": ["not a date"]})
+    ref = str(identity.get("case_reference") or "").strip()
+    if len(ref) > 100:
+        raise InvalidData("Case reference is over 100 characters.",
+                          details={"identity.case_reference": ["at most 100 characters"]})
+    return {"name": name, "date_of_birth": dob, "case_reference": ref}
+
+
+def next_pseudonym(session: Session, pilot_id: int, kind: str) -> str:
+    """The next free pseudonym of ``kind`` in the pilot: ``YP-041`` after ``YP-040``."""
+    prefix = PSEUDONYM_PREFIX[kind]
+    taken = session.scalars(
+        select(Person.pseudonym).where(
+            Person.pilot_id == pilot_id, Person.pseudonym.like(f"{prefix}-%")
+        )
+    ).all()
+    numbers = [int(m.group(2)) for t in taken if (m := _PSEUDONYM.match(t))]
+    return f"{prefix}-{max(numbers, default=0) + 1:03d}"
+
+
+def create_person(
+    session: Session,
+    actor: Actor,
+    pilot_id: int,
+    *,
+    kind: str,
+    age_band: str = "unknown",
+    identity: dict[str, Any] | None = None,
+) -> Person:
+    """Record a person under a pseudonym that locmap chooses (never typed by a user).
+
+    Refused until the pilot has recorded why it maps peer networks (purpose and lawful
+    basis). Two people added at once cannot get the same pseudonym: the unique constraint
+    rejects the second insert, which is retried with the next number inside a savepoint.
+    """
+    require(actor, pilot_id, "network.edit")
+    if identity is not None:
+        require(actor, pilot_id, "identity.edit")
+    _check_kind_and_band(kind, age_band)
+    fields = None if identity is None else _identity_fields(identity)
+    if session.scalar(select(PeerNetwork.id).where(PeerNetwork.pilot_id == pilot_id)) is None:
+        raise Conflict("Record the network's purpose and lawful basis before recording "
+                       "people (Article 8: every peer map says why it exists).")
+    for _ in range(_RETRIES):
+        person = Person(pilot_id=pilot_id, pseudonym=next_pseudonym(session, pilot_id, kind),
+                        kind=kind, age_band=age_band)
+        try:
+            with session.begin_nested():
+                session.add(person)
+                session.flush()
+        except IntegrityError:
+            continue
+        break
+    else:
+        raise Conflict("Could not choose a free pseudonym; try again.")
+    if fields is not None:
+        session.add(Identity(person_id=person.id, **fields))
+        session.flush()
+    audit.record(session, actor, "create", "person", person.id, pilot_id=pilot_id,
+                 personal_data=True,
+                 detail={"pseudonym": person.pseudonym, "identity": fields is not None})
+    return person
+
+
+def _person_in(session: Session, pilot_id: int, person_id: int) -> Person:
+    person = session.scalar(
+        select(Person).where(Person.id == person_id, Person.pilot_id == pilot_id)
+    )
+    if person is None:
+        raise NotFound("No such person in this pilot.")
+    return person
+
+
+def update_person(
+    session: Session,
+    actor: Actor,
+    pilot_id: int,
+    person_id: int,
+    *,
+    version: int,
+    changes: dict[str, Any],
+) -> dict[str, Any]:
+    """Change kind, age band and/or identity, if ``version`` is still the current one.
+
+    The pseudonym never changes (it is how partners refer to the person); changing the
+    kind keeps it too, so a record's history stays readable.
+    """
+    require(actor, pilot_id, "network.edit")
+    if "identity" in changes:
+        require(actor, pilot_id, "identity.edit")
+    person = _person_in(session, pilot_id, person_id)
+    if person.version != version:
+        raise Conflict("Someone else changed this person since you loaded it; reload.",
+                       details={"version": person.version})
+    kind = changes.get("kind", person.kind)
+    age_band = changes.get("age_band", person.age_band)
+    _check_kind_and_band(kind, age_band)
+    fields = (None if changes.get("identity") is None
+              else _identity_fields(changes["identity"]))
+    person.kind, person.age_band = kind, age_band
+    if "identity" in changes:
+        current = session.get(Identity, person.id)
+        if fields is None and current is not None:
+            session.delete(current)
+        elif fields is not None and current is None:
+            session.add(Identity(person_id=person.id, **fields))
+        elif fields is not None and current is not None:
+            for key, value in fields.items():
+                setattr(current, key, value)
+        person.updated_at = dt.datetime.now(dt.UTC)  # bump the version with the identity
+    try:
+        session.flush()
+    except StaleDataError as exc:
+        raise Conflict("Someone else changed this person since you loaded it; reload.") from exc
+    audit.record(session, actor, "update", "person", person.id, pilot_id=pilot_id,
+                 personal_data=True, detail={"fields": sorted(changes)})
+    return _person_dict(person)
+
+
+def delete_person(
+    session: Session, actor: Actor, pilot_id: int, person_id: int
+) -> None:
+    """Really delete a person with their identity, relationships and presences."""
+    require(actor, pilot_id, "network.edit")
+    person = _person_in(session, pilot_id, person_id)
+    pseudonym = person.pseudonym
+    session.delete(person)
+    session.flush()
+    audit.record(session, actor, "delete", "person", person_id, pilot_id=pilot_id,
+                 personal_data=True, detail={"pseudonym": pseudonym, "erased": True})

@@ -1,0 +1,204 @@
+"""The peer network API: people, relationships, presences, purpose, analysis and exports.
+
+Reading people and one person (with ``identity=true``) stays in ``pilots.py``; this module
+adds the writes and everything else. Analysis and exports carry pseudonyms only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from marshmallow import Schema, fields, validate
+
+from locmap.services import network, network_export, people
+from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
+from locmap.web.api import api
+from locmap.web.api.schemas import IdentitySchema, PersonSchema
+from locmap.web.context import actor, db_session
+
+_PILOT = "/pilots/<int:pilot_id>"
+
+
+class IdentityInSchema(IdentitySchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    case_reference = fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class LinkSchema(Schema):
+    pseudonym = fields.String(required=True, validate=validate.Length(min=1, max=20))
+    type = fields.String(load_default="friend", validate=validate.OneOf(RELATIONSHIP_TYPES))
+    valence = fields.String(load_default="neutral", validate=validate.OneOf(VALENCES))
+    strength = fields.Integer(load_default=2, validate=validate.Range(1, 3))
+
+
+class PlaceVisitSchema(Schema):
+    place_id = fields.Integer(required=True)
+    frequency = fields.String(load_default="weekly", validate=validate.OneOf(network.FREQUENCIES))
+    times = fields.String(load_default="", validate=validate.Length(max=200))
+
+
+class PersonInSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(PERSON_KINDS))
+    age_band = fields.String(load_default="unknown", validate=validate.OneOf(AGE_BANDS))
+    identity = fields.Nested(IdentityInSchema, load_default=None, allow_none=True)
+    links = fields.List(fields.Nested(LinkSchema), load_default=list,
+                        metadata={"description": "Relationships to existing people."})
+    places = fields.List(fields.Nested(PlaceVisitSchema), load_default=list)
+    source = fields.String(load_default="", validate=validate.Length(max=100))
+    since = fields.Date(load_default=None, allow_none=True)
+
+
+class PersonPatchSchema(Schema):
+    version = fields.Integer(required=True)
+    kind = fields.String(validate=validate.OneOf(PERSON_KINDS))
+    age_band = fields.String(validate=validate.OneOf(AGE_BANDS))
+    identity = fields.Nested(IdentityInSchema, allow_none=True)
+
+
+class RelationshipSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    person_a_id = fields.Integer(required=True)
+    person_b_id = fields.Integer(required=True)
+    person_a = fields.String(dump_only=True)
+    person_b = fields.String(dump_only=True)
+    type = fields.String(required=True, validate=validate.OneOf(RELATIONSHIP_TYPES))
+    valence = fields.String(load_default="neutral", validate=validate.OneOf(VALENCES))
+    strength = fields.Integer(load_default=2, validate=validate.Range(1, 3))
+    source = fields.String(load_default="", validate=validate.Length(max=100))
+    since = fields.Date(load_default=None, allow_none=True)
+    until = fields.Date(load_default=None, allow_none=True)
+
+
+class PresenceSchema(Schema):
+    id = fields.Integer(dump_only=True)
+    person_id = fields.Integer(required=True)
+    place_id = fields.Integer(required=True)
+    person = fields.String(dump_only=True)
+    place = fields.String(dump_only=True)
+    frequency = fields.String(load_default="weekly", validate=validate.OneOf(network.FREQUENCIES))
+    times = fields.String(load_default="", validate=validate.Length(max=200))
+    source = fields.String(load_default="", validate=validate.Length(max=100))
+    since = fields.Date(load_default=None, allow_none=True)
+    until = fields.Date(load_default=None, allow_none=True)
+
+
+class PurposeSchema(Schema):
+    purpose = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    lawful_basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AnalysisQuerySchema(Schema):
+    as_of = fields.Date(load_default=None, metadata={"description": "Ties in force that day."})
+    compare_with = fields.Date(load_default=None,
+                               metadata={"description": "Earlier date to compare with."})
+
+
+@api.route(f"{_PILOT}/people", "POST", summary="Record a person (pseudonym chosen by locmap)",
+           tag="network", body=PersonInSchema, response=PersonSchema, status=201)
+def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
+    """Optionally with an identity (practitioners and peer assessors), relationships to
+    existing people by pseudonym and the places they spend time — all or nothing.
+    Refused (409) until the network's purpose and lawful basis are recorded.
+    """
+    out = network.record_person_with_links(db_session(), actor(), pilot_id, **body)
+    return jsonify(out), 201
+
+
+@api.route(f"{_PILOT}/people/<int:person_id>", "PATCH", summary="Change a person",
+           tag="network", body=PersonPatchSchema, response=PersonSchema)
+def update_person(pilot_id: int, person_id: int, body: dict[str, Any]) -> Any:
+    """Send the ``version`` you read; 409 if someone changed the person since."""
+    version = body.pop("version")
+    return jsonify(people.update_person(db_session(), actor(), pilot_id, person_id,
+                                        version=version, changes=body))
+
+
+@api.route(f"{_PILOT}/people/<int:person_id>", "DELETE", summary="Erase a person",
+           tag="network", status=204)
+def delete_person(pilot_id: int, person_id: int) -> Any:
+    """Deletes the person, their identity, relationships and presences (audited)."""
+    people.delete_person(db_session(), actor(), pilot_id, person_id)
+    return "", 204
+
+
+@api.route(f"{_PILOT}/relationships", summary="Relationships (pseudonyms)", tag="network",
+           response=RelationshipSchema, many=True)
+def list_relationships(pilot_id: int) -> Any:
+    return jsonify(network.list_relationships(db_session(), actor(), pilot_id))
+
+
+@api.route(f"{_PILOT}/relationships", "POST", summary="Record a relationship", tag="network",
+           body=RelationshipSchema, response=RelationshipSchema, status=201)
+def create_relationship(pilot_id: int, body: dict[str, Any]) -> Any:
+    return jsonify(network.create_relationship(db_session(), actor(), pilot_id, **body)), 201
+
+
+@api.route(f"{_PILOT}/relationships/<int:rel_id>", "DELETE", summary="Delete a relationship",
+           tag="network", status=204)
+def delete_relationship(pilot_id: int, rel_id: int) -> Any:
+    network.delete_relationship(db_session(), actor(), pilot_id, rel_id)
+    return "", 204
+
+
+@api.route(f"{_PILOT}/presences", summary="Who spends time where (pseudonyms)", tag="network",
+           response=PresenceSchema, many=True)
+def list_presences(pilot_id: int) -> Any:
+    return jsonify(network.list_presences(db_session(), actor(), pilot_id))
+
+
+@api.route(f"{_PILOT}/presences", "POST", summary="Record a presence at a place", tag="network",
+           body=PresenceSchema, response=PresenceSchema, status=201)
+def create_presence(pilot_id: int, body: dict[str, Any]) -> Any:
+    return jsonify(network.create_presence(db_session(), actor(), pilot_id, **body)), 201
+
+
+@api.route(f"{_PILOT}/presences/<int:presence_id>", "DELETE", summary="Delete a presence",
+           tag="network", status=204)
+def delete_presence(pilot_id: int, presence_id: int) -> Any:
+    network.delete_presence(db_session(), actor(), pilot_id, presence_id)
+    return "", 204
+
+
+@api.route(f"{_PILOT}/network/purpose", summary="Why the pilot maps peer networks",
+           tag="network", response=PurposeSchema)
+def get_network_purpose(pilot_id: int) -> Any:
+    return jsonify(network.get_purpose(db_session(), actor(), pilot_id))
+
+
+@api.route(f"{_PILOT}/network/purpose", "PUT", summary="Record purpose and lawful basis",
+           tag="network", body=PurposeSchema, response=PurposeSchema)
+def set_network_purpose(pilot_id: int, body: dict[str, Any]) -> Any:
+    return jsonify(network.set_purpose(db_session(), actor(), pilot_id, **body))
+
+
+@api.route(f"{_PILOT}/network/analysis", summary="Peer-network analysis (pseudonyms only)",
+           tag="network", query=AnalysisQuerySchema)
+def network_analysis(pilot_id: int, query: dict[str, Any]) -> Any:
+    """Groups, connectors, linked adults, harmful and protective ties, places shared
+    between groups; ``as_of`` takes ties in force that day, ``compare_with`` adds the
+    change from an earlier date.
+    """
+    result, _ = network.analysis(db_session(), actor(), pilot_id, **query)
+    return jsonify(result.to_dict())
+
+
+def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Any:
+    data = network_export.export_network(db_session(), actor(), pilot_id, fmt,
+                                         as_of=query["as_of"])
+    return Response(data, mimetype=network_export.FORMATS[fmt], headers={
+        "Content-Disposition": f'attachment; filename="pilot-{pilot_id}-network.{fmt}"'})
+
+
+@api.route(f"{_PILOT}/network/export.graphml", summary="Network as GraphML (pseudonyms)",
+           tag="network", query=AnalysisQuerySchema)
+def export_graphml(pilot_id: int, query: dict[str, Any]) -> Any:
+    """Audited; holds no names, dates of birth or case references."""
+    return _export(pilot_id, "graphml", query)
+
+
+@api.route(f"{_PILOT}/network/export.gexf", summary="Network as GEXF (pseudonyms)",
+           tag="network", query=AnalysisQuerySchema)
+def export_gexf(pilot_id: int, query: dict[str, Any]) -> Any:
+    """Audited; holds no names, dates of birth or case references."""
+    return _export(pilot_id, "gexf", query)
