@@ -1,0 +1,177 @@
+"""Incident SQL: deriving an incident's place, filtering, and clustering for the map.
+
+Place derivation takes the places within :data:`DERIVE_RADIUS_M` metres of the incident on
+``geography`` (``ST_DWithin(geom::geography, …)``, served by the expression GiST index
+``ix_place_geom_geog``), keeps polygons only when they contain the point, and picks the
+nearest (a containing polygon is at distance 0; between two containing polygons the smaller
+— the more specific place — wins).
+
+Map clustering snaps points to a square grid in degrees whose cell is
+:data:`CELL_PX` screen pixels at the requested zoom, aggregating in SQL
+(``GROUP BY floor(x / cell), floor(y / cell)``) so the payload grows with the number of
+occupied cells on screen, not with the number of incidents.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from locmap.models import Incident
+
+__all__ = [
+    "DERIVE_RADIUS_M", "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
+    "derive_place_id", "filter_clauses", "cell_size_deg", "map_cells", "map_points",
+    "count_in_view",
+]
+
+DERIVE_RADIUS_M = 50.0
+CELL_PX = 60
+POINTS_ZOOM = 17
+POINTS_MAX = 500
+LOCAL_TZ = "Europe/London"
+
+_DERIVE_SQL = text(
+    """
+    SELECT p.id
+    FROM place p
+    WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL
+      AND ST_DWithin(p.geom::geography, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,
+                     :radius)
+      AND (GeometryType(p.geom) IN ('POINT', 'LINESTRING')
+           OR ST_Intersects(p.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)))
+    ORDER BY ST_Distance(p.geom::geography,
+                         ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography),
+             CASE WHEN GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
+                  THEN ST_Area(p.geom::geography) ELSE 0 END,
+             p.id
+    LIMIT 1
+    """
+)
+
+
+def derive_place_id(
+    session: Session, pilot_id: int, lon: float, lat: float, radius_m: float = DERIVE_RADIUS_M
+) -> int | None:
+    """The live place an incident at (lon, lat) belongs to, or None.
+
+    Parameters
+    ----------
+    session : Session
+        An open session.
+    pilot_id : int
+        Only this pilot's places are candidates.
+    lon, lat : float
+        WGS84 position of the incident.
+    radius_m : float
+        How far from a point or line place an incident still counts as "at" it, in metres.
+
+    Returns
+    -------
+    int or None
+        The nearest candidate's id; containing polygons are at distance 0.
+    """
+    return session.scalar(
+        _DERIVE_SQL, {"pilot_id": pilot_id, "lon": lon, "lat": lat, "radius": radius_m}
+    )
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    """The filters the incident table and the map share (all optional)."""
+
+    categories: tuple[str, ...] = ()
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+    hour_from: int | None = None
+    hour_to: int | None = None
+    place_id: int | None = None
+
+
+def filter_clauses(pilot_id: int, f: IncidentFilter) -> list[ColumnElement[bool]]:
+    """SQL conditions for a filter. Hours are local (Europe/London) and only apply to
+    incidents whose time is exact: a monthly police record has no hour of day.
+    """
+    where: list[ColumnElement[bool]] = [Incident.pilot_id == pilot_id]
+    if f.categories:
+        where.append(Incident.category.in_(f.categories))
+    if f.date_from is not None:
+        where.append(Incident.occurred_at >= func.make_timestamptz(
+            f.date_from.year, f.date_from.month, f.date_from.day, 0, 0, 0, LOCAL_TZ))
+    if f.date_to is not None:
+        nxt = f.date_to + dt.timedelta(days=1)
+        where.append(Incident.occurred_at < func.make_timestamptz(
+            nxt.year, nxt.month, nxt.day, 0, 0, 0, LOCAL_TZ))
+    if f.hour_from is not None or f.hour_to is not None:
+        hour = func.extract("hour", func.timezone(LOCAL_TZ, Incident.occurred_at))
+        lo = 0 if f.hour_from is None else f.hour_from
+        hi = 23 if f.hour_to is None else f.hour_to
+        where.append(Incident.time_precision == "exact")
+        # A window may wrap midnight (22 → 3).
+        where.append(hour.between(lo, hi) if lo <= hi else (hour >= lo) | (hour <= hi))
+    if f.place_id is not None:
+        where.append(Incident.place_id == f.place_id)
+    return where
+
+
+def cell_size_deg(zoom: float) -> float:
+    """Grid cell in degrees of longitude covering :data:`CELL_PX` pixels at ``zoom``."""
+    return 360.0 / (256.0 * 2.0 ** zoom) * CELL_PX
+
+
+def _in_view(bbox: tuple[float, float, float, float]) -> ColumnElement[bool]:
+    w, s, e, n = bbox
+    envelope = func.ST_MakeEnvelope(w, s, e, n, 4326)
+    # `&&` on the geometry column uses the GiST index idx_incident_location.
+    return Incident.location.op("&&")(envelope)
+
+
+def count_in_view(
+    session: Session, pilot_id: int, bbox: tuple[float, float, float, float], f: IncidentFilter
+) -> int:
+    stmt = select(func.count()).where(*filter_clauses(pilot_id, f), _in_view(bbox))
+    return int(session.scalar(stmt) or 0)
+
+
+def map_cells(
+    session: Session, pilot_id: int, bbox: tuple[float, float, float, float], zoom: float,
+    f: IncidentFilter,
+) -> list[dict[str, Any]]:
+    """Occupied grid cells in view: count, centroid of their incidents, worst severity."""
+    cell = cell_size_deg(zoom)
+    x, y = func.ST_X(Incident.location), func.ST_Y(Incident.location)
+    gx = func.floor(x / cell).label("gx")
+    gy = func.floor(y / cell).label("gy")
+    stmt: Select[Any] = (
+        select(func.count().label("n"), func.avg(x).label("lon"), func.avg(y).label("lat"),
+               func.max(Incident.severity).label("max_severity"))
+        .where(*filter_clauses(pilot_id, f), _in_view(bbox))
+        .group_by(literal_column("gx"), literal_column("gy"))
+        .add_columns(gx, gy)
+    )
+    return [
+        {"n": r.n, "lon": float(r.lon), "lat": float(r.lat), "max_severity": r.max_severity}
+        for r in session.execute(stmt)
+    ]
+
+
+def map_points(
+    session: Session, pilot_id: int, bbox: tuple[float, float, float, float],
+    f: IncidentFilter, limit: int = POINTS_MAX,
+) -> list[dict[str, Any]]:
+    """Individual incidents in view (no restricted text: the map is a shared view)."""
+    stmt = (
+        select(Incident.id, func.ST_X(Incident.location).label("lon"),
+               func.ST_Y(Incident.location).label("lat"), Incident.category,
+               Incident.severity, Incident.occurred_at, Incident.time_precision,
+               Incident.place_id)
+        .where(*filter_clauses(pilot_id, f), _in_view(bbox))
+        .order_by(Incident.occurred_at.desc(), Incident.id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in session.execute(stmt)]

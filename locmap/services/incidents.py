@@ -1,0 +1,250 @@
+"""Incidents of harm: record, list, change and remove them, and the clustered map view.
+
+An incident's place is taken from the request when given, otherwise derived spatially
+(:func:`locmap.queries.incidents.derive_place_id`) and marked ``place_derived``. The
+restricted free text (``description``) is shown only to the owning team
+(``evidence.restricted_text``); every read of it is audited as personal data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2.shape import from_shape
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from locmap.geo import parse_geojson_geometry, wkb_to_shape
+from locmap.models import Agency, Incident, Place
+from locmap.queries import incidents as q
+from locmap.services import audit
+from locmap.services.errors import Conflict, InvalidData, NotFound
+from locmap.services.permissions import Actor, can, require
+from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
+
+__all__ = [
+    "list_incidents", "get_incident", "create_incident", "update_incident", "delete_incident",
+    "incident_map", "IncidentFilter",
+]
+
+IncidentFilter = q.IncidentFilter
+MAX_PAGE = 500
+
+
+def _dump(incident: Incident, restricted: bool) -> dict[str, Any]:
+    point = wkb_to_shape(incident.location)
+    out: dict[str, Any] = {
+        "id": incident.id,
+        "location": {"type": "Point", "coordinates": [point.x, point.y]} if point else None,
+        "place_id": incident.place_id,
+        "place_derived": incident.place_derived,
+        "occurred_at": incident.occurred_at.isoformat(),
+        "time_precision": incident.time_precision,
+        "category": incident.category,
+        "category_label": label(incident.category),
+        "severity": incident.severity,
+        "source_agency_id": incident.source_agency_id,
+        "external_ref": incident.external_ref,
+        "version": incident.version,
+    }
+    if restricted:
+        out["description"] = incident.description
+    return out
+
+
+def _get(session: Session, pilot_id: int, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None or incident.pilot_id != pilot_id:
+        raise NotFound("No such incident in this pilot.")
+    return incident
+
+
+def _check_fields(session: Session, pilot_id: int, data: dict[str, Any]) -> None:
+    if "category" in data and data["category"] not in HARM_CATEGORIES:
+        raise InvalidData(f"Unknown harm category {data['category']!r}.",
+                          details={"field": "category"})
+    if "severity" in data and not (isinstance(data["severity"], int)
+                                   and 1 <= data["severity"] <= 5):
+        raise InvalidData("Severity is a whole number from 1 (low) to 5 (high).",
+                          details={"field": "severity"})
+    if "time_precision" in data and data["time_precision"] not in TIME_PRECISIONS:
+        raise InvalidData(f"Time precision is one of {', '.join(TIME_PRECISIONS)}.",
+                          details={"field": "time_precision"})
+    when = data.get("occurred_at")
+    if when is not None and (not isinstance(when, dt.datetime) or when.tzinfo is None):
+        raise InvalidData("occurred_at needs a date, time and UTC offset.",
+                          details={"field": "occurred_at"})
+    if data.get("source_agency_id") is not None and session.get(
+            Agency, data["source_agency_id"]) is None:
+        raise InvalidData(f"No agency with id {data['source_agency_id']}.",
+                          details={"field": "source_agency_id"})
+    place_id = data.get("place_id")
+    if place_id is not None:
+        place = session.get(Place, place_id)
+        if place is None or place.pilot_id != pilot_id or place.deleted_at is not None:
+            raise InvalidData(f"No place {place_id} in this pilot.", details={"field": "place_id"})
+
+
+def _set_location(
+    session: Session, incident: Incident, pilot_id: int, data: dict[str, Any]
+) -> None:
+    point = parse_geojson_geometry(data["location"], allowed=("Point",))
+    incident.location = from_shape(point, srid=4326)
+    if data.get("place_id") is None:
+        incident.place_id = q.derive_place_id(session, pilot_id, point.x, point.y)
+        incident.place_derived = incident.place_id is not None
+    else:
+        incident.place_id, incident.place_derived = data["place_id"], False
+
+
+def create_incident(
+    session: Session, actor: Actor, pilot_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Record an incident; its place is derived from ``location`` when not given."""
+    require(actor, pilot_id, "evidence.edit")
+    if data.get("location") is None:
+        raise InvalidData("An incident needs a location.", details={"field": "location"})
+    for required in ("category", "occurred_at"):
+        if data.get(required) is None:
+            raise InvalidData(f"An incident needs {required.replace('_', ' ')}.",
+                              details={"field": required})
+    _check_fields(session, pilot_id, data)
+    incident = Incident(
+        pilot_id=pilot_id, occurred_at=data["occurred_at"],
+        time_precision=data.get("time_precision", "exact"), category=data["category"],
+        severity=data.get("severity", 3), source_agency_id=data.get("source_agency_id"),
+        external_ref=data.get("external_ref"), description=data.get("description") or "",
+        created_by_id=actor.user_id,
+    )
+    _set_location(session, incident, pilot_id, data)
+    session.add(incident)
+    session.flush()
+    audit.record(session, actor, "create", "incident", incident.id, pilot_id=pilot_id,
+                 personal_data=bool(incident.description),
+                 detail={"category": incident.category, "place_id": incident.place_id,
+                         "place_derived": incident.place_derived})
+    return _dump(incident, can(actor, pilot_id, "evidence.restricted_text"))
+
+
+def get_incident(
+    session: Session, actor: Actor, pilot_id: int, incident_id: int
+) -> dict[str, Any]:
+    require(actor, pilot_id, "evidence.view")
+    incident = _get(session, pilot_id, incident_id)
+    restricted = can(actor, pilot_id, "evidence.restricted_text")
+    if restricted:
+        audit.record(session, actor, "read", "incident", incident.id, pilot_id=pilot_id,
+                     personal_data=True, detail={"fields": ["description"]})
+    return _dump(incident, restricted)
+
+
+def list_incidents(
+    session: Session, actor: Actor, pilot_id: int, f: q.IncidentFilter,
+    *, limit: int = 100, offset: int = 0,
+) -> dict[str, Any]:
+    """A page of incidents, newest first, with the total that match the filter."""
+    require(actor, pilot_id, "evidence.view")
+    if not 1 <= limit <= MAX_PAGE or offset < 0:
+        raise InvalidData(f"limit is 1–{MAX_PAGE} and offset at least 0.")
+    where = q.filter_clauses(pilot_id, f)
+    total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
+    rows = session.scalars(
+        select(Incident).where(*where)
+        .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
+    ).all()
+    restricted = can(actor, pilot_id, "evidence.restricted_text")
+    if restricted and rows:
+        audit.record(session, actor, "read", "incident", None, pilot_id=pilot_id,
+                     personal_data=True,
+                     detail={"fields": ["description"], "ids": [r.id for r in rows]})
+    return {"items": [_dump(r, restricted) for r in rows], "total": total,
+            "limit": limit, "offset": offset}
+
+
+def update_incident(
+    session: Session, actor: Actor, pilot_id: int, incident_id: int, data: dict[str, Any]
+) -> dict[str, Any]:
+    """Change an incident; ``data["version"]`` must match (409 with the current record)."""
+    require(actor, pilot_id, "evidence.edit")
+    incident = _get(session, pilot_id, incident_id)
+    restricted = can(actor, pilot_id, "evidence.restricted_text")
+    if data.get("version") != incident.version:
+        raise Conflict("This incident was changed by someone else since you opened it.",
+                       details={"current": _dump(incident, restricted)})
+    if "description" in data and not restricted:
+        raise InvalidData("Your role cannot write the restricted description.")
+    _check_fields(session, pilot_id, data)
+    for key in ("occurred_at", "time_precision", "category", "severity", "source_agency_id",
+                "external_ref", "description"):
+        if key in data and data[key] is not None:
+            setattr(incident, key, data[key])
+    if "location" in data and data["location"] is not None:
+        _set_location(session, incident, pilot_id, data)
+    elif "place_id" in data:
+        incident.place_id, incident.place_derived = data["place_id"], False
+    session.flush()
+    audit.record(session, actor, "update", "incident", incident.id, pilot_id=pilot_id,
+                 personal_data="description" in data,
+                 detail={"fields": sorted(k for k in data if k != "version")})
+    return _dump(incident, restricted)
+
+
+def delete_incident(session: Session, actor: Actor, pilot_id: int, incident_id: int) -> None:
+    """Remove an incident (recorded in error); the audit trail keeps that it existed."""
+    require(actor, pilot_id, "evidence.edit")
+    incident = _get(session, pilot_id, incident_id)
+    detail = {"category": incident.category, "occurred_at": incident.occurred_at.isoformat()}
+    session.delete(incident)
+    session.flush()
+    audit.record(session, actor, "delete", "incident", incident_id, pilot_id=pilot_id,
+                 detail=detail)
+
+
+def incident_map(
+    session: Session, actor: Actor, pilot_id: int, bbox: tuple[float, float, float, float],
+    zoom: float, f: q.IncidentFilter,
+) -> dict[str, Any]:
+    """Incidents in view as GeoJSON: grid clusters, or single points when zoomed in or few.
+
+    Returns
+    -------
+    dict
+        A FeatureCollection with ``mode`` ("clusters" or "points") and ``total``; a cluster
+        Feature has ``count`` and ``max_severity``, a point Feature the incident's fields.
+    """
+    require(actor, pilot_id, "evidence.view")
+    w, s, e, n = bbox
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise InvalidData("bbox is west,south,east,north in WGS84 degrees, west < east "
+                          "and south < north.", details={"field": "bbox"})
+    cells = q.map_cells(session, pilot_id, bbox, zoom, f)
+    total = sum(c["n"] for c in cells)
+    if zoom >= q.POINTS_ZOOM or total <= q.POINTS_MAX:
+        points = q.map_points(session, pilot_id, bbox, f, limit=q.POINTS_MAX)
+        if len(points) == total:
+            return {"type": "FeatureCollection", "mode": "points", "total": total,
+                    "features": [_point_feature(p) for p in points]}
+    return {
+        "type": "FeatureCollection", "mode": "clusters", "total": total,
+        "features": [
+            {"type": "Feature",
+             "geometry": {"type": "Point",
+                          "coordinates": [round(c["lon"], 6), round(c["lat"], 6)]},
+             "properties": {"count": c["n"], "max_severity": c["max_severity"]}}
+            for c in cells
+        ],
+    }
+
+
+def _point_feature(p: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "Feature", "id": p["id"],
+        "geometry": {"type": "Point", "coordinates": [round(p["lon"], 7), round(p["lat"], 7)]},
+        "properties": {
+            "id": p["id"], "count": 1, "category": p["category"],
+            "category_label": label(p["category"]), "severity": p["severity"],
+            "occurred_at": p["occurred_at"].isoformat(), "time_precision": p["time_precision"],
+            "place_id": p["place_id"],
+        },
+    }
