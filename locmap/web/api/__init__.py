@@ -12,5 +12,6 @@ api = ApiRegistry(bp)
 from locmap.web.api import pilots  # noqa: E402,F401  (registers routes)
 from locmap.web.api import network  # noqa: E402,F401  (registers routes)
 from locmap.web.api import incidents, places  # noqa: E402,F401  (registers routes)
+from locmap.web.api import assessments  # noqa: E402,F401  (registers routes)
 
 __all__ = ["bp", "api"]

@@ -1,0 +1,367 @@
+"""SQL behind a place assessment: incidents by area, grid counts, terrain, safety maps, people.
+
+Incidents are classified in ONE query against the pilot's locality: *place* (inside a
+polygon place, ``ST_Intersects``; within ``place_m`` metres of a point or line place,
+``ST_DWithin`` on ``geography`` served by the expression index ``ix_incident_location_geog``),
+*ring* (within ``ring_m`` metres of the place, outside it) or *locality* (the rest). Areas
+are ``ST_Area(geography)`` in km2, each clipped to the locality, so a ring that spills past
+the locality edge is measured as far as incidents are counted.
+
+Grid analysis (Gi*, risk terrain) runs in EPSG:27700, the British National Grid: its units
+are metres, so a 100 m cell is 100 m on the ground, and it is the CRS British partners'
+GIS data (police, councils, OS) already uses. Cells are ``floor((x - x0) / cell)`` in SQL,
+so only cell counts, not incidents, leave the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = [
+    "BNG_SRID", "PLACE_RADIUS_M", "RING_M", "CELL_M", "AreaSizes", "ClassifiedIncident",
+    "GridCell", "Grid", "PlaceRow", "SafetyMapAreaRow", "PresenceRow", "place_row",
+    "classified_incidents", "area_sizes", "grid_counts", "feature_points",
+    "safety_map_areas", "presences_in_force", "factor_evidence_counts", "cell_polygons",
+    "place_cell",
+]
+
+BNG_SRID = 27700
+PLACE_RADIUS_M = 50.0
+RING_M = 500.0
+CELL_M = 100.0
+
+
+@dataclass(frozen=True)
+class PlaceRow:
+    id: int
+    pilot_id: int
+    name: str
+    kind: str
+    geometry_type: str | None
+    geojson: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class ClassifiedIncident:
+    id: int
+    occurred_at: dt.datetime
+    precision: str
+    category: str
+    severity: int
+    area: str
+
+
+@dataclass(frozen=True)
+class AreaSizes:
+    place_km2: float
+    ring_km2: float
+    locality_km2: float
+
+
+@dataclass(frozen=True)
+class GridCell:
+    row: int
+    col: int
+    count: int
+    x: float  # centroid, EPSG:27700 metres
+    y: float
+
+
+@dataclass(frozen=True)
+class Grid:
+    cell_m: float
+    x0: float
+    y0: float
+    cells: tuple[GridCell, ...]
+
+
+@dataclass(frozen=True)
+class SafetyMapAreaRow:
+    safety_map_id: int
+    period: str
+    rating: str
+    touches_place: bool
+    geojson: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class PresenceRow:
+    person_id: int
+    pseudonym: str
+    kind: str
+    frequency: str
+
+
+_PLACE = text(
+    "SELECT id, pilot_id, name, kind, GeometryType(geom) AS gtype, ST_AsGeoJSON(geom) AS gj "
+    "FROM place WHERE id = :place_id AND deleted_at IS NULL"
+)
+
+
+def place_row(session: Session, place_id: int) -> PlaceRow | None:
+    """The live place with its geometry as GeoJSON, or None."""
+    r = session.execute(_PLACE, {"place_id": place_id}).one_or_none()
+    if r is None:
+        return None
+    return PlaceRow(r.id, r.pilot_id, r.name, r.kind, r.gtype,
+                    json.loads(r.gj) if r.gj else None)
+
+
+_CLASSIFY = text(
+    """
+    SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
+      CASE
+        WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
+          OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
+          THEN 'place'
+        WHEN ST_DWithin(i.location::geography, pl.geog, :ring_m) THEN 'ring'
+        ELSE 'locality'
+      END AS area
+    FROM (SELECT p.geom, p.geom::geography AS geog,
+                 GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
+                 pi.id AS pilot_id, pi.locality
+          FROM place p JOIN pilot pi ON pi.id = p.pilot_id WHERE p.id = :place_id) AS pl
+    JOIN incident i ON i.pilot_id = pl.pilot_id AND ST_Intersects(i.location, pl.locality)
+    WHERE (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
+      AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
+    ORDER BY i.occurred_at, i.id
+    """
+)
+
+
+def classified_incidents(
+    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_RADIUS_M,
+    since: dt.datetime | None = None, until: dt.datetime | None = None,
+) -> list[ClassifiedIncident]:
+    """Every incident of the place's locality with the innermost area it fell in.
+
+    Parameters
+    ----------
+    session : Session
+    place_id : int
+        A place with a geometry (online contexts have none: the result is empty).
+    ring_m, place_m : float
+        Ring width and the radius that stands for a point or line place, in metres.
+    since, until : datetime, optional
+        Half-open window on ``occurred_at``; ``until`` lets a snapshot be recomputed.
+
+    Returns
+    -------
+    list of ClassifiedIncident
+        In time order; ``area`` is ``"place"``, ``"ring"`` or ``"locality"``.
+    """
+    rows = session.execute(_CLASSIFY, {
+        "place_id": place_id, "ring_m": ring_m, "place_m": place_m,
+        "since": since, "until": until,
+    })
+    return [ClassifiedIncident(r.id, r.occurred_at, r.time_precision, r.category, r.severity,
+                               r.area) for r in rows]
+
+
+# The place's own area is the polygon itself, or a buffer of place_m round a point or line.
+# 27700 is BNG_SRID written out: SQL text stays free of string formatting.
+_AREAS = text(
+    """
+    WITH g AS (
+      SELECT (CASE WHEN GeometryType(pl.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN pl.geom
+              ELSE ST_Buffer(pl.geom::geography, :place_m)::geometry END) AS place_geom,
+             pl.geom, pi.locality
+      FROM place pl JOIN pilot pi ON pi.id = pl.pilot_id
+      WHERE pl.id = :place_id AND pl.geom IS NOT NULL
+    ), c AS (
+      SELECT ST_Intersection(place_geom, locality) AS p,
+             ST_Intersection(ST_Buffer(geom::geography, :ring_m)::geometry, locality) AS r,
+             locality, place_geom
+      FROM g
+    )
+    SELECT ST_Area(p::geography) / 1e6 AS place_km2,
+           ST_Area(ST_Difference(r, place_geom)::geography) / 1e6 AS ring_km2,
+           ST_Area(locality::geography) / 1e6 AS locality_km2
+    FROM c
+    """
+)
+
+
+def area_sizes(session: Session, place_id: int, *, ring_m: float = RING_M,
+               place_m: float = PLACE_RADIUS_M) -> AreaSizes | None:
+    """Place, ring and whole-locality areas in km2 (None for a place without geometry)."""
+    r = session.execute(_AREAS, {"place_id": place_id, "ring_m": ring_m,
+                                 "place_m": place_m}).one_or_none()
+    if r is None:
+        return None
+    return AreaSizes(float(r.place_km2 or 0.0), float(r.ring_km2 or 0.0), float(r.locality_km2))
+
+
+_GRID = text(
+    """
+    WITH loc AS (
+      SELECT id, locality, ST_Transform(locality, 27700) AS g FROM pilot WHERE id = :pilot_id
+    ), b AS (
+      SELECT floor(ST_XMin(g) / :cell) * :cell AS x0, floor(ST_YMin(g) / :cell) * :cell AS y0,
+             ceil((ST_XMax(g) - floor(ST_XMin(g) / :cell) * :cell) / :cell)::int AS ncols,
+             ceil((ST_YMax(g) - floor(ST_YMin(g) / :cell) * :cell) / :cell)::int AS nrows,
+             g, locality, id
+      FROM loc
+    ), cells AS (
+      SELECT r, c FROM b,
+        generate_series(0, b.nrows - 1) AS r, generate_series(0, b.ncols - 1) AS c
+      WHERE ST_Intersects(b.g, ST_MakeEnvelope(b.x0 + c * :cell, b.y0 + r * :cell,
+                                               b.x0 + (c + 1) * :cell, b.y0 + (r + 1) * :cell,
+                                               27700))
+    ), counts AS (
+      SELECT floor((ST_Y(t.p) - b.y0) / :cell)::int AS r,
+             floor((ST_X(t.p) - b.x0) / :cell)::int AS c, count(*) AS n
+      FROM b JOIN incident i ON i.pilot_id = b.id AND ST_Intersects(i.location, b.locality)
+      CROSS JOIN LATERAL (SELECT ST_Transform(i.location, 27700) AS p) AS t
+      WHERE (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
+      GROUP BY 1, 2
+    )
+    SELECT cells.r, cells.c, coalesce(counts.n, 0) AS n, b.x0, b.y0
+    FROM cells CROSS JOIN b LEFT JOIN counts USING (r, c)
+    ORDER BY cells.r, cells.c
+    """
+)
+
+
+def grid_counts(session: Session, pilot_id: int, *, cell_m: float = CELL_M,
+                until: dt.datetime | None = None) -> Grid:
+    """Incident counts on a regular EPSG:27700 grid over the locality.
+
+    Every cell that touches the locality is listed (empty ones with 0), so the result
+    is the study area Gi* needs; ``row`` grows northwards, ``col`` eastwards.
+    """
+    rows = session.execute(_GRID, {"pilot_id": pilot_id, "cell": cell_m, "until": until}).all()
+    if not rows:
+        return Grid(cell_m, 0.0, 0.0, ())
+    x0, y0 = float(rows[0].x0), float(rows[0].y0)
+    return Grid(cell_m, x0, y0, tuple(
+        GridCell(r.r, r.c, int(r.n), x0 + (r.c + 0.5) * cell_m, y0 + (r.r + 0.5) * cell_m)
+        for r in rows))
+
+
+_CELL_POLYS = text(
+    """
+    SELECT r, c, ST_AsGeoJSON(ST_Transform(ST_MakeEnvelope(
+      :x0 + c * :cell, :y0 + r * :cell, :x0 + (c + 1) * :cell, :y0 + (r + 1) * :cell,
+      27700), 4326), 6) AS gj
+    FROM unnest(CAST(:rows AS int[]), CAST(:cols AS int[])) AS u(r, c)
+    """
+)
+
+
+def cell_polygons(session: Session, grid: Grid,
+                  cells: list[tuple[int, int]]) -> list[dict[str, Any]]:
+    """GeoJSON (EPSG:4326) polygons of the given ``(row, col)`` cells of ``grid``."""
+    if not cells:
+        return []
+    rows = session.execute(_CELL_POLYS, {
+        "x0": grid.x0, "y0": grid.y0, "cell": grid.cell_m,
+        "rows": [r for r, _ in cells], "cols": [c for _, c in cells],
+    })
+    return [{"row": r.r, "col": r.c, "geometry": json.loads(r.gj)} for r in rows]
+
+
+_FEATURES = text(
+    """
+    SELECT fl.name, ST_X(t.p) AS x, ST_Y(t.p) AS y
+    FROM feature_layer fl JOIN feature f ON f.layer_id = fl.id
+    CROSS JOIN LATERAL (SELECT ST_Transform(f.geom, 27700) AS p) AS t
+    WHERE fl.pilot_id = :pilot_id AND GeometryType(f.geom) = 'POINT'
+    ORDER BY fl.name, f.id
+    """
+)
+
+
+def feature_points(session: Session, pilot_id: int) -> dict[str, list[tuple[float, float]]]:
+    """Point features per layer in EPSG:27700 metres (polygon layers such as districts are
+    not point terrain and are left out).
+    """
+    out: dict[str, list[tuple[float, float]]] = {}
+    for r in session.execute(_FEATURES, {"pilot_id": pilot_id}):
+        out.setdefault(r.name, []).append((float(r.x), float(r.y)))
+    return out
+
+
+_SAFETY_MAPS = text(
+    """
+    SELECT sm.id, sm.period, a.rating,
+           coalesce(ST_Intersects(a.geom, (
+             CASE WHEN GeometryType(pl.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN pl.geom
+             ELSE ST_Buffer(pl.geom::geography, :place_m)::geometry END)), false) AS touches,
+           ST_AsGeoJSON(a.geom, 6) AS gj
+    FROM safety_map sm JOIN safety_map_area a ON a.safety_map_id = sm.id
+    JOIN place pl ON pl.id = :place_id AND pl.pilot_id = sm.pilot_id
+    WHERE (CAST(:until AS date) IS NULL OR sm.drawn_on < :until)
+    ORDER BY sm.period, sm.id, a.id
+    """
+)
+
+
+def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_RADIUS_M,
+                     until: dt.date | None = None) -> list[SafetyMapAreaRow]:
+    """Every rated area of the pilot's safety maps, flagged where it covers the place."""
+    rows = session.execute(_SAFETY_MAPS, {"place_id": place_id, "place_m": place_m,
+                                          "until": until})
+    return [SafetyMapAreaRow(r.id, r.period, r.rating, bool(r.touches), json.loads(r.gj))
+            for r in rows]
+
+
+_PRESENCES = text(
+    """
+    SELECT pe.id, pe.pseudonym, pe.kind, pr.frequency
+    FROM presence pr JOIN person pe ON pe.id = pr.person_id
+    WHERE pr.place_id = :place_id
+      AND (pr.since IS NULL OR pr.since <= :as_of)
+      AND (pr.until IS NULL OR pr.until >= :as_of)
+    ORDER BY pe.kind, pe.pseudonym
+    """
+)
+
+
+def presences_in_force(session: Session, place_id: int, as_of: dt.date) -> list[PresenceRow]:
+    """People (pseudonyms only, never identities) who spend time at the place on ``as_of``."""
+    return [PresenceRow(r.id, r.pseudonym, r.kind, r.frequency)
+            for r in session.execute(_PRESENCES, {"place_id": place_id, "as_of": as_of})]
+
+
+_EVIDENCE = text(
+    """
+    SELECT f.id,
+      (SELECT count(*) FROM factor_incident x WHERE x.factor_id = f.id) AS incidents,
+      (SELECT count(*) FROM factor_observation x WHERE x.factor_id = f.id) AS observations,
+      (SELECT count(*) FROM factor_engagement x WHERE x.factor_id = f.id) AS engagements
+    FROM safety_factor f WHERE f.id = ANY(CAST(:ids AS int[]))
+    """
+)
+
+
+def factor_evidence_counts(session: Session, factor_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Number of linked incidents, observations and engagement records per factor."""
+    if not factor_ids:
+        return {}
+    return {r.id: {"incidents": int(r.incidents), "observations": int(r.observations),
+                   "engagements": int(r.engagements)}
+            for r in session.execute(_EVIDENCE, {"ids": factor_ids})}
+
+
+_PLACE_POINT = text(
+    """
+    SELECT ST_X(t.p) AS x, ST_Y(t.p) AS y FROM place pl
+    CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(pl.geom), 27700) AS p) AS t
+    WHERE pl.id = :place_id AND pl.geom IS NOT NULL
+    """
+)
+
+
+def place_cell(session: Session, place_id: int, grid: Grid) -> tuple[int, int] | None:
+    """``(row, col)`` of the grid cell holding a point on the place's surface."""
+    r = session.execute(_PLACE_POINT, {"place_id": place_id}).one_or_none()
+    if r is None or grid.cell_m <= 0:
+        return None
+    return (int((r.y - grid.y0) // grid.cell_m), int((r.x - grid.x0) // grid.cell_m))
