@@ -1,0 +1,201 @@
+"""Pages of a pilot's peer network: the graph, the network on the map, one group's summary.
+
+Everything drawn here comes from :func:`locmap.services.network.analysis` — pseudonyms
+only. Recording happens through two small forms (purpose and lawful basis; a person with
+their relationships and places) that post here, and through the JSON API.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from locmap.network import NetworkAnalysis
+from locmap.network.model import in_force
+from locmap.services import network, pilots, places
+from locmap.services.errors import InvalidData, LocmapError
+from locmap.services.permissions import can
+from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
+from locmap.web.context import actor, db_session, login_required
+
+bp = Blueprint("network", __name__)
+
+_LINK_ROWS = 4
+
+
+def _as_of() -> dt.date:
+    text = request.args.get("as_of", "")
+    try:
+        return dt.date.fromisoformat(text) if text else dt.date.today()
+    except ValueError:
+        abort(400, "as_of must be a date (YYYY-MM-DD).")
+
+
+def graph_data(result: NetworkAnalysis, records: dict[str, list[Any]]) -> dict[str, Any]:
+    """Cytoscape elements and side-panel lists from an analysis (pseudonyms only)."""
+    group_of = result.groups.group_of
+    pseudonym = {p.id: p.pseudonym for p in records["people"]}
+    labels = [g.label for g in result.groups.groups]
+    connectors = {c.person_id: c for c in result.connectors.connectors}
+    articulation = set(result.connectors.articulation_points)
+    linked: dict[Any, list[str]] = {}
+    for concern in result.concerns.adults_of_concern:
+        for yp in concern.young_people:
+            linked.setdefault(yp, []).append(concern.pseudonym)
+    adults = {a.person_id: a for a in result.concerns.adults_of_concern}
+    nodes = []
+    for p in records["people"]:
+        adult = adults.get(p.id)
+        nodes.append({"data": {
+            "id": f"p{p.id}", "label": p.pseudonym, "kind": p.kind,
+            "age_band": p.age_band, "group": group_of.get(p.id, ""),
+            "group_index": labels.index(group_of[p.id]) if p.id in group_of else -1,
+            "connector": p.id in connectors, "articulation": p.id in articulation,
+            "linked_adults": linked.get(p.id, []),
+            "reaches": [pseudonym[y] for y in adult.young_people] if adult else [],
+            "groups_reached": list(adult.groups_reached) if adult else [],
+        }})
+    edges = [
+        {"data": {"id": f"t{i}", "source": f"p{t.a_id}", "target": f"p{t.b_id}",
+                  "type": t.type, "valence": t.valence, "strength": t.strength}}
+        for i, t in enumerate(records["ties"])
+        if in_force(t.since, t.until, result.as_of)
+    ]
+    return {"nodes": nodes, "edges": edges, "groups": labels}
+
+
+def _context(pilot_id: int) -> dict[str, Any]:
+    s, a = db_session(), actor()
+    pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
+    return {"pilot": pilot, "purpose": network.get_purpose(s, a, pilot_id),
+            "can_edit": can(a, pilot_id, "network.edit"),
+            "can_identity": can(a, pilot_id, "identity.edit")}
+
+
+@bp.route("/pilots/<int:pilot_id>/network")
+@login_required
+def network_page(pilot_id: int, error: str | None = None, status: int = 200) -> Any:
+    s, a = db_session(), actor()
+    ctx = _context(pilot_id)
+    as_of = _as_of()
+    result, records = network.analysis(s, a, pilot_id, as_of=as_of)
+    names = {p.id: p.pseudonym for p in records["people"]}
+    place_names = {pl.id: pl.name for pl in records["places"]}
+    return render_template(
+        "network.html", **ctx, as_of=as_of, result=result, names=names,
+        place_names=place_names, graph=graph_data(result, records), error=error,
+        pseudonyms=sorted(names.values()), all_places=sorted(place_names.items(),
+                                                             key=lambda kv: kv[1]),
+        kinds=PERSON_KINDS, age_bands=AGE_BANDS, types=RELATIONSHIP_TYPES, valences=VALENCES,
+        frequencies=network.FREQUENCIES, link_rows=_LINK_ROWS,
+    ), status
+
+
+@bp.route("/pilots/<int:pilot_id>/network/purpose", methods=["POST"])
+@login_required
+def set_purpose(pilot_id: int) -> Any:
+    try:
+        network.set_purpose(db_session(), actor(), pilot_id,
+                            purpose=request.form.get("purpose", ""),
+                            lawful_basis=request.form.get("lawful_basis", ""))
+    except LocmapError as exc:
+        if exc.status != 422:
+            raise
+        return network_page(pilot_id, error=exc.message, status=422)
+    flash("Purpose and lawful basis recorded.", "ok")
+    return redirect(url_for("network.network_page", pilot_id=pilot_id))
+
+
+def _form_date(name: str) -> dt.date | None:
+    text = request.form.get(name, "").strip()
+    return dt.date.fromisoformat(text) if text else None
+
+
+def _person_form() -> dict[str, Any]:
+    f = request.form
+    links = []
+    for i in range(_LINK_ROWS):
+        name = f.get(f"link_{i}", "").strip()
+        if name:
+            links.append({"pseudonym": name, "type": f.get(f"link_{i}_type", "friend"),
+                          "valence": f.get(f"link_{i}_valence", "neutral"),
+                          "strength": int(f.get(f"link_{i}_strength", "2"))})
+    visits = [{"place_id": int(pid), "frequency": f.get(f"place_{pid}_frequency", "weekly")}
+              for pid in f.getlist("place")]
+    identity = None
+    if f.get("identity_name", "").strip():
+        identity = {"name": f["identity_name"], "date_of_birth": _form_date("identity_dob"),
+                    "case_reference": f.get("identity_case_reference", "")}
+    return {"kind": f.get("kind", ""), "age_band": f.get("age_band", "unknown"),
+            "identity": identity, "links": links, "places": visits,
+            "source": f.get("source", "")[:100], "since": _form_date("since")}
+
+
+@bp.route("/pilots/<int:pilot_id>/network/people", methods=["POST"])
+@login_required
+def add_person(pilot_id: int) -> Any:
+    try:
+        try:
+            fields = _person_form()
+        except ValueError as exc:
+            raise InvalidData("A date or number in the form is not valid.") from exc
+        out = network.record_person_with_links(db_session(), actor(), pilot_id, **fields)
+    except LocmapError as exc:
+        if exc.status not in (409, 422):
+            raise
+        return network_page(pilot_id, error=exc.message, status=exc.status)
+    flash(f"Recorded {out['pseudonym']} with {len(out['relationships'])} relationship(s) "
+          f"and {len(out['presences'])} place(s).", "ok")
+    return redirect(url_for("network.network_page", pilot_id=pilot_id))
+
+
+@bp.route("/pilots/<int:pilot_id>/network/map")
+@login_required
+def network_map(pilot_id: int) -> Any:
+    s, a = db_session(), actor()
+    ctx = _context(pilot_id)
+    as_of = _as_of()
+    result, _ = network.analysis(s, a, pilot_id, as_of=as_of)
+    usage = [{"place_id": p.place_id, "name": p.name,
+              "groups": [{"label": g.label, "members": g.members_present} for g in p.groups],
+              "shared": p.shared}
+             for p in result.places.places]
+    return render_template(
+        "network_map.html", **ctx, as_of=as_of,
+        data={"places": places.list_places(s, a, pilot_id), "usage": usage,
+              "groups": [g.label for g in result.groups.groups],
+              "tile_url": current_app.config["LOCMAP_TILE_URL"],
+              "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},
+    )
+
+
+@bp.route("/pilots/<int:pilot_id>/network/groups/<label>")
+@login_required
+def group_page(pilot_id: int, label: str) -> Any:
+    s, a = db_session(), actor()
+    ctx = _context(pilot_id)
+    as_of = _as_of()
+    result, records = network.analysis(s, a, pilot_id, as_of=as_of)
+    wanted = label if label.startswith("Group ") else f"Group {label}"
+    group = next((g for g in result.groups.groups if g.label == wanted), None)
+    if group is None:
+        abort(404, f"No {wanted} in this pilot's network on {as_of}.")
+    names = {p.id: p.pseudonym for p in records["people"]}
+    c = result.concerns
+
+    def touches(t: Any) -> bool:
+        return wanted in (t.a_group, t.b_group)
+
+    return render_template(
+        "network_group.html", **ctx, as_of=as_of, group=group, names=names,
+        places=[(p.name, next(g.members_present for g in p.groups if g.label == wanted),
+                 p.shared) for p in result.places.places
+                if any(g.label == wanted for g in p.groups)],
+        harmful=[t for t in c.harmful_ties if touches(t)],
+        protective=[t for t in c.protective_ties if touches(t)],
+        adults=[ad for ad in c.adults_of_concern if wanted in ad.groups_reached],
+        trusted=[ad for ad in c.trusted_adults if wanted in ad.groups_reached],
+        connectors=[cn for cn in result.connectors.connectors if cn.group == wanted],
+    )
