@@ -60,6 +60,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from locmap.web import network as network_pages
 
     app.register_blueprint(network_pages.bp)
+    from locmap.web import places_pages
+
+    app.register_blueprint(places_pages.bp)
     return app
 
 

@@ -1,0 +1,142 @@
+"""Listening (engagement records) and awareness raising (activities and their reach).
+
+An engagement record says who was listened to *as a group* (children, families,
+community, businesses, services, with a short description such as "Year 9 girls' group")
+— never a named child — when, and what was said; an awareness activity says when, to
+whom, how, and how many people it reached (KPI c). Both link to places of the same pilot.
+All members read them; coordinators and practitioners record them; writes are audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from locmap.models import AwarenessActivity, EngagementRecord, Place
+from locmap.services import audit
+from locmap.services.errors import InvalidData
+from locmap.services.evidence import check_text, check_vocab, live_place
+from locmap.services.permissions import Actor, require
+from locmap.vocab import ENGAGEMENT_GROUPS
+
+__all__ = ["list_engagement", "create_engagement", "list_awareness", "create_awareness"]
+
+MAX_REACHED = 1_000_000
+
+
+def _places(session: Session, pilot_id: int, ids: Any) -> list[Place]:
+    """Live places of the pilot; an id outside it is refused (422), never dropped."""
+    if ids is None:
+        ids = []
+    if not isinstance(ids, list | tuple | set) or not all(
+        isinstance(i, int) and not isinstance(i, bool) for i in ids
+    ):
+        raise InvalidData("place_ids: a list of place ids is required.",
+                          details={"place_ids": ["List of ids."]})
+    wanted = set(ids)
+    if not wanted:
+        raise InvalidData("place_ids: link at least one place.",
+                          details={"place_ids": ["At least one place."]})
+    rows = list(session.scalars(select(Place).where(
+        Place.id.in_(wanted), Place.pilot_id == pilot_id, Place.deleted_at.is_(None))))
+    missing = sorted(wanted - {p.id for p in rows})
+    if missing:
+        raise InvalidData(f"place_ids: {', '.join(map(str, missing))} are not places of this "
+                          "pilot.", details={"place_ids": [f"Not in this pilot: {missing}"]})
+    return sorted(rows, key=lambda p: p.name)
+
+
+def _date(field: str, value: Any) -> dt.date:
+    if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+        raise InvalidData(f"{field}: a date is required.", details={field: ["Required date."]})
+    if value > dt.date.today() + dt.timedelta(days=1):
+        raise InvalidData(f"{field}: record what has happened, not a future date.",
+                          details={field: ["Not in the future."]})
+    return value
+
+
+def _place_refs(places: list[Place]) -> list[dict[str, Any]]:
+    return [{"id": p.id, "name": p.name} for p in places]
+
+
+def _engagement_dict(e: EngagementRecord) -> dict[str, Any]:
+    return {"id": e.id, "held_on": e.held_on.isoformat(), "with_group": e.with_group,
+            "group_description": e.group_description, "summary": e.summary,
+            "place_ids": sorted(p.id for p in e.places), "places": _place_refs(e.places)}
+
+
+def _awareness_dict(a: AwarenessActivity) -> dict[str, Any]:
+    return {"id": a.id, "held_on": a.held_on.isoformat(), "audience": a.audience,
+            "method": a.method, "reached": a.reached,
+            "place_ids": sorted(p.id for p in a.places), "places": _place_refs(a.places)}
+
+
+def list_engagement(session: Session, actor: Actor, pilot_id: int,
+                    place_id: int | None = None) -> list[dict[str, Any]]:
+    """The pilot's engagement records (only those linked to ``place_id`` if given), newest first."""
+    require(actor, pilot_id, "evidence.view")
+    stmt = (select(EngagementRecord).where(EngagementRecord.pilot_id == pilot_id)
+            .options(selectinload(EngagementRecord.places))
+            .order_by(EngagementRecord.held_on.desc(), EngagementRecord.id.desc()))
+    if place_id is not None:
+        live_place(session, pilot_id, place_id)
+        stmt = stmt.where(EngagementRecord.places.any(Place.id == place_id))
+    return [_engagement_dict(e) for e in session.scalars(stmt)]
+
+
+def create_engagement(session: Session, actor: Actor, pilot_id: int,
+                      data: dict[str, Any]) -> dict[str, Any]:
+    """Record listening to a group, linked to one or more of the pilot's places."""
+    require(actor, pilot_id, "evidence.edit")
+    rec = EngagementRecord(
+        pilot_id=pilot_id, held_on=_date("held_on", data.get("held_on")),
+        with_group=check_vocab("with_group", data.get("with_group"), ENGAGEMENT_GROUPS),
+        group_description=check_text("group_description", data.get("group_description"), 300),
+        summary=check_text("summary", data.get("summary"), 8000, required=True),
+        created_by_id=actor.user_id,
+    )
+    rec.places = _places(session, pilot_id, data.get("place_ids"))
+    session.add(rec)
+    session.flush()
+    audit.record(session, actor, "create", "engagement_record", rec.id, pilot_id=pilot_id,
+                 detail={"with_group": rec.with_group, "place_ids": [p.id for p in rec.places]})
+    return _engagement_dict(rec)
+
+
+def list_awareness(session: Session, actor: Actor, pilot_id: int,
+                   place_id: int | None = None) -> list[dict[str, Any]]:
+    """The pilot's awareness activities (only those linked to ``place_id`` if given)."""
+    require(actor, pilot_id, "evidence.view")
+    stmt = (select(AwarenessActivity).where(AwarenessActivity.pilot_id == pilot_id)
+            .options(selectinload(AwarenessActivity.places))
+            .order_by(AwarenessActivity.held_on.desc(), AwarenessActivity.id.desc()))
+    if place_id is not None:
+        live_place(session, pilot_id, place_id)
+        stmt = stmt.where(AwarenessActivity.places.any(Place.id == place_id))
+    return [_awareness_dict(a) for a in session.scalars(stmt)]
+
+
+def create_awareness(session: Session, actor: Actor, pilot_id: int,
+                     data: dict[str, Any]) -> dict[str, Any]:
+    """Record an awareness-raising activity and how many people it reached."""
+    require(actor, pilot_id, "evidence.edit")
+    reached = data.get("reached", 0)
+    if isinstance(reached, bool) or not isinstance(reached, int) \
+            or not 0 <= reached <= MAX_REACHED:
+        raise InvalidData(f"reached: a count from 0 to {MAX_REACHED:,} is required.",
+                          details={"reached": ["A whole number, 0 or more."]})
+    act = AwarenessActivity(
+        pilot_id=pilot_id, held_on=_date("held_on", data.get("held_on")),
+        audience=check_text("audience", data.get("audience"), 200, required=True),
+        method=check_text("method", data.get("method"), 200), reached=reached,
+        created_by_id=actor.user_id,
+    )
+    act.places = _places(session, pilot_id, data.get("place_ids"))
+    session.add(act)
+    session.flush()
+    audit.record(session, actor, "create", "awareness_activity", act.id, pilot_id=pilot_id,
+                 detail={"reached": reached, "place_ids": [p.id for p in act.places]})
+    return _awareness_dict(act)

@@ -1,0 +1,160 @@
+"""Evidence at one place: the place itself, its incidents, and the checks every kind shares.
+
+Site visits live in :mod:`locmap.services.observations`, safety factors in
+:mod:`locmap.services.factors`, listening and awareness raising in
+:mod:`locmap.services.engagement`; this module holds what they have in common — finding a
+live place inside a pilot, local time, vocabulary and version checks — and the read-only
+overview the place page opens with (header, geometry, incident count, recent incidents).
+Incident descriptions are restricted free text: only the owning team sees them, and each
+read of them is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from locmap.geo import to_geojson
+from locmap.models import Agency, Incident, Place
+from locmap.services import audit
+from locmap.services.errors import Conflict, InvalidData, NotFound
+from locmap.services.permissions import Actor, can, require
+from locmap.vocab import label
+
+__all__ = [
+    "LOCAL_TZ", "live_place", "as_local_aware", "check_vocab", "check_text", "check_version",
+    "iso", "place_overview", "recent_incidents", "place_incident_choices",
+]
+
+LOCAL_TZ = ZoneInfo("Europe/London")
+RECENT_INCIDENTS = 20
+INCIDENT_CHOICES = 200
+
+
+def live_place(session: Session, pilot_id: int, place_id: int) -> Place:
+    """The pilot's place ``place_id`` unless deleted; otherwise :class:`NotFound`."""
+    place = session.scalar(
+        select(Place).where(Place.id == place_id, Place.pilot_id == pilot_id,
+                            Place.deleted_at.is_(None))
+    )
+    if place is None:
+        raise NotFound("No such place in this pilot.")
+    return place
+
+
+def as_local_aware(value: dt.datetime | None) -> dt.datetime | None:
+    """A naive time is taken as UK local time (what a practitioner types); aware ones pass."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=LOCAL_TZ)
+
+
+def iso(value: dt.datetime | dt.date | None) -> str | None:
+    """ISO 8601; datetimes in UK local time with their offset."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.astimezone(LOCAL_TZ).isoformat(timespec="minutes")
+    return value.isoformat()
+
+
+def check_vocab(field: str, value: Any, words: Iterable[str]) -> str:
+    words = tuple(words)
+    if value not in words:
+        raise InvalidData(f"{field}: {value!r} is not one of {', '.join(words)}.",
+                          details={field: [f"Must be one of: {', '.join(words)}."]})
+    return str(value)
+
+
+def check_text(field: str, value: Any, max_len: int | None = None, *,
+               required: bool = False) -> str:
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise InvalidData(f"{field} is required.", details={field: ["Required."]})
+    if max_len is not None and len(text) > max_len:
+        raise InvalidData(f"{field} is longer than {max_len} characters.",
+                          details={field: [f"At most {max_len} characters."]})
+    return text
+
+
+def check_version(kind: str, current: int, given: int | None) -> None:
+    """Optimistic locking: the client says which version it edited; stale → 409."""
+    if given is None:
+        raise InvalidData("version is required to change a record (optimistic locking).",
+                          details={"version": ["Required."]})
+    if given != current:
+        raise Conflict(
+            f"This {kind} was changed by someone else (you edited version {given}, it is now "
+            f"version {current}). Reload it, check their change, then apply yours again.",
+            details={"current_version": current},
+        )
+
+
+def _incident_dict(inc: Incident, restricted: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": inc.id,
+        "occurred_at": iso(inc.occurred_at),
+        "time_precision": inc.time_precision,
+        "category": inc.category,
+        "category_label": label(inc.category),
+        "severity": inc.severity,
+        "external_ref": inc.external_ref,
+    }
+    if restricted:
+        out["description"] = inc.description
+    return out
+
+
+def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int
+                   ) -> dict[str, Any]:
+    """The place page's header: name, kind, who manages it, geometry, incident count."""
+    require(actor, pilot_id, "place.view")
+    place = live_place(session, pilot_id, place_id)
+    managed_by = session.scalar(select(Agency.name).where(Agency.id == place.managed_by_id)) \
+        if place.managed_by_id else None
+    incidents = session.scalar(
+        select(func.count()).select_from(Incident).where(
+            Incident.pilot_id == pilot_id, Incident.place_id == place.id)
+    ) or 0
+    return {
+        "id": place.id, "pilot_id": pilot_id, "name": place.name, "kind": place.kind,
+        "kind_label": label(place.kind), "managed_by": managed_by, "notes": place.notes,
+        "geometry": to_geojson(place.geom), "incidents": incidents, "version": place.version,
+    }
+
+
+def recent_incidents(session: Session, actor: Actor, pilot_id: int, place_id: int,
+                     limit: int = RECENT_INCIDENTS) -> list[dict[str, Any]]:
+    """The latest incidents at the place; descriptions for the owning team only (audited)."""
+    require(actor, pilot_id, "evidence.view")
+    live_place(session, pilot_id, place_id)
+    rows = session.scalars(
+        select(Incident).where(Incident.pilot_id == pilot_id, Incident.place_id == place_id)
+        .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit)
+    ).all()
+    restricted = can(actor, pilot_id, "evidence.restricted_text")
+    if restricted and rows:
+        audit.record(session, actor, "read", "incident", None, pilot_id=pilot_id,
+                     personal_data=True,
+                     detail={"place_id": place_id, "restricted_text": len(rows)})
+    return [_incident_dict(i, restricted) for i in rows]
+
+
+def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_id: int,
+                           limit: int = INCIDENT_CHOICES) -> list[dict[str, Any]]:
+    """The place's latest incidents as evidence choices (no restricted text)."""
+    require(actor, pilot_id, "evidence.view")
+    rows = session.execute(
+        select(Incident.id, Incident.occurred_at, Incident.category, Incident.severity,
+               Incident.time_precision)
+        .where(Incident.pilot_id == pilot_id, Incident.place_id == place_id)
+        .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit)
+    ).all()
+    return [{"id": r.id, "occurred_at": iso(r.occurred_at), "time_precision": r.time_precision,
+             "category": r.category, "category_label": label(r.category),
+             "severity": r.severity} for r in rows]

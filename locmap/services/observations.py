@@ -1,0 +1,191 @@
+"""Site visits (observations): recording what a practitioner saw and felt at a place.
+
+A visit follows how one is done: when (start, end), the weather and light, who was present
+(young people by age band, adults, staff or guardians), guardianship, lighting, sight
+lines, CCTV, signs of dealing or drug use, what felt safe and what felt unsafe, and notes.
+All members read visits; coordinators and practitioners record, change (optimistic
+locking on ``version``) and delete them; every write is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from locmap.models import Observation, Place, User
+from locmap.services import audit
+from locmap.services.errors import Conflict, InvalidData, NotFound
+from locmap.services.evidence import (
+    as_local_aware,
+    check_text,
+    check_version,
+    check_vocab,
+    iso,
+    live_place,
+)
+from locmap.services.permissions import Actor, require
+
+__all__ = [
+    "LIGHT", "GUARDIANSHIP", "LEVELS", "CCTV", "COUNT_FIELDS", "list_observations",
+    "get_observation", "create_observation", "update_observation", "delete_observation",
+]
+
+LIGHT = ("daylight", "dusk", "dark")
+GUARDIANSHIP = ("none", "low", "moderate", "strong")
+LEVELS = ("poor", "adequate", "good")
+CCTV = ("none", "present_not_working", "present_working", "unknown")
+COUNT_FIELDS = ("young_people_10_13", "young_people_14_15", "young_people_16_17",
+                "adults_present", "staff_guardians_present")
+_VOCAB = {"light": LIGHT, "guardianship": GUARDIANSHIP, "lighting": LEVELS,
+          "sight_lines": LEVELS, "cctv": CCTV}
+_TEXT = {"weather": 100, "felt_safe": 4000, "felt_unsafe": 4000, "notes": 8000}
+_FLAGS = ("signs_of_dealing", "signs_of_drug_use")
+EDITABLE = ("started_at", "ended_at", *_VOCAB, *_TEXT, *COUNT_FIELDS, *_FLAGS)
+MAX_COUNT = 10_000
+
+
+def _dict(obs: Observation, observer: str | None = None) -> dict[str, Any]:
+    young = obs.young_people_10_13 + obs.young_people_14_15 + obs.young_people_16_17
+    concerns = [w for w, on in (("signs of dealing", obs.signs_of_dealing),
+                                ("signs of drug use", obs.signs_of_drug_use)) if on]
+    return {
+        "id": obs.id, "place_id": obs.place_id, "observer": observer,
+        "started_at": iso(obs.started_at), "ended_at": iso(obs.ended_at),
+        "weather": obs.weather, "light": obs.light,
+        **{f: getattr(obs, f) for f in COUNT_FIELDS},
+        "young_people": young,
+        "guardianship": obs.guardianship, "lighting": obs.lighting,
+        "sight_lines": obs.sight_lines, "cctv": obs.cctv,
+        "signs_of_dealing": obs.signs_of_dealing, "signs_of_drug_use": obs.signs_of_drug_use,
+        "concerns": concerns,
+        "felt_safe": obs.felt_safe, "felt_unsafe": obs.felt_unsafe, "notes": obs.notes,
+        "version": obs.version,
+    }
+
+
+def _clean(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """Check a whole visit (``base`` updated with ``data``) and return the clean values."""
+    unknown = set(data) - set(EDITABLE)
+    if unknown:
+        raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    v = {**base, **data}
+    out: dict[str, Any] = {}
+    started = as_local_aware(v.get("started_at"))
+    ended = as_local_aware(v.get("ended_at"))
+    if not isinstance(started, dt.datetime):
+        raise InvalidData("started_at: when the visit started is required.",
+                          details={"started_at": ["Required."]})
+    if ended is not None and ended < started:
+        raise InvalidData("ended_at: the visit cannot end before it started.",
+                          details={"ended_at": ["Must not be before started_at."]})
+    out["started_at"], out["ended_at"] = started, ended
+    for f, words in _VOCAB.items():
+        out[f] = check_vocab(f, v.get(f), words)
+    for f, max_len in _TEXT.items():
+        out[f] = check_text(f, v.get(f), max_len)
+    for f in COUNT_FIELDS:
+        n = v.get(f, 0)
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_COUNT:
+            raise InvalidData(f"{f}: a count from 0 to {MAX_COUNT} is required.",
+                              details={f: [f"A whole number from 0 to {MAX_COUNT}."]})
+        out[f] = n
+    for f in _FLAGS:
+        out[f] = bool(v.get(f, False))
+    return out
+
+
+_DEFAULTS: dict[str, Any] = {
+    "light": "daylight", "guardianship": "none", "lighting": "adequate",
+    "sight_lines": "adequate", "cctv": "unknown",
+}
+
+
+def _observation(session: Session, pilot_id: int, observation_id: int) -> Observation:
+    obs = session.scalar(
+        select(Observation).join(Place, Place.id == Observation.place_id)
+        .where(Observation.id == observation_id, Place.pilot_id == pilot_id,
+               Place.deleted_at.is_(None))
+    )
+    if obs is None:
+        raise NotFound("No such site visit in this pilot.")
+    return obs
+
+
+def _observer_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(wanted)))
+                .tuples().all())
+
+
+def list_observations(session: Session, actor: Actor, pilot_id: int, place_id: int
+                      ) -> list[dict[str, Any]]:
+    """The place's visits, newest first."""
+    require(actor, pilot_id, "evidence.view")
+    live_place(session, pilot_id, place_id)
+    rows = session.scalars(
+        select(Observation).where(Observation.place_id == place_id)
+        .order_by(Observation.started_at.desc(), Observation.id.desc())
+    ).all()
+    names = _observer_names(session, {o.observer_id for o in rows})
+    return [_dict(o, names.get(o.observer_id or 0)) for o in rows]
+
+
+def get_observation(session: Session, actor: Actor, pilot_id: int, observation_id: int
+                    ) -> dict[str, Any]:
+    require(actor, pilot_id, "evidence.view")
+    obs = _observation(session, pilot_id, observation_id)
+    return _dict(obs, _observer_names(session, {obs.observer_id}).get(obs.observer_id or 0))
+
+
+def create_observation(session: Session, actor: Actor, pilot_id: int, place_id: int,
+                       data: dict[str, Any]) -> dict[str, Any]:
+    """Record a site visit at the place, observed by the actor."""
+    require(actor, pilot_id, "evidence.edit")
+    live_place(session, pilot_id, place_id)
+    values = _clean(data, _DEFAULTS)
+    obs = Observation(place_id=place_id, observer_id=actor.user_id, **values)
+    session.add(obs)
+    session.flush()
+    audit.record(session, actor, "create", "observation", obs.id, pilot_id=pilot_id,
+                 detail={"place_id": place_id})
+    return get_observation(session, actor, pilot_id, obs.id)
+
+
+def update_observation(session: Session, actor: Actor, pilot_id: int, observation_id: int,
+                       data: dict[str, Any], version: int | None) -> dict[str, Any]:
+    """Change some fields of a visit; ``version`` must be the one the client edited."""
+    require(actor, pilot_id, "evidence.edit")
+    obs = _observation(session, pilot_id, observation_id)
+    check_version("site visit", obs.version, version)
+    current = {f: getattr(obs, f) for f in EDITABLE}
+    values = _clean(data, current)
+    changed = sorted(f for f in values if values[f] != current[f])
+    for f in changed:
+        setattr(obs, f, values[f])
+    try:
+        session.flush()
+    except StaleDataError as exc:  # a concurrent save between our read and our write
+        raise Conflict("This site visit was changed by someone else; reload it.") from exc
+    audit.record(session, actor, "update", "observation", obs.id, pilot_id=pilot_id,
+                 detail={"fields": changed})
+    return get_observation(session, actor, pilot_id, obs.id)
+
+
+def delete_observation(session: Session, actor: Actor, pilot_id: int, observation_id: int,
+                       version: int | None = None) -> None:
+    """Delete a visit (its links to safety factors go with it)."""
+    require(actor, pilot_id, "evidence.edit")
+    obs = _observation(session, pilot_id, observation_id)
+    if version is not None:
+        check_version("site visit", obs.version, version)
+    place_id = obs.place_id
+    session.delete(obs)
+    session.flush()
+    audit.record(session, actor, "delete", "observation", observation_id, pilot_id=pilot_id,
+                 detail={"place_id": place_id})
