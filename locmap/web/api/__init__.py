@@ -10,6 +10,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 api = ApiRegistry(bp)
 
 from locmap.web.api import pilots  # noqa: E402,F401  (registers routes)
+from locmap.web.api import imports  # noqa: E402,F401  (registers routes)
 from locmap.web.api import evidence  # noqa: E402,F401  (registers routes)
 from locmap.web.api import network  # noqa: E402,F401  (registers routes)
 from locmap.web.api import incidents, places  # noqa: E402,F401  (registers routes)

@@ -1,0 +1,256 @@
+"""Pooling partners' data: police crime imports, their records, and the crime-type mapping.
+
+Every import is one :class:`~locmap.models.DataImport` (who, file, SHA-256, rows read /
+accepted / rejected with reasons, start and end) written in the same transaction as the
+rows it added; a failed import is rolled back whole and then recorded as ``failed`` by
+:func:`record_failure` in a fresh transaction, so the trail shows it too.
+
+The default crime-type mapping (police.uk "Crime type" → locmap harm category) is seeded
+for a pilot the first time it imports or reads its mapping; the coordinator changes it with
+:func:`set_crime_type_mapping`. Why each default:
+
+* Anti-social behaviour, Public order → ``asb``: the behaviours a place-based response
+  targets first (loitering groups, intimidation, disorder).
+* Drugs → ``drugs``; Possession of weapons → ``weapons``.
+* Violence and sexual offences, Robbery → ``serious_youth_violence``: the Serious
+  Violence Duty (Police, Crime, Sentencing and Courts Act 2022) counts robbery with
+  violence; open data does not give ages, so "youth" is what the pilot investigates.
+* Everything else (thefts, burglary, vehicle crime, criminal damage, Other crime) →
+  ``other``: context, not extra-familial harm in itself.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.orm import Session
+
+from locmap.io import police
+from locmap.io.sources import Source, collect_sources, sha256_of
+from locmap.models import CrimeTypeMapping, DataImport, Pilot
+from locmap.services import audit
+from locmap.services.errors import InvalidData, NotFound
+from locmap.services.permissions import Actor, require
+from locmap.vocab import HARM_CATEGORIES
+
+__all__ = [
+    "DEFAULT_CRIME_TYPE_MAPPING", "DEFAULT_BUFFER_M", "crime_type_mapping",
+    "set_crime_type_mapping", "seed_crime_type_mapping", "import_police", "record_failure",
+    "get_import", "list_imports", "import_dict", "pilot_bbox",
+]
+
+DEFAULT_CRIME_TYPE_MAPPING: dict[str, str] = {
+    "Anti-social behaviour": "asb",
+    "Public order": "asb",
+    "Drugs": "drugs",
+    "Possession of weapons": "weapons",
+    "Violence and sexual offences": "serious_youth_violence",
+    "Robbery": "serious_youth_violence",
+    "Bicycle theft": "other",
+    "Burglary": "other",
+    "Criminal damage and arson": "other",
+    "Other theft": "other",
+    "Shoplifting": "other",
+    "Theft from the person": "other",
+    "Vehicle crime": "other",
+    "Other crime": "other",
+}
+# Incidents around the locality matter too (rate at the place vs its surroundings).
+DEFAULT_BUFFER_M = 2000
+
+
+def seed_crime_type_mapping(session: Session, pilot_id: int) -> None:
+    """Add the default rows the pilot does not have yet (never overwrites a choice)."""
+    stmt = pg_insert(CrimeTypeMapping).values([
+        {"pilot_id": pilot_id, "crime_type": k, "category": v}
+        for k, v in DEFAULT_CRIME_TYPE_MAPPING.items()
+    ]).on_conflict_do_nothing(index_elements=["pilot_id", "crime_type"])
+    session.execute(stmt)
+
+
+def crime_type_mapping(session: Session, actor: Actor, pilot_id: int) -> dict[str, str]:
+    """The pilot's mapping, crime type → harm category (defaults seeded on first read)."""
+    require(actor, pilot_id, "pilot.view")
+    seed_crime_type_mapping(session, pilot_id)
+    rows = session.execute(
+        select(CrimeTypeMapping.crime_type, CrimeTypeMapping.category)
+        .where(CrimeTypeMapping.pilot_id == pilot_id).order_by(CrimeTypeMapping.crime_type)
+    ).all()
+    return {k: v for k, v in rows}
+
+
+def set_crime_type_mapping(
+    session: Session, actor: Actor, pilot_id: int, mapping: dict[str, str]
+) -> dict[str, str]:
+    """Set categories for the given crime types (others keep theirs); coordinators only.
+
+    Existing incidents keep their category: the mapping applies to later imports.
+    """
+    require(actor, pilot_id, "pilot.manage")
+    bad = {k: v for k, v in mapping.items() if v not in HARM_CATEGORIES}
+    if bad:
+        raise InvalidData(
+            f"Unknown harm categor{'y' if len(bad) == 1 else 'ies'}: "
+            f"{', '.join(sorted(set(bad.values())))}; use one of {', '.join(HARM_CATEGORIES)}.",
+            details={"invalid": bad},
+        )
+    if any(not k.strip() or len(k) > 120 for k in mapping):
+        raise InvalidData("Crime types must be 1 to 120 characters.")
+    seed_crime_type_mapping(session, pilot_id)
+    if mapping:
+        stmt = pg_insert(CrimeTypeMapping).values([
+            {"pilot_id": pilot_id, "crime_type": k.strip(), "category": v}
+            for k, v in mapping.items()
+        ])
+        session.execute(stmt.on_conflict_do_update(
+            index_elements=["pilot_id", "crime_type"], set_={"category": stmt.excluded.category}
+        ))
+    audit.record(session, actor, "update", "crime_type_mapping", pilot_id, pilot_id=pilot_id,
+                 detail={"set": mapping})
+    return crime_type_mapping(session, actor, pilot_id)
+
+
+def pilot_bbox(pilot: Pilot, buffer_m: float) -> tuple[float, float, float, float]:
+    """(west, south, east, north) of the locality grown by ``buffer_m`` metres."""
+    west, south, east, north = to_shape(pilot.locality).bounds
+    dlat = buffer_m / 111_320.0
+    dlon = buffer_m / (111_320.0 * max(math.cos(math.radians(max(abs(south), abs(north)))),
+                                       0.01))
+    return west - dlon, south - dlat, east + dlon, north + dlat
+
+
+def _fingerprint(path: Path, sources: list[Source]) -> str:
+    """SHA-256 of the file given; of its files' names and hashes for a folder."""
+    if path.is_file():
+        return sha256_of(path)
+    h = hashlib.sha256()
+    for f in sorted(p for p in path.rglob("*") if p.is_file()):
+        h.update(f"{f.relative_to(path)}\0{sha256_of(f)}\n".encode())
+    return h.hexdigest()
+
+
+def import_dict(di: DataImport) -> dict[str, Any]:
+    duration = None
+    if di.finished_at and di.started_at:
+        duration = round((di.finished_at - di.started_at).total_seconds(), 3)
+    return {
+        "id": di.id, "pilot_id": di.pilot_id, "kind": di.kind, "filename": di.filename,
+        "sha256": di.sha256, "status": di.status, "rows_read": di.rows_read,
+        "rows_accepted": di.rows_accepted, "rows_rejected": di.rows_rejected,
+        "message": di.message, "summary": (di.options or {}).get("summary", {}),
+        "started_at": di.started_at.isoformat() if di.started_at else None,
+        "finished_at": di.finished_at.isoformat() if di.finished_at else None,
+        "duration_s": duration, "created_by_id": di.created_by_id,
+    }
+
+
+def import_police(
+    session: Session,
+    actor: Actor,
+    pilot_id: int,
+    path: Path,
+    *,
+    filename: str | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    data_import: DataImport | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    sources: list[Source] | None = None,
+) -> DataImport:
+    """Import one police.uk CSV, zip of CSVs or folder into the pilot's incidents.
+
+    All-or-nothing: on :class:`InvalidData` the caller rolls back and may call
+    :func:`record_failure`. ``data_import`` continues a record created earlier (the web
+    upload creates it as ``pending``); otherwise one is created here.
+    """
+    require(actor, pilot_id, "import.run")
+    pilot = session.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFound("No such pilot.")
+    if buffer_m < 0 or buffer_m > 50_000:
+        raise InvalidData("The buffer around the locality must be 0 to 50,000 metres.")
+    path = Path(path)
+    if sources is None:
+        sources = collect_sources([path])
+    started = time.perf_counter()
+    if data_import is None:
+        data_import = DataImport(
+            pilot_id=pilot_id, kind="police_csv", filename=filename or path.name,
+            sha256=_fingerprint(path, sources), created_by_id=actor.user_id,
+        )
+        session.add(data_import)
+    data_import.status = "running"
+    data_import.started_at = dt.datetime.now(dt.UTC)
+    data_import.options = {"buffer_m": buffer_m}
+    session.flush()
+    seed_crime_type_mapping(session, pilot_id)
+    result = police.stage_and_insert(
+        session.connection(), sources, pilot_id=pilot_id, data_import_id=data_import.id,
+        created_by_id=actor.user_id, bbox=pilot_bbox(pilot, buffer_m), progress=progress,
+    )
+    elapsed = time.perf_counter() - started
+    data_import.status = "done"
+    data_import.rows_read = result.rows_read
+    data_import.rows_accepted = result.rows_accepted
+    data_import.rows_rejected = result.rows_rejected
+    data_import.report = result.rejects
+    data_import.options = {"buffer_m": buffer_m, "summary": result.summary()}
+    data_import.finished_at = data_import.started_at + dt.timedelta(seconds=elapsed)
+    data_import.message = (
+        f"{result.rows_accepted:,} incidents added from {result.rows_read:,} rows; "
+        f"{result.rows_rejected:,} rejected, {result.rows_duplicate:,} already present, "
+        f"{result.rows_outside:,} outside the area ({buffer_m:,.0f} m around the locality)."
+    )
+    session.flush()
+    audit.record(session, actor, "import", "data_import", data_import.id, pilot_id=pilot_id,
+                 detail={"kind": "police_csv", "filename": data_import.filename,
+                         "sha256": data_import.sha256, "accepted": result.rows_accepted,
+                         "rejected": result.rows_rejected})
+    return data_import
+
+
+def record_failure(
+    session: Session, actor: Actor, pilot_id: int, *, kind: str, filename: str, sha256: str,
+    message: str, data_import_id: int | None = None,
+) -> DataImport:
+    """Record (in a fresh transaction, after the rollback) that an import failed."""
+    di = session.get(DataImport, data_import_id) if data_import_id else None
+    if di is None:
+        di = DataImport(pilot_id=pilot_id, kind=kind, filename=filename, sha256=sha256,
+                        created_by_id=actor.user_id)
+        session.add(di)
+    di.status = "failed"
+    di.message = message[:2000]
+    di.finished_at = dt.datetime.now(dt.UTC)
+    session.flush()
+    audit.record(session, actor, "import_failed", "data_import", di.id, pilot_id=pilot_id,
+                 detail={"kind": kind, "filename": filename, "message": message[:500]})
+    return di
+
+
+def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
+    require(actor, pilot_id, "pilot.view")
+    di = session.scalar(
+        select(DataImport).where(DataImport.id == import_id, DataImport.pilot_id == pilot_id)
+    )
+    if di is None:
+        raise NotFound("No such import in this pilot.")
+    return di
+
+
+def list_imports(
+    session: Session, actor: Actor, pilot_id: int, limit: int = 50
+) -> list[DataImport]:
+    require(actor, pilot_id, "pilot.view")
+    return list(session.scalars(
+        select(DataImport).where(DataImport.pilot_id == pilot_id)
+        .order_by(DataImport.id.desc()).limit(limit)
+    ))

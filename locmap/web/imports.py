@@ -1,0 +1,203 @@
+"""The import pages: upload a police CSV (or zip), check a preview, confirm, see the result.
+
+Two steps so nothing is written before a person has seen what the file holds: the upload
+is stored under ``LOCMAP_DATA_DIR/imports/<token>/`` with who uploaded it and its SHA-256,
+the preview shows its first rows and the pilot's crime-type mapping, and only the confirm
+creates a :class:`~locmap.models.DataImport` and runs the import. The import runs in a
+background thread with its own transactions (``pending`` → ``running`` → ``done`` or
+``failed``, each committed), so the result page survives a reload and polls
+``/api/v1/pilots/<id>/imports/<import_id>``. Tests (``TESTING`` or ``LOCMAP_IMPORT_SYNC``)
+run it inline.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from werkzeug.utils import secure_filename
+
+from locmap.db import Database
+from locmap.io import police
+from locmap.io.sources import collect_sources
+from locmap.models import DataImport
+from locmap.services import imports
+from locmap.services.errors import InvalidData, LocmapError, NotFound
+from locmap.services.permissions import Actor, can, require
+from locmap.services.pilots import get_pilot
+from locmap.vocab import HARM_CATEGORIES
+from locmap.web.context import actor, database, db_session, login_required
+
+bp = Blueprint("imports", __name__)
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_ACCEPTED = (".csv", ".zip")
+UPLOAD_TTL_S = 24 * 3600
+
+
+def _upload_root() -> Path:
+    return Path(current_app.config["LOCMAP_DATA_DIR"]) / "imports"
+
+
+def _pending_upload(pilot_id: int, token: str, who: Actor) -> tuple[Path, dict[str, Any]]:
+    """The stored upload for this token, only for the user and pilot that made it."""
+    if not _TOKEN.match(token):
+        raise NotFound("No such upload.")
+    folder = _upload_root() / token
+    try:
+        meta = json.loads((folder / "meta.json").read_text())
+    except (OSError, ValueError):
+        raise NotFound("No such upload (it may have been imported or expired).") from None
+    if meta["pilot_id"] != pilot_id or meta["user_id"] != who.user_id:
+        raise NotFound("No such upload.")
+    return folder / meta["stored_name"], meta
+
+
+def _purge_old_uploads(root: Path) -> None:
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        try:
+            if time.time() - folder.stat().st_mtime > UPLOAD_TTL_S:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue
+
+
+@bp.route("/pilots/<int:pilot_id>/imports")
+@login_required
+def index(pilot_id: int) -> Any:
+    s, a = db_session(), actor()
+    pilot = get_pilot(s, a, pilot_id, "import.run")
+    recent = [imports.import_dict(d) for d in imports.list_imports(s, a, pilot_id, limit=20)]
+    return render_template("imports.html", pilot=pilot, recent=recent)
+
+
+@bp.route("/pilots/<int:pilot_id>/imports/upload", methods=["POST"])
+@login_required
+def upload(pilot_id: int) -> Any:
+    s, a = db_session(), actor()
+    pilot = get_pilot(s, a, pilot_id, "import.run")
+    file = request.files.get("file")
+    name = secure_filename(file.filename or "") if file else ""
+    if not file or not name:
+        raise InvalidData("Choose a police.uk CSV file or a zip of them to upload.")
+    if not name.lower().endswith(_ACCEPTED):
+        raise InvalidData("Upload a .csv file or a .zip of .csv files.")
+    root = _upload_root()
+    _purge_old_uploads(root)
+    token = hashlib.sha256(f"{time.time_ns()}{a.user_id}{name}".encode()).hexdigest()[:32]
+    folder = root / token
+    folder.mkdir(parents=True, mode=0o700)
+    stored = folder / ("upload.zip" if name.lower().endswith(".zip") else "upload.csv")
+    digest = hashlib.sha256()
+    with stored.open("wb") as out:
+        while block := file.stream.read(1 << 20):
+            digest.update(block)
+            out.write(block)
+    try:
+        sources = collect_sources([stored])
+        first = police.preview(sources[0])
+    except LocmapError:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    meta = {
+        "pilot_id": pilot.id, "user_id": a.user_id, "filename": name,
+        "stored_name": stored.name, "sha256": digest.hexdigest(), "size": stored.stat().st_size,
+        "files": [src.name.replace("upload.zip:", "") for src in sources],
+        "preview": first,
+    }
+    (folder / "meta.json").write_text(json.dumps(meta))
+    return redirect(url_for("imports.preview", pilot_id=pilot_id, token=token))
+
+
+@bp.route("/pilots/<int:pilot_id>/imports/preview/<token>")
+@login_required
+def preview(pilot_id: int, token: str) -> Any:
+    s, a = db_session(), actor()
+    pilot = get_pilot(s, a, pilot_id, "import.run")
+    _, meta = _pending_upload(pilot_id, token, a)
+    mapping = imports.crime_type_mapping(s, a, pilot_id)
+    seen = sorted({r.get("Crime type", "") for r in meta["preview"]["rows"]})
+    return render_template(
+        "imports_preview.html", pilot=pilot, token=token, meta=meta, mapping=mapping,
+        seen=seen, columns=police.REQUIRED_COLUMNS + ("LSOA code", "Last outcome category"),
+        categories=HARM_CATEGORIES, can_manage=can(a, pilot_id, "pilot.manage"),
+        buffer_m=imports.DEFAULT_BUFFER_M,
+    )
+
+
+def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder: Path,
+                stored: Path) -> None:
+    """Run one confirmed import in its own transactions; record a failure if it fails."""
+    try:
+        with db.sessionmaker() as s:
+            di = s.get(DataImport, import_id)
+            if di is None:
+                return
+            di.status = "running"
+            s.commit()
+            try:
+                imports.import_police(s, who, pilot_id, stored, filename=di.filename,
+                                      data_import=di)
+                s.commit()
+                return
+            except LocmapError as exc:
+                message = exc.message
+            except Exception as exc:  # noqa: BLE001 - recorded for the user, then logged
+                current_app.logger.exception("import %s failed", import_id)
+                message = f"Unexpected error: {type(exc).__name__}. Nothing was imported."
+            s.rollback()
+            imports.record_failure(s, who, pilot_id, kind="police_csv", filename="",
+                                   sha256="", message=message, data_import_id=import_id)
+            s.commit()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@bp.route("/pilots/<int:pilot_id>/imports/preview/<token>/confirm", methods=["POST"])
+@login_required
+def confirm(pilot_id: int, token: str) -> Any:
+    s, a = db_session(), actor()
+    require(a, pilot_id, "import.run")
+    stored, meta = _pending_upload(pilot_id, token, a)
+    # The token folder is claimed by renaming it, so a double click cannot import twice.
+    claimed = stored.parent.with_name(stored.parent.name + ".claimed")
+    try:
+        stored.parent.rename(claimed)
+    except OSError:
+        abort(409, "This upload is already being imported.")
+    di = DataImport(pilot_id=pilot_id, kind="police_csv", filename=meta["filename"],
+                    sha256=meta["sha256"], created_by_id=a.user_id, status="pending")
+    s.add(di)
+    s.commit()
+    import_id = di.id
+    args = (database(), a, pilot_id, import_id, claimed, claimed / stored.name)
+    if current_app.config.get("TESTING") or current_app.config.get("LOCMAP_IMPORT_SYNC"):
+        _run_import(*args)
+    else:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+        def work() -> None:
+            with app.app_context():
+                _run_import(*args)
+
+        threading.Thread(target=work, name=f"import-{import_id}", daemon=True).start()
+    return redirect(url_for("imports.result", pilot_id=pilot_id, import_id=import_id))
+
+
+@bp.route("/pilots/<int:pilot_id>/imports/<int:import_id>")
+@login_required
+def result(pilot_id: int, import_id: int) -> Any:
+    s, a = db_session(), actor()
+    pilot = get_pilot(s, a, pilot_id)
+    di = imports.import_dict(imports.get_import(s, a, pilot_id, import_id))
+    return render_template("imports_result.html", pilot=pilot, imp=di,
+                           can_import=can(a, pilot_id, "import.run"))
