@@ -1,0 +1,78 @@
+"""A practitioner uploads a police CSV, checks the preview and mapping, imports it and sees
+the new incidents counted on the pilot."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/locmap-shots")
+
+
+def police_csv() -> bytes:
+    header = ["Crime ID", "Month", "Reported by", "Falls within", "Longitude", "Latitude",
+              "Location", "LSOA code", "LSOA name", "Crime type", "Last outcome category",
+              "Context"]
+    rows = [
+        ["f" * 63 + str(i), "2025-05", "Test Police", "Test Police", f"{-1.470 + i / 5000:.4f}",
+         "52.5200", "On or near Eastbrook High Street", "E01000002", "Eastbrook 002B",
+         kind, "Under investigation", ""]
+        for i, kind in enumerate(["Drugs", "Robbery", "Public order", "Drugs", "Burglary"])
+    ]
+    rows += [["", "2025-05", "Test Police", "Test Police", "-1.4710", "52.5210",
+              "On or near Library Walk", "E01000002", "Eastbrook 002B",
+              "Anti-social behaviour", "", ""]] * 3
+    rows.append(["", "2025-05", "Test Police", "Test Police", "", "", "No location", "", "",
+                 "Anti-social behaviour", "", ""])
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue().encode("utf-8-sig")
+
+
+def incident_count(page: Any) -> int:
+    page.goto("/")
+    stats = page.locator("#pilot-list .card:has-text('Eastbrook Town Centre') .stats").inner_text()
+    return int(re.search(r"(\d+) incidents", stats).group(1))  # type: ignore[union-attr]
+
+
+def test_upload_preview_confirm_and_see_the_incidents(page: Any, tmp_path: Path) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    before = incident_count(page)
+    page.click("text=Eastbrook Town Centre")
+    page.click("text=Import data")
+    page.wait_for_selector("form.upload")
+    csv_path = tmp_path / "2025-05-test-street.csv"
+    csv_path.write_bytes(police_csv())
+    page.set_input_files("input[type=file]", str(csv_path))
+    page.click("text=Upload and preview")
+    page.wait_for_selector("#preview-rows")
+    assert page.locator("#preview-rows tbody tr").count() == 9
+    assert "Serious youth violence" in page.locator("#preview-rows").inner_text()  # Robbery
+    assert page.locator("#mapping tr.seen").count() == 5
+    page.screenshot(path=str(SHOTS / "import-preview.png"), full_page=True)
+    page.click("#confirm-import")
+    page.wait_for_selector("#import-status:text('done')", timeout=20_000)
+    assert page.locator("#rows-accepted").inner_text() == "8"
+    assert page.locator("#rows-rejected").inner_text() == "1"
+    page.screenshot(path=str(SHOTS / "import-result.png"), full_page=True)
+    with page.expect_download() as dl:
+        page.click("#report-link")
+    report = Path(dl.value.path()).read_text()
+    assert "no coordinates" in report
+    # The page survives a reload; the pilot now counts the new incidents.
+    page.reload()
+    assert page.locator("#import-status").inner_text() == "done"
+    assert incident_count(page) == before + 8
