@@ -53,6 +53,8 @@
     var middle = bounds.getCenter();
     var span = Math.max(bounds.getNorth() - bounds.getSouth(), bounds.getEast() - bounds.getWest(), 0.002);
     var lines = 0;
+    var most = 1;
+    data.usage.forEach(function (u) { u.groups.forEach(function (g) { most = Math.max(most, g.members); }); });
     data.groups.forEach(function (label, index) {
       var colour = PALETTE[index % PALETTE.length];
       var uses = [];
@@ -67,10 +69,10 @@
       lat /= total; lng /= total;
       // Push each group out on its own bearing so markers of groups sharing places separate.
       var angle = 2 * Math.PI * index / Math.max(data.groups.length, 1);
-      var centre = L.latLng(lat + Math.sin(angle) * span * 0.18 + (lat - middle.lat) * 0.3,
-                            lng + Math.cos(angle) * span * 0.18 + (lng - middle.lng) * 0.3);
+      var centre = L.latLng(lat + Math.sin(angle) * span * 0.32 + (lat - middle.lat) * 0.3,
+                            lng + Math.cos(angle) * span * 0.32 + (lng - middle.lng) * 0.3);
       uses.forEach(function (u) {
-        var line = L.polyline([centre, u.at], { color: colour, weight: 1 + 2 * u.n, opacity: 0.7 });
+        var line = L.polyline([centre, u.at], { color: colour, weight: 2 + 8 * u.n / most, opacity: 0.75 });
         var tip = document.createElement("span");
         tip.textContent = label + " → " + u.name + ": " + u.n;
         line.bindTooltip(tip).addTo(map);
