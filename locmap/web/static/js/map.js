@@ -85,6 +85,8 @@
     });
     el.setAttribute("data-places-rendered", String(Object.keys(places.byId).length));
     window.locmapMap = map;
+    // The workspace (static/js/workspace.js) draws, edits and records on this map.
+    window.locmapWorkspace = { map: map, places: places, data: data, colours: KIND_COLOURS };
   }
 
   function pilotsMap(el) {

@@ -1,0 +1,387 @@
+/* locmap pilot workspace: draw / edit / delete places (Leaflet.draw), record incidents by
+   clicking the map, and show incidents in view as SQL-clustered counts that reload on
+   moveend. Every write goes to /api/v1 with the CSRF header; the server checks roles.
+   User text is only ever set with textContent. Runs after map.js (script order). */
+(function () {
+  "use strict";
+
+  var ws, pilotId, canEdit, options = { place_kinds: [], harm_categories: [], time_precisions: [], agencies: [] };
+  var incidentLayer, addingIncident = false;
+
+  function csrf() { return document.querySelector("meta[name=csrf-token]").getAttribute("content"); }
+
+  function api(method, path, body) {
+    var init = { method: method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
+    if (method !== "GET") { init.headers["X-CSRFToken"] = csrf(); }
+    if (body !== undefined) { init.headers["Content-Type"] = "application/json"; init.body = JSON.stringify(body); }
+    return fetch("/api/v1/pilots/" + pilotId + path, init).then(function (r) {
+      if (r.status === 204) { return { ok: true, status: 204, body: null }; }
+      return r.json().then(function (b) { return { ok: r.ok, status: r.status, body: b }; },
+                           function () { return { ok: r.ok, status: r.status, body: {} }; });
+    });
+  }
+
+  function el(tag, attrs, text) {
+    var e = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) { e.setAttribute(k, attrs[k]); });
+    if (text !== undefined && text !== null) { e.textContent = String(text); }
+    return e;
+  }
+
+  function say(text, kind) {
+    var box = document.getElementById("ws-message");
+    box.textContent = text || "";
+    box.className = "ws-message" + (kind ? " ws-" + kind : "");
+    box.hidden = !text;
+  }
+
+  function editor() { return document.getElementById("ws-editor"); }
+
+  function closeEditor() { var e = editor(); e.replaceChildren(); e.hidden = true; }
+
+  function field(form, labelText, input) {
+    var l = el("label", {}, labelText);
+    l.appendChild(input);
+    form.appendChild(l);
+    return input;
+  }
+
+  function select(name, items, value, blank) {
+    var s = el("select", { name: name });
+    if (blank) { s.appendChild(el("option", { value: "" }, blank)); }
+    items.forEach(function (it) {
+      var o = el("option", { value: String(it.value) }, it.label);
+      if (String(it.value) === String(value)) { o.selected = true; }
+      s.appendChild(o);
+    });
+    return s;
+  }
+
+  /* ---- places ---------------------------------------------------------------------- */
+
+  function geometryKinds(gtype) {
+    var polygon = gtype === "Polygon" || gtype === "MultiPolygon";
+    return options.place_kinds.filter(function (k) {
+      if (k.value === "online") { return gtype === null; }
+      if (gtype === null) { return false; }
+      if (k.value === "park" || k.value === "housing_estate") { return polygon; }
+      if (k.value === "street") { return polygon || gtype === "LineString"; }
+      return true;
+    });
+  }
+
+  function placeForm(opts) {
+    /* opts: {title, geometry, feature (when editing), onDone} */
+    var e = editor(); e.replaceChildren(); e.hidden = false;
+    var p = opts.feature ? opts.feature.properties : {};
+    var form = el("form", { id: "place-form", novalidate: "novalidate" });
+    form.appendChild(el("h2", {}, opts.title));
+    var name = field(form, "Name", el("input", { name: "name", required: "required", maxlength: "200" }));
+    name.value = p.name || "";
+    var gtype = opts.geometry ? opts.geometry.type : (opts.feature ? (opts.feature.geometry ? opts.feature.geometry.type : null) : null);
+    var kind = field(form, "Kind", select("kind", geometryKinds(gtype), p.kind || (gtype === "Polygon" ? "park" : "other")));
+    var agencies = options.agencies.map(function (a) { return { value: a.id, label: a.name }; });
+    var managed = field(form, "Managed by", select("managed_by_id", agencies, p.managed_by_id, "— not recorded —"));
+    var notes = field(form, "Notes", el("textarea", { name: "notes", rows: "3" }));
+    notes.value = p.notes || "";
+    var problem = el("div", { "class": "ws-problem", hidden: "hidden", role: "alert" });
+    form.appendChild(problem);
+    var buttons = el("div", { "class": "ws-buttons" });
+    var save = el("button", { type: "submit", "class": "primary" }, "Save place");
+    var cancel = el("button", { type: "button", "class": "secondary" }, "Cancel");
+    buttons.appendChild(save); buttons.appendChild(cancel); form.appendChild(buttons);
+    e.appendChild(form);
+    name.focus();
+
+    function body(geometry) {
+      var b = { name: name.value, kind: kind.value, notes: notes.value,
+                managed_by_id: managed.value ? Number(managed.value) : null };
+      if (geometry !== undefined) { b.geometry = geometry; }
+      if (opts.feature) { b.version = opts.feature.properties.version; }
+      return b;
+    }
+
+    function submit(geometry) {
+      problem.hidden = true; problem.replaceChildren();
+      var req = opts.feature ? api("PATCH", "/places/" + opts.feature.id, body(geometry))
+                             : api("POST", "/places", body(geometry));
+      req.then(function (r) {
+        if (r.ok) { closeEditor(); opts.onDone(r.body); return; }
+        problem.hidden = false;
+        problem.appendChild(el("p", {}, (r.body && r.body.message) || ("Could not save (" + r.status + ").")));
+        var repaired = r.body && r.body.details && r.body.details.repaired;
+        if (r.status === 422 && repaired) {
+          var fix = el("button", { type: "button", "class": "primary", id: "repair-and-save" }, "Repair and save");
+          problem.appendChild(el("p", { "class": "small" }, "locmap can repair the shape (the crossing is split into valid parts). Check the result on the map afterwards."));
+          problem.appendChild(fix);
+          fix.addEventListener("click", function () { submit(repaired); });
+        }
+      });
+    }
+
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      submit(opts.geometry !== undefined ? opts.geometry : undefined);
+    });
+    cancel.addEventListener("click", function () { closeEditor(); if (opts.onCancel) { opts.onCancel(); } });
+  }
+
+  function listItem(f) {
+    var li = el("li", { "class": "place", "data-place-id": String(f.id), "data-kind": f.properties.kind });
+    li.appendChild(el("span", { "class": "swatch kind-" + f.properties.kind }));
+    li.appendChild(el("span", { "class": "place-name" }, f.properties.name));
+    li.appendChild(el("span", { "class": "muted small" }, f.properties.kind_label + (f.geometry ? "" : " · no map location")));
+    li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, f.properties.incidents));
+    li.addEventListener("click", function () { focusPlace(f.id); });
+    return li;
+  }
+
+  function focusPlace(id) {
+    var lyr = ws.places.byId[id];
+    if (!lyr) { return; }
+    if (lyr.getBounds) { ws.map.fitBounds(lyr.getBounds(), { maxZoom: 18 }); } else { ws.map.setView(lyr.getLatLng(), 18); }
+    lyr.openPopup();
+  }
+
+  function upsertPlace(feature) {
+    var old = ws.places.byId[feature.id];
+    if (old) { ws.places.layer.removeLayer(old); delete ws.places.byId[feature.id]; }
+    if (feature.geometry) { ws.places.layer.addData(feature); decorate(feature.id); }
+    var list = document.getElementById("place-list");
+    var li = list.querySelector('[data-place-id="' + feature.id + '"]');
+    var fresh = listItem(feature);
+    if (li) { list.replaceChild(fresh, li); } else { list.appendChild(fresh); }
+    updatePlaceCount();
+  }
+
+  function updatePlaceCount() {
+    document.getElementById("place-count").textContent = String(document.querySelectorAll("#place-list .place").length);
+    document.getElementById("map").setAttribute("data-places-rendered", String(Object.keys(ws.places.byId).length));
+  }
+
+  function decorate(id) {
+    /* Popup actions for editors: change the details, or remove the place. */
+    var lyr = ws.places.byId[id];
+    if (!lyr || !canEdit) { return; }
+    var box = lyr.getPopup() && lyr.getPopup().getContent();
+    if (!box || !box.appendChild || box.querySelector(".ws-popup-actions")) { return; }
+    var row = el("div", { "class": "ws-popup-actions" });
+    var edit = el("button", { type: "button", "class": "linkish-dark" }, "Edit details");
+    var del = el("button", { type: "button", "class": "linkish-dark danger" }, "Remove");
+    row.appendChild(edit); row.appendChild(del); box.appendChild(row);
+    edit.addEventListener("click", function () {
+      ws.map.closePopup();
+      placeForm({ title: "Edit place", feature: lyr.feature, onDone: function (f) { upsertPlace(f); say("Saved “" + f.properties.name + "”.", "ok"); } });
+    });
+    del.addEventListener("click", function () {
+      if (!window.confirm("Remove this place? Its incidents stay recorded.")) { return; }
+      removePlace(lyr.feature);
+    });
+  }
+
+  function removePlace(feature) {
+    api("DELETE", "/places/" + feature.id + "?version=" + feature.properties.version).then(function (r) {
+      if (!r.ok) { say((r.body && r.body.message) || "Could not remove the place.", "error"); return; }
+      var lyr = ws.places.byId[feature.id];
+      if (lyr) { ws.places.layer.removeLayer(lyr); delete ws.places.byId[feature.id]; }
+      var li = document.querySelector('#place-list [data-place-id="' + feature.id + '"]');
+      if (li) { li.remove(); }
+      updatePlaceCount();
+      say("Removed “" + feature.properties.name + "”.", "ok");
+    });
+  }
+
+  function refreshCounts() {
+    return api("GET", "/places").then(function (r) {
+      if (!r.ok) { return; }
+      r.body.features.forEach(function (f) {
+        var badge = document.querySelector('#place-list [data-place-id="' + f.id + '"] .badge');
+        if (badge) { badge.textContent = String(f.properties.incidents); }
+        var lyr = ws.places.byId[f.id];
+        if (lyr && lyr.feature) { lyr.feature.properties.incidents = f.properties.incidents; lyr.feature.properties.version = f.properties.version; }
+      });
+    });
+  }
+
+  function setupDraw() {
+    if (!L.Control.Draw) { return; }
+    var control = new L.Control.Draw({
+      position: "topleft",
+      draw: { polygon: { allowIntersection: true, showArea: false }, polyline: true, marker: true,
+              rectangle: false, circle: false, circlemarker: false },
+      edit: { featureGroup: ws.places.layer, remove: true }
+    });
+    ws.map.addControl(control);
+    ws.map.on(L.Draw.Event.CREATED, function (ev) {
+      var temp = ev.layer.addTo(ws.map);
+      placeForm({
+        title: "New place", geometry: temp.toGeoJSON().geometry,
+        onDone: function (f) {
+          ws.map.removeLayer(temp); upsertPlace(f);
+          say(f.warnings && f.warnings.length ? f.warnings.join(" ") : "Saved “" + f.properties.name + "”.", f.warnings && f.warnings.length ? "warn" : "ok");
+        },
+        onCancel: function () { ws.map.removeLayer(temp); }
+      });
+    });
+    ws.map.on(L.Draw.Event.EDITED, function (ev) {
+      ev.layers.eachLayer(function (lyr) {
+        var f = lyr.feature;
+        api("PATCH", "/places/" + f.id, { geometry: lyr.toGeoJSON().geometry, version: f.properties.version }).then(function (r) {
+          if (r.ok) { upsertPlace(r.body); say(r.body.warnings.length ? r.body.warnings.join(" ") : "Saved the new shape of “" + r.body.properties.name + "”.", r.body.warnings.length ? "warn" : "ok"); return; }
+          if (r.status === 409) { upsertPlace(r.body.details.current); }
+          else if (ws.places.byId[f.id]) { upsertPlace(f); }  // put the stored shape back
+          say((r.body && r.body.message) || "Could not save the shape.", "error");
+        });
+      });
+    });
+    ws.map.on(L.Draw.Event.DELETED, function (ev) {
+      ev.layers.eachLayer(function (lyr) { ws.places.byId[lyr.feature.id] = lyr; removePlace(lyr.feature); });
+    });
+  }
+
+  /* ---- incidents ------------------------------------------------------------------- */
+
+  function pad(n) { return (n < 10 ? "0" : "") + n; }
+
+  function incidentForm(latlng) {
+    var e = editor(); e.replaceChildren(); e.hidden = false;
+    var form = el("form", { id: "incident-form", novalidate: "novalidate" });
+    form.appendChild(el("h2", {}, "New incident"));
+    form.appendChild(el("p", { "class": "muted small" }, "At " + latlng.lat.toFixed(5) + ", " + latlng.lng.toFixed(5) + " — the place is worked out from the location."));
+    var cat = field(form, "Category", select("category", options.harm_categories, "asb"));
+    var sev = field(form, "Severity (1 low – 5 high)", select("severity", [1, 2, 3, 4, 5].map(function (n) { return { value: n, label: String(n) }; }), 3));
+    var now = new Date();
+    var when = field(form, "When", el("input", { name: "occurred_at", type: "datetime-local", required: "required" }));
+    when.value = now.getFullYear() + "-" + pad(now.getMonth() + 1) + "-" + pad(now.getDate()) + "T" + pad(now.getHours()) + ":" + pad(now.getMinutes());
+    var prec = field(form, "Precision", select("time_precision", options.time_precisions.map(function (p) { return { value: p, label: p }; }), "exact"));
+    var agency = field(form, "Source agency", select("source_agency_id", options.agencies.map(function (a) { return { value: a.id, label: a.name }; }), null, "— not recorded —"));
+    var desc = field(form, "Description (restricted to the pilot team)", el("textarea", { name: "description", rows: "3" }));
+    var problem = el("div", { "class": "ws-problem", hidden: "hidden", role: "alert" });
+    form.appendChild(problem);
+    var buttons = el("div", { "class": "ws-buttons" });
+    buttons.appendChild(el("button", { type: "submit", "class": "primary" }, "Save incident"));
+    var cancel = el("button", { type: "button", "class": "secondary" }, "Cancel");
+    buttons.appendChild(cancel); form.appendChild(buttons); e.appendChild(form);
+    var marker = L.circleMarker(latlng, { radius: 7, color: "#c62828", dashArray: "3 3" }).addTo(ws.map);
+    cancel.addEventListener("click", function () { ws.map.removeLayer(marker); closeEditor(); });
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      var body = { location: { type: "Point", coordinates: [latlng.lng, latlng.lat] }, category: cat.value,
+                   severity: Number(sev.value), occurred_at: when.value, time_precision: prec.value,
+                   source_agency_id: agency.value ? Number(agency.value) : null, description: desc.value };
+      api("POST", "/incidents", body).then(function (r) {
+        if (!r.ok) {
+          problem.hidden = false;
+          problem.textContent = (r.body && r.body.message ? r.body.message : "Could not save.") +
+            (r.body && r.body.details ? " " + JSON.stringify(r.body.details) : "");
+          return;
+        }
+        ws.map.removeLayer(marker); closeEditor();
+        var placeName = r.body.place_id && ws.places.byId[r.body.place_id] ? ws.places.byId[r.body.place_id].feature.properties.name : null;
+        say("Recorded " + r.body.category_label.toLowerCase() + (placeName ? " at “" + placeName + "”." : " (not at a known place)."), "ok");
+        refreshCounts(); loadIncidents();
+      });
+    });
+  }
+
+  function setAdding(on) {
+    addingIncident = on;
+    var b = document.getElementById("add-incident");
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+    b.textContent = on ? "Click the map… (Esc to stop)" : "Add incident";
+    document.getElementById("map").classList.toggle("adding-incident", on);
+  }
+
+  function filterQuery() {
+    var f = document.getElementById("incident-filters");
+    var q = [];
+    ["category", "date_from", "date_to"].forEach(function (n) {
+      var v = f.elements[n].value; if (v) { q.push(n + "=" + encodeURIComponent(v)); }
+    });
+    return q.join("&");
+  }
+
+  function loadIncidents() {
+    var b = ws.map.getBounds();
+    var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())].map(function (v) { return v.toFixed(6); }).join(",");
+    var q = "/incidents/map?bbox=" + bbox + "&zoom=" + ws.map.getZoom() + (filterQuery() ? "&" + filterQuery() : "");
+    return api("GET", q).then(function (r) {
+      if (!r.ok) { return; }
+      incidentLayer.clearLayers();
+      r.body.features.forEach(function (f) {
+        var ll = L.latLng(f.geometry.coordinates[1], f.geometry.coordinates[0]);
+        var p = f.properties;
+        if (r.body.mode === "clusters" && p.count > 1) {
+          var icon = el("div", { "class": "ws-cluster sev-" + p.max_severity });
+          icon.appendChild(el("span", {}, p.count));
+          var size = 22 + Math.min(22, Math.round(Math.log(p.count) * 4));
+          L.marker(ll, { icon: L.divIcon({ html: icon, className: "ws-cluster-icon", iconSize: [size, size] }), keyboard: false })
+            .on("click", function (ev) {
+              if (!addingIncident) { L.DomEvent.stop(ev); ws.map.setView(ll, Math.min(ws.map.getZoom() + 2, 19)); }
+            })
+            .addTo(incidentLayer);
+        } else {
+          var m = L.circleMarker(ll, { radius: 5, color: "#b71c1c", weight: 1, fillColor: "#e53935", fillOpacity: 0.85, className: "ws-incident" });
+          var box = el("div", {});
+          box.appendChild(el("strong", {}, p.category_label || "Incidents"));
+          if (p.occurred_at) { box.appendChild(el("div", { "class": "small" }, p.occurred_at.slice(0, p.time_precision === "month" ? 7 : p.time_precision === "day" ? 10 : 16).replace("T", " ") + " · severity " + p.severity)); }
+          m.bindPopup(box).addTo(incidentLayer);
+        }
+      });
+      var total = document.getElementById("incidents-in-view");
+      total.textContent = String(r.body.total);
+      document.getElementById("map").setAttribute("data-incidents-mode", r.body.mode);
+    });
+  }
+
+  function pick(ev) {
+    /* In "Add incident" mode a click anywhere on the map is the incident's location. */
+    if (!addingIncident) { return false; }
+    setAdding(false);
+    ws.map.closePopup();
+    incidentForm(ev.latlng);
+    return true;
+  }
+
+  function setupIncidents() {
+    incidentLayer = L.featureGroup().addTo(ws.map);
+    var catSel = document.getElementById("incident-filters").elements.category;
+    options.harm_categories.forEach(function (c) { catSel.appendChild(el("option", { value: c.value }, c.label)); });
+    document.getElementById("incident-filters").addEventListener("change", loadIncidents);
+    ws.map.on("moveend", loadIncidents);
+    loadIncidents();
+    var add = document.getElementById("add-incident");
+    if (!add) { return; }
+    add.hidden = !canEdit;
+    add.addEventListener("click", function () { setAdding(!addingIncident); });
+    document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { setAdding(false); } });
+    ws.map.on("click", pick);
+    // A click on a place or an incident opens its popup and stops the event before it
+    // reaches the map, so those layers pick the location too.
+    ws.places.layer.on("click", pick);
+    incidentLayer.on("click", pick);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    ws = window.locmapWorkspace;
+    if (!ws) { return; }
+    pilotId = ws.data.pilot.id;
+    var roles = ws.data.pilot.roles || [];
+    canEdit = roles.indexOf("coordinator") >= 0 || roles.indexOf("practitioner") >= 0;
+    api("GET", "/workspace-options").then(function (r) {
+      if (!r.ok) { say("Could not load the workspace options.", "error"); return; }
+      options = r.body;
+      Object.keys(ws.places.byId).forEach(decorate);
+      if (canEdit) { setupDraw(); }
+      setupIncidents();
+      if (canEdit) {
+        var online = document.getElementById("add-online");
+        online.hidden = false;
+        online.addEventListener("click", function () {
+          placeForm({ title: "New online context", geometry: null, onDone: function (f) { upsertPlace(f); say("Saved “" + f.properties.name + "”.", "ok"); } });
+        });
+      }
+      document.getElementById("map").setAttribute("data-workspace-ready", "true");
+    });
+  });
+})();
