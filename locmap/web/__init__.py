@@ -57,6 +57,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(auth.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    from locmap.web import assessments as assessment_pages
+
+    app.register_blueprint(assessment_pages.bp)
     from locmap.web import imports as imports_pages  # noqa: I001
 
     app.register_blueprint(imports_pages.bp)

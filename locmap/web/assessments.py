@@ -1,0 +1,125 @@
+"""Assessment pages: start a draft, edit it (three sides, four quadrants, context weighting),
+read a submitted version (map, charts, risk terrain, summary) and compare two versions.
+
+Edits are plain HTML forms posting to this blueprint (they work without JavaScript); the
++/- buttons of the context weighting call :func:`context_weighting.set_share` on the
+server, so the shares always sum to 100 by the same largest-remainder rule as the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+
+from locmap.services import assessments
+from locmap.services.errors import Conflict, InvalidData, NotFound
+from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
+from locmap.web.context import actor, db_session, login_required
+
+bp = Blueprint("assessments", __name__)
+
+_STEP = 5
+
+
+@bp.route("/pilots/<int:pilot_id>/places/<int:place_id>/assessments/new", methods=["GET", "POST"])
+@login_required
+def start(pilot_id: int, place_id: int) -> Any:
+    s, a = db_session(), actor()
+    versions = assessments.list_assessments(s, a, pilot_id, place_id)
+    if request.method == "POST":
+        try:
+            new = assessments.start_assessment(s, a, pilot_id, place_id)
+        except Conflict as exc:
+            flash(exc.message, "error")
+            return redirect(url_for(".view", pilot_id=pilot_id,
+                                    assessment_id=exc.details["assessment_id"]))
+        return redirect(url_for(".view", pilot_id=pilot_id, assessment_id=new.id))
+    from locmap.queries.assessment import place_row
+
+    place = place_row(s, place_id)
+    if place is None:
+        raise NotFound("No such place in this pilot.")
+    return render_template("assessment_new.html", pilot_id=pilot_id, place=place,
+                           versions=versions)
+
+
+@bp.route("/pilots/<int:pilot_id>/assessments/<int:assessment_id>")
+@login_required
+def view(pilot_id: int, assessment_id: int) -> Any:
+    s, a = db_session(), actor()
+    data = assessments.assessment_view(s, a, pilot_id, assessment_id)
+    template = "assessment_edit.html" if data["status"] == "draft" else "assessment.html"
+    return render_template(
+        template, a=data, pilot_id=pilot_id, quadrants=QUADRANTS, voices=VOICES,
+        confidence=CONFIDENCE, step=_STEP,
+        tile_url=current_app.config["LOCMAP_TILE_URL"],
+        tile_attribution=current_app.config["LOCMAP_TILE_ATTRIBUTION"],
+    )
+
+
+def _int(name: str) -> int:
+    try:
+        return int(request.form[name])
+    except (KeyError, ValueError) as exc:
+        raise InvalidData(f"{name} must be a whole number.") from exc
+
+
+def _changes(op: str) -> dict[str, Any]:
+    f = request.form
+    if op == "sides":
+        return {k: f.get(k, "") for k in assessments.SIDES}
+    if op == "set_share":
+        return {"set_share": {"name": f["name"], "share": max(0, min(100, _int("share")))}}
+    if op == "add_context":
+        return {"add_context": {"name": f.get("name", ""), "share": _int("share"),
+                                "reason": f.get("reason", "")}}
+    if op == "remove_context":
+        return {"remove_context": f["name"]}
+    if op == "reasons":
+        names, shares, reasons = f.getlist("name"), f.getlist("share"), f.getlist("reason")
+        return {"contexts": [{"name": n, "share": int(s), "reason": r}
+                             for n, s, r in zip(names, shares, reasons, strict=True)]}
+    if op == "add_factor":
+        return {"add_factor": {"quadrant": f.get("quadrant"), "statement": f.get("statement", ""),
+                               "weight": _int("weight"), "confidence": f.get("confidence"),
+                               "voice": f.get("voice")}}
+    if op == "factor_weight":
+        return {"update_factor": {"id": _int("factor_id"), "weight": _int("weight")}}
+    if op == "remove_factor":
+        return {"remove_factor": _int("factor_id")}
+    raise InvalidData(f"Unknown change {op!r}.")
+
+
+@bp.route("/pilots/<int:pilot_id>/assessments/<int:assessment_id>/edit", methods=["POST"])
+@login_required
+def edit(pilot_id: int, assessment_id: int) -> Any:
+    s, a = db_session(), actor()
+    op = request.form.get("op", "")
+    target = url_for(".view", pilot_id=pilot_id, assessment_id=assessment_id)
+    version = request.form.get("version", type=int)
+    try:
+        if op == "submit":
+            assessments.submit_assessment(s, a, pilot_id, assessment_id, version=version)
+            flash("Submitted for review. This version is now frozen.", "info")
+        elif op == "new_version":
+            new = assessments.new_version(s, a, pilot_id, assessment_id)
+            target = url_for(".view", pilot_id=pilot_id, assessment_id=new.id)
+        else:
+            assessments.update_assessment(s, a, pilot_id, assessment_id, _changes(op),
+                                          version=version)
+    except (InvalidData, Conflict) as exc:
+        s.rollback()
+        flash(exc.message, "error")
+    return redirect(target + ("#weighting" if op in {"set_share", "add_context",
+                                                     "remove_context", "reasons"} else ""))
+
+
+@bp.route("/pilots/<int:pilot_id>/assessments/<int:a_id>/compare/<int:b_id>")
+@login_required
+def compare(pilot_id: int, a_id: int, b_id: int) -> Any:
+    s, act = db_session(), actor()
+    d = assessments.compare_assessments(s, act, pilot_id, a_id, b_id)
+    a = assessments.assessment_view(s, act, pilot_id, a_id)
+    b = assessments.assessment_view(s, act, pilot_id, b_id)
+    return render_template("assessment_compare.html", d=d, a=a, b=b, pilot_id=pilot_id)
