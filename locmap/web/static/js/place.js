@@ -38,7 +38,21 @@
     el.setAttribute("data-rendered", "1");
   }
 
+  // A refused form comes back open with a message at the top of the page; repeat the
+  // message inside the form and bring it into view so what was typed can be corrected.
+  function showRefusedForm() {
+    var err = document.getElementById("form-error");
+    var open = document.querySelector("details.form-box[open], details.factor-edit[open]");
+    if (!err || !open) { return; }
+    var copy = document.createElement("p");
+    copy.className = "form-error";
+    copy.textContent = err.textContent;
+    open.insertBefore(copy, open.children[1] || null);
+    open.scrollIntoView({ block: "start" });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    showRefusedForm();
     var holder = document.getElementById("place-data");
     var el = document.getElementById("place-map");
     if (!holder || !el || typeof L === "undefined") { return; }
