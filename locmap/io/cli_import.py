@@ -108,3 +108,44 @@ def _import_one(database: Database, path: Path, pilot_name: str, email: str | No
             bar.update(max(total - state["bytes"], 0))
         click.echo(f"{path}: {di.message} (import {di.id}, "
                    f"{time.perf_counter() - started:.1f} s)")
+
+
+@import_group.command("gis")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pilot", "pilot_name", required=True, help="The pilot's name.")
+@click.option("--as", "as_", type=click.Choice(["layer", "places"]), required=True,
+              help="Load as a feature layer or as the pilot's places.")
+@click.option("--layer-name", help="Name of the feature layer (default: the file's name).")
+@click.option("--source-layer", help="Layer inside a GeoPackage (default: the first).")
+@click.option("--crs", help="CRS of a file that declares none, e.g. EPSG:27700.")
+@click.option("--name-column", help="Column holding names (default: 'name' if present).")
+@click.option("--kind-column", help="Column holding place kinds (default: 'kind').")
+@click.option("--user", "email", help="Record the import as this user.")
+def gis_command(path: Path, pilot_name: str, as_: str, layer_name: str | None,
+                source_layer: str | None, crs: str | None, name_column: str | None,
+                kind_column: str | None, email: str | None) -> None:
+    """Import a GeoJSON, GeoPackage or zipped Shapefile (reprojected to WGS84)."""
+    from locmap.io.gis import import_gis
+    from locmap.models import Pilot
+    from locmap.services import imports
+
+    database = Database.from_settings(load_settings())
+    try:
+        with database.session() as s:
+            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
+            if pilot is None:
+                raise click.ClickException(f"No pilot called {pilot_name!r}.")
+            di = import_gis(s, _actor(s, pilot.id, email), pilot.id, path, as_=as_,
+                            layer_name=layer_name, crs=crs, name_column=name_column,
+                            kind_column=kind_column, source_layer=source_layer)
+            click.echo(f"{path}: {di.message} (import {di.id})")
+            for r in di.report:
+                click.echo(f"  row {r['row']} {r['name']!r}: {r['reason']}", err=True)
+    except LocmapError as exc:
+        with database.session() as s:
+            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
+            if pilot is not None:
+                imports.record_failure(s, _actor(s, pilot.id, email), pilot.id,
+                                       kind=f"gis_{as_}", filename=path.name, sha256="",
+                                       message=exc.message)
+        raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc

@@ -1,0 +1,239 @@
+"""GIS files in: GeoJSON, GeoPackage and zipped Shapefiles, read with pyogrio.
+
+A file is read with its *declared* CRS; a file that declares none (a Shapefile without its
+``.prj``) is refused unless the caller names one — guessing between WGS84 and British
+National Grid is how a park ends up in the North Sea. Geometries are reprojected to
+EPSG:4326 and every one passes :func:`locmap.geo.parse_geojson_geometry`; a row that fails
+is listed in the import's report with its reason (never silently dropped) and the others
+are loaded, as a :class:`~locmap.models.FeatureLayer` or as :class:`~locmap.models.Place`
+rows. Everything happens in the caller's transaction: on :class:`InvalidData` nothing of
+the file remains.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+import pyogrio
+import shapely
+from geoalchemy2.shape import from_shape
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+from shapely.geometry import MultiLineString, MultiPoint, mapping
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locmap.geo import parse_geojson_geometry
+from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, sha256_of
+from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
+from locmap.models.place import PLACE_GEOMETRY_RULE
+from locmap.services import audit
+from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
+from locmap.services.permissions import Actor, require
+from locmap.vocab import PLACE_KINDS
+
+__all__ = ["read_gis", "import_gis", "json_safe", "GIS_SUFFIXES"]
+
+GIS_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
+MAX_FEATURES = 200_000
+
+
+def _zip_shapefile(path: Path) -> str:
+    """The GDAL path (/vsizip/) of the one Shapefile in a zip, after safety checks."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except zipfile.BadZipFile as exc:
+        raise InvalidData(f"{path.name} is not a readable zip file.") from exc
+    with zf:
+        infos = zf.infolist()
+        total = 0
+        for info in infos:
+            p = PurePosixPath(info.filename)
+            if p.is_absolute() or ".." in p.parts:
+                raise InvalidData(f"{path.name}: unsafe member path {info.filename!r}.")
+            total += info.file_size
+            if info.compress_size and info.file_size / info.compress_size > MAX_RATIO:
+                raise InvalidData(f"{path.name}: member {info.filename!r} compresses "
+                                  "suspiciously well; refusing it.")
+        if total > MAX_TOTAL_BYTES:
+            raise InvalidData(f"{path.name} would unpack to more than the size limit.")
+        shps = [i.filename for i in infos if i.filename.lower().endswith(".shp")]
+    if len(shps) != 1:
+        raise InvalidData(f"{path.name} must hold exactly one Shapefile (.shp); "
+                          f"it holds {len(shps)}.")
+    return f"/vsizip/{path.resolve()}/{shps[0]}"
+
+
+def read_gis(path: Path, *, layer: str | None = None, crs: str | None = None) -> Any:
+    """Read a GIS file as a GeoDataFrame in EPSG:4326 (refusing an undeclared CRS)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in GIS_SUFFIXES:
+        raise InvalidData(f"{path.name}: expected one of {', '.join(GIS_SUFFIXES)}.")
+    source = _zip_shapefile(path) if suffix == ".zip" else str(path)
+    try:
+        gdf = pyogrio.read_dataframe(source, layer=layer, max_features=MAX_FEATURES + 1)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InvalidData(f"{path.name} could not be read as a GIS file: {exc}") from exc
+    if len(gdf) > MAX_FEATURES:
+        raise InvalidData(f"{path.name} has more than {MAX_FEATURES:,} features.")
+    given: CRS | None = None
+    if crs:
+        try:
+            given = CRS.from_user_input(crs)
+        except CRSError as exc:
+            raise InvalidData(f"{crs!r} is not a coordinate reference system.") from exc
+    if gdf.crs is None:
+        if given is None:
+            raise InvalidData(
+                f"{path.name} does not declare its coordinate reference system (a Shapefile "
+                "needs its .prj). Name it, e.g. --crs EPSG:27700 for British National Grid "
+                "or --crs EPSG:4326 for longitude/latitude."
+            )
+        gdf = gdf.set_crs(given)
+    elif given is not None and not CRS(gdf.crs).equals(given):
+        raise InvalidData(f"{path.name} declares {gdf.crs.to_string()}, not {crs}; "
+                          "leave out --crs to use the file's own.")
+    return gdf.to_crs(4326)
+
+
+def json_safe(value: Any) -> Any:
+    """A property value as JSON (NaN → null, numpy → Python, dates → ISO 8601)."""
+    if value is None:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):  # pandas Timestamp
+        try:
+            return None if value != value else value.isoformat()
+        except (TypeError, ValueError):
+            return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, list | tuple | np.ndarray):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    return str(value)
+
+
+def _checked(geom: BaseGeometry | None) -> BaseGeometry:
+    if geom is None or geom.is_empty:
+        raise InvalidGeometry("The row has no geometry (or NaN coordinates).")
+    if isinstance(geom, MultiPoint | MultiLineString) and len(geom.geoms) == 1:
+        geom = geom.geoms[0]
+    if not shapely.is_valid_input(geom):
+        raise InvalidGeometry("The geometry could not be read.")
+    return parse_geojson_geometry(dict(mapping(geom)))
+
+
+def import_gis(
+    session: Session,
+    actor: Actor,
+    pilot_id: int,
+    path: Path,
+    *,
+    as_: str = "layer",
+    layer_name: str | None = None,
+    crs: str | None = None,
+    name_column: str | None = None,
+    kind_column: str | None = None,
+    source_layer: str | None = None,
+) -> DataImport:
+    """Import one GIS file as a feature layer (``as_="layer"``) or as places."""
+    require(actor, pilot_id, "import.run" if as_ == "layer" else "place.edit")
+    require(actor, pilot_id, "import.run")
+    if as_ not in ("layer", "places"):
+        raise InvalidData("Import a GIS file as 'layer' or as 'places'.")
+    if session.get(Pilot, pilot_id) is None:
+        raise NotFound("No such pilot.")
+    path = Path(path)
+    started = time.perf_counter()
+    di = DataImport(pilot_id=pilot_id, kind=f"gis_{as_}", filename=path.name,
+                    sha256=sha256_of(path), created_by_id=actor.user_id, status="running",
+                    started_at=dt.datetime.now(dt.UTC))
+    session.add(di)
+    session.flush()
+    gdf = read_gis(path, layer=source_layer, crs=crs)
+    columns = [c for c in gdf.columns if c != gdf.geometry.name]
+    name_col = name_column or ("name" if "name" in columns else None)
+    kind_col = kind_column or "kind"
+    for col, label in ((name_column, "--name-column"), (kind_column, "--kind-column")):
+        if col is not None and col not in columns:
+            raise InvalidData(f"{label} {col!r} is not a column of {path.name} "
+                              f"(columns: {', '.join(columns) or 'none'}).")
+    if as_ == "places" and (name_col is None or kind_col not in columns):
+        raise InvalidData("Places need a name and a kind column (--name-column, "
+                          f"--kind-column); {path.name} has: {', '.join(columns) or 'none'}.")
+
+    layer: FeatureLayer | None = None
+    if as_ == "layer":
+        lname = (layer_name or path.stem).strip()[:200]
+        if session.scalar(select(FeatureLayer.id).where(
+                FeatureLayer.pilot_id == pilot_id, FeatureLayer.name == lname)):
+            raise InvalidData(f"The pilot already has a feature layer called {lname!r}.")
+        layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=path.name[:200],
+                             data_import_id=di.id)
+        session.add(layer)
+        session.flush()
+
+    rejects: list[dict[str, Any]] = []
+    rows: list[Any] = []
+    records = gdf[columns].to_dict("records")
+    for i, (geom, props) in enumerate(zip(gdf.geometry, records, strict=True), start=1):
+        name = "" if name_col is None else str(json_safe(props.get(name_col)) or "").strip()
+        try:
+            shp = _checked(geom)
+        except InvalidGeometry as exc:
+            rejects.append({"file": path.name, "row": i, "name": name, "reason": exc.message})
+            continue
+        if as_ == "layer":
+            assert layer is not None
+            rows.append(Feature(layer_id=layer.id, geom=from_shape(shp, srid=4326),
+                                name=name[:200],
+                                properties={str(k): json_safe(v) for k, v in props.items()}))
+            continue
+        kind = str(json_safe(props.get(kind_col)) or "").strip()
+        reason = None
+        if not name:
+            reason = "no name"
+        elif kind not in PLACE_KINDS or kind == "online":
+            reason = (f"kind {kind!r} is not one of "
+                      f"{', '.join(k for k in PLACE_KINDS if k != 'online')}")
+        elif kind in PLACE_GEOMETRY_RULE and shp.geom_type.upper() not in PLACE_GEOMETRY_RULE[kind]:
+            reason = f"a {kind} must be a {' or '.join(PLACE_GEOMETRY_RULE[kind])}"
+        if reason:
+            rejects.append({"file": path.name, "row": i, "name": name, "reason": reason})
+            continue
+        rows.append(Place(pilot_id=pilot_id, name=name[:200], kind=kind,
+                          geom=from_shape(shp, srid=4326), created_by_id=actor.user_id))
+    session.add_all(rows)
+    di.rows_read = len(gdf)
+    di.rows_accepted = len(rows)
+    di.rows_rejected = len(rejects)
+    di.report = rejects
+    di.options = {"as": as_, "crs": crs, "layer_id": layer.id if layer else None,
+                  "name_column": name_col, "kind_column": kind_col if as_ == "places" else None}
+    what = f"features in layer {layer.name!r}" if layer else "places"
+    di.message = (f"{len(rows):,} {what} added from {len(gdf):,} rows; "
+                  f"{len(rejects):,} rejected.")
+    di.status = "done"
+    di.finished_at = di.started_at + dt.timedelta(seconds=time.perf_counter() - started)
+    session.flush()
+    audit.record(session, actor, "import", "data_import", di.id, pilot_id=pilot_id,
+                 detail={"kind": di.kind, "filename": di.filename, "sha256": di.sha256,
+                         "accepted": len(rows), "rejected": len(rejects)})
+    return di
