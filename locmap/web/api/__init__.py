@@ -15,5 +15,6 @@ from locmap.web.api import evidence  # noqa: E402,F401  (registers routes)
 from locmap.web.api import network  # noqa: E402,F401  (registers routes)
 from locmap.web.api import incidents, places  # noqa: E402,F401  (registers routes)
 from locmap.web.api import assessments  # noqa: E402,F401  (registers routes)
+from locmap.web.api import exports  # noqa: E402,F401  (registers routes)
 
 __all__ = ["bp", "api"]
