@@ -99,6 +99,7 @@ class PoliceResult:
     rows_accepted: int = 0
     rows_rejected: int = 0
     rows_outside: int = 0
+    rows_place_derived: int = 0
     rows_duplicate: int = 0
     rejects: list[dict[str, Any]] = field(default_factory=list)
     files: list[dict[str, Any]] = field(default_factory=list)
@@ -308,4 +309,22 @@ def stage_and_insert(
         "crime_type_mapping m WHERE m.pilot_id = :pilot_id AND m.crime_type = s.crime_type) "
         "ORDER BY 1"), params).scalars())
     conn.execute(text("DROP TABLE pg_temp.police_stage"))
+    result.rows_place_derived = derive_places_for_import(conn, pilot_id, data_import_id)
     return result
+
+
+def derive_places_for_import(conn: Connection, pilot_id: int, data_import_id: int) -> int:
+    """Set ``place_id`` (``place_derived = true``) on the import's incidents, set-based,
+    with the same rule as :func:`locmap.queries.incidents.derive_place_id`.
+    """
+    from locmap.queries.incidents import _DERIVE_SQL, DERIVE_RADIUS_M
+
+    nearest = (_DERIVE_SQL.text.replace(":lon", "ST_X(x.location)")
+               .replace(":lat", "ST_Y(x.location)"))
+    # Built from constant SQL text only; every value is a bound parameter.
+    sql = ("UPDATE incident i SET place_id = d.pid, place_derived = true FROM ("  # noqa: S608
+           "SELECT x.id, (" + nearest + ") AS pid FROM incident x "
+           "WHERE x.data_import_id = :data_import_id AND x.place_id IS NULL) d "
+           "WHERE i.id = d.id AND d.pid IS NOT NULL")
+    return conn.execute(text(sql), {"pilot_id": pilot_id, "data_import_id": data_import_id,
+        "radius": DERIVE_RADIUS_M}).rowcount

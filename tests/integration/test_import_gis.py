@@ -114,3 +114,21 @@ def test_partner_reviewer_may_not_import(session: Session, world: World,
     path = write_gpkg(tmp_path / "things.gpkg")
     with pytest.raises(Forbidden):
         import_gis(session, a, world.pilot.id, path, as_="layer")
+
+
+def test_police_import_derives_places(session: Session, world: World, tmp_path: Path) -> None:
+    from locmap.models import Incident
+    from locmap.services import imports
+    from tests.integration.test_import_police import crime_row, write_csv
+
+    a = actor_for(session, world.users["practitioner"])
+    path = write_csv(tmp_path / "2025-03.csv", [
+        crime_row("b" * 63 + "1", lon="-1.4900", lat="52.5050"),  # at Test Cafe
+        crime_row("b" * 63 + "2", lon="-1.4940", lat="52.5025"),  # inside Test Park
+        crime_row("b" * 63 + "3", lon="-1.4990", lat="52.5085"),  # nowhere
+    ])
+    di = imports.import_police(session, a, world.pilot.id, path)
+    got = {r.external_ref[-1]: (r.place_id, r.place_derived) for r in session.scalars(
+        select(Incident).where(Incident.data_import_id == di.id))}
+    assert got == {"1": (world.places["cafe"].id, True), "2": (world.places["park"].id, True),
+                   "3": (None, False)}
