@@ -52,23 +52,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     app.jinja_env.globals["label"] = label
 
-    from locmap.web import api, auth, pages
+    from locmap.web import api, assessments, auth, imports, network, pages, places_pages
 
-    app.register_blueprint(auth.bp)
-    app.register_blueprint(pages.bp)
-    app.register_blueprint(api.bp)
-    from locmap.web import assessments as assessment_pages
-
-    app.register_blueprint(assessment_pages.bp)
-    from locmap.web import imports as imports_pages  # noqa: I001
-
-    app.register_blueprint(imports_pages.bp)
-    from locmap.web import network as network_pages
-
-    app.register_blueprint(network_pages.bp)
-    from locmap.web import places_pages
-
-    app.register_blueprint(places_pages.bp)
+    for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
+                      assessments.bp, imports.bp):
+        app.register_blueprint(blueprint)
     return app
 
 
