@@ -12,6 +12,7 @@ __all__ = [
     "AGENCY_KINDS", "ASSESSMENT_STATUSES", "PLAN_CATEGORIES", "FRAMEWORK_DOMAINS",
     "ACTION_STATUSES", "KPI_KINDS", "REVIEW_DECISIONS", "SAFETY_RATINGS", "ENGAGEMENT_GROUPS",
     "LABELS", "label",
+    "EXPLOITATION_CATEGORIES", "CASE_STATUSES",
 ]
 
 PILOT_ROLES = ("coordinator", "practitioner", "peer_assessor", "partner_reviewer")
@@ -75,6 +76,24 @@ LABELS: dict[str, str] = {
     "adult_of_concern": "Adult of concern",
     "trusted_adult": "Trusted adult",
 }
+
+
+# Case fields of a young person, counted on the partnership dashboard (issue 9).
+# cse_1..cse_3: the CSE risk categories 1 (at risk) to 3 (significant risk);
+# other_exploitation: evidence or suspicion of exploitation other than CSE/CCE.
+EXPLOITATION_CATEGORIES = (
+    "cse_1", "cse_2", "cse_3", "other_exploitation", "cce", "missing", "none",
+)
+CASE_STATUSES = (
+    "early_help", "open_case", "child_in_need", "child_protection", "looked_after", "not_open",
+)
+LABELS.update({
+    "cse_1": "CSE category 1", "cse_2": "CSE category 2", "cse_3": "CSE category 3",
+    "other_exploitation": "Other exploitation",
+    "early_help": "Early help", "open_case": "Open case",
+    "child_in_need": "Child in need", "child_protection": "Child protection",
+    "looked_after": "Looked after", "not_open": "Not open to services",
+})
 
 
 def label(word: str) -> str:

@@ -13,7 +13,14 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from locmap.models.base import Base, Timestamped, in_vocab
-from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
+from locmap.vocab import (
+    AGE_BANDS,
+    CASE_STATUSES,
+    EXPLOITATION_CATEGORIES,
+    PERSON_KINDS,
+    RELATIONSHIP_TYPES,
+    VALENCES,
+)
 
 __all__ = ["Person", "Identity", "Relationship", "Presence"]
 
@@ -24,6 +31,8 @@ class Person(Timestamped, Base):
         UniqueConstraint("pilot_id", "pseudonym", name="uq_person_pilot_pseudonym"),
         in_vocab("kind", PERSON_KINDS),
         in_vocab("age_band", AGE_BANDS),
+        in_vocab("exploitation_category", EXPLOITATION_CATEGORIES),
+        in_vocab("case_status", CASE_STATUSES),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,6 +41,11 @@ class Person(Timestamped, Base):
     kind: Mapped[str] = mapped_column(String(20))
     age_band: Mapped[str] = mapped_column(String(10), default="unknown")
     version: Mapped[int] = mapped_column(default=1)
+    # Case fields of a young person (NULL for adults and when not recorded): counted,
+    # never listed, on the partnership dashboard.
+    exploitation_category: Mapped[str | None] = mapped_column(String(20))
+    case_status: Mapped[str | None] = mapped_column(String(20))
+    last_risk_assessment_on: Mapped[dt.date | None]
 
     identity: Mapped[Identity | None] = relationship(
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True
