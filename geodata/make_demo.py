@@ -657,6 +657,44 @@ def make_people(seed: int) -> tuple[list[dict], list[dict]]:
 
 SIBLINGS = [(yp(5), yp(27)), (yp(16), yp(36))]
 
+# Case fields of young people for the partnership dashboard: category weights, and the
+# case statuses plausible for each category (more serious categories, more statutory).
+CATEGORY_WEIGHTS = {"none": 30, "cse_1": 12, "cse_2": 9, "cse_3": 5, "other_exploitation": 10,
+                    "cce": 22, "missing": 12}
+STATUS_BY_CATEGORY = {
+    "none": ("not_open", "not_open", "early_help"),
+    "cse_1": ("early_help", "open_case", "child_in_need"),
+    "cse_2": ("child_in_need", "open_case", "child_protection"),
+    "cse_3": ("child_protection", "looked_after"),
+    "other_exploitation": ("early_help", "open_case", "child_in_need"),
+    "cce": ("open_case", "child_in_need", "child_protection", "looked_after"),
+    "missing": ("early_help", "child_in_need", "looked_after"),
+}
+RECORDED_FROM, RECORDED_TO = date(2024, 7, 1), date(2026, 10, 31)
+ASSESSED_FROM, ASSESSED_TO = date(2026, 7, 1), date(2026, 11, 20)
+
+
+def add_case_fields(seed: int, people: list[dict]) -> None:
+    """Give each young person a category, case status, last risk assessment and the date
+    their record was created (own random stream, so the other files do not change)."""
+    rng = random.Random(f"{seed}-case-fields")
+    span = (RECORDED_TO - RECORDED_FROM).days
+    assessed_span = (ASSESSED_TO - ASSESSED_FROM).days
+    for p in people:
+        p.update(exploitation_category="", case_status="", last_risk_assessment_on="",
+                 recorded_on="")
+        if p["kind"] != "young_person":
+            continue
+        category = wchoice(rng, CATEGORY_WEIGHTS)
+        recorded = RECORDED_FROM + timedelta(days=rng.randint(0, span))
+        assessed = ""
+        if category != "none" or rng.random() < 0.3:
+            day = ASSESSED_FROM + timedelta(days=rng.randint(0, assessed_span))
+            assessed = max(day, recorded).isoformat()
+        p.update(exploitation_category=category,
+                 case_status=rng.choice(STATUS_BY_CATEGORY[category]),
+                 last_risk_assessment_on=assessed, recorded_on=recorded.isoformat())
+
 
 def make_relationships(seed: int) -> list[dict]:
     rng = random.Random(f"{seed}-relationships")
@@ -1060,7 +1098,10 @@ def build(seed: int) -> dict[str, str]:
     files["safety_factors.json"] = dump_json(make_factors(seed, incidents, observations))
 
     people, identities = make_people(seed)
-    files["people.csv"] = dump_csv(people, ["pseudonym", "kind", "age_band"])
+    add_case_fields(seed, people)
+    files["people.csv"] = dump_csv(people, [
+        "pseudonym", "kind", "age_band", "exploitation_category", "case_status",
+        "last_risk_assessment_on", "recorded_on"])
     files["identities.csv"] = dump_csv(identities, [
         "pseudonym", "name", "date_of_birth", "case_reference"])
     files["relationships.csv"] = dump_csv(make_relationships(seed), [

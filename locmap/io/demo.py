@@ -217,7 +217,15 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
     people: dict[str, Person] = {}
     for p in _csv(folder / "people.csv"):
         person = Person(pilot_id=pilot.id, pseudonym=p["pseudonym"], kind=p["kind"],
-                        age_band=p["age_band"])
+                        age_band=p["age_band"],
+                        exploitation_category=p.get("exploitation_category") or None,
+                        case_status=p.get("case_status") or None,
+                        last_risk_assessment_on=_date(p.get("last_risk_assessment_on")))
+        if p.get("recorded_on"):
+            # The demo simulates records made over two years: the dashboard's quarterly
+            # trend counts a young person from the day their record was created.
+            person.created_at = dt.datetime.combine(_date(p["recorded_on"]) or dt.date.min,
+                                                    dt.time(12), dt.UTC)
         session.add(person)
         people[p["pseudonym"]] = person
     session.flush()
