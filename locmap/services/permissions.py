@@ -35,6 +35,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identity.read": frozenset({"practitioner", "peer_assessor"}),
     "identity.edit": frozenset({"practitioner", "peer_assessor"}),
     "aggregate.unsuppressed": OWNING_TEAM,
+    "dashboard.view": ALL_MEMBERS,
     "assessment.view": ALL_MEMBERS,
     "assessment.edit": frozenset({"coordinator", "practitioner"}),
     "plan.edit": frozenset({"coordinator", "practitioner"}),

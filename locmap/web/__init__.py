@@ -52,10 +52,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     app.jinja_env.globals["label"] = label
 
-    from locmap.web import api, assessments, auth, imports, network, pages, places_pages
+    from locmap.web import api, assessments, auth, dashboard, imports, network, pages, places_pages
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
-                      assessments.bp, imports.bp):
+                      assessments.bp, imports.bp, dashboard.bp):
         app.register_blueprint(blueprint)
     return app
 

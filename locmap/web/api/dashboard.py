@@ -1,0 +1,59 @@
+"""The partnership dashboard as JSON, CSV and XLSX, with the same suppression as the page.
+
+Partner reviewers always get small numbers withheld; the owning team gets exact numbers
+unless it asks for ``view=partner``. The file exports are audited by the service.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, jsonify
+from marshmallow import Schema, fields, validate
+
+from locmap.services import dashboard
+from locmap.web.api import api
+from locmap.web.context import actor, db_session
+
+_PILOT = "/pilots/<int:pilot_id>"
+
+
+class DashboardQuerySchema(Schema):
+    as_of = fields.Date(load_default=None, metadata={"description": "Date of the picture "
+                                                     "(default today)"})
+    view = fields.String(load_default="", validate=validate.OneOf(("", "exact", "partner")),
+                         metadata={"description": "'partner': the owning team previews the "
+                                   "suppressed version"})
+
+
+def _options(query: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": query["as_of"], "partner_view": query["view"] == "partner",
+            "threshold": int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])}
+
+
+@api.route(f"{_PILOT}/dashboard", summary="The partnership dashboard: tables of counts with "
+           "display strings and suppression flags", tag="dashboard", query=DashboardQuerySchema)
+def get_dashboard(pilot_id: int, query: dict[str, Any]) -> Any:
+    board = dashboard.dashboard(db_session(), actor(), pilot_id, **_options(query))
+    return jsonify(board.to_dict())
+
+
+def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Response:
+    body, mimetype, name = dashboard.export_dashboard(db_session(), actor(), pilot_id, fmt,
+                                                      **_options(query))
+    return Response(body, mimetype=mimetype, headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
+@api.route(f"{_PILOT}/dashboard.csv", summary="The dashboard's tables as CSV (suppressed as "
+           "on screen, formula cells neutralised, audited)", tag="dashboard",
+           query=DashboardQuerySchema)
+def export_dashboard_csv(pilot_id: int, query: dict[str, Any]) -> Any:
+    return _export(pilot_id, "csv", query)
+
+
+@api.route(f"{_PILOT}/dashboard.xlsx", summary="The dashboard's tables as XLSX, one sheet a "
+           "table (suppressed as on screen, audited)", tag="dashboard",
+           query=DashboardQuerySchema)
+def export_dashboard_xlsx(pilot_id: int, query: dict[str, Any]) -> Any:
+    return _export(pilot_id, "xlsx", query)
