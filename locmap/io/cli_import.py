@@ -39,7 +39,7 @@ def _actor(session: Session, pilot_id: int, email: str | None) -> Actor:
 
 @click.group("import")
 def import_group() -> None:
-    """Import partners' data (police.uk crime CSVs) into a pilot."""
+    """Import partners' data (police.uk crime CSVs, GIS files, OSM extracts) into a pilot."""
 
 
 @import_group.command("police")
@@ -148,4 +148,45 @@ def gis_command(path: Path, pilot_name: str, as_: str, layer_name: str | None,
                 imports.record_failure(s, _actor(s, pilot.id, email), pilot.id,
                                        kind=f"gis_{as_}", filename=path.name, sha256="",
                                        message=exc.message)
+        raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc
+
+
+@import_group.command("osm")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--pilot", "pilot_name", required=True, help="The pilot's name.")
+@click.option("--preset", "presets", multiple=True, metavar="NAME",
+              help="fast_food, library, school, park, transport_hub, off_licence, bus_stop, "
+                   "street_lamp (repeatable; default: all).")
+@click.option("--as-places", "as_places", multiple=True, metavar="TAG=VALUE",
+              help="Also make the matching named features places, e.g. amenity=library.")
+@click.option("--place", "pick", multiple=True, metavar="TYPE/ID",
+              help="Make this element a place, e.g. node/123 (repeatable).")
+@click.option("--buffer-m", default=0.0, show_default=True,
+              help="Keep features this many metres around the locality too.")
+@click.option("--user", "email", help="Record the import as this user.")
+def osm_command(path: Path, pilot_name: str, presets: tuple[str, ...],
+                as_places: tuple[str, ...], pick: tuple[str, ...], buffer_m: float,
+                email: str | None) -> None:
+    """Import an OpenStreetMap extract (.osm.pbf or .osm) as feature layers per preset."""
+    from locmap.io.osm import import_osm
+    from locmap.models import Pilot
+    from locmap.services import imports
+
+    database = Database.from_settings(load_settings())
+    try:
+        with database.session() as s:
+            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
+            if pilot is None:
+                raise click.ClickException(f"No pilot called {pilot_name!r}.")
+            di = import_osm(s, _actor(s, pilot.id, email), pilot.id, path, presets=presets,
+                            as_places=as_places, pick=pick, buffer_m=buffer_m)
+            click.echo(f"{path}: {di.message} (import {di.id})")
+            for r in di.report:
+                click.echo(f"  {r['row']} {r['name']!r}: {r['reason']}", err=True)
+    except LocmapError as exc:
+        with database.session() as s:
+            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
+            if pilot is not None:
+                imports.record_failure(s, _actor(s, pilot.id, email), pilot.id, kind="osm",
+                                       filename=path.name, sha256="", message=exc.message)
         raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc

@@ -39,7 +39,7 @@ from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import PLACE_KINDS
 
-__all__ = ["read_gis", "import_gis", "json_safe", "GIS_SUFFIXES"]
+__all__ = ["read_gis", "import_gis", "json_safe", "checked_geometry", "GIS_SUFFIXES"]
 
 GIS_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
 MAX_FEATURES = 200_000
@@ -130,7 +130,10 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def _checked(geom: BaseGeometry | None) -> BaseGeometry:
+def checked_geometry(geom: BaseGeometry | None) -> BaseGeometry:
+    """A row's geometry through :func:`locmap.geo.parse_geojson_geometry` (single-part
+    multi-points/lines unwrapped); :class:`InvalidGeometry` with the reason otherwise.
+    """
     if geom is None or geom.is_empty:
         raise InvalidGeometry("The row has no geometry (or NaN coordinates).")
     if isinstance(geom, MultiPoint | MultiLineString) and len(geom.geoms) == 1:
@@ -196,7 +199,7 @@ def import_gis(
     for i, (geom, props) in enumerate(zip(gdf.geometry, records, strict=True), start=1):
         name = "" if name_col is None else str(json_safe(props.get(name_col)) or "").strip()
         try:
-            shp = _checked(geom)
+            shp = checked_geometry(geom)
         except InvalidGeometry as exc:
             rejects.append({"file": path.name, "row": i, "name": name, "reason": exc.message})
             continue

@@ -1,0 +1,396 @@
+"""OpenStreetMap extracts in: context features by tag preset, and places picked from them.
+
+A user-provided extract (``.osm.pbf`` or ``.osm`` XML — both are read by GDAL's OSM driver
+through pyogrio, so the same code path serves both) is read layer by layer (``points`` for
+nodes, ``lines`` for open ways and closed ways that GDAL does not treat as areas,
+``multipolygons`` for closed ways and multipolygon relations), only within the bounding box
+of the pilot's locality, and every element is matched against the chosen **presets**
+(fast food, libraries, schools, …; see :data:`PRESETS`). Elements that intersect the
+locality (grown by ``buffer_m`` metres if asked) become :class:`~locmap.models.Feature`
+rows, one :class:`~locmap.models.FeatureLayer` per preset ("OSM fast food"), with
+``osm_id`` and ``properties = {"osm_type", "osm_id", "tags"}``.
+
+Some of them can be made **places** (``as_places=["amenity=library"]`` or an explicit pick
+of ``"node/123"`` ids from the web preview): a :class:`~locmap.models.Place` with the OSM
+id in ``osm_id`` and the tags in ``osm_tags`` (plus ``"@type"``: node, way or relation —
+OSM ids are only unique per element type), its kind mapped from the tags (:func:`place_kind`).
+
+Re-importing is idempotent: a feature is matched on layer + element type + ``osm_id``
+(its geometry, name and tags are refreshed), a place on pilot + element type + ``osm_id``
+(never overwritten: people edit places; a deleted one is not brought back). Geometries
+pass :func:`locmap.geo.parse_geojson_geometry` (vertex cap, finite WGS84 coordinates,
+validity); an element that fails is listed in the report with its reason. Everything is
+written in the caller's transaction, with one :class:`~locmap.models.DataImport` per run.
+XML entity expansion is handled by expat's own amplification limits (GDAL's XML reader).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyogrio
+import shapely
+from geoalchemy2.shape import from_shape, to_shape
+from shapely.geometry import LineString, Polygon
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from locmap.io.gis import checked_geometry, json_safe
+from locmap.io.sources import sha256_of
+from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
+from locmap.models.place import PLACE_GEOMETRY_RULE
+from locmap.services import audit
+from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
+from locmap.services.permissions import Actor, require
+
+__all__ = ["PRESETS", "OSM_SUFFIXES", "OsmElement", "parse_other_tags", "place_kind",
+           "read_osm", "clip_area", "preview_osm", "import_osm"]
+
+OSM_SUFFIXES = (".osm", ".pbf")
+_LAYERS = ("points", "lines", "multipolygons")
+_NOT_TAGS = frozenset({"osm_id", "osm_way_id", "other_tags", "z_order", "geometry"})
+MAX_ELEMENTS = 200_000  # matching elements within the locality's bounding box
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    tags: tuple[tuple[str, str], ...]
+
+
+PRESETS: dict[str, Preset] = {
+    "fast_food": Preset("fast food", (("amenity", "fast_food"),)),
+    "library": Preset("libraries", (("amenity", "library"),)),
+    "school": Preset("schools", (("amenity", "school"),)),
+    "park": Preset("parks", (("leisure", "park"),)),
+    "transport_hub": Preset("transport hubs", (("railway", "station"),
+                            ("public_transport", "station"), ("amenity", "bus_station"))),
+    "off_licence": Preset("off-licences", (("shop", "alcohol"),)),
+    "bus_stop": Preset("bus stops", (("highway", "bus_stop"),)),
+    "street_lamp": Preset("street lamps", (("highway", "street_lamp"),)),
+}
+_KIND_BY_TAG = {
+    ("amenity", "library"): "library", ("amenity", "fast_food"): "fast_food",
+    ("amenity", "school"): "school", ("leisure", "park"): "park",
+    ("railway", "station"): "transport_hub", ("public_transport", "station"): "transport_hub",
+    ("amenity", "bus_station"): "transport_hub", ("highway", "bus_stop"): "transport_hub",
+}
+_PAIR = re.compile(r'"((?:[^"\\]|\\.)*)"=>"((?:[^"\\]|\\.)*)"')
+_UNESCAPE = re.compile(r"\\(.)")
+_OSM_REF = re.compile(r"^(node|way|relation)/([0-9]{1,19})$")
+
+
+@dataclass
+class OsmElement:
+    """One OSM element that matched a preset."""
+
+    osm_type: str
+    osm_id: int
+    name: str
+    tags: dict[str, str]
+    geom: BaseGeometry
+    presets: list[str] = field(default_factory=list)
+
+    @property
+    def ref(self) -> str:
+        return f"{self.osm_type}/{self.osm_id}"
+
+
+def _str(value: Any) -> str | None:
+    """A cell as text; None for null or NaN (pandas fills absent strings with either)."""
+    value = json_safe(value)
+    return None if value is None else str(value)
+
+
+def parse_other_tags(value: str | None) -> dict[str, str]:
+    """GDAL's hstore-like ``other_tags`` (``"k"=>"v","k2"=>"v2"``) as a dict."""
+    if not isinstance(value, str) or not value:
+        return {}
+    return {_UNESCAPE.sub(r"\1", k): _UNESCAPE.sub(r"\1", v) for k, v in _PAIR.findall(value)}
+
+
+def place_kind(tags: dict[str, str]) -> str:
+    """The place kind for an element's tags: library, fast_food, school, park,
+    transport_hub (stations, bus stations, bus stops) or ``other``.
+    """
+    for (k, v), kind in _KIND_BY_TAG.items():
+        if tags.get(k) == v:
+            return kind
+    return "other"
+
+
+def _tag_filter(value: str) -> tuple[str, str]:
+    k, sep, v = value.partition("=")
+    if not sep or not k.strip() or not v.strip():
+        raise InvalidData(f"{value!r} is not TAG=VALUE (e.g. amenity=library).")
+    return k.strip(), v.strip()
+
+
+def _check_presets(presets: list[str] | tuple[str, ...]) -> list[str]:
+    chosen = list(dict.fromkeys(presets)) or list(PRESETS)
+    unknown = [p for p in chosen if p not in PRESETS]
+    if unknown:
+        raise InvalidData(f"Unknown preset(s) {', '.join(unknown)}; "
+                          f"choose from {', '.join(PRESETS)}.")
+    return chosen
+
+
+def _as_geometry(layer: str, geom: BaseGeometry) -> BaseGeometry:
+    # A closed way that GDAL left as a line (railway=station has no area rule) is an area.
+    if layer == "lines" and isinstance(geom, LineString) and geom.is_closed \
+            and len(geom.coords) >= 4:
+        return Polygon(geom.coords)
+    if geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
+        return geom.geoms[0]  # type: ignore[attr-defined]
+    return geom
+
+
+def _read_layer(path: Path, layer: str, bbox: tuple[float, ...]) -> Any:
+    """One layer within ``bbox``; files with unsorted node ids (hand-edited .osm files) are
+    read again without GDAL's faster custom node index, which needs sorted ids.
+    """
+    try:
+        try:
+            return pyogrio.read_dataframe(str(path), layer=layer, bbox=bbox)
+        except pyogrio.errors.DataLayerError as exc:
+            if "Non increasing node id" not in str(exc):
+                raise
+            return pyogrio.read_dataframe(str(path), layer=layer, bbox=bbox,
+                                          USE_CUSTOM_INDEXING="NO")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        raise InvalidData(f"{path.name} could not be read as an OpenStreetMap extract: "
+                          f"{exc}") from exc
+
+
+def read_osm(path: Path, clip: BaseGeometry, presets: list[str]) -> tuple[
+        list[OsmElement], list[dict[str, Any]], int]:
+    """Elements matching ``presets`` that intersect ``clip``.
+
+    Returns
+    -------
+    (elements, rejects, outside)
+        The matching elements; the matching ones whose geometry was refused (``row`` is the
+        ``type/id`` reference, with a reason); how many matched but lie outside ``clip``.
+    """
+    path = Path(path)
+    if not path.name.lower().endswith(OSM_SUFFIXES):
+        raise InvalidData(f"{path.name}: expected an OpenStreetMap extract (.osm.pbf or .osm).")
+    wanted = {p: set(PRESETS[p].tags) for p in presets}
+    prepared = shapely.prepared.prep(clip)
+    found: list[OsmElement] = []
+    rejects: list[dict[str, Any]] = []
+    outside = 0
+    for layer in _LAYERS:
+        gdf = _read_layer(path, layer, clip.bounds)
+        columns = [c for c in gdf.columns if c not in _NOT_TAGS]
+        records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
+        for geom, rec in zip(gdf.geometry, records, strict=True):
+            tags = {c: v for c in columns if (v := _str(rec.get(c))) is not None}
+            tags.update(parse_other_tags(rec.get("other_tags")))
+            matched = [p for p, pairs in wanted.items()
+                       if any(tags.get(k) == v for k, v in pairs)]
+            if not matched:
+                continue
+            raw_id = _str(rec.get("osm_id"))
+            if layer == "multipolygons" and raw_id is None:
+                osm_type, raw_id = "way", _str(rec.get("osm_way_id"))
+            else:
+                osm_type = {"points": "node", "lines": "way"}.get(layer, "relation")
+            if raw_id is None or not raw_id.isdigit():
+                continue  # GDAL always sets the id; nothing to match or cite without it
+            ref = f"{osm_type}/{raw_id}"
+            name = tags.get("name", "")
+            try:
+                shp = checked_geometry(None if geom is None else _as_geometry(layer, geom))
+            except InvalidGeometry as exc:
+                rejects.append({"file": path.name, "row": ref, "name": name,
+                                "reason": exc.message})
+                continue
+            if not prepared.intersects(shp):
+                outside += 1
+                continue
+            found.append(OsmElement(osm_type, int(raw_id), name, tags, shp, matched))
+            if len(found) > MAX_ELEMENTS:
+                raise InvalidData(f"{path.name} has more than {MAX_ELEMENTS:,} matching "
+                                  "elements in the locality; choose fewer presets.")
+    return found, rejects, outside
+
+
+def clip_area(session: Session, pilot: Pilot, buffer_m: float = 0.0) -> BaseGeometry:
+    """The pilot's locality, grown by ``buffer_m`` metres (on the geography) if asked."""
+    if not 0 <= buffer_m <= 10_000:
+        raise InvalidData("The buffer around the locality must be 0 to 10,000 metres.")
+    if not buffer_m:
+        return to_shape(pilot.locality)
+    wkb = session.execute(text(
+        "SELECT ST_AsBinary(ST_Buffer(locality::geography, :m)::geometry) FROM pilot "
+        "WHERE id = :id"), {"m": buffer_m, "id": pilot.id}).scalar_one()
+    return shapely.from_wkb(bytes(wkb))
+
+
+def preview_osm(path: Path, clip: BaseGeometry, presets: list[str] | tuple[str, ...] = (),
+                limit: int = 500) -> dict[str, Any]:
+    """Counts per preset and the named elements (candidates for places); writes nothing."""
+    chosen = _check_presets(presets)
+    found, rejects, outside = read_osm(path, clip, chosen)
+    named = sorted((e for e in found if e.name), key=lambda e: (e.presets[0], e.name))
+    return {
+        "presets": {p: sum(p in e.presets for e in found) for p in chosen},
+        "named": [{"ref": e.ref, "name": e.name, "preset": e.presets[0],
+                   "kind": place_kind(e.tags), "geometry": e.geom.geom_type}
+                  for e in named[:limit]],
+        "named_total": len(named), "rejected": len(rejects), "outside": outside,
+    }
+
+
+def _place_reason(e: OsmElement, kind: str) -> str | None:
+    if not e.name:
+        return "no name in OpenStreetMap; draw it or name it in OSM first"
+    rule = PLACE_GEOMETRY_RULE.get(kind)
+    if rule and e.geom.geom_type.upper() not in rule:
+        return f"a {kind} must be a {' or '.join(rule)}; OSM has a {e.geom.geom_type}"
+    return None
+
+
+def import_osm(
+    session: Session,
+    actor: Actor,
+    pilot_id: int,
+    path: Path,
+    *,
+    presets: list[str] | tuple[str, ...] = (),
+    as_places: list[str] | tuple[str, ...] = (),
+    pick: list[str] | tuple[str, ...] = (),
+    buffer_m: float = 0.0,
+    filename: str | None = None,
+    data_import: DataImport | None = None,
+) -> DataImport:
+    """Load an OSM extract's preset features as layers and make some of them places.
+
+    Parameters
+    ----------
+    presets
+        Keys of :data:`PRESETS` (default: all of them).
+    as_places
+        ``TAG=VALUE`` filters: matching elements also become places.
+    pick
+        ``node/123``-style references of elements to make places (the web picker).
+    buffer_m
+        Keep elements within this many metres of the locality (default: inside it).
+    data_import
+        A record created earlier (the web confirm step); otherwise one is created.
+
+    Returns
+    -------
+    DataImport
+        ``rows_read`` = matching elements in the area, ``rows_accepted`` = features added or
+        refreshed plus places made, report = refused elements with reasons.
+    """
+    require(actor, pilot_id, "import.run")
+    if as_places or pick:
+        require(actor, pilot_id, "place.edit")
+    pilot = session.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFound("No such pilot.")
+    chosen = _check_presets(presets)
+    filters = [_tag_filter(f) for f in as_places]
+    preset_tags = {t for p in chosen for t in PRESETS[p].tags}
+    stray = [f"{k}={v}" for k, v in filters if (k, v) not in preset_tags]
+    if stray:
+        raise InvalidData(f"--as-places {', '.join(stray)} is not among the chosen presets' "
+                          f"tags ({', '.join(f'{k}={v}' for k, v in sorted(preset_tags))}).")
+    bad_refs = [r for r in pick if not _OSM_REF.match(r)]
+    if bad_refs:
+        raise InvalidData(f"Not OSM references (node/123, way/45): {', '.join(bad_refs[:5])}.")
+    path = Path(path)
+    started = time.perf_counter()
+    di = data_import or DataImport(pilot_id=pilot_id, kind="osm", filename=filename or path.name,
+                                   sha256=sha256_of(path), created_by_id=actor.user_id)
+    if data_import is None:
+        session.add(di)
+    di.status, di.started_at = "running", dt.datetime.now(dt.UTC)
+    session.flush()
+    found, rejects, outside = read_osm(path, clip_area(session, pilot, buffer_m), chosen)
+    rows_read = len(found) + len(rejects) + outside
+
+    added = refreshed = 0
+    layer_ids: dict[str, int] = {}
+    for preset in chosen:
+        members = [e for e in found if preset in e.presets]
+        lname = f"OSM {PRESETS[preset].label}"
+        layer = session.scalar(select(FeatureLayer).where(
+            FeatureLayer.pilot_id == pilot_id, FeatureLayer.name == lname))
+        if layer is None:
+            if not members:
+                continue
+            layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=di.filename[:200],
+                                 data_import_id=di.id, description="OpenStreetMap: " + ", ".join(
+                                     f"{k}={v}" for k, v in PRESETS[preset].tags))
+            session.add(layer)
+            session.flush()
+        layer_ids[preset] = layer.id
+        existing = {(f.properties.get("osm_type"), f.osm_id): f for f in session.scalars(
+            select(Feature).where(Feature.layer_id == layer.id, Feature.osm_id.is_not(None)))}
+        for e in members:
+            props = {"osm_type": e.osm_type, "osm_id": e.osm_id, "tags": e.tags}
+            f = existing.get((e.osm_type, e.osm_id))
+            if f is None:
+                session.add(Feature(layer_id=layer.id, geom=from_shape(e.geom, srid=4326),
+                                    name=e.name[:200], osm_id=e.osm_id, properties=props))
+                added += 1
+            else:
+                f.geom, f.name, f.properties = from_shape(e.geom, srid=4326), e.name[:200], props
+                refreshed += 1
+
+    picked = set(pick)
+    wanted = [e for e in found if e.ref in picked
+              or any(e.tags.get(k) == v for k, v in filters)]
+    missing = sorted(picked - {e.ref for e in found})
+    for ref in missing:
+        rejects.append({"file": path.name, "row": ref, "name": "",
+                        "reason": "not found among the chosen presets in the locality"})
+    have = {f"{(p.osm_tags or {}).get('@type', 'node')}/{p.osm_id}" for p in session.scalars(
+        select(Place).where(Place.pilot_id == pilot_id, Place.osm_id.in_(
+            [e.osm_id for e in wanted])))} if wanted else set()
+    places_made = places_present = 0
+    for e in wanted:
+        if e.ref in have:
+            places_present += 1
+            continue
+        kind = place_kind(e.tags)
+        reason = _place_reason(e, kind)
+        if reason:
+            rejects.append({"file": path.name, "row": e.ref, "name": e.name, "reason": reason})
+            continue
+        session.add(Place(pilot_id=pilot_id, name=e.name[:200], kind=kind,
+                          geom=from_shape(e.geom, srid=4326), osm_id=e.osm_id,
+                          osm_tags={**e.tags, "@type": e.osm_type},
+                          notes=f"From OpenStreetMap {e.ref}.", created_by_id=actor.user_id))
+        have.add(e.ref)
+        places_made += 1
+    session.flush()
+    di.rows_read = rows_read
+    di.rows_accepted, di.rows_rejected, di.report = added + refreshed, len(rejects), rejects
+    di.options = {"presets": chosen, "as_places": list(as_places), "pick": sorted(picked),
+                  "buffer_m": buffer_m, "layer_ids": layer_ids, "summary": {
+                      "features_added": added, "features_refreshed": refreshed,
+                      "places_made": places_made, "places_already_present": places_present,
+                      "outside_area": outside, "rejected": len(rejects)}}
+    di.message = (f"{added:,} features added and {refreshed:,} refreshed in "
+                  f"{len(layer_ids)} OSM layer(s); {places_made:,} places made "
+                  f"({places_present:,} already present); {len(rejects):,} rejected, "
+                  f"{outside:,} outside the locality.")
+    di.status = "done"
+    di.finished_at = di.started_at + dt.timedelta(seconds=time.perf_counter() - started)
+    session.flush()
+    audit.record(session, actor, "import", "data_import", di.id, pilot_id=pilot_id,
+                 detail={"kind": "osm", "filename": di.filename, "sha256": di.sha256,
+                         "features_added": added, "places_made": places_made,
+                         "rejected": len(rejects)})
+    return di
