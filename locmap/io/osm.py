@@ -147,7 +147,7 @@ def _as_geometry(layer: str, geom: BaseGeometry) -> BaseGeometry:
             and len(geom.coords) >= 4:
         return Polygon(geom.coords)
     if geom.geom_type == "MultiPolygon" and len(geom.geoms) == 1:
-        return geom.geoms[0]  # type: ignore[attr-defined]
+        return geom.geoms[0]
     return geom
 
 
