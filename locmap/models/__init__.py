@@ -20,6 +20,7 @@ from locmap.models.evidence import (
     factor_observation,
     incident_person,
 )
+from locmap.models.impact import DisplacementFlag
 from locmap.models.network import Identity, Person, Presence, Relationship
 from locmap.models.pilot import Agency, Membership, PeerNetwork, Pilot, ReviewPoint, User
 from locmap.models.place import CrimeTypeMapping, Feature, FeatureLayer, Place
@@ -44,5 +45,5 @@ __all__ = [
     "EngagementRecord", "engagement_place", "AwarenessActivity", "awareness_place", "SafetyMap",
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
-    "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport",
+    "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
 ]

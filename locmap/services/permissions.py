@@ -41,6 +41,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.edit": frozenset({"coordinator", "practitioner"}),
     "review.give": frozenset({"partner_reviewer"}),
     "review_point.manage": frozenset({"coordinator"}),
+    "displacement.decide": frozenset({"coordinator", "practitioner"}),
 }
 
 

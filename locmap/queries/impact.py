@@ -1,0 +1,344 @@
+"""SQL behind impact and displacement: monthly incident counts per area, nearby contexts,
+and the people whose presence moved from one place to another.
+
+An incident is *at* a place by the rule of :mod:`locmap.queries.assessment`: inside a
+polygon place (``ST_Intersects``), within ``place_m`` metres of a point or line place
+(``ST_DWithin`` on ``geography``). Feature-layer features (a bus stop, an outlet) follow the
+same rule. Months are calendar months in Europe/London (``date_trunc('month', occurred_at
+AT TIME ZONE 'Europe/London')``); only months with incidents come back — the service fills
+the empty months with zero, so the series are consecutive as the analysis requires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+__all__ = [
+    "MonthCount", "Candidate", "MovedPerson", "LayerRow", "SourcePlace", "area_month_counts",
+    "subject_month_counts", "nearby_candidates", "moved_people", "latest_plan_start",
+    "latest_assessment_id", "feature_layers", "watch_sources",
+]
+
+
+@dataclass(frozen=True)
+class MonthCount:
+    month: dt.date  # first day of the month
+    area: str
+    count: int
+
+
+@dataclass(frozen=True)
+class Candidate:
+    key: str  # "place:<id>" or "feature:<id>"
+    kind: str  # "place" or "feature"
+    id: int
+    name: str
+    detail: str  # the place kind, or the feature's layer name
+    distance_m: float
+    overlaps_source: bool
+
+
+@dataclass(frozen=True)
+class MovedPerson:
+    person_id: int
+    pseudonym: str
+    kind: str
+    left_on: dt.date
+    arrived_on: dt.date
+
+
+@dataclass(frozen=True)
+class LayerRow:
+    id: int
+    name: str
+    features: int
+
+
+@dataclass(frozen=True)
+class SourcePlace:
+    id: int
+    name: str
+    kind: str
+    plan_starts_on: dt.date | None
+    incidents: int
+
+
+# One row per (month, area). The CASE tests the innermost area first, so the buffer is a
+# ring *outside* the place and the control is what is left of the locality (or of the
+# drawn polygon) outside both.
+_AREA_MONTHS = text(
+    """
+    WITH pl AS (
+      SELECT p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
+             pi.id AS pilot_id, pi.locality
+      FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      WHERE p.id = :place_id AND p.geom IS NOT NULL
+    ), bp AS (
+      SELECT p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
+      FROM place p
+      WHERE p.id = ANY(CAST(:buffer_ids AS int[])) AND p.geom IS NOT NULL
+        AND p.deleted_at IS NULL
+    ), ctl AS (
+      SELECT ST_SetSRID(ST_GeomFromGeoJSON(CAST(:control AS text)), 4326) AS g
+    )
+    SELECT date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date AS month,
+           x.area, count(*) AS n
+    FROM pl CROSS JOIN ctl
+    JOIN incident i ON i.pilot_id = pl.pilot_id
+      AND (ctl.g IS NOT NULL OR ST_Intersects(i.location, pl.locality))
+    CROSS JOIN LATERAL (SELECT CASE
+        WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
+          OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
+          THEN 'target'
+        WHEN (:buffer_m > 0 AND ST_DWithin(i.location::geography, pl.geog, :buffer_m))
+          OR EXISTS (SELECT 1 FROM bp WHERE
+                 (bp.is_poly AND ST_Intersects(i.location, bp.geom))
+              OR (NOT bp.is_poly AND ST_DWithin(i.location::geography, bp.geog, :place_m)))
+          THEN 'buffer'
+        WHEN ctl.g IS NULL OR ST_Intersects(i.location, ctl.g) THEN 'control'
+      END AS area) AS x
+    WHERE x.area IS NOT NULL
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    """
+)
+
+
+def area_month_counts(
+    session: Session, place_id: int, *, place_m: float, buffer_m: float,
+    buffer_place_ids: tuple[int, ...] = (), control_geojson: str | None = None,
+) -> list[MonthCount]:
+    """Monthly incident counts in the target, buffer and control areas, in one query.
+
+    Parameters
+    ----------
+    session : Session
+    place_id : int
+        The target place (it must have a geometry).
+    place_m : float
+        Radius that stands for a point or line place, metres.
+    buffer_m : float
+        Width of the displacement ring round the place, metres; 0 for no ring (then the
+        buffer is only ``buffer_place_ids``).
+    buffer_place_ids : tuple of int
+        Places whose own areas make up (or add to) the buffer.
+    control_geojson : str, optional
+        A checked GeoJSON polygon (see :func:`locmap.geo.parse_geojson_geometry`) for the
+        control; by default the control is the rest of the pilot's locality.
+
+    Returns
+    -------
+    list of MonthCount
+        ``area`` is ``"target"``, ``"buffer"`` or ``"control"``; months without incidents
+        are absent.
+    """
+    rows = session.execute(_AREA_MONTHS, {
+        "place_id": place_id, "place_m": place_m, "buffer_m": buffer_m,
+        "buffer_ids": list(buffer_place_ids), "control": control_geojson,
+    })
+    return [MonthCount(r.month, r.area, int(r.n)) for r in rows]
+
+
+# Per subject (the source place, each candidate, the control): monthly counts. Subjects
+# are joined to incidents with ST_DWithin on geography, which the expression index
+# ix_incident_location_geog serves; the control is the locality outside the scanned circle.
+_SUBJECT_MONTHS = text(
+    """
+    WITH src AS (
+      SELECT p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
+             pi.id AS pilot_id, pi.locality
+      FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      WHERE p.id = :place_id AND p.geom IS NOT NULL
+    ), subj AS (
+      SELECT 'source' AS key, geom, geog, is_poly FROM src
+      UNION ALL
+      SELECT 'place:' || p.id, p.geom, p.geom::geography,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
+      FROM place p WHERE p.id = ANY(CAST(:place_ids AS int[])) AND p.geom IS NOT NULL
+      UNION ALL
+      SELECT 'feature:' || f.id, f.geom, f.geom::geography,
+             GeometryType(f.geom) IN ('POLYGON', 'MULTIPOLYGON')
+      FROM feature f WHERE f.id = ANY(CAST(:feature_ids AS int[]))
+    )
+    SELECT s.key, date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date AS month,
+           count(*) AS n
+    FROM src JOIN subj s ON true
+    JOIN incident i ON i.pilot_id = src.pilot_id
+      AND ST_DWithin(i.location::geography, s.geog, :place_m)
+      AND (NOT s.is_poly OR ST_Intersects(i.location, s.geom))
+      AND ST_Intersects(i.location, src.locality)
+    GROUP BY 1, 2
+    UNION ALL
+    SELECT 'control', date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date,
+           count(*)
+    FROM src JOIN incident i ON i.pilot_id = src.pilot_id
+      AND ST_Intersects(i.location, src.locality)
+      AND NOT ST_DWithin(i.location::geography, src.geog, :outer_m)
+    GROUP BY 1, 2
+    ORDER BY 1, 2
+    """
+)
+
+
+def subject_month_counts(
+    session: Session, place_id: int, *, place_ids: tuple[int, ...],
+    feature_ids: tuple[int, ...], place_m: float, distance_m: float,
+) -> dict[str, dict[dt.date, int]]:
+    """Monthly counts at the source place, at each candidate and in the control.
+
+    Keys are ``"source"``, ``"place:<id>"``, ``"feature:<id>"`` and ``"control"`` (the
+    locality beyond ``distance_m + place_m`` of the source, so no candidate's area is in
+    it). Months without incidents are absent.
+    """
+    rows = session.execute(_SUBJECT_MONTHS, {
+        "place_id": place_id, "place_ids": list(place_ids), "feature_ids": list(feature_ids),
+        "place_m": place_m, "outer_m": distance_m + place_m,
+    })
+    out: dict[str, dict[dt.date, int]] = {}
+    for r in rows:
+        out.setdefault(r.key, {})[r.month] = int(r.n)
+    return out
+
+
+_CANDIDATES = text(
+    """
+    WITH src AS (
+      SELECT p.id, p.pilot_id, p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
+      FROM place p WHERE p.id = :place_id AND p.geom IS NOT NULL
+    ), c AS (
+      SELECT 'place' AS kind, p.id, p.name, p.kind AS detail, p.geom
+      FROM src JOIN place p ON p.pilot_id = src.pilot_id AND p.id <> src.id
+        AND p.deleted_at IS NULL AND p.geom IS NOT NULL
+        AND ST_DWithin(p.geom::geography, src.geog, :distance_m)
+      UNION ALL
+      SELECT 'feature', f.id, coalesce(nullif(f.name, ''), fl.name || ' #' || f.id), fl.name,
+             f.geom
+      FROM src JOIN feature_layer fl ON fl.pilot_id = src.pilot_id
+        AND fl.id = ANY(CAST(:layer_ids AS int[]))
+      JOIN feature f ON f.layer_id = fl.id AND GeometryType(f.geom) = 'POINT'
+        AND ST_DWithin(f.geom::geography, src.geog, :distance_m)
+    )
+    SELECT c.kind, c.id, c.name, c.detail,
+           ST_Distance(c.geom::geography, src.geog) AS dist,
+           CASE WHEN src.is_poly THEN ST_Intersects(c.geom, src.geom)
+                ELSE ST_DWithin(c.geom::geography, src.geog, :place_m) END AS overlaps
+    FROM c CROSS JOIN src
+    ORDER BY dist, c.kind, c.id
+    """
+)
+
+
+def nearby_candidates(session: Session, place_id: int, *, distance_m: float, place_m: float,
+                      layer_ids: tuple[int, ...]) -> list[Candidate]:
+    """Live places and point features of the chosen layers within ``distance_m`` of the place.
+
+    Polygon features (districts, say) are areas of the terrain, not contexts young people
+    meet in, and are left out, as in :func:`locmap.queries.assessment.feature_points`.
+
+    ``overlaps_source`` marks candidates that touch the place's own area (an outlet at the
+    same spot, the street the place stands on): they share its incidents.
+    """
+    rows = session.execute(_CANDIDATES, {"place_id": place_id, "distance_m": distance_m,
+                                         "place_m": place_m, "layer_ids": list(layer_ids)})
+    return [Candidate(f"{r.kind}:{r.id}", r.kind, r.id, r.name, r.detail, float(r.dist),
+                      bool(r.overlaps)) for r in rows]
+
+
+_MOVED = text(
+    """
+    SELECT pe.id, pe.pseudonym, pe.kind, a.until AS left_on, b.since AS arrived_on
+    FROM presence a JOIN presence b ON b.person_id = a.person_id
+    JOIN person pe ON pe.id = a.person_id
+    WHERE a.place_id = :source_id AND b.place_id = :dest_id
+      AND a.until BETWEEN :lo AND :hi AND b.since BETWEEN :lo AND :hi
+    ORDER BY pe.pseudonym, a.until, b.since
+    """
+)
+
+
+def moved_people(session: Session, source_id: int, dest_id: int, lo: dt.date,
+                 hi: dt.date) -> list[MovedPerson]:
+    """People whose presence at the source ended, and at the destination began, in
+    ``[lo, hi]`` (pseudonyms only, never identities). One row per person.
+    """
+    seen: dict[int, MovedPerson] = {}
+    for r in session.execute(_MOVED, {"source_id": source_id, "dest_id": dest_id,
+                                      "lo": lo, "hi": hi}):
+        seen.setdefault(r.id, MovedPerson(r.id, r.pseudonym, r.kind, r.left_on, r.arrived_on))
+    return list(seen.values())
+
+
+_PLAN_START = text(
+    """
+    SELECT pl.starts_on FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
+    WHERE a.place_id = :place_id AND pl.starts_on IS NOT NULL
+    ORDER BY pl.starts_on DESC, pl.id DESC LIMIT 1
+    """
+)
+
+
+def latest_plan_start(session: Session, place_id: int) -> dt.date | None:
+    """The latest ``starts_on`` among the plans of the place's assessments."""
+    value: dt.date | None = session.scalar(_PLAN_START, {"place_id": place_id})
+    return value
+
+
+_LATEST_ASSESSMENT = text(
+    "SELECT id FROM assessment WHERE place_id = :place_id ORDER BY version_no DESC LIMIT 1"
+)
+
+
+def latest_assessment_id(session: Session, place_id: int) -> int | None:
+    """The newest assessment version of the place, whatever its status."""
+    value: int | None = session.scalar(_LATEST_ASSESSMENT, {"place_id": place_id})
+    return value
+
+
+_LAYERS = text(
+    """
+    SELECT fl.id, fl.name, count(f.id) AS n FROM feature_layer fl
+    LEFT JOIN feature f ON f.layer_id = fl.id
+    WHERE fl.pilot_id = :pilot_id GROUP BY fl.id, fl.name ORDER BY fl.name
+    """
+)
+
+
+def feature_layers(session: Session, pilot_id: int) -> list[LayerRow]:
+    """The pilot's feature layers with their number of features."""
+    return [LayerRow(r.id, r.name, int(r.n))
+            for r in session.execute(_LAYERS, {"pilot_id": pilot_id})]
+
+
+# Places under a plan (with a start date), else places with enough incidents at them.
+_SOURCES = text(
+    """
+    WITH p AS (
+      SELECT p.id, p.name, p.kind, p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
+             (SELECT max(pl.starts_on) FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
+              WHERE a.place_id = p.id) AS plan_starts_on
+      FROM place p
+      WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL
+    )
+    SELECT p.id, p.name, p.kind, p.plan_starts_on,
+           (SELECT count(*) FROM incident i
+            WHERE i.pilot_id = :pilot_id
+              AND ST_DWithin(i.location::geography, p.geog, :place_m)
+              AND (NOT p.is_poly OR ST_Intersects(i.location, p.geom))) AS n
+    FROM p ORDER BY p.name, p.id
+    """
+)
+
+
+def watch_sources(session: Session, pilot_id: int, *, place_m: float) -> list[SourcePlace]:
+    """Every live mapped place with its latest plan start (or None) and incident count."""
+    return [SourcePlace(r.id, r.name, r.kind, r.plan_starts_on, int(r.n))
+            for r in session.execute(_SOURCES, {"pilot_id": pilot_id, "place_m": place_m})]
