@@ -52,10 +52,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     app.jinja_env.globals["label"] = label
 
-    from locmap.web import api, assessments, auth, dashboard, imports, network, pages, places_pages
+    from locmap.web import (
+        api,
+        assessments,
+        auth,
+        dashboard,
+        imports,
+        network,
+        pages,
+        places_pages,
+        reviews,
+    )
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
-                      assessments.bp, imports.bp, dashboard.bp):
+                      assessments.bp, imports.bp, dashboard.bp, reviews.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -1,0 +1,124 @@
+"""The PDF report of an assessment or plan version, as a partner or the team may see it.
+
+Permission first (any member of the pilot), then the data: the assessment (its context
+weighting, quadrants and key figures), the plan's actions and KPIs when the report is of
+a plan, the review history, and the map geometry. Partners get the suppressed version:
+incident counts and counts of children (KPI kinds a and b) from 1 to 4 print as "<5" and
+their charts are withheld, with a note saying so. No identities or restricted free text
+are read at all, so none can leak. Every report is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from geoalchemy2.shape import to_shape
+from shapely.geometry import mapping
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locmap.io import report_pdf
+from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
+from locmap.services import audit
+from locmap.services.assessments import assessment_view
+from locmap.services.errors import Conflict
+from locmap.services.permissions import Actor, can
+from locmap.services.review_history import history
+from locmap.services.reviews import get_subject
+from locmap.services.timeline import SMALL, shown_count
+
+__all__ = ["report_data", "report_pdf_bytes"]
+
+_CHILD_COUNTS = ("a", "b")  # children supported; incidents of harm
+
+
+def _kpis(session: Session, plan: Plan, suppress: bool) -> list[dict[str, Any]]:
+    out = []
+    for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
+        ms = list(k.measurements)
+        small = suppress and k.kind in _CHILD_COUNTS and any(0 < m.value < SMALL for m in ms)
+        shown: list[dict[str, Any]] = [{"period": f"{m.period_start:%b %Y}",
+                  "value": shown_count(int(m.value), True) if small and m.value == int(m.value)
+                  else m.value} for m in ms]
+        chart = None if small else report_pdf.kpi_chart_png(
+            k.name, [s["period"] for s in shown], [m.value for m in ms], k.baseline,
+            k.target, k.unit)
+        out.append({"name": k.name, "kind": k.kind, "unit": k.unit, "baseline": k.baseline,
+                    "target": k.target, "direction": k.direction, "measurements": shown,
+                    "chart": chart, "withheld": small})
+    return out
+
+
+def _actions(session: Session, plan: Plan) -> list[dict[str, Any]]:
+    agencies = {i: n for i, n in session.execute(select(Agency.id, Agency.name))}
+    return [{"description": a.description, "category": a.category,
+             "context": a.context_name, "owner": agencies.get(a.owner_agency_id or 0, ""),
+             "lead": a.lead, "due_on": a.due_on, "status": a.status} for a in plan.actions]
+
+
+def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any]]:
+    snap = view.get("indicators") or {}
+    counts = snap.get("incidents") or {}
+    out: list[tuple[str, Any]] = [
+        (f"Incidents {area}", shown_count(int(n), suppress)) for area, n in counts.items()
+        if isinstance(n, int | float)]
+    overall = ((snap.get("indicators") or {}).get("overall") or {}).get("place_vs_ring") or {}
+    if overall.get("ratio") is not None:
+        out.append(("Rate ratio, place vs surrounding ring", f"{overall['ratio']:.2f}"))
+    return out
+
+
+def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
+                subject_id: int) -> dict[str, Any]:
+    """Everything the report prints, checked and suppressed for this actor."""
+    subject = get_subject(session, actor, pilot_id, kind, subject_id)
+    if subject.status == "draft":
+        raise Conflict("A draft has no report yet: submit it for review first.")
+    assessment = subject if isinstance(subject, Assessment) else session.get(
+        Assessment, subject.assessment_id)
+    assert assessment is not None
+    suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
+    view = assessment_view(session, actor, pilot_id, assessment.id)
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    others = [mapping(to_shape(g)) for g in session.scalars(
+        select(Place.geom).where(Place.pilot_id == pilot_id, Place.id != assessment.place_id,
+                                 Place.geom.is_not(None), Place.deleted_at.is_(None)))
+              if g is not None]
+    hist = history(session, actor, pilot_id, kind, subject_id)
+    return {
+        "kind": kind, "title": f"{'Plan' if kind == 'plan' else 'Assessment'} for "
+                               f"{view['place']['name']}",
+        "pilot": pilot.name, "place": view["place"], "version_no": subject.version_no,
+        "status": subject.status, "approved_at": subject.approved_at,
+        "submitted_at": subject.submitted_at, "generated_at": dt.datetime.now(dt.UTC),
+        "audience": "partner version (small numbers suppressed)" if suppress
+        else "owning team version",
+        "suppressed": suppress, "small": SMALL,
+        "map": report_pdf.place_map_png(view["place"]["geometry"],
+                                        mapping(to_shape(pilot.locality)), others),
+        "assessment": {"version_no": assessment.version_no, "status": assessment.status,
+                       "young_people": view["young_people"],
+                       "guardianship": view["guardianship"],
+                       "environment": view["environment"], "summary": view["summary"],
+                       "weighting": view["context_weighting"],
+                       "weightiest": view["weightiest"], "quadrants": view["quadrants"],
+                       "figures": _figures(view, suppress)},
+        "actions": _actions(session, subject) if isinstance(subject, Plan) else None,
+        "kpis": _kpis(session, subject, suppress) if isinstance(subject, Plan) else None,
+        "history": [v for v in hist["versions"] if v["id"] == subject_id
+                    or (v["submitted_at"] and subject.submitted_at
+                        and v["submitted_at"] <= subject.submitted_at)],
+    }
+
+
+def report_pdf_bytes(session: Session, actor: Actor, pilot_id: int, kind: str,
+                     subject_id: int) -> bytes:
+    """The PDF, audited as an export of the version."""
+    data = report_data(session, actor, pilot_id, kind, subject_id)
+    pdf = report_pdf.render_pdf(data)
+    audit.record(session, actor, "export", f"{kind}_report", subject_id, pilot_id=pilot_id,
+                 detail={"format": "pdf", "suppressed": data["suppressed"],
+                         "bytes": len(pdf)})
+    return pdf

@@ -1,0 +1,136 @@
+"""The review history of an assessment or plan line: every version, what changed from
+its parent, whom it was sent to, every comment and decision, and the audit trail of who
+did what when. Read-only; visible to every member of the pilot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from locmap.models import (
+    Action,
+    Agency,
+    Assessment,
+    AuditEvent,
+    Pilot,
+    Plan,
+    Review,
+    ReviewRequest,
+    SafetyFactor,
+    User,
+)
+from locmap.services.assessments import compare_assessments
+from locmap.services.permissions import Actor
+from locmap.services.reviews import Subject, _fk, approval_of, get_subject, place_of
+
+__all__ = ["history"]
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, tuple[str, str | None]]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.name, Agency.name)
+                           .outerjoin(Agency, Agency.id == User.agency_id)
+                           .where(User.id.in_(ids))).all()
+    return {uid: (name, agency) for uid, name, agency in rows}
+
+
+def _versions(session: Session, subject: Subject) -> list[Subject]:
+    if isinstance(subject, Assessment):
+        return list(session.scalars(select(Assessment).where(
+            Assessment.place_id == subject.place_id).order_by(Assessment.version_no.desc())))
+    return list(session.scalars(select(Plan).join(Assessment).where(
+        Assessment.place_id == place_of(session, subject).id).order_by(Plan.id.desc())))
+
+
+def _plan_diff(session: Session, a_id: int, b_id: int) -> dict[str, Any]:
+    def actions(pid: int) -> dict[str, Action]:
+        return {x.description: x for x in session.scalars(
+            select(Action).where(Action.plan_id == pid))}
+    fa, fb = actions(a_id), actions(b_id)
+    return {"actions_added": [d for d in fb if d not in fa],
+            "actions_removed": [d for d in fa if d not in fb],
+            "actions_changed": [
+                {"description": d, "status_before": fa[d].status, "status_after": fb[d].status,
+                 "due_before": fa[d].due_on, "due_after": fb[d].due_on}
+                for d in fa if d in fb and (fa[d].status, fa[d].due_on)
+                != (fb[d].status, fb[d].due_on)]}
+
+
+def _item_labels(session: Session, reviews: list[Review]) -> dict[tuple[str, int], str]:
+    out: dict[tuple[str, int], str] = {}
+    for r in reviews:
+        if r.factor_id and (f := session.get(SafetyFactor, r.factor_id)):
+            out[("factor", r.factor_id)] = f"{f.quadrant}: {f.statement}"
+        if r.action_id and (act := session.get(Action, r.action_id)):
+            out[("action", r.action_id)] = act.description
+    return out
+
+
+def history(session: Session, actor: Actor, pilot_id: int, kind: str,
+            subject_id: int) -> dict[str, Any]:
+    """Every version of the subject's line, newest first, with requests, reviews, the
+    approval state, the diff from its parent and who did what when (the audit trail).
+    """
+    subject = get_subject(session, actor, pilot_id, kind, subject_id)
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    versions = _versions(session, subject)
+    fk = _fk(kind)
+    ids = [v.id for v in versions]
+    reviews = list(session.scalars(select(Review).where(getattr(Review, fk).in_(ids))
+                                   .order_by(Review.created_at)))
+    reqs = list(session.scalars(select(ReviewRequest).where(
+        getattr(ReviewRequest, fk).in_(ids)).order_by(ReviewRequest.requested_at)))
+    events = list(session.scalars(select(AuditEvent).where(
+        AuditEvent.entity == kind, AuditEvent.entity_id.in_([str(i) for i in ids]),
+        AuditEvent.action != "read").order_by(AuditEvent.at)))
+    names = _names(session, {r.author_id for r in reviews}
+                   | {r.reviewer_id for r in reqs if r.reviewer_id}
+                   | {v.created_by_id for v in versions if v.created_by_id}
+                   | {e.user_id for e in events if e.user_id})
+    agencies = {i: n for i, n in session.execute(select(Agency.id, Agency.name))}
+    items = _item_labels(session, reviews)
+    out = []
+    for v in versions:
+        state = approval_of(session, pilot.approval_rule, kind, v.id)
+        label = {"approved": "approved", "draft": "draft"}.get(v.status) or (
+            "changes requested" if state.state == "changes_requested"
+            else "superseded" if v.status == "superseded"
+            else "awaiting review" if state.state == "awaiting" else "not yet sent")
+        diff = None
+        if v.parent_id is not None and v.parent_id in ids:
+            diff = (compare_assessments(session, actor, pilot_id, v.parent_id, v.id)
+                    if kind == "assessment" else _plan_diff(session, v.parent_id, v.id))
+        out.append({
+            "id": v.id, "version_no": v.version_no, "status": v.status, "label": label,
+            "parent_id": v.parent_id, "submitted_at": v.submitted_at,
+            "approved_at": v.approved_at,
+            "author": names.get(v.created_by_id or 0, ("unknown", None))[0],
+            "author_id": v.created_by_id,
+            "outstanding": [names.get(i, (f"reviewer {i}", None))[0] if k == "reviewer"
+                            else agencies.get(i, f"agency {i}")
+                            for k, i in state.outstanding],
+            "requests": [{"to": names.get(r.reviewer_id, ("?", None))[0] if r.reviewer_id
+                          else f"any reviewer of {agencies.get(r.agency_id)}",
+                          "reviewer_id": r.reviewer_id, "agency_id": r.agency_id,
+                          "requested_at": r.requested_at}
+                         for r in reqs if getattr(r, fk) == v.id],
+            "reviews": [{"id": r.id, "author": names[r.author_id][0],
+                         "agency": names[r.author_id][1], "decision": r.decision,
+                         "comment": r.comment, "created_at": r.created_at,
+                         "factor_id": r.factor_id, "action_id": r.action_id,
+                         "item": items.get(("factor", r.factor_id or 0))
+                         or items.get(("action", r.action_id or 0))}
+                        for r in reviews if getattr(r, fk) == v.id],
+            "diff": diff,
+        })
+    return {"kind": kind, "subject_id": subject_id, "pilot_id": pilot_id,
+            "approval_rule": pilot.approval_rule, "place": place_of(session, subject).name,
+            "versions": out,
+            "events": [{"at": e.at, "who": names.get(e.user_id or 0, (e.user_email, None))[0],
+                        "action": e.action, "version_id": int(e.entity_id or 0),
+                        "detail": e.detail} for e in events]}

@@ -1,0 +1,310 @@
+"""Partner review of assessment and plan versions: request, comment, decide, approve.
+
+A practitioner sends a submitted (``in_review``, frozen) version to named partner
+reviewers or to agencies; partner reviewers comment on the whole version or on one factor
+or action, request changes or approve. After every decision the pilot's approval rule
+(:func:`locmap.assessment.review_rules.approval_state`) is evaluated: once it is met the
+version becomes ``approved`` and any earlier approved version of the same place (or of
+the same plan line) ``superseded``. A request for changes leaves the version frozen —
+its state reads "changes requested" in the history and the practitioner starts a new
+version (``assessments.new_version``), which supersedes it on submission. Nobody reviews
+a version they wrote, and only reviewers who were asked may decide.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from locmap.assessment import review_rules as rules
+from locmap.models import (
+    Action,
+    Agency,
+    Assessment,
+    Membership,
+    Pilot,
+    Place,
+    Plan,
+    Review,
+    ReviewRequest,
+    SafetyFactor,
+    User,
+)
+from locmap.services import audit
+from locmap.services.errors import Conflict, Forbidden, InvalidData, NotFound
+from locmap.services.permissions import Actor, require
+from locmap.vocab import REVIEW_DECISIONS
+
+__all__ = [
+    "KINDS", "Subject", "get_subject", "request_review", "give_review", "approval_of",
+    "reviewers_of", "place_of", "submit_plan", "load_subject", "my_agency", "open_requests_for",
+]
+
+KINDS = ("assessment", "plan")
+Subject = Assessment | Plan
+_COMMENT_MAX = 4000
+
+
+def _fk(kind: str) -> str:
+    if kind not in KINDS:
+        raise NotFound(f"Nothing called {kind!r} can be reviewed.")
+    return f"{kind}_id"
+
+
+def place_of(session: Session, subject: Subject) -> Place:
+    """The place an assessment (or a plan's assessment) is about."""
+    a = subject if isinstance(subject, Assessment) else session.get(Assessment,
+                                                                    subject.assessment_id)
+    place = session.get(Place, a.place_id) if a is not None else None
+    if place is None:
+        raise NotFound("No such version in this pilot.")
+    return place
+
+
+def load_subject(session: Session, kind: str, subject_id: int) -> Subject | None:
+    """The version row, unchecked (callers check the pilot and permissions)."""
+    if kind == "assessment":
+        return session.get(Assessment, subject_id)
+    return session.get(Plan, subject_id)
+
+
+def get_subject(session: Session, actor: Actor, pilot_id: int, kind: str, subject_id: int,
+                *, permission: str = "assessment.view") -> Subject:
+    """The assessment or plan version if it belongs to the pilot and the actor may act."""
+    _fk(kind)
+    require(actor, pilot_id, permission)
+    subject = load_subject(session, kind, subject_id)
+    if subject is None or place_of(session, subject).pilot_id != pilot_id:
+        raise NotFound(f"No such {kind} in this pilot.")
+    return subject
+
+
+def _edit_permission(kind: str) -> str:
+    return "assessment.edit" if kind == "assessment" else "plan.edit"
+
+
+def reviewers_of(session: Session, pilot_id: int) -> list[dict[str, Any]]:
+    """The pilot's partner reviewers with their agency (the choices for a request)."""
+    rows = session.execute(
+        select(User.id, User.name, User.agency_id, Agency.name)
+        .join(Membership, Membership.user_id == User.id)
+        .outerjoin(Agency, Agency.id == User.agency_id)
+        .where(Membership.pilot_id == pilot_id, Membership.role == "partner_reviewer",
+               User.active.is_(True))
+        .order_by(Agency.name, User.name)).all()
+    return [{"id": uid, "name": name, "agency_id": aid, "agency": an}
+            for uid, name, aid, an in rows]
+
+
+def request_review(session: Session, actor: Actor, pilot_id: int, kind: str, subject_id: int,
+                   *, reviewer_ids: list[int] | None = None,
+                   agency_ids: list[int] | None = None) -> list[ReviewRequest]:
+    """Send a submitted version to named reviewers and/or to agencies (one per agency).
+
+    Raises
+    ------
+    Conflict
+        The version is a draft (submit it first) or no longer under review.
+    InvalidData
+        Nobody chosen, a reviewer who is not a partner reviewer of the pilot, or an agency
+        with no partner reviewer in the pilot.
+    """
+    subject = get_subject(session, actor, pilot_id, kind, subject_id,
+                          permission=_edit_permission(kind))
+    if subject.status == "draft":
+        raise Conflict("Submit this draft first: only a frozen version can be reviewed.")
+    if subject.status != "in_review":
+        raise Conflict(f"This version is {subject.status.replace('_', ' ')}; it cannot be "
+                       "sent for review again.", details={"status": subject.status})
+    reviewer_ids = sorted(set(reviewer_ids or []))
+    agency_ids = sorted(set(agency_ids or []))
+    if not reviewer_ids and not agency_ids:
+        raise InvalidData("Choose at least one partner reviewer or agency.")
+    pool = reviewers_of(session, pilot_id)
+    people = {r["id"] for r in pool}
+    agencies = {r["agency_id"] for r in pool if r["agency_id"] is not None}
+    if bad := [r for r in reviewer_ids if r not in people]:
+        raise InvalidData("Only the pilot's partner reviewers can be asked to review.",
+                          details={"reviewer_ids": bad})
+    if bad := [a for a in agency_ids if a not in agencies]:
+        raise InvalidData("These agencies have no partner reviewer in this pilot.",
+                          details={"agency_ids": bad})
+    fk = _fk(kind)
+    existing = session.scalars(select(ReviewRequest).where(
+        getattr(ReviewRequest, fk) == subject_id)).all()
+    have = {(r.reviewer_id, r.agency_id) for r in existing}
+    new = [ReviewRequest(**{fk: subject_id}, reviewer_id=r) for r in reviewer_ids
+           if (r, None) not in have]
+    new += [ReviewRequest(**{fk: subject_id}, agency_id=a) for a in agency_ids
+            if (None, a) not in have]
+    session.add_all(new)
+    session.flush()
+    audit.record(session, actor, "request_review", kind, subject_id, pilot_id=pilot_id,
+                 detail={"reviewer_ids": reviewer_ids, "agency_ids": agency_ids})
+    return new
+
+
+def submit_plan(session: Session, actor: Actor, pilot_id: int, plan_id: int) -> Plan:
+    """Freeze a draft plan for review (``in_review``); its parent, if under review, is
+    superseded — the same rule as :func:`locmap.services.assessments.submit_assessment`.
+    """
+    plan = get_subject(session, actor, pilot_id, "plan", plan_id, permission="plan.edit")
+    if not isinstance(plan, Plan):  # pragma: no cover - get_subject returns a Plan
+        raise NotFound("No such plan in this pilot.")
+    if plan.status != "draft":
+        raise Conflict(f"Plan version {plan.version_no} is already "
+                       f"{plan.status.replace('_', ' ')}.", details={"status": plan.status})
+    if not plan.actions:
+        raise InvalidData("Add at least one action before submitting the plan.")
+    plan.status = "in_review"
+    plan.submitted_at = dt.datetime.now(dt.UTC)
+    if plan.parent_id is not None:
+        parent = session.get(Plan, plan.parent_id)
+        if parent is not None and parent.status == "in_review":
+            parent.status = "superseded"
+    session.flush()
+    audit.record(session, actor, "submit", "plan", plan.id, pilot_id=pilot_id,
+                 detail={"version_no": plan.version_no, "actions": len(plan.actions)})
+    return plan
+
+
+def _requests(session: Session, kind: str, subject_id: int) -> list[ReviewRequest]:
+    return list(session.scalars(select(ReviewRequest).where(
+        getattr(ReviewRequest, _fk(kind)) == subject_id).order_by(ReviewRequest.id)))
+
+
+def _user_agencies(session: Session, ids: set[int]) -> dict[int, int | None]:
+    if not ids:
+        return {}
+    rows = session.execute(select(User.id, User.agency_id).where(User.id.in_(ids))).all()
+    return {uid: aid for uid, aid in rows}
+
+
+def approval_of(session: Session, rule: str, kind: str, subject_id: int) -> rules.ApprovalState:
+    """Evaluate the approval rule for one version from its requests and reviews."""
+    reqs = _requests(session, kind, subject_id)
+    reviews = session.scalars(select(Review).where(
+        getattr(Review, _fk(kind)) == subject_id)).all()
+    agency = _user_agencies(session, {r.reviewer_id for r in reqs if r.reviewer_id}
+                            | {r.author_id for r in reviews})
+    return rules.approval_state(
+        rule,
+        [rules.Request(r.reviewer_id, r.agency_id,
+                       agency.get(r.reviewer_id) if r.reviewer_id else None) for r in reqs],
+        [rules.Decision(r.author_id, agency.get(r.author_id), r.decision, r.created_at)
+         for r in reviews])
+
+
+def _was_asked(session: Session, actor: Actor, kind: str, subject_id: int) -> bool:
+    agency = _user_agencies(session, {actor.user_id} if actor.user_id else set()).get(
+        actor.user_id or 0)
+    return any(r.reviewer_id == actor.user_id or (agency and r.agency_id == agency)
+               for r in _requests(session, kind, subject_id))
+
+
+def _check_item(session: Session, kind: str, subject_id: int, factor_id: int | None,
+                action_id: int | None) -> None:
+    if factor_id is not None:
+        f = session.get(SafetyFactor, factor_id)
+        if kind != "assessment" or f is None or f.assessment_id != subject_id:
+            raise InvalidData("That factor is not part of this version.")
+    if action_id is not None:
+        act = session.get(Action, action_id)
+        if kind != "plan" or act is None or act.plan_id != subject_id:
+            raise InvalidData("That action is not part of this version.")
+
+
+def _supersede_others(session: Session, subject: Subject) -> None:
+    others: list[Assessment] | list[Plan]
+    if isinstance(subject, Assessment):
+        others = list(session.scalars(select(Assessment).where(
+            Assessment.place_id == subject.place_id, Assessment.status == "approved",
+            Assessment.id != subject.id)))
+    else:
+        others = list(session.scalars(select(Plan).join(Assessment).where(
+            Assessment.place_id == place_of(session, subject).id, Plan.status == "approved",
+            Plan.id != subject.id)))
+    for other in others:
+        other.status = "superseded"
+
+
+def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subject_id: int,
+                *, decision: str, comment: str = "", factor_id: int | None = None,
+                action_id: int | None = None) -> Review:
+    """Record a partner's comment or decision; approve the version once the rule is met.
+
+    Raises
+    ------
+    Forbidden
+        Not a partner reviewer; reviewing one's own version; deciding without being asked.
+    Conflict
+        The version is not under review (a draft, approved or superseded).
+    InvalidData
+        Unknown decision, a comment or request for changes without text, or a factor or
+        action from another version.
+    """
+    require(actor, pilot_id, "review.give")
+    subject = get_subject(session, actor, pilot_id, kind, subject_id, permission="review.give")
+    if decision not in REVIEW_DECISIONS:
+        raise InvalidData(f"decision must be one of {', '.join(REVIEW_DECISIONS)}.")
+    comment = (comment or "").strip()
+    if decision != "approve" and not comment:
+        raise InvalidData("Say what you think: a comment or a request for changes needs text.")
+    if len(comment) > _COMMENT_MAX:
+        raise InvalidData(f"A comment is at most {_COMMENT_MAX} characters.")
+    if subject.status != "in_review":
+        raise Conflict(f"This version is {subject.status.replace('_', ' ')}, not under review.",
+                       details={"status": subject.status})
+    if subject.created_by_id is not None and subject.created_by_id == actor.user_id:
+        raise Forbidden("You cannot review a version you wrote.")
+    if decision != "comment" and not _was_asked(session, actor, kind, subject_id):
+        raise Forbidden("Only the reviewers this version was sent to can decide on it.")
+    _check_item(session, kind, subject_id, factor_id, action_id)
+    review = Review(**{_fk(kind): subject_id}, factor_id=factor_id, action_id=action_id,
+                    author_id=actor.user_id, comment=comment, decision=decision,
+                    created_at=dt.datetime.now(dt.UTC))
+    session.add(review)
+    session.flush()
+    audit.record(session, actor, "review", kind, subject_id, pilot_id=pilot_id,
+                 detail={"decision": decision, "factor_id": factor_id, "action_id": action_id})
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    state = approval_of(session, pilot.approval_rule, kind, subject_id)
+    if state.approved:
+        _supersede_others(session, subject)
+        subject.status = "approved"
+        subject.approved_at = dt.datetime.now(dt.UTC)
+        session.flush()
+        audit.record(session, actor, "approve", kind, subject_id, pilot_id=pilot_id,
+                     detail={"rule": pilot.approval_rule, "approvals": list(state.approvals)})
+    return review
+
+
+def my_agency(session: Session, actor: Actor) -> int | None:
+    """The acting user's agency id, if any."""
+    if actor.user_id is None:
+        return None
+    return session.scalar(select(User.agency_id).where(User.id == actor.user_id))
+
+
+def open_requests_for(session: Session, actor: Actor, pilot_id: int) -> list[ReviewRequest]:
+    """Requests naming the actor or their agency on versions still under review."""
+    agency = my_agency(session, actor)
+    who = [ReviewRequest.reviewer_id == actor.user_id]
+    if agency is not None:
+        who.append(ReviewRequest.agency_id == agency)
+    out = []
+    for r in session.scalars(select(ReviewRequest).where(or_(*who))
+                             .order_by(ReviewRequest.requested_at)):
+        kind = "assessment" if r.assessment_id else "plan"
+        sid = r.assessment_id or r.plan_id
+        assert sid is not None
+        subject = load_subject(session, kind, sid)
+        if (subject is not None and subject.status == "in_review"
+                and place_of(session, subject).pilot_id == pilot_id):
+            out.append(r)
+    return out
+

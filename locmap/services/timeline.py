@@ -1,0 +1,266 @@
+"""The pilot's timeline: review points, what changed between them, the board overview and
+what is waiting for each user.
+
+A review point's page assembles the period since the previous point (or the pilot's
+start): KPI movement, actions done / due / overdue, new incidents and safety factors at
+the pilot's places, and versions awaiting review. Partners see incident counts below 5
+as "<5" (DESIGN.md: suppressed aggregates). Only coordinators record a review point
+(held on, attendees, minutes, decisions). The "current" plan of a place is its newest
+version that is not superseded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from locmap.assessment.review_rules import action_overdue, kpi_trend, review_point_status
+from locmap.models import (
+    KPI,
+    Action,
+    Assessment,
+    Incident,
+    Pilot,
+    Place,
+    Plan,
+    ReviewPoint,
+    SafetyFactor,
+    User,
+)
+from locmap.services import audit
+from locmap.services.errors import InvalidData, NotFound
+from locmap.services.permissions import Actor, can, require
+from locmap.services.reviews import load_subject, my_agency, open_requests_for, place_of
+
+__all__ = [
+    "SMALL", "list_review_points", "review_point_detail", "record_review_point",
+    "pilot_overview", "waiting_for", "shown_count",
+]
+
+SMALL = 5
+_TEXT_MAX = 20000
+
+
+def shown_count(n: int, suppress: bool) -> int | str:
+    """A count as a partner may see it: 1–4 become ``"<5"`` when ``suppress``."""
+    return "<5" if suppress and 0 < n < SMALL else n
+
+
+def _pilot(session: Session, actor: Actor, pilot_id: int, permission: str) -> Pilot:
+    require(actor, pilot_id, permission)
+    pilot = session.get(Pilot, pilot_id)
+    if pilot is None:
+        raise NotFound("No such pilot, or you are not a member of it.")
+    return pilot
+
+
+def list_review_points(session: Session, actor: Actor, pilot_id: int, *,
+                       today: dt.date | None = None) -> list[dict[str, Any]]:
+    """The pilot's review points in date order, each flagged held/overdue/due/upcoming."""
+    pilot = _pilot(session, actor, pilot_id, "pilot.view")
+    today = today or dt.date.today()
+    return [{"id": r.id, "number": r.number, "due_on": r.due_on, "held_on": r.held_on,
+             "status": review_point_status(r.due_on, r.held_on, today)}
+            for r in pilot.review_points]
+
+
+def _current_plans(session: Session, pilot_id: int) -> dict[int, Plan]:
+    """Place id → its newest plan version that is not superseded."""
+    rows = session.execute(
+        select(Plan, Assessment.place_id).join(Assessment, Assessment.id == Plan.assessment_id)
+        .join(Place, Place.id == Assessment.place_id)
+        .where(Place.pilot_id == pilot_id, Plan.status != "superseded")
+        .order_by(Plan.id)).all()
+    return {place_id: plan for plan, place_id in rows}
+
+
+def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
+              end: dt.date) -> list[dict[str, Any]]:
+    out = []
+    for plan in plans:
+        for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
+            values = [(m.period_end, m.value) for m in k.measurements if m.period_end <= end]
+            before = [v for d, v in values if start is not None and d <= start]
+            series = ([before[-1]] if before else []) + [
+                v for d, v in values if start is None or d > start]
+            out.append({"id": k.id, "name": k.name, "kind": k.kind, "unit": k.unit,
+                        "baseline": k.baseline, "target": k.target, "direction": k.direction,
+                        "values": [v for _, v in values],
+                        "latest": values[-1][1] if values else None,
+                        "trend": kpi_trend(series, k.direction)})
+    return out
+
+
+def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id: int, *,
+                        today: dt.date | None = None) -> dict[str, Any]:
+    """Everything that changed in the period ending at this review point."""
+    pilot = _pilot(session, actor, pilot_id, "pilot.view")
+    today = today or dt.date.today()
+    points = list(pilot.review_points)
+    rp = next((r for r in points if r.id == point_id), None)
+    if rp is None:
+        raise NotFound("No such review point in this pilot.")
+    i = points.index(rp)
+    start = points[i - 1].due_on if i else pilot.start_date
+    end = rp.due_on
+    suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
+    t0 = dt.datetime.combine(start, dt.time(), dt.UTC)
+    t1 = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
+    incidents = session.execute(
+        select(Place.name, func.count(Incident.id)).join(Incident, Incident.place_id == Place.id)
+        .where(Place.pilot_id == pilot_id, Incident.occurred_at >= t0, Incident.occurred_at < t1)
+        .group_by(Place.name).order_by(func.count(Incident.id).desc())).all()
+    factors = session.execute(
+        select(Place.name, SafetyFactor.quadrant, SafetyFactor.statement, SafetyFactor.weight)
+        .join(Place, Place.id == SafetyFactor.place_id)
+        .where(Place.pilot_id == pilot_id, SafetyFactor.assessment_id.is_(None),
+               SafetyFactor.created_at >= t0, SafetyFactor.created_at < t1)
+        .order_by(Place.name, SafetyFactor.id)).all()
+    plans = _current_plans(session, pilot_id)
+    actions = [a for p in plans.values() for a in p.actions]
+    awaiting = [{"kind": "assessment", "id": a.id, "version_no": a.version_no, "place": name}
+                for a, name in session.execute(
+                    select(Assessment, Place.name).join(Place)
+                    .where(Place.pilot_id == pilot_id, Assessment.status == "in_review"))]
+    awaiting += [{"kind": "plan", "id": p.id, "version_no": p.version_no,
+                  "place": place_of(session, p).name}
+                 for p in plans.values() if p.status == "in_review"]
+    total = sum(n for _, n in incidents)
+    return {
+        "id": rp.id, "number": rp.number, "due_on": rp.due_on, "held_on": rp.held_on,
+        "status": review_point_status(rp.due_on, rp.held_on, today),
+        "attendees": rp.attendees, "minutes": rp.minutes, "decisions": rp.decisions,
+        "period": {"start": start, "end": end}, "pilot": {"id": pilot.id, "name": pilot.name},
+        "previous_id": points[i - 1].id if i else None,
+        "next_id": points[i + 1].id if i + 1 < len(points) else None,
+        "suppressed": suppress,
+        "incidents": {"total": shown_count(total, suppress),
+                      "by_place": [{"place": n, "count": shown_count(c, suppress)}
+                                   for n, c in incidents]},
+        "factors": [{"place": n, "quadrant": q, "statement": s, "weight": w}
+                    for n, q, s, w in factors],
+        "actions": {
+            "done": [_action(a, today) for a in actions if a.status == "done"
+                     and t0 <= a.updated_at.replace(tzinfo=dt.UTC) < t1],
+            "due": [_action(a, today) for a in actions
+                    if a.due_on is not None and start < a.due_on <= end],
+            "overdue": [_action(a, today) for a in actions if action_overdue(
+                a.status, a.due_on, min(today, end + dt.timedelta(days=1)))]},
+        "kpis": _kpi_rows(session, list(plans.values()), start, end),
+        "awaiting_review": awaiting,
+    }
+
+
+def _action(a: Action, today: dt.date) -> dict[str, Any]:
+    return {"id": a.id, "plan_id": a.plan_id, "description": a.description, "lead": a.lead,
+            "owner_agency_id": a.owner_agency_id, "due_on": a.due_on, "status": a.status,
+            "overdue": action_overdue(a.status, a.due_on, today)}
+
+
+def record_review_point(session: Session, actor: Actor, pilot_id: int, point_id: int,
+                        changes: dict[str, Any]) -> ReviewPoint:
+    """Record that a review point was held: ``held_on``, attendees, minutes, decisions."""
+    pilot = _pilot(session, actor, pilot_id, "review_point.manage")
+    rp = session.get(ReviewPoint, point_id)
+    if rp is None or rp.pilot_id != pilot_id:
+        raise NotFound("No such review point in this pilot.")
+    if "held_on" in changes:
+        held = changes["held_on"]
+        if isinstance(held, str):
+            try:
+                held = dt.date.fromisoformat(held) if held.strip() else None
+            except ValueError as exc:
+                raise InvalidData("held_on must be a date (YYYY-MM-DD).") from exc
+        if held is not None and (held < pilot.start_date or held > dt.date.today()):
+            raise InvalidData("held_on must be between the pilot's start and today.")
+        rp.held_on = held
+    for key in ("attendees", "minutes", "decisions"):
+        if key in changes:
+            text = changes[key]
+            if not isinstance(text, str) or len(text) > _TEXT_MAX:
+                raise InvalidData(f"{key} must be text of at most {_TEXT_MAX} characters.")
+            setattr(rp, key, text.strip())
+    session.flush()
+    audit.record(session, actor, "update", "review_point", rp.id, pilot_id=pilot_id,
+                 detail={"changed": sorted(k for k in changes if k in
+                                           ("held_on", "attendees", "minutes", "decisions"))})
+    return rp
+
+
+def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
+                   today: dt.date | None = None) -> dict[str, Any]:
+    """For the strategic board: each place's latest assessment, plan progress and KPIs."""
+    pilot = _pilot(session, actor, pilot_id, "assessment.view")
+    today = today or dt.date.today()
+    plans = _current_plans(session, pilot_id)
+    latest = {a.place_id: a for a in session.scalars(
+        select(Assessment).join(Place).where(Place.pilot_id == pilot_id)
+        .order_by(Assessment.version_no))}
+    rows = []
+    for place in session.scalars(select(Place).where(Place.pilot_id == pilot_id,
+                                                     Place.deleted_at.is_(None))
+                                 .order_by(Place.name)):
+        a, p = latest.get(place.id), plans.get(place.id)
+        acts = [x for x in (p.actions if p else []) if x.status != "dropped"]
+        kpis = _kpi_rows(session, [p], None, today) if p else []
+        rows.append({
+            "place_id": place.id, "name": place.name, "kind": place.kind,
+            "assessment": {"id": a.id, "version_no": a.version_no, "status": a.status}
+            if a else None,
+            "plan": {"id": p.id, "version_no": p.version_no, "status": p.status} if p else None,
+            "actions_done": sum(x.status == "done" for x in acts), "actions_total": len(acts),
+            "actions_overdue": sum(action_overdue(x.status, x.due_on, today) for x in acts),
+            "kpis": [{"name": k["name"], "trend": k["trend"], "latest": k["latest"]}
+                     for k in kpis]})
+    return {"pilot": {"id": pilot.id, "name": pilot.name}, "places": rows,
+            "review_points": list_review_points(session, actor, pilot_id, today=today)}
+
+
+def waiting_for(session: Session, actor: Actor, *,
+                today: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
+    """Reviews to give, my overdue actions and review points due, across my pilots."""
+    from locmap.models import Review
+
+    today = today or dt.date.today()
+    out: dict[str, list[dict[str, Any]]] = {"reviews": [], "actions": [], "review_points": []}
+    agency = my_agency(session, actor)
+    name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""
+    for pid in actor.pilot_ids:
+        pilot = session.get(Pilot, pid)
+        if pilot is None:
+            continue
+        if can(actor, pid, "review.give"):
+            seen: set[tuple[str, int]] = set()
+            for r in open_requests_for(session, actor, pid):
+                kind, sid = ("assessment", r.assessment_id) if r.assessment_id else (
+                    "plan", r.plan_id)
+                assert sid is not None
+                decided = session.scalar(select(Review.id).where(
+                    getattr(Review, f"{kind}_id") == sid, Review.author_id == actor.user_id,
+                    Review.decision != "comment"))
+                if decided or (kind, sid) in seen:
+                    continue
+                seen.add((kind, sid))
+                subject = load_subject(session, kind, sid)
+                assert subject is not None
+                out["reviews"].append({
+                    "pilot_id": pid, "pilot": pilot.name, "kind": kind, "id": sid,
+                    "place": place_of(session, subject).name, "version_no": subject.version_no,
+                    "requested_at": r.requested_at, "via_agency": r.agency_id is not None})
+        for plan in _current_plans(session, pid).values():
+            for a in plan.actions:
+                mine = (agency is not None and a.owner_agency_id == agency) or (
+                    bool(name) and name.casefold() in (a.lead or "").casefold())
+                if mine and action_overdue(a.status, a.due_on, today):
+                    out["actions"].append({"pilot_id": pid, "pilot": pilot.name,
+                                           "place": place_of(session, plan).name,
+                                           **_action(a, today)})
+        if can(actor, pid, "review_point.manage"):
+            out["review_points"] += [
+                {"pilot_id": pid, "pilot": pilot.name, **r}
+                for r in list_review_points(session, actor, pid, today=today)
+                if r["status"] in ("overdue", "due")]
+    return out
