@@ -1,0 +1,58 @@
+"""The partnership dashboard in a browser: exact for the coordinator, suppressed for police."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+
+from tests.browser.conftest import login
+
+pytestmark = pytest.mark.browser
+
+AS_OF = "2026-11-22"  # fixed, so the demo's risk assessments give the same picture every day
+SHOTS = os.environ.get("LOCMAP_SCREENSHOTS")
+
+
+def _open_dashboard(page: Any, live_server: str) -> None:
+    page.goto(f"{live_server}/")
+    page.get_by_role("link", name="Eastbrook", exact=False).first.click()
+    page.locator("#dashboard-link").click()
+    page.wait_for_url("**/dashboard")
+    page.goto(page.url + f"?as_of={AS_OF}")
+
+
+def test_coordinator_sees_exact_numbers_and_can_preview_the_partner_version(
+        page: Any, live_server: str) -> None:
+    login(page, "coordinator@demo.locmap.invalid")
+    _open_dashboard(page, live_server)
+    board = page.locator("article.dashboard")
+    assert board.get_attribute("data-suppressed") == "false"
+    assert page.locator("td.flag-primary").count() == 0
+    total = page.locator("#table-by_district tr.total td").last.inner_text()
+    assert int(total) >= 35  # the demo's ~40 young people, exact
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/dashboard-coordinator.png", full_page=True)
+    page.get_by_label("partner version (suppressed)").check()
+    page.get_by_role("button", name="Update").click()
+    page.wait_for_url("**view=partner**")
+    assert board.get_attribute("data-suppressed") == "true"
+    assert page.locator("td.flag-primary").count() > 0
+
+
+def test_police_reviewer_sees_small_numbers_withheld(page: Any, live_server: str) -> None:
+    login(page, "reviewer.police@demo.locmap.invalid")
+    _open_dashboard(page, live_server)
+    assert page.locator("article.dashboard").get_attribute("data-suppressed") == "true"
+    primary = page.locator("#table-by_district td.flag-primary")
+    assert primary.count() > 0 and primary.first.inner_text() == "<5"
+    assert page.get_by_text("Partner version", exact=False).is_visible()
+    assert "are withheld" in page.locator("#table-by_district p.rule").inner_text()
+    assert page.get_by_label("exact numbers").count() == 0  # no toggle for partners
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/dashboard-reviewer.png", full_page=True)
+    page.locator("#printable").click()
+    assert not page.locator(".dash-controls").is_visible()
+    if SHOTS:
+        page.screenshot(path=f"{SHOTS}/dashboard-print.png", full_page=True)
