@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -39,6 +41,7 @@ __all__ = [
     "TimeProfile",
     "monthly_series",
     "place_indicators",
+    "place_indicators_from_counts",
     "rate_ratio",
     "time_profile",
 ]
@@ -423,22 +426,106 @@ def place_indicators(
     """
     _check_exposure(exposure)
     recs = [_as_incident(r) for r in incidents]
+    counts = Counter((r.area, r.category, r.severity) for r in recs)
     at_place = [r for r in recs if r.area == "place"]
-    categories = sorted({r.category for r in recs})
+    return _indicators(counts, at_place, exposure, comparison_months, confidence)
 
-    def group(name: str, value: str, members: list[Incident]) -> RateGroup:
-        return _rate_group(name, value, members, exposure, confidence)
+
+def place_indicators_from_counts(
+    near: Sequence[Incident | Mapping[str, Any]],
+    rest_of_locality: Mapping[tuple[str, int], int],
+    exposure: Exposure,
+    *,
+    comparison_months: int = 3,
+    confidence: float = 0.95,
+) -> PlaceIndicators:
+    """:func:`place_indicators` from the place's and ring's incidents and locality counts.
+
+    Parameters
+    ----------
+    near : sequence of Incident or mappings
+        Incidents at the place and in its ring (``area`` "place" or "ring").
+    rest_of_locality : mapping of (category, severity) to int
+        Number of incidents in the rest of the locality per harm category and
+        severity; zero counts may be left out.
+    exposure : Exposure
+        Window and area sizes (km2).
+    comparison_months, confidence
+        As for :func:`place_indicators`.
+
+    Returns
+    -------
+    PlaceIndicators
+        The same numbers :func:`place_indicators` gives for ``near`` plus one
+        ``"locality"`` record per incident counted in ``rest_of_locality``.
+
+    Examples
+    --------
+    >>> from datetime import UTC
+    >>> t = datetime(2024, 3, 1, 16, tzinfo=UTC)
+    >>> near = [Incident(t, "exact", "asb", 2, a) for a in ["place"] * 8 + ["ring"] * 4]
+    >>> exp = Exposure(date(2024, 1, 1), date(2024, 6, 1), 0.5, 1.0, 10.0)
+    >>> ind = place_indicators_from_counts(near, {("asb", 2): 17}, exp)
+    >>> ind.overall.place_vs_rest_of_locality.count_b
+    17
+
+    Notes
+    -----
+    The rest of a county-sized locality holds millions of incidents while its
+    indicators need only counts per category and severity; the queries layer
+    counts them with ``GROUP BY`` and sends rows only for the place and ring,
+    whose time profile and monthly series need each incident's time.
+    """
+    _check_exposure(exposure)
+    recs = [_as_incident(r) for r in near]
+    for r in recs:
+        if r.area == "locality":
+            raise ValueError("near incidents must be at the place or in the ring; count the "
+                             "rest of the locality in rest_of_locality")
+    counts = Counter((r.area, r.category, r.severity) for r in recs)
+    for key, n in rest_of_locality.items():
+        if not (isinstance(key, tuple) and len(key) == 2):
+            raise ValueError(f"rest_of_locality keys must be (category, severity), got {key!r}")
+        category, severity = key
+        if not isinstance(category, str) or not category:
+            raise ValueError(f"category must be a non-empty string, got {category!r}")
+        if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+            raise ValueError(f"severity must be an int from 1 to 5, got {severity!r}")
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+            raise ValueError(f"count of {key!r} must be a non-negative integer, got {n!r}")
+        if n:
+            counts["locality", category, severity] += int(n)
+    at_place = [r for r in recs if r.area == "place"]
+    return _indicators(counts, at_place, exposure, comparison_months, confidence)
+
+
+def _indicators(
+    counts: Counter[tuple[str, str, int]],
+    at_place: list[Incident],
+    exposure: Exposure,
+    comparison_months: int,
+    confidence: float,
+) -> PlaceIndicators:
+    """Both entry points end here, so records and counts give the same numbers."""
+    categories = sorted({c for (_, c, _), n in counts.items() if n})
+
+    def group(name: str, value: str, keep: Callable[[tuple[str, str, int]], bool]) -> RateGroup:
+        by_area = dict.fromkeys(AREAS, 0)
+        for key, n in counts.items():
+            if keep(key):
+                by_area[key[0]] += n
+        return _rate_group(name, value, by_area, exposure, confidence)
 
     return PlaceIndicators(
         first_month=exposure.first_month.strftime("%Y-%m"),
         last_month=exposure.last_month.strftime("%Y-%m"),
         months=exposure.months,
-        overall=group("all", "all", recs),
+        overall=group("all", "all", lambda k: True),
         by_category=tuple(
-            group("category", c, [r for r in recs if r.category == c]) for c in categories
+            group("category", c, partial(_has, 1, c)) for c in categories
         ),
         by_severity=tuple(
-            group("severity", str(s), [r for r in recs if r.severity == s]) for s in range(1, 6)
+            group("severity", str(v), partial(_has, 2, v)) for v in range(1, 6)
         ),
         time_profile=time_profile(at_place),
         monthly=monthly_series(
@@ -447,11 +534,14 @@ def place_indicators(
     )
 
 
+def _has(position: int, value: object, key: tuple[str, str, int]) -> bool:
+    return key[position] == value
+
+
 def _rate_group(
-    name: str, value: str, recs: list[Incident], exposure: Exposure, confidence: float
+    name: str, value: str, counts: Mapping[str, int], exposure: Exposure, confidence: float
 ) -> RateGroup:
     months = exposure.months
-    counts = {a: sum(r.area == a for r in recs) for a in AREAS}
     rates = tuple(
         AreaRate(a, counts[a], counts[a] / months, counts[a] / exposure.km2(a),
                  counts[a] / exposure.km2(a) / months)

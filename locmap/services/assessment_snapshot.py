@@ -22,7 +22,12 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from locmap.assessment.hotspots import getis_ord_gi_star
-from locmap.assessment.indicators import LONDON, Exposure, Incident, place_indicators
+from locmap.assessment.indicators import (
+    LONDON,
+    Exposure,
+    Incident,
+    place_indicators_from_counts,
+)
 from locmap.assessment.risk_terrain import fit_risk_terrain, terrain_covariates
 from locmap.queries import assessment as q
 
@@ -103,20 +108,20 @@ def compute_indicators(
         notes.append("An online context has no map location: no spatial indicators.")
         return jsonable(out)
 
-    rows = q.classified_incidents(session, place.id, ring_m=ring_m, place_m=place_m,
-                                  until=as_of)
+    found = q.place_incidents(session, place.id, ring_m=ring_m, place_m=place_m, until=as_of)
     sizes = q.area_sizes(session, place.id, ring_m=ring_m, place_m=place_m)
-    counts = Counter(r.area for r in rows)
-    out["incidents"] = {"place": counts["place"], "ring": counts["ring"],
-                        "locality": counts["locality"],
-                        "place_ids": [r.id for r in rows if r.area == "place"]}
-    if rows and sizes is not None and sizes.place_km2 > 0 and sizes.ring_km2 > 0:
-        months = [_month(r.occurred_at) for r in rows]
-        exposure = Exposure(min(months), max(months), sizes.place_km2, sizes.ring_km2,
+    out["incidents"] = {"place": found.count("place"), "ring": found.count("ring"),
+                        "locality": found.count("locality"),
+                        "place_ids": [r.id for r in found.near if r.area == "place"]}
+    if (found.first_at is not None and found.last_at is not None and sizes is not None
+            and sizes.place_km2 > 0 and sizes.ring_km2 > 0):
+        exposure = Exposure(_month(found.first_at), _month(found.last_at), sizes.place_km2,
+                            sizes.ring_km2,
                             max(sizes.locality_km2, sizes.place_km2 + sizes.ring_km2 + 1e-9))
-        recs = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
-                for r in rows]
-        out["indicators"] = place_indicators(recs, exposure).to_dict()
+        near = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
+                for r in found.near]
+        out["indicators"] = place_indicators_from_counts(
+            near, found.rest_of_locality, exposure).to_dict()
         out["areas_km2"] = asdict(sizes)
     else:
         notes.append("No incidents in the locality yet: no rates or trend.")
