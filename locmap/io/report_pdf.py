@@ -3,7 +3,7 @@
 Everything is drawn here, offline: the place map is a matplotlib drawing of the place,
 the pilot's other places and the locality outline (no map tiles, nothing fetched), KPI
 charts are matplotlib PNGs, and WeasyPrint resolves stylesheets against the app's static
-folder only (``url_fetcher`` refuses anything that is not a local file or a data URI).
+folder only (the URL fetcher refuses anything that is not a local file or a data URI).
 The data it receives is already checked, suppressed and pseudonymised by the service.
 """
 
@@ -122,19 +122,13 @@ def render_html(data: dict[str, Any]) -> str:
     return _env.get_template("report.html").render(r=data, label=label)
 
 
-def _local_only(url: str, timeout: int = 10, ssl_context: Any = None) -> dict[str, Any]:
-    from weasyprint.urls import default_url_fetcher
-
-    if not (url.startswith("data:") or url.startswith("file:")):
-        raise ValueError(f"report assets must be local, not {url[:40]!r}")
-    result: dict[str, Any] = default_url_fetcher(url, timeout=timeout)
-    return result
-
-
 def render_pdf(data: dict[str, Any]) -> bytes:
     """The report as PDF bytes, assets resolved against the static folder only."""
     from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
 
+    # Only local files and data URIs: a report never reaches the network.
+    fetcher = URLFetcher(allowed_protocols=("file", "data"), fail_on_errors=True)
     pdf: bytes = HTML(string=render_html(data), base_url=str(STATIC) + "/",
-                      url_fetcher=_local_only).write_pdf()
+                      url_fetcher=fetcher).write_pdf()
     return pdf
