@@ -394,5 +394,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *,
         "review_points": [{"number": r.number, "due_on": r.due_on.isoformat()}
                           for r in points],
         "versions": list_plans(session, actor, pid, plan.assessment_id),
+        "agencies": [{"id": i, "name": n, "kind": k} for i, n, k in session.execute(
+            select(Agency.id, Agency.name, Agency.kind).order_by(Agency.name))],
         "today": today.isoformat(),
     }

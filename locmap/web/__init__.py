@@ -61,11 +61,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         network,
         pages,
         places_pages,
+        plans,
         reviews,
     )
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
-                      assessments.bp, imports.bp, dashboard.bp, reviews.bp):
+                      assessments.bp, imports.bp, dashboard.bp, reviews.bp, plans.bp):
         app.register_blueprint(blueprint)
     return app
 
