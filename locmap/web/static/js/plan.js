@@ -23,13 +23,13 @@
     afterDatasetsDraw: function (chart) {
       var x = chart.scales.x, area = chart.chartArea, ctx = chart.ctx;
       ctx.save();
-      marks.forEach(function (m) {
+      marks.forEach(function (m, i) {
         if (m.x < x.min || m.x > x.max) { return; }
         var px = x.getPixelForValue(m.x);
         ctx.strokeStyle = m.color; ctx.setLineDash([4, 3]); ctx.lineWidth = 1;
         ctx.beginPath(); ctx.moveTo(px, area.top); ctx.lineTo(px, area.bottom); ctx.stroke();
         ctx.setLineDash([]); ctx.fillStyle = m.color; ctx.font = "10px sans-serif";
-        ctx.fillText(m.text, px + 3, area.top + 10);
+        ctx.fillText(m.text, px + 3, area.top + 10 + (i % 2) * 11);  // stagger close labels
       });
       ctx.restore();
     }
