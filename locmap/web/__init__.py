@@ -57,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         assessments,
         auth,
         dashboard,
+        impact,
         imports,
         network,
         pages,
@@ -66,7 +67,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
-                      assessments.bp, imports.bp, dashboard.bp, reviews.bp, plans.bp):
+                      assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
+                      plans.bp):
         app.register_blueprint(blueprint)
     return app
 

@@ -13,6 +13,7 @@ api = ApiRegistry(bp)
 from locmap.web.api import (  # noqa: E402
     assessments, dashboard, evidence, exports, imports, incidents, network, pilots, places,
     reviews,
+    impact,
     plans,
 )
 
