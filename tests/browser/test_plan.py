@@ -79,6 +79,9 @@ def test_make_a_plan_for_the_library(page: Any, demo_db: Database) -> None:
     assert _gap_count(page) == before - 1
     assert page.locator(f".gap:has-text('{STATEMENT}')").count() == 0
     assert page.locator("#action-table").inner_text().count("Bystander training") == 1
+    if SHOTS:
+        page.locator("#gaps").scroll_into_view_if_needed()
+        page.screenshot(path=f"{SHOTS}/plan_gaps.png")
 
     page.click("#compute-kpis")
     page.wait_for_selector("#kpis")
