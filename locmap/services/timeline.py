@@ -107,7 +107,8 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
     start = points[i - 1].due_on if i else pilot.start_date
     end = rp.due_on
     suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
-    t0 = dt.datetime.combine(start, dt.time(), dt.UTC)
+    # Periods do not overlap: after the first, a period starts the day after the last due date.
+    t0 = dt.datetime.combine(start, dt.time(), dt.UTC) + dt.timedelta(days=1 if i else 0)
     t1 = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
     incidents = session.execute(
         select(Place.name, func.count(Incident.id)).join(Incident, Incident.place_id == Place.id)
