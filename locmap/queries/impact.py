@@ -305,14 +305,16 @@ def latest_assessment_id(session: Session, place_id: int) -> int | None:
 _LAYERS = text(
     """
     SELECT fl.id, fl.name, count(f.id) AS n FROM feature_layer fl
-    LEFT JOIN feature f ON f.layer_id = fl.id
+    JOIN feature f ON f.layer_id = fl.id AND GeometryType(f.geom) = 'POINT'
     WHERE fl.pilot_id = :pilot_id GROUP BY fl.id, fl.name ORDER BY fl.name
     """
 )
 
 
 def feature_layers(session: Session, pilot_id: int) -> list[LayerRow]:
-    """The pilot's feature layers with their number of features."""
+    """The pilot's layers of point features with their number (areas such as districts
+    are terrain, not contexts, and are not scanned).
+    """
     return [LayerRow(r.id, r.name, int(r.n))
             for r in session.execute(_LAYERS, {"pilot_id": pilot_id})]
 

@@ -256,6 +256,9 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
         scan.pop("evidence", None)
         scan.pop("target_series", None)
         blocks.append(scan)
+    # Places (where people and presences are recorded) before features, nearest first.
+    flags.sort(key=lambda f: (f["source"]["name"], f["dest"]["kind"] != "place",
+                              f["dest"]["distance_m"]))
     audit.record(session, actor, "read", "displacement_watch", pilot_id, pilot_id=pilot_id,
                  personal_data=people_shown,
                  detail={"distance_m": distance_m, "flags": len(flags)})
