@@ -30,7 +30,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap.geo import parse_geojson_geometry
+from locmap.geo import MAX_VERTICES, parse_geojson_geometry
 from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, sha256_of
 from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
@@ -39,7 +39,8 @@ from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import PLACE_KINDS
 
-__all__ = ["read_gis", "import_gis", "json_safe", "checked_geometry", "GIS_SUFFIXES"]
+__all__ = ["read_gis", "preview_gis", "import_gis", "json_safe", "checked_geometry",
+           "GIS_SUFFIXES"]
 
 GIS_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
 MAX_FEATURES = 200_000
@@ -81,7 +82,13 @@ def read_gis(path: Path, *, layer: str | None = None, crs: str | None = None) ->
     try:
         gdf = pyogrio.read_dataframe(source, layer=layer, max_features=MAX_FEATURES + 1)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        raise InvalidData(f"{path.name} could not be read as a GIS file: {exc}") from exc
+        if "too complex/large" in str(exc):  # GDAL's GeoJSON per-object memory limit
+            raise InvalidData(
+                f"{path.name} holds a feature far larger than locmap accepts (at most "
+                f"{MAX_VERTICES:,} vertices per geometry); simplify it in your GIS first. "
+                "Nothing was imported.") from exc
+        detail = str(exc).replace(str(path.resolve().parent) + "/", "")  # no server paths
+        raise InvalidData(f"{path.name} could not be read as a GIS file: {detail}") from exc
     if len(gdf) > MAX_FEATURES:
         raise InvalidData(f"{path.name} has more than {MAX_FEATURES:,} features.")
     given: CRS | None = None
@@ -143,6 +150,17 @@ def checked_geometry(geom: BaseGeometry | None) -> BaseGeometry:
     return parse_geojson_geometry(dict(mapping(geom)))
 
 
+def preview_gis(path: Path, *, crs: str | None = None, limit: int = 10) -> dict[str, Any]:
+    """What a GIS file holds (columns, CRS, geometry types, first rows); writes nothing."""
+    gdf = read_gis(path, crs=crs)
+    columns = [str(c) for c in gdf.columns if c != gdf.geometry.name]
+    rows = [{str(k): json_safe(v) for k, v in r.items()}
+            for r in gdf[columns].head(limit).to_dict("records")]
+    types = gdf.geometry.geom_type.fillna("none").value_counts()
+    return {"features": len(gdf), "columns": columns, "rows": rows,
+            "geometry_types": {str(k): int(v) for k, v in types.items()}}
+
+
 def import_gis(
     session: Session,
     actor: Actor,
@@ -155,8 +173,14 @@ def import_gis(
     name_column: str | None = None,
     kind_column: str | None = None,
     source_layer: str | None = None,
+    filename: str | None = None,
+    data_import: DataImport | None = None,
 ) -> DataImport:
-    """Import one GIS file as a feature layer (``as_="layer"``) or as places."""
+    """Import one GIS file as a feature layer (``as_="layer"``) or as places.
+
+    ``data_import`` continues a record created earlier (the web confirm step); ``filename``
+    is the name to record and report (the uploaded name rather than the stored one).
+    """
     require(actor, pilot_id, "import.run" if as_ == "layer" else "place.edit")
     require(actor, pilot_id, "import.run")
     if as_ not in ("layer", "places"):
@@ -165,11 +189,14 @@ def import_gis(
         raise NotFound("No such pilot.")
     path = Path(path)
     started = time.perf_counter()
-    di = DataImport(pilot_id=pilot_id, kind=f"gis_{as_}", filename=path.name,
-                    sha256=sha256_of(path), created_by_id=actor.user_id, status="running",
-                    started_at=dt.datetime.now(dt.UTC))
-    session.add(di)
+    di = data_import or DataImport(pilot_id=pilot_id, kind=f"gis_{as_}",
+                                   filename=filename or path.name, sha256=sha256_of(path),
+                                   created_by_id=actor.user_id)
+    if data_import is None:
+        session.add(di)
+    di.status, di.started_at = "running", dt.datetime.now(dt.UTC)
     session.flush()
+    shown = filename or path.name
     gdf = read_gis(path, layer=source_layer, crs=crs)
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
     name_col = name_column or ("name" if "name" in columns else None)
@@ -184,11 +211,11 @@ def import_gis(
 
     layer: FeatureLayer | None = None
     if as_ == "layer":
-        lname = (layer_name or path.stem).strip()[:200]
+        lname = (layer_name or Path(shown).stem).strip()[:200]
         if session.scalar(select(FeatureLayer.id).where(
                 FeatureLayer.pilot_id == pilot_id, FeatureLayer.name == lname)):
             raise InvalidData(f"The pilot already has a feature layer called {lname!r}.")
-        layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=path.name[:200],
+        layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=shown[:200],
                              data_import_id=di.id)
         session.add(layer)
         session.flush()
@@ -201,7 +228,7 @@ def import_gis(
         try:
             shp = checked_geometry(geom)
         except InvalidGeometry as exc:
-            rejects.append({"file": path.name, "row": i, "name": name, "reason": exc.message})
+            rejects.append({"file": shown, "row": i, "name": name, "reason": exc.message})
             continue
         if as_ == "layer":
             assert layer is not None
@@ -219,7 +246,7 @@ def import_gis(
         elif kind in PLACE_GEOMETRY_RULE and shp.geom_type.upper() not in PLACE_GEOMETRY_RULE[kind]:
             reason = f"a {kind} must be a {' or '.join(PLACE_GEOMETRY_RULE[kind])}"
         if reason:
-            rejects.append({"file": path.name, "row": i, "name": name, "reason": reason})
+            rejects.append({"file": shown, "row": i, "name": name, "reason": reason})
             continue
         rows.append(Place(pilot_id=pilot_id, name=name[:200], kind=kind,
                           geom=from_shape(shp, srid=4326), created_by_id=actor.user_id))

@@ -164,8 +164,9 @@ def _read_layer(path: Path, layer: str, bbox: tuple[float, ...]) -> Any:
             return pyogrio.read_dataframe(str(path), layer=layer, bbox=bbox,
                                           USE_CUSTOM_INDEXING="NO")
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        detail = str(exc).replace(str(path.resolve().parent) + "/", "")  # no server paths
         raise InvalidData(f"{path.name} could not be read as an OpenStreetMap extract: "
-                          f"{exc}") from exc
+                          f"{detail}") from exc
 
 
 def read_osm(path: Path, clip: BaseGeometry, presets: list[str]) -> tuple[

@@ -1,4 +1,11 @@
-"""The import pages: upload a police CSV (or zip), check a preview, confirm, see the result.
+"""The import pages: upload a file, check a preview, confirm, see the result.
+
+Three kinds of file, told apart by name (and, for a zip, by what it holds): police.uk crime
+CSVs (a ``.csv`` or a zip of them), GIS files (GeoJSON, GeoPackage, a zipped Shapefile: as
+a feature layer or as places) and OpenStreetMap extracts (``.osm.pbf`` / ``.osm``: tag
+presets as feature layers, chosen named features as places). Every kind goes through the
+same service code as the CLI (:mod:`locmap.services.imports`, :mod:`locmap.io.gis`,
+:mod:`locmap.io.osm`).
 
 Two steps so nothing is written before a person has seen what the file holds: the upload
 is stored under ``LOCMAP_DATA_DIR/imports/<token>/`` with who uploaded it and its SHA-256,
@@ -18,6 +25,7 @@ import re
 import shutil
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -25,21 +33,22 @@ from flask import Blueprint, abort, current_app, redirect, render_template, requ
 from werkzeug.utils import secure_filename
 
 from locmap.db import Database
-from locmap.io import police
+from locmap.io import gis, osm, police
 from locmap.io.sources import collect_sources
 from locmap.models import DataImport
 from locmap.services import imports
 from locmap.services.errors import InvalidData, LocmapError, NotFound
 from locmap.services.permissions import Actor, can, require
 from locmap.services.pilots import get_pilot
-from locmap.vocab import HARM_CATEGORIES
+from locmap.vocab import HARM_CATEGORIES, PLACE_KINDS
 from locmap.web.context import actor, database, db_session, login_required
 
 bp = Blueprint("imports", __name__)
 
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
-_ACCEPTED = (".csv", ".zip")
+_ACCEPTED = (".csv", ".zip", ".geojson", ".json", ".gpkg", ".osm", ".pbf")
 UPLOAD_TTL_S = 24 * 3600
+_KINDS = {"police": "police_csv", "gis": "gis_layer", "osm": "osm"}
 
 
 def _upload_root() -> Path:
@@ -80,6 +89,34 @@ def index(pilot_id: int) -> Any:
     return render_template("imports.html", pilot=pilot, recent=recent)
 
 
+def _kind_of(name: str, stored: Path) -> str:
+    """police, gis or osm, from the file name (and a zip's members)."""
+    lower = name.lower()
+    if lower.endswith(osm.OSM_SUFFIXES):
+        return "osm"
+    if lower.endswith((".geojson", ".json", ".gpkg")):
+        return "gis"
+    if lower.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(stored) as zf:
+                if any(n.lower().endswith(".shp") for n in zf.namelist()):
+                    return "gis"
+        except zipfile.BadZipFile:
+            raise InvalidData(f"{name} is not a readable zip file.") from None
+    return "police"
+
+
+def _preview_for(kind: str, s: Any, pilot: Any, stored: Path, crs: str | None) -> dict[str, Any]:
+    if kind == "gis":
+        return gis.preview_gis(stored, crs=crs)
+    if kind == "osm":
+        return osm.preview_osm(stored, osm.clip_area(s, pilot))
+    sources = collect_sources([stored])
+    first = police.preview(sources[0])
+    first["files"] = [src.name.replace("upload.zip:", "") for src in sources]
+    return first
+
+
 @bp.route("/pilots/<int:pilot_id>/imports/upload", methods=["POST"])
 @login_required
 def upload(pilot_id: int) -> Any:
@@ -88,31 +125,40 @@ def upload(pilot_id: int) -> Any:
     file = request.files.get("file")
     name = secure_filename(file.filename or "") if file else ""
     if not file or not name:
-        raise InvalidData("Choose a police.uk CSV file or a zip of them to upload.")
+        raise InvalidData("Choose a file to upload.")
     if not name.lower().endswith(_ACCEPTED):
-        raise InvalidData("Upload a .csv file or a .zip of .csv files.")
+        raise InvalidData("Upload a police.uk .csv (or a .zip of them), a GeoJSON, GeoPackage "
+                          "or zipped Shapefile, or an OpenStreetMap .osm.pbf / .osm extract.")
+    crs = (request.form.get("crs") or "").strip()[:40] or None
     root = _upload_root()
     _purge_old_uploads(root)
     token = hashlib.sha256(f"{time.time_ns()}{a.user_id}{name}".encode()).hexdigest()[:32]
     folder = root / token
     folder.mkdir(parents=True, mode=0o700)
-    stored = folder / ("upload.zip" if name.lower().endswith(".zip") else "upload.csv")
+    lower = name.lower()
+    # GIS and OSM files keep their own name (it is what messages and layer names show), in
+    # a sub-folder so that no name can collide with meta.json.
+    (folder / "data").mkdir(mode=0o700)
+    stored = (folder / "data" / name if lower.endswith(_ACCEPTED[2:]) else
+              folder / ("upload.zip" if lower.endswith(".zip") else "upload.csv"))
     digest = hashlib.sha256()
     with stored.open("wb") as out:
         while block := file.stream.read(1 << 20):
             digest.update(block)
             out.write(block)
     try:
-        sources = collect_sources([stored])
-        first = police.preview(sources[0])
+        kind = _kind_of(name, stored)
+        if kind != "police" and stored.name == "upload.zip":
+            stored = stored.rename(folder / "data" / name)
+        first = _preview_for(kind, s, pilot, stored, crs)
     except LocmapError:
         shutil.rmtree(folder, ignore_errors=True)
         raise
     meta = {
-        "pilot_id": pilot.id, "user_id": a.user_id, "filename": name,
-        "stored_name": stored.name, "sha256": digest.hexdigest(), "size": stored.stat().st_size,
-        "files": [src.name.replace("upload.zip:", "") for src in sources],
-        "preview": first,
+        "pilot_id": pilot.id, "user_id": a.user_id, "filename": name, "kind": kind,
+        "stored_name": str(stored.relative_to(folder)), "sha256": digest.hexdigest(),
+        "size": stored.stat().st_size,
+        "files": first.pop("files", [name]), "crs": crs, "preview": first,
     }
     (folder / "meta.json").write_text(json.dumps(meta))
     return redirect(url_for("imports.preview", pilot_id=pilot_id, token=token))
@@ -124,6 +170,13 @@ def preview(pilot_id: int, token: str) -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id, "import.run")
     _, meta = _pending_upload(pilot_id, token, a)
+    kind = meta.get("kind", "police")
+    if kind == "gis":
+        return render_template("imports_preview_gis.html", pilot=pilot, token=token, meta=meta,
+                               place_kinds=[k for k in PLACE_KINDS if k != "online"])
+    if kind == "osm":
+        return render_template("imports_preview_osm.html", pilot=pilot, token=token, meta=meta,
+                               presets=osm.PRESETS)
     mapping = imports.crime_type_mapping(s, a, pilot_id)
     seen = sorted({r.get("Crime type", "") for r in meta["preview"]["rows"]})
     return render_template(
@@ -134,8 +187,43 @@ def preview(pilot_id: int, token: str) -> Any:
     )
 
 
+def _options(kind: str, form: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    """The confirm form's choices, checked before anything is written."""
+    if kind == "gis":
+        as_ = form.get("as", "layer")
+        if as_ not in ("layer", "places"):
+            raise InvalidData("Import the file as a feature layer or as places.")
+        cols = meta["preview"]["columns"]
+        opts: dict[str, Any] = {"as_": as_, "crs": meta.get("crs")}
+        for key in ("name_column", "kind_column"):
+            value = form.get(key) or None
+            if value is not None and value not in cols:
+                raise InvalidData(f"{value!r} is not a column of {meta['filename']}.")
+            opts[key] = value
+        opts["layer_name"] = (form.get("layer_name") or "").strip()[:200] or None
+        return opts
+    if kind == "osm":
+        presets = form.getlist("preset")
+        if not presets:
+            raise InvalidData("Choose at least one kind of feature to import.")
+        return {"presets": presets, "pick": form.getlist("place")[:1000]}
+    return {}
+
+
+def _import(kind: str, s: Any, who: Actor, pilot_id: int, stored: Path, di: DataImport,
+            options: dict[str, Any]) -> None:
+    if kind == "gis":
+        gis.import_gis(s, who, pilot_id, stored, filename=di.filename, data_import=di,
+                       **options)
+    elif kind == "osm":
+        osm.import_osm(s, who, pilot_id, stored, filename=di.filename, data_import=di,
+                       **options)
+    else:
+        imports.import_police(s, who, pilot_id, stored, filename=di.filename, data_import=di)
+
+
 def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder: Path,
-                stored: Path) -> None:
+                stored: Path, kind: str = "police", options: dict[str, Any] | None = None) -> None:
     """Run one confirmed import in its own transactions; record a failure if it fails."""
     try:
         with db.sessionmaker() as s:
@@ -145,8 +233,7 @@ def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder:
             di.status = "running"
             s.commit()
             try:
-                imports.import_police(s, who, pilot_id, stored, filename=di.filename,
-                                      data_import=di)
+                _import(kind, s, who, pilot_id, stored, di, options or {})
                 s.commit()
                 return
             except LocmapError as exc:
@@ -155,7 +242,7 @@ def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder:
                 current_app.logger.exception("import %s failed", import_id)
                 message = f"Unexpected error: {type(exc).__name__}. Nothing was imported."
             s.rollback()
-            imports.record_failure(s, who, pilot_id, kind="police_csv", filename="",
+            imports.record_failure(s, who, pilot_id, kind=_KINDS[kind], filename="",
                                    sha256="", message=message, data_import_id=import_id)
             s.commit()
     finally:
@@ -167,19 +254,29 @@ def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder:
 def confirm(pilot_id: int, token: str) -> Any:
     s, a = db_session(), actor()
     require(a, pilot_id, "import.run")
-    stored, meta = _pending_upload(pilot_id, token, a)
+    _, meta = _pending_upload(pilot_id, token, a)
+    kind = meta.get("kind", "police")
+    options = _options(kind, request.form, meta)
+    if options.get("pick") or options.get("as_") == "places":
+        require(a, pilot_id, "place.edit")
     # The token folder is claimed by renaming it, so a double click cannot import twice.
-    claimed = stored.parent.with_name(stored.parent.name + ".claimed")
+    folder = _upload_root() / token
+    claimed = folder.with_name(folder.name + ".claimed")
     try:
-        stored.parent.rename(claimed)
+        folder.rename(claimed)
     except OSError:
         abort(409, "This upload is already being imported.")
-    di = DataImport(pilot_id=pilot_id, kind="police_csv", filename=meta["filename"],
+    if kind == "gis":
+        dkind = f"gis_{options['as_']}"
+    else:
+        dkind = _KINDS[kind]
+    di = DataImport(pilot_id=pilot_id, kind=dkind, filename=meta["filename"],
                     sha256=meta["sha256"], created_by_id=a.user_id, status="pending")
     s.add(di)
     s.commit()
     import_id = di.id
-    args = (database(), a, pilot_id, import_id, claimed, claimed / stored.name)
+    args = (database(), a, pilot_id, import_id, claimed, claimed / meta["stored_name"], kind,
+            options)
     if current_app.config.get("TESTING") or current_app.config.get("LOCMAP_IMPORT_SYNC"):
         _run_import(*args)
     else:

@@ -107,7 +107,7 @@ def test_upload_refusals(
     pid = world.pilot.id
     auth.login("practitioner@test.invalid")
     r = upload(client, auth, pid, b"hello", name="notes.txt")
-    assert r.status_code == 422 and "Upload a .csv" in r.get_data(as_text=True)
+    assert r.status_code == 422 and "Upload a police.uk .csv" in r.get_data(as_text=True)
     r = upload(client, auth, pid, b"Crime ID,Month\r\n")
     assert r.status_code == 422 and "missing column(s)" in r.get_data(as_text=True)
     app.config["MAX_CONTENT_LENGTH"] = 4096

@@ -24,3 +24,28 @@
     window.setTimeout(poll, delay);
   });
 })();
+
+/* The OSM preview: filter the named features by name, and tick a feature's layer when the
+   feature is picked as a place (a place is only made from a layer being imported). */
+(function () {
+  "use strict";
+  document.addEventListener("DOMContentLoaded", function () {
+    var table = document.getElementById("osm-named");
+    if (!table) { return; }
+    var filter = document.getElementById("osm-filter");
+    if (filter) {
+      filter.addEventListener("input", function () {
+        var q = filter.value.trim().toLowerCase();
+        Array.prototype.forEach.call(table.tBodies[0].rows, function (row) {
+          row.hidden = q !== "" && row.cells[1].textContent.toLowerCase().indexOf(q) === -1;
+        });
+      });
+    }
+    table.addEventListener("change", function (ev) {
+      var box = ev.target;
+      if (!box.checked || box.name !== "place") { return; }
+      var preset = document.querySelector('#osm-presets input[value="' + box.getAttribute("data-preset") + '"]');
+      if (preset) { preset.checked = true; }
+    });
+  });
+})();
