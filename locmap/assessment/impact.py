@@ -352,6 +352,8 @@ def interrupted_time_series(series: Mapping[str, int], intervention_month: str, 
         if alpha > 0 and p_disp < 0.05:
             model = "negative_binomial"
             fit = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
+        # exp() of a diverging coefficient (near-empty segment) warns too: same treatment.
+        level_rr, slope_rr, trend_rr = (_ratio(fit, i, level) for i in (2, 3, 1))
     limits = [MONTH_PRECISION]
     limits += [f"Model warning: {w.message}" for w in caught]
     n0, n1 = int(before.sum()), int(after.sum())
@@ -367,8 +369,8 @@ def interrupted_time_series(series: Mapping[str, int], intervention_month: str, 
     if y[before[keep]].mean() < 5 or y[after[keep]].mean() < 5:
         limits.append("Small numbers (fewer than 5 incidents a month on average in a "
                       "segment): intervals are wide and single incidents matter.")
-    return ItsResult(model, _ratio(fit, 2, level), _ratio(fit, 3, level), _ratio(fit, 1, level),
-                     alpha, p_disp, seasonal, n0, n1, tuple(limits))
+    return ItsResult(model, level_rr, slope_rr, trend_rr, alpha, p_disp, seasonal, n0, n1,
+                     tuple(limits))
 
 
 def detect_displacement(target_series: Mapping[str, int],

@@ -203,3 +203,12 @@ def test_detect_displacement_validation():
         detect_displacement(_const(40, 20), {}, INTERVENTION)
     with pytest.raises(ValueError, match="same months as the target"):
         detect_displacement(_const(40, 20), {"X": {"2022-01": 1, "2022-02": 2}}, INTERVENTION)
+
+
+def test_a_near_empty_segment_is_a_stated_limit_not_an_error() -> None:
+    # 24 months, nothing at all after the intervention: the level change diverges.
+    months = [f"{2024 + (m // 12)}-{m % 12 + 1:02d}" for m in range(24)]
+    series = {m: (6 if i < 12 else 0) for i, m in enumerate(months)}
+    result = interrupted_time_series(series, "2025-01", seasonality=False)
+    assert result.level_change.estimate < 1e-3
+    assert any("Model warning" in text for text in result.limits)
