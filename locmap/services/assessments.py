@@ -276,7 +276,8 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
     a.submitted_at = dt.datetime.now(dt.UTC)
     if a.parent_id is not None:
         parent = session.get(Assessment, a.parent_id)
-        if parent is not None and parent.status in ("in_review", "approved"):
+        # An approved parent stays in force until its successor is approved (reviews.py).
+        if parent is not None and parent.status == "in_review":
             parent.status = "superseded"
     session.flush()
     audit.record(session, actor, "submit", "assessment", a.id, pilot_id=pilot_id,

@@ -183,3 +183,31 @@ def test_one_per_agency_and_own_version(client: Any, auth: Any, setup: dict[str,
     with pytest.raises(Forbidden, match="you wrote"):
         reviews.give_review(session, actor, w.pilot.id, "assessment", a.id,
                             decision="approve")
+
+
+def test_an_approved_version_stays_in_force_until_its_successor_is_approved(
+        client: Any, auth: Any, setup: dict[str, Any], session: Session) -> None:
+    base, w = setup["base"], setup["world"]
+    v1 = _submitted(client, auth, setup)
+    url1 = f"{base}/assessments/{v1['id']}"
+    reviewer = w.users["partner_reviewer"]
+    assert _api(client, "POST", f"{url1}/review-requests",
+                {"reviewer_ids": [reviewer.id]}).status_code == 201
+    auth.logout()
+    auth.login("partner_reviewer@test.invalid")
+    assert _api(client, "POST", f"{url1}/reviews", {"decision": "approve"}).status_code == 201
+    auth.logout()
+    auth.login("practitioner@test.invalid")
+    v2 = _api(client, "POST", f"{url1}/new-version").get_json()
+    url2 = f"{base}/assessments/{v2['id']}"
+    assert _api(client, "POST", f"{url2}/submit", {}).status_code == 200
+    # v2 is only under review: v1 is still the approved assessment of the place.
+    assert session.get(Assessment, v1["id"]).status == "approved"
+    assert _api(client, "POST", f"{url2}/review-requests",
+                {"reviewer_ids": [reviewer.id]}).status_code == 201
+    auth.logout()
+    auth.login("partner_reviewer@test.invalid")
+    assert _api(client, "POST", f"{url2}/reviews", {"decision": "approve"}).status_code == 201
+    session.expire_all()
+    assert session.get(Assessment, v1["id"]).status == "superseded"
+    assert session.get(Assessment, v2["id"]).status == "approved"
