@@ -153,6 +153,17 @@ def edit(pilot_id: int, plan_id: int) -> Any:
             flash(exc.message, "error")
             return redirect(target)
         return redirect(url_for(".view", pilot_id=pilot_id, plan_id=new.id))
+    if op == "submit":
+        from locmap.services import reviews
+
+        try:
+            reviews.submit_plan(s, actor(), pilot_id, plan_id)
+        except (InvalidData, Conflict) as exc:
+            flash(exc.message, "error")
+            return redirect(target)
+        flash("Submitted: the plan is frozen for review. Choose its reviewers below.", "info")
+        return redirect(url_for("reviews.review_page", pilot_id=pilot_id, kinds="plans",
+                                subject_id=plan_id))
     try:
         anchor = _apply(op, pilot_id, plan_id)
     except (InvalidData, Conflict) as exc:

@@ -47,6 +47,13 @@ def test_make_a_plan_add_an_action_and_gaps_shrink(client: Any, auth: Any, sessi
     assert '<span class="flag">Overdue</span>' in html
     place_page = client.get(f"/pilots/{c['pilot']}/places/{c['place']}/plans")
     assert "Plan v1" in place_page.get_data(as_text=True)
+    # Submitting from the plan page freezes it and leads to the review page.
+    assert 'id="submit-plan"' in html and 'id="plan-pdf-link"' not in html
+    r = client.post(plan_url + "/edit", data={"csrf_token": _csrf(client), "op": "submit"})
+    assert r.status_code == 302 and r.headers["Location"].endswith("/review")
+    html = client.get(plan_url).get_data(as_text=True)
+    assert 'id="submit-plan"' not in html and 'id="plan-pdf-link"' in html
+    assert "in review" in html
 
     auth.logout()
     auth.login("partner_reviewer@test.invalid")
