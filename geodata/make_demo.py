@@ -676,7 +676,8 @@ ASSESSED_FROM, ASSESSED_TO = date(2026, 7, 1), date(2026, 11, 20)
 
 def add_case_fields(seed: int, people: list[dict]) -> None:
     """Give each young person a category, case status, last risk assessment and the date
-    their record was created (own random stream, so the other files do not change)."""
+    their record was created (own random stream, so the other files do not change).
+    """
     rng = random.Random(f"{seed}-case-fields")
     span = (RECORDED_TO - RECORDED_FROM).days
     assessed_span = (ASSESSED_TO - ASSESSED_FROM).days
