@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
+import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -80,7 +81,11 @@ def read_gis(path: Path, *, layer: str | None = None, crs: str | None = None) ->
         raise InvalidData(f"{path.name}: expected one of {', '.join(GIS_SUFFIXES)}.")
     source = _zip_shapefile(path) if suffix == ".zip" else str(path)
     try:
-        gdf = pyogrio.read_dataframe(source, layer=layer, max_features=MAX_FEATURES + 1)
+        with warnings.catch_warnings():
+            # GDAL warns about a geometry it cannot read and yields none: the row is then
+            # reported as having no geometry, so the warning adds nothing.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            gdf = pyogrio.read_dataframe(source, layer=layer, max_features=MAX_FEATURES + 1)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
         if "too complex/large" in str(exc):  # GDAL's GeoJSON per-object memory limit
             raise InvalidData(
@@ -119,7 +124,9 @@ def json_safe(value: Any) -> Any:
         value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
-    if isinstance(value, bool | int | str):
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")  # JSONB cannot hold NUL
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, dt.datetime | dt.date | dt.time):
         return value.isoformat()

@@ -109,10 +109,12 @@ class PoliceResult:
     def reject(self, file: str, line: int, reason: str, row: dict[str, str]) -> None:
         self.rows_rejected += 1
         if len(self.rejects) < MAX_REPORT_ROWS:
+            # JSONB cannot hold NUL: shown as U+FFFD in the report.
             self.rejects.append({
                 "file": file, "row": line, "reason": reason,
-                "crime_id": row.get("Crime ID", ""), "month": row.get("Month", ""),
-                "crime_type": row.get("Crime type", ""), "location": row.get("Location", ""),
+                **{k: row.get(c, "")[:_MAX_CELL].replace("\x00", "\ufffd") for k, c in (
+                    ("crime_id", "Crime ID"), ("month", "Month"), ("crime_type", "Crime type"),
+                    ("location", "Location"))},
             })
 
     def summary(self) -> dict[str, Any]:
