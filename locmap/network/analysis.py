@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from locmap.network._gc import collector_paused
 from locmap.network._serial import to_jsonable
 from locmap.network.change import NetworkChange, network_change
 from locmap.network.concern import NetworkConcerns, find_concerns
@@ -55,6 +56,8 @@ class NetworkAnalysis:
         return out
 
 
+# Graph building allocates heavily; the cyclic collector is paused meanwhile (see _gc).
+@collector_paused()
 def analyse_network(
     people: Iterable[PersonNode],
     ties: Iterable[Tie],

@@ -189,48 +189,60 @@ def find_places(
         raise ValueError(f"min_shared_people must be an int, got {min_shared_people!r}")
     if min_shared_people < 1:
         raise ValueError(f"min_shared_people must be >= 1, got {min_shared_people}")
+    # One incidence matrix serves the profiles and the links: the people at a place are
+    # its row, and the projection is M @ M.T (see place_projection).
+    places, people, matrix = _incidence(presence)
     group_of = groups.group_of
+    kinds = ("young_person", "adult_of_concern", "trusted_adult")
+    labels = sorted(set(group_of.values()), key=lambda x: (len(x), x))
+    column = {label: len(kinds) + i for i, label in enumerate(labels)}
+    ungrouped_col = len(kinds) + len(labels)
+    tags_r, tags_c = [], []
+    for i, person in enumerate(people):
+        kind = presence.nodes[person]["kind"]
+        tags_r.append(i)
+        tags_c.append(kinds.index(kind))
+        if kind == "young_person":
+            label = group_of.get(person[1])
+            tags_r.append(i)
+            tags_c.append(ungrouped_col if label is None else column[label])
+    tags = sp.csr_array(
+        (np.ones(len(tags_r)), (np.array(tags_r, dtype=np.intp), np.array(tags_c, dtype=np.intp))),
+        shape=(len(people), ungrouped_col + 1),
+    )
+    counts = (matrix @ tags).tocsr()
+    present = (np.diff(matrix.indptr) > 0).tolist()
+    indptr, indices, data = counts.indptr.tolist(), counts.indices.tolist(), counts.data.tolist()
     profiles: list[PlaceProfile] = []
-    for node, side in presence.nodes(data="bipartite"):
-        if side != 1 or not presence.degree(node):
+    for i, node in enumerate(places):
+        if not present[i]:
             continue
-        counts: dict[str, int] = {}
-        kinds = {"young_person": 0, "adult_of_concern": 0, "trusted_adult": 0}
-        ungrouped = 0
-        for person in presence[node]:
-            kinds[presence.nodes[person]["kind"]] += 1
-            if presence.nodes[person]["kind"] == "young_person":
-                label = group_of.get(person[1])
-                if label is None:
-                    ungrouped += 1
-                else:
-                    counts[label] = counts.get(label, 0) + 1
+        lo, hi = indptr[i], indptr[i + 1]
+        row = dict(zip(indices[lo:hi], data[lo:hi], strict=True))
         meeting = tuple(
-            GroupAtPlace(lbl, counts[lbl]) for lbl in sorted(counts, key=lambda x: (len(x), x))
+            GroupAtPlace(lbl, int(row[column[lbl]])) for lbl in labels if column[lbl] in row
         )
         profiles.append(
             PlaceProfile(
                 place_id=node[1],
                 name=presence.nodes[node]["name"],
-                young_people=kinds["young_person"],
+                young_people=int(row.get(0, 0)),
                 groups=meeting,
-                ungrouped_young_people=ungrouped,
-                adults_of_concern=kinds["adult_of_concern"],
-                trusted_adults=kinds["trusted_adult"],
+                ungrouped_young_people=int(row.get(ungrouped_col, 0)),
+                adults_of_concern=int(row.get(1, 0)),
+                trusted_adults=int(row.get(2, 0)),
                 shared=len(meeting) >= 2,
             )
         )
     profiles.sort(key=lambda p: (-len(p.groups), -p.young_people, p.name, str(p.place_id)))
-    projection = place_projection(presence)
-    order = {p: i for i, p in enumerate(projection)}
-    links = sorted(
-        (
-            PlaceLink(a, b, w) if order[a] < order[b] else PlaceLink(b, a, w)
-            for a, b, w in projection.edges(data="weight")
-            if w >= min_shared_people
-        ),
-        key=lambda link: (-link.shared_people, order[link.a_id], order[link.b_id]),
+    # Upper triangle: i < j in presence-graph order, the order links are written in.
+    shared = sp.triu(matrix @ matrix.T, k=1).tocoo()
+    keep = shared.data >= min_shared_people
+    found = sorted(
+        zip((-shared.data[keep]).tolist(), shared.row[keep].tolist(), shared.col[keep].tolist(),
+            strict=True)
     )
+    links = [PlaceLink(places[i][1], places[j][1], int(-w)) for w, i, j in found]
     return PlaceNetwork(
         places=tuple(profiles),
         shared_places=tuple(p.place_id for p in profiles if p.shared),
