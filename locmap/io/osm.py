@@ -240,7 +240,8 @@ def preview_osm(path: Path, clip: BaseGeometry, presets: list[str] | tuple[str, 
     """Counts per preset and the named elements (candidates for places); writes nothing."""
     chosen = _check_presets(presets)
     found, rejects, outside = read_osm(path, clip, chosen)
-    named = sorted((e for e in found if e.name), key=lambda e: (e.presets[0], e.name))
+    order = {p: i for i, p in enumerate(PRESETS)}
+    named = sorted((e for e in found if e.name), key=lambda e: (order[e.presets[0]], e.name))
     return {
         "presets": {p: sum(p in e.presets for e in found) for p in chosen},
         "named": [{"ref": e.ref, "name": e.name, "preset": e.presets[0],

@@ -140,7 +140,7 @@ def test_preview_lists_named_candidates_without_writing(session: Session, world:
     before = session.scalar(select(func.count()).select_from(Feature))
     pv = preview_osm(write_osm(tmp_path / "p.osm"), LOCALITY, ["library", "fast_food"])
     assert pv["presets"] == {"library": 1, "fast_food": 2}
-    assert [n["ref"] for n in pv["named"]] == ["node/9002", "node/9001"]
+    assert [n["ref"] for n in pv["named"]] == ["node/9002", "node/9001"]  # preset order
     assert pv["named"][1]["kind"] == "library"
     assert session.scalar(select(func.count()).select_from(Feature)) == before
 
