@@ -117,6 +117,12 @@ def main() -> None:
     full, result = timed(
         lambda: analyse_network(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
     )
+    # The same function with the cyclic garbage collector left running, as before
+    # locmap.network._gc paused it: shows what the pause is worth on this machine.
+    unpaused = analyse_network.__wrapped__  # type: ignore[attr-defined]
+    with_gc, _ = timed(
+        lambda: unpaused(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
+    )
     graph = build_people_graph(people, ties, as_of=AS_OF)
     presence = build_presence_graph(people, places, presences, as_of=AS_OF)
     young = young_people_graph(graph)
@@ -164,6 +170,7 @@ def main() -> None:
     )
     print("| step | seconds (median of 3) |\n|---|---:|")
     print(f"| **analyse_network (everything, as of a date, with ego view)** | **{full:.3f}** |")
+    print(f"| the same with the cyclic garbage collector running | {with_gc:.3f} |")
     for name, fn in rows:
         print(f"| {name} | {timed(fn)[0]:.3f} |")
     if args.nx_betweenness:
