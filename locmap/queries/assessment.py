@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -239,11 +241,21 @@ _LOCALITY_COUNTS = text(
 )
 
 
-_PLANNER_OFF = text(
-    "SELECT current_setting('jit') AS jit, current_setting('enable_sort') AS sort, "
-    "set_config('jit', 'off', true), set_config('enable_sort', 'off', true)"
-)
-_PLANNER_SET = text("SELECT set_config('jit', :jit, true), set_config('enable_sort', :sort, true)")
+_SETTING = text("SELECT current_setting(:name)")
+_SET = text("SELECT set_config(:name, :value, true)")
+
+
+@contextmanager
+def _planner(session: Session, **settings: str) -> Iterator[None]:
+    """Transaction-local planner settings for the statements inside, restored after."""
+    saved = {k: session.execute(_SETTING, {"name": k}).scalar_one() for k in settings}
+    for k, v in settings.items():
+        session.execute(_SET, {"name": k, "value": v})
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            session.execute(_SET, {"name": k, "value": v})
 
 
 def place_incidents(
@@ -272,16 +284,18 @@ def place_incidents(
     """
     params = {"place_id": place_id, "ring_m": ring_m, "place_m": place_m,
               "since": since, "until": until}
-    near = tuple(ClassifiedIncident(r.id, r.occurred_at, r.time_precision, r.category,
-                                    r.severity, r.area)
-                 for r in session.execute(_NEAR, params))
-    # The planner prices _ST_Intersects so high that it JIT-compiles the pass (0.3-0.5 s
-    # on 2M incidents, more than it saves) and misjudges the rows passing it, so it sorts
-    # two million rows into 25 groups (2.5 s, spilling to disk) where hashing takes 0.85 s.
-    # Both are switched off for this statement only and restored after it.
-    saved = session.execute(_PLANNER_OFF).one()
-    totals = session.execute(_LOCALITY_COUNTS, params).all()
-    session.execute(_PLANNER_SET, {"jit": saved.jit, "sort": saved.sort})
+    # psycopg prepares a statement on its fifth run and PostgreSQL may then plan it
+    # generically, blind to the place: on 2M incidents the generic plans took 14 s each
+    # against 0.05 s and 0.7 s. The planner also prices _ST_Intersects so high that it
+    # JIT-compiles the counting pass (0.3-0.5 s, more than it saves) and misjudges the rows
+    # passing it, sorting two million rows into 25 groups on disk (2.5 s) where hashing
+    # takes 0.85 s. These settings hold for these two statements only.
+    with _planner(session, plan_cache_mode="force_custom_plan"):
+        near = tuple(ClassifiedIncident(r.id, r.occurred_at, r.time_precision, r.category,
+                                        r.severity, r.area)
+                     for r in session.execute(_NEAR, params))
+        with _planner(session, jit="off", enable_sort="off"):
+            totals = session.execute(_LOCALITY_COUNTS, params).all()
     if not totals:
         # Without a geometry nothing is near; a locality without incidents has none near.
         return PlaceIncidents((), {}, None, None)
