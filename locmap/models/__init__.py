@@ -9,6 +9,7 @@ from locmap.models.evidence import (
     AwarenessActivity,
     EngagementRecord,
     Incident,
+    LocalityIncidentCount,
     Observation,
     SafetyFactor,
     SafetyMap,
@@ -46,4 +47,5 @@ __all__ = [
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
     "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
+    "LocalityIncidentCount",
 ]

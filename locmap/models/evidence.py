@@ -5,7 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, Column, ForeignKey, Index, String, Table, Text, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from locmap.models.base import Base, Timestamped, in_vocab, valid_geom
@@ -24,6 +34,7 @@ __all__ = [
     "Incident", "incident_person", "Observation", "SafetyFactor", "factor_incident",
     "factor_observation", "factor_engagement", "EngagementRecord", "engagement_place",
     "AwarenessActivity", "awareness_place", "SafetyMap", "SafetyMapArea",
+    "LocalityIncidentCount",
 ]
 
 _LEVEL3 = ("poor", "adequate", "good")
@@ -71,6 +82,27 @@ class Incident(Timestamped, Base):
     version: Mapped[int] = mapped_column(default=1)
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class LocalityIncidentCount(Base):
+    """How many of a pilot's incidents intersecting its locality fell on one UTC day, per
+    harm category and severity (only days with incidents have a row).
+
+    Kept by the database, never by the application: migration 0004's statement-level
+    triggers on ``incident`` (insert, update, delete, truncate; transition tables, one
+    ``GROUP BY`` per statement) add and take off counts, rows reaching 0 are deleted, and a
+    change of ``pilot.locality`` recounts that pilot. ``place_incidents`` reads it for the
+    rest of the locality (see :mod:`locmap.queries.assessment`).
+    """
+
+    __tablename__ = "locality_incident_count"
+
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    severity: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class Observation(Timestamped, Base):

@@ -7,6 +7,19 @@ polygon place, ``ST_Intersects``; within ``place_m`` metres of a point or line p
 are ``ST_Area(geography)`` in km2, each clipped to the locality, so a ring that spills past
 the locality edge is measured as far as incidents are counted.
 
+A place assessment needs rows only for the place and its ring; the rest of a county-sized
+locality is counts per harm category and severity plus the window's first and last
+incident times. Those counts come from ``locality_incident_count`` (migration 0004): the
+pilot's incidents intersecting its locality per category, severity and UTC *day*, kept
+exact by statement-level triggers on ``incident`` and recounted when ``pilot.locality``
+changes. Days, not one total per category and severity, because snapshots are taken
+``until`` a moment and windows may start anywhere: whole days inside the window are summed
+from the table, the partial first and last days are counted from ``incident`` (index on
+``(pilot_id, occurred_at)``). Minimum and maximum times cannot be maintained under deletes,
+so the first incident is the earliest of the partial first day or, failing that, of the
+first day with a count (one day's rows read through the same index), and the last one
+likewise; rest of the locality = locality counts - the place's and ring's rows.
+
 Grid analysis (Gi*, risk terrain) runs in EPSG:27700, the British National Grid: its units
 are metres, so a 100 m cell is 100 m on the ground, and it is the CRS British partners'
 GIS data (police, councils, OS) already uses. Cells are ``floor((x - x0) / cell)`` in SQL,
@@ -218,27 +231,113 @@ _NEAR = text(
     """
 )
 
-# Every incident of the locality, counted, not sent: the rest of the locality is these
-# counts less the place's and ring's rows. The locality holds nearly all of a pilot's
-# incidents, so one (parallel) pass over the pilot's rows is the cheapest plan: the
-# index-free _ST_Intersects keeps the planner from walking the whole GiST index (it
-# guesses a few hundred rows for "in the locality"; on 2M incidents that walk took 7-15 s
-# against 2 s), and the scalar subquery hands every row the same locality datum, so
-# PostGIS prepares the polygon once.
-_LOCALITY_COUNTS = text(
+# The rest of the locality comes from locality_incident_count (migration 0004: the
+# pilot's incidents that intersect its locality per category, severity and UTC day, kept
+# exact by triggers on incident and pilot). Whole days inside the window are summed from
+# it; the partial days at the window's ends are counted from incident itself through
+# ix_incident_pilot_time. _ST_Intersects is the index-free test: on a day's incidents the
+# GiST walk over the whole locality would cost far more than testing each row.
+_DAY_COUNTS = text(
+    """
+    SELECT c.category, c.severity, sum(c.n) AS n, min(c.day) AS d0, max(c.day) AS d1
+    FROM locality_incident_count c
+    WHERE c.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id AND geom IS NOT NULL)
+      AND (CAST(:d_lo AS date) IS NULL OR c.day >= :d_lo)
+      AND (CAST(:d_hi AS date) IS NULL OR c.day < :d_hi)
+    GROUP BY c.category, c.severity
+    """
+)
+
+_SPAN_COUNTS = text(
     """
     SELECT i.category, i.severity, count(*) AS n,
            min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
     FROM incident i
     WHERE i.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id AND geom IS NOT NULL)
+      AND i.occurred_at >= :lo AND i.occurred_at < :hi
       AND _ST_Intersects(i.location, (SELECT pi.locality FROM pilot pi
                                       JOIN place p ON p.pilot_id = pi.id
                                       WHERE p.id = :place_id))
-      AND (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
-      AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
     GROUP BY i.category, i.severity
     """
 )
+
+_AS_TIMESTAMPTZ = text("SELECT CAST(:t AS timestamptz)")
+
+_DAY = dt.timedelta(days=1)
+
+
+def _utc(session: Session, t: dt.datetime | None) -> dt.datetime | None:
+    """``t`` in UTC as PostgreSQL reads it (a naive time is in the session's time zone)."""
+    if t is None:
+        return None
+    if t.tzinfo is None:
+        t = session.execute(_AS_TIMESTAMPTZ, {"t": t}).scalar_one()
+    return t.astimezone(dt.UTC)
+
+
+def _midnight(d: dt.date) -> dt.datetime:
+    return dt.datetime(d.year, d.month, d.day, tzinfo=dt.UTC)
+
+
+@dataclass
+class _Span:
+    """Counts per (category, severity) and first/last time of a stretch of incidents."""
+
+    counts: dict[tuple[str, int], int]
+    first_at: dt.datetime | None = None
+    last_at: dt.datetime | None = None
+
+
+def _span(session: Session, place_id: int, lo: dt.datetime, hi: dt.datetime) -> _Span:
+    """The locality's incidents in ``[lo, hi)``, counted from ``incident``."""
+    if lo >= hi:
+        return _Span({})
+    rows = session.execute(_SPAN_COUNTS, {"place_id": place_id, "lo": lo, "hi": hi}).all()
+    if not rows:
+        return _Span({})
+    return _Span({(r.category, int(r.severity)): int(r.n) for r in rows},
+                 min(r.first_at for r in rows), max(r.last_at for r in rows))
+
+
+def _locality_counts(session: Session, place_id: int, since: dt.datetime | None,
+                     until: dt.datetime | None) -> _Span:
+    """Every incident of the place's locality in ``[since, until)``: counts and span."""
+    lo, hi = _utc(session, since), _utc(session, until)
+    # Whole UTC days d with lo <= d 00:00 and d + 1 00:00 <= hi come from the summary.
+    d_lo = None if lo is None else lo.date() + (_DAY if lo != _midnight(lo.date()) else
+                                                dt.timedelta(0))
+    d_hi = None if hi is None else hi.date()
+    if d_lo is not None and d_hi is not None and d_lo >= d_hi:
+        assert lo is not None and hi is not None
+        return _span(session, place_id, lo, hi)  # no whole day: count the window directly
+    head = _Span({}) if lo is None or d_lo is None else _span(session, place_id, lo,
+                                                              _midnight(d_lo))
+    tail = _Span({}) if hi is None or d_hi is None else _span(session, place_id,
+                                                              _midnight(d_hi), hi)
+    days = session.execute(_DAY_COUNTS, {"place_id": place_id, "d_lo": d_lo,
+                                         "d_hi": d_hi}).all()
+    counts: dict[tuple[str, int], int] = {}
+    for part in (head.counts, {(r.category, int(r.severity)): int(r.n) for r in days},
+                 tail.counts):
+        for key, n in part.items():
+            counts[key] = counts.get(key, 0) + n
+    if not counts:
+        return _Span({})
+    # The first incident is in the head, else on the first counted whole day, else in the
+    # tail (and the other way round for the last): at most two more one-day lookups.
+    first_at, last_at = head.first_at, tail.last_at
+    if days:
+        d0, d1 = min(r.d0 for r in days), max(r.d1 for r in days)
+        if first_at is None:
+            first_at = _span(session, place_id, _midnight(d0), _midnight(d0) + _DAY).first_at
+        if last_at is None:
+            last_at = _span(session, place_id, _midnight(d1), _midnight(d1) + _DAY).last_at
+    if first_at is None:
+        first_at = tail.first_at
+    if last_at is None:
+        last_at = head.last_at
+    return _Span(counts, first_at, last_at)
 
 
 _SETTING = text("SELECT current_setting(:name)")
@@ -294,17 +393,16 @@ def place_incidents(
         near = tuple(ClassifiedIncident(r.id, r.occurred_at, r.time_precision, r.category,
                                         r.severity, r.area)
                      for r in session.execute(_NEAR, params))
-        with _planner(session, jit="off", enable_sort="off"):
-            totals = session.execute(_LOCALITY_COUNTS, params).all()
-    if not totals:
+        with _planner(session, jit="off"):
+            totals = _locality_counts(session, place_id, since, until)
+    if not totals.counts:
         # Without a geometry nothing is near; a locality without incidents has none near.
         return PlaceIncidents((), {}, None, None)
-    rest = {(r.category, int(r.severity)): int(r.n) for r in totals}
+    rest = dict(totals.counts)
     for r in near:
         rest[r.category, r.severity] -= 1
-    return PlaceIncidents(
-        near, {k: n for k, n in rest.items() if n},
-        min(r.first_at for r in totals), max(r.last_at for r in totals))
+    return PlaceIncidents(near, {k: n for k, n in rest.items() if n}, totals.first_at,
+                          totals.last_at)
 
 
 # The place's own area is the polygon itself, or a buffer of place_m round a point or line.

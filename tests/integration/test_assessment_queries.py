@@ -4,7 +4,10 @@
 the locality in SQL; the indicators built from it must equal, number for number, those
 of ``classified_incidents`` (one row per incident of the locality) fed to
 ``place_indicators``: on the demo pilot, with a window, and on points, polygons and
-incidents outside the locality.
+incidents outside the locality, with windows that start and end inside a day (the
+whole days come from ``locality_incident_count``, the partial ones from ``incident``).
+The summary table itself must equal a fresh ``GROUP BY`` after inserts, a bulk
+``INSERT ... SELECT``, updates, deletes and a change of the pilot's locality.
 """
 
 from __future__ import annotations
@@ -119,8 +122,110 @@ def test_point_polygon_and_outside_the_locality(session: Session,
         ind = _same(session, world.places[name].id)
         assert ind is not None and ind.overall.place_vs_ring.count_a > 0
         _same(session, world.places[name].id, ring_m=120.0, place_m=150.0)
+    # Windows that cut days: whole days from the summary, partial ones counted directly.
+    utc = dt.UTC
+    park = world.places["park"].id
+    for since, until in [
+        (dt.datetime(2024, 4, 3, 7, 15, tzinfo=utc), dt.datetime(2024, 9, 9, 13, 0, tzinfo=utc)),
+        (dt.datetime(2024, 4, 3, tzinfo=utc), dt.datetime(2024, 9, 9, tzinfo=utc)),
+        (dt.datetime(2024, 5, 2, 1, 0, tzinfo=utc), dt.datetime(2024, 5, 2, 23, 0, tzinfo=utc)),
+        (dt.datetime(2024, 5, 2, 1, 0, tzinfo=utc), dt.datetime(2024, 5, 3, 5, 0, tzinfo=utc)),
+        (None, dt.datetime(2024, 6, 30, 18, 45, tzinfo=utc)),
+        (dt.datetime(2024, 6, 30, 18, 45, tzinfo=utc), None),
+        (dt.datetime(2024, 6, 30, 18, 45), dt.datetime(2024, 8, 1, 2, 0)),  # naive
+        (dt.datetime(2024, 6, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=-5))), None),
+    ]:
+        _same(session, park, since=since, until=until)
+        _same(session, world.places["cafe"].id, since=since, until=until)
     found = q.place_incidents(session, world.places["chat"].id)
     assert found == q.PlaceIncidents((), {}, None, None)
+
+
+_FRESH = text(
+    """
+    SELECT i.pilot_id, i.category, i.severity, (i.occurred_at AT TIME ZONE 'UTC')::date AS day,
+           count(*) AS n
+    FROM incident i JOIN pilot p ON p.id = i.pilot_id
+    WHERE ST_Intersects(i.location, p.locality)
+    GROUP BY 1, 2, 3, 4
+    """
+)
+
+
+def _summary_is_exact(session: Session) -> int:
+    session.flush()
+    fresh = {(r.pilot_id, r.category, r.severity, r.day): r.n for r in session.execute(_FRESH)}
+    kept = {(r.pilot_id, r.category, r.severity, r.day): r.n for r in session.execute(text(
+        "SELECT pilot_id, category, severity, day, n FROM locality_incident_count"))}
+    assert kept == fresh
+    return sum(fresh.values())
+
+
+def test_locality_counts_stay_exact(session: Session, world: factories.World) -> None:
+    rnd = random.Random(11)
+    t0 = dt.datetime(2024, 3, 30, 22, 0, tzinfo=dt.UTC)
+    pilots = (world.pilot.id, world.other_pilot.id)
+    rows = [IncidentRow(
+        pilot_id=rnd.choice(pilots),
+        location=from_shape(Point(rnd.uniform(-1.505, -1.48), rnd.uniform(52.498, 52.511)),
+                            srid=4326),
+        occurred_at=t0 + dt.timedelta(hours=5 * i), category=rnd.choice(("asb", "drugs")),
+        severity=rnd.randint(1, 5)) for i in range(120)]
+    session.add_all(rows)  # ORM inserts (several rows per statement)
+    assert _summary_is_exact(session) > 0
+    one = IncidentRow(pilot_id=world.pilot.id, location=from_shape(Point(-1.49, 52.505),
+                                                                   srid=4326),
+                      occurred_at=t0, category="cce", severity=4)
+    session.add(one)
+    _summary_is_exact(session)
+    session.execute(text(  # a bulk INSERT ... SELECT, as the police import does
+        """
+        INSERT INTO incident (pilot_id, location, place_derived, occurred_at, time_precision,
+                              category, severity, description, version)
+        SELECT :p, ST_SetSRID(ST_MakePoint(-1.503 + (g % 97) * 0.0002,
+                                           52.499 + (g % 61) * 0.0002), 4326),
+               false, timestamptz '2024-06-01 00:00+00' + g * interval '7 hours', 'exact',
+               (ARRAY['asb', 'drugs', 'other'])[1 + g % 3], 1 + g % 5, '', 1
+        FROM generate_series(1, 3000) AS g
+        """), {"p": world.pilot.id})
+    before = _summary_is_exact(session)
+    session.execute(text("UPDATE incident SET description = 'x' WHERE id % 2 = 0"))
+    assert _summary_is_exact(session) == before  # other columns move nothing
+    session.execute(text("UPDATE incident SET category = 'drugs', severity = 1 "
+                         "WHERE id % 3 = 0"))
+    _summary_is_exact(session)
+    session.execute(text("UPDATE incident SET occurred_at = occurred_at + interval '13 hours' "
+                         "WHERE id % 5 = 0"))
+    _summary_is_exact(session)
+    session.execute(text(  # some out of the locality, some into it
+        "UPDATE incident SET location = ST_SetSRID(ST_MakePoint("
+        "  CASE WHEN ST_X(location) < -1.49 THEN -1.51 ELSE -1.492 END, ST_Y(location)), 4326) "
+        "WHERE id % 7 = 0"))
+    _summary_is_exact(session)
+    session.execute(text("UPDATE incident SET pilot_id = :o WHERE id % 11 = 0"),
+                    {"o": world.other_pilot.id})
+    _summary_is_exact(session)
+    one.severity = 1  # ORM update of one row
+    _summary_is_exact(session)
+    session.execute(text("DELETE FROM incident WHERE id % 4 = 1"))
+    _summary_is_exact(session)
+    session.execute(text(  # the locality shrinks, then grows back
+        "UPDATE pilot SET locality = ST_Multi(ST_MakeEnvelope(-1.497, 52.502, -1.49, 52.507, "
+        "4326)) WHERE id = :p"), {"p": world.pilot.id})
+    _summary_is_exact(session)
+    session.execute(text(
+        "UPDATE pilot SET locality = ST_Multi(ST_MakeEnvelope(-1.51, 52.49, -1.48, 52.52, "
+        "4326)) WHERE id = :p"), {"p": world.pilot.id})
+    _summary_is_exact(session)
+    session.execute(text("UPDATE pilot SET name = name || ' (renamed)'"))
+    _summary_is_exact(session)
+    park = world.places["park"].id
+    _same(session, park)
+    _same(session, park, since=dt.datetime(2024, 5, 1, 9, tzinfo=dt.UTC),
+          until=dt.datetime(2024, 11, 1, 17, tzinfo=dt.UTC))
+    session.execute(text("DELETE FROM incident WHERE pilot_id = :p"), {"p": world.pilot.id})
+    _summary_is_exact(session)
+    assert q.place_incidents(session, park) == q.PlaceIncidents((), {}, None, None)
 
 
 def test_rest_of_locality_is_validated() -> None:
