@@ -11,7 +11,7 @@ incidents uniformly at random in the square over two years (``INSERT ... SELECT
 generate_series``). Then, in one process:
 
 1. locmap: ``queries.assessment.place_incidents`` (place and ring incidents as rows, the
-   rest of the locality counted in SQL) + ``area_sizes`` and the pure
+   rest of the locality from ``locality_incident_count``) + ``area_sizes`` and the pure
    ``assessment.indicators.place_indicators_from_counts`` for the place (what an assessment
    snapshot runs), p50 over up to 20 runs;
 2. the analyst: ``geopandas.read_postgis`` of the pilot's incidents, ``to_crs(27700)``,
@@ -175,7 +175,7 @@ def main() -> None:
                         help="also time the per-row path of classified_incidents once")
     args = parser.parse_args()
 
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
     from locmap.config import load_settings
@@ -188,6 +188,7 @@ def main() -> None:
     ensure_database(url)
     engine = create_engine(url)
     try:
+        started, load0 = dt.datetime.now(dt.UTC), os.getloadavg()[0]
         pilot_id, place_id, t_load = _setup(url, args.n)
         print(f"loaded {args.n:,} incidents in {t_load:.1f} s", flush=True)
         from sqlalchemy.orm import Session
@@ -200,6 +201,8 @@ def main() -> None:
             repeats = args.repeats if first[0] < 2.0 else min(args.repeats, 3)
             runs = [first] + [_locmap(s, place_id) for _ in range(repeats - 1)]
             t_sql, agg = _sql_aggregate(s, place_id)
+            days = s.execute(text("SELECT count(*) FROM locality_incident_count "
+                                  "WHERE pilot_id = :p"), {"p": pilot_id}).scalar_one()
             t_before = _per_row(s, place_id) if args.before else None
         p50 = statistics.median(r[0] for r in runs)
         p50_query = statistics.median(r[1] for r in runs)
@@ -208,6 +211,7 @@ def main() -> None:
         print(f"locmap p50 {p50:.3f} s ({repeats} runs)", flush=True)
         t_an, t_read, theirs = _analyst(engine, pilot_id, place_id)
         print(f"analyst {t_an:.3f} s", flush=True)
+        ended, load1 = dt.datetime.now(dt.UTC), os.getloadavg()[0]
     finally:
         engine.dispose()
         drop_database(url)
@@ -223,7 +227,9 @@ def main() -> None:
     report = f"""# Place indicators on a 2-million-incident county: performance
 
 Command: `{cmd}` ({args.n:,} incidents; locmap p50 over {repeats} runs in one process
-after the data was loaded and `VACUUM ANALYZE`d; the analyst path run once).
+after the data was loaded and `VACUUM ANALYZE`d; the analyst path run once). Run on
+{started:%Y-%m-%d} from {started:%H:%M} to {ended:%H:%M} UTC: 1-minute load average
+{load0:.2f} at the start, {load1:.2f} at the end ({os.cpu_count()} cores).
 
 Data: one pilot whose locality is a 30 x 30 km square round lon {LON}, lat {LAT}; one
 polygon place (a 200 x 200 m park at the centre); incidents uniform at random in the
@@ -247,13 +253,18 @@ few points on the ring edge may differ); SQL aggregate {agg}. Rate ratio place v
 {rr.ratio} (95% CI {rr.ci_low} to {rr.ci_high}).
 
 How: `place_incidents` sends rows only for the place and its ring (found through the
-`ix_incident_location_geog` expression index with `ST_DWithin` on geography) and counts
-the rest of the locality per harm category and severity with `GROUP BY` in one parallel
-pass over the pilot's incidents; `place_indicators_from_counts` computes the same numbers
-from those counts (tests/integration/test_assessment_queries.py compares it with the
-per-row path). What is left is that pass: every run still tests each of the
-{args.n:,} incidents against the locality polygon, since which incidents lie in the
-locality can change with any insert, edit or delete.
+`ix_incident_location_geog` expression index with `ST_DWithin` on geography) and takes the
+rest of the locality from `locality_incident_count` (migration 0004): the pilot's
+incidents that intersect its locality counted per harm category, severity and UTC day,
+kept exact by statement-level triggers on `incident` (transition tables, one `GROUP BY`
+per statement) and recounted when the pilot's locality changes. A request sums the whole
+days of its window from that table (here about {days:,} rows), counts the partial first
+and last days of the window from `incident` through `ix_incident_pilot_time`, reads the
+first and last incident times from one day's rows each, and subtracts the place's and
+ring's rows; `place_indicators_from_counts` computes the same numbers from those counts
+(tests/integration/test_assessment_queries.py compares it with the per-row path and the
+table with a fresh `GROUP BY` after inserts, updates, deletes and locality changes). The
+load above includes the insert trigger's one `GROUP BY` over the {args.n:,} new rows.
 
 Machine: nproc = {os.cpu_count()}, {platform.machine()}, Python {sys.version.split()[0]};
 PostgreSQL/PostGIS local server; numpy {version("numpy")}, SQLAlchemy {version("sqlalchemy")},

@@ -17,8 +17,9 @@ changes. Days, not one total per category and severity, because snapshots are ta
 from the table, the partial first and last days are counted from ``incident`` (index on
 ``(pilot_id, occurred_at)``). Minimum and maximum times cannot be maintained under deletes,
 so the first incident is the earliest of the partial first day or, failing that, of the
-first day with a count (one day's rows read through the same index), and the last one
-likewise; rest of the locality = locality counts - the place's and ring's rows.
+first day with a count (that day read in time order through the same index, stopping at
+its first row in the locality), and the last one likewise. The rest of the locality is
+the locality's counts less the place's and ring's rows.
 
 Grid analysis (Gi*, risk terrain) runs in EPSG:27700, the British National Grid: its units
 are metres, so a 100 m cell is 100 m on the ground, and it is the CRS British partners'
@@ -262,6 +263,21 @@ _SPAN_COUNTS = text(
     """
 )
 
+# The earliest (or latest) incident of the locality in [lo, hi): ix_incident_pilot_time
+# walks the span in time order and stops at the first row inside the locality.
+_FIRST_LAST = {
+    order: text(
+        """
+        SELECT i.occurred_at FROM incident i
+        WHERE i.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id)
+          AND i.occurred_at >= :lo AND i.occurred_at < :hi
+          AND _ST_Intersects(i.location, (SELECT pi.locality FROM pilot pi
+                                          JOIN place p ON p.pilot_id = pi.id
+                                          WHERE p.id = :place_id))
+        ORDER BY i.occurred_at """ + order + " LIMIT 1")  # noqa: S608 (ASC or DESC only)
+    for order in ("ASC", "DESC")
+}
+
 _AS_TIMESTAMPTZ = text("SELECT CAST(:t AS timestamptz)")
 
 _DAY = dt.timedelta(days=1)
@@ -325,14 +341,19 @@ def _locality_counts(session: Session, place_id: int, since: dt.datetime | None,
     if not counts:
         return _Span({})
     # The first incident is in the head, else on the first counted whole day, else in the
-    # tail (and the other way round for the last): at most two more one-day lookups.
+    # tail (and the other way round for the last): at most two more lookups, each stopping
+    # at the first row in the locality of one day read in time order.
     first_at, last_at = head.first_at, tail.last_at
     if days:
         d0, d1 = min(r.d0 for r in days), max(r.d1 for r in days)
         if first_at is None:
-            first_at = _span(session, place_id, _midnight(d0), _midnight(d0) + _DAY).first_at
+            first_at = session.execute(_FIRST_LAST["ASC"], {
+                "place_id": place_id, "lo": _midnight(d0), "hi": _midnight(d0) + _DAY,
+            }).scalar_one()
         if last_at is None:
-            last_at = _span(session, place_id, _midnight(d1), _midnight(d1) + _DAY).last_at
+            last_at = session.execute(_FIRST_LAST["DESC"], {
+                "place_id": place_id, "lo": _midnight(d1), "hi": _midnight(d1) + _DAY,
+            }).scalar_one()
     if first_at is None:
         first_at = tail.first_at
     if last_at is None:
