@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import statsmodels.api as sm
-from scipy import stats
+from scipy import special, stats
 from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 __all__ = [
@@ -249,7 +249,12 @@ def rate_ratio(
         return RateRatio(a, exposure_a, b, exposure_b, None, None, None, None, confidence)
     scale = exposure_b / exposure_a
     test = stats.binomtest(a, n, exposure_a / (exposure_a + exposure_b))
-    ci = test.proportion_ci(confidence_level=confidence, method="exact")
+    # Clopper-Pearson bounds as beta quantiles: the roots proportion_ci(method="exact")
+    # finds with brentq (to its tolerance), about 20 times faster; an assessment computes
+    # some two dozen of these intervals.
+    tail = (1.0 - confidence) / 2.0
+    ci_lo = 0.0 if a == 0 else float(special.betaincinv(a, n - a + 1, tail))
+    ci_hi = 1.0 if a == n else float(special.betaincinv(a + 1, n - a, 1.0 - tail))
 
     def to_ratio(pi: float) -> float | None:
         return None if pi >= 1.0 else pi / (1.0 - pi) * scale
@@ -257,8 +262,8 @@ def rate_ratio(
     return RateRatio(
         a, exposure_a, b, exposure_b,
         ratio=None if b == 0 else (a / exposure_a) / (b / exposure_b),
-        ci_low=to_ratio(float(ci.low)),
-        ci_high=to_ratio(float(ci.high)),
+        ci_low=to_ratio(ci_lo),
+        ci_high=to_ratio(ci_hi),
         p_value=float(test.pvalue),
         confidence=confidence,
     )
