@@ -20,7 +20,7 @@ from locmap.models import Identity, PeerNetwork, Person
 from locmap.services import audit
 from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
-from locmap.vocab import AGE_BANDS, PERSON_KINDS
+from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERSON_KINDS
 
 __all__ = [
     "PSEUDONYM_PREFIX", "list_people", "get_person", "create_person", "update_person",
@@ -76,7 +76,47 @@ def get_person(
         pilot_id=pilot_id, personal_data=True,
     )
     out["identity_visible"] = with_identity and can(actor, pilot_id, "identity.read")
+    if can(actor, pilot_id, "aggregate.unsuppressed"):
+        out.update(_case_dict(person))
     return out
+
+
+CASE_FIELDS = ("exploitation_category", "case_status", "last_risk_assessment_on")
+
+
+def _case_dict(person: Person) -> dict[str, Any]:
+    """The case fields the dashboard counts: owning team only, never beside a pseudonym
+    in a partner's view.
+    """
+    on = person.last_risk_assessment_on
+    return {"exploitation_category": person.exploitation_category,
+            "case_status": person.case_status,
+            "last_risk_assessment_on": on.isoformat() if on else None}
+
+
+def _apply_case_fields(person: Person, kind: str, changes: dict[str, Any]) -> None:
+    given = {k: changes[k] for k in CASE_FIELDS if k in changes}
+    if not given:
+        return
+    if kind != "young_person" and any(v is not None for v in given.values()):
+        raise InvalidData("Exploitation category, case status and risk assessment date are "
+                          "recorded for young people only.",
+                          details={k: ["young people only"] for k in given})
+    category = given.get("exploitation_category", person.exploitation_category)
+    status = given.get("case_status", person.case_status)
+    on = given.get("last_risk_assessment_on", person.last_risk_assessment_on)
+    if category is not None and category not in EXPLOITATION_CATEGORIES:
+        raise InvalidData(f"{category!r} is not an exploitation category.",
+                          details={"exploitation_category": [f"not one of "
+                                                             f"{list(EXPLOITATION_CATEGORIES)}"]})
+    if status is not None and status not in CASE_STATUSES:
+        raise InvalidData(f"{status!r} is not a case status.",
+                          details={"case_status": [f"not one of {list(CASE_STATUSES)}"]})
+    if on is not None and on > dt.date.today():
+        raise InvalidData("The last risk assessment cannot be in the future.",
+                          details={"last_risk_assessment_on": ["in the future"]})
+    person.exploitation_category, person.case_status = category, status
+    person.last_risk_assessment_on = on
 
 
 def _check_kind_and_band(kind: str, age_band: str) -> None:
@@ -195,6 +235,7 @@ def update_person(
     _check_kind_and_band(kind, age_band)
     fields = (None if changes.get("identity") is None
               else _identity_fields(changes["identity"]))
+    _apply_case_fields(person, kind, changes)
     person.kind, person.age_band = kind, age_band
     if "identity" in changes:
         current = session.get(Identity, person.id)
@@ -212,7 +253,7 @@ def update_person(
         raise Conflict("Someone else changed this person since you loaded it; reload.") from exc
     audit.record(session, actor, "update", "person", person.id, pilot_id=pilot_id,
                  personal_data=True, detail={"fields": sorted(changes)})
-    return _person_dict(person)
+    return {**_person_dict(person), **_case_dict(person)}
 
 
 def delete_person(

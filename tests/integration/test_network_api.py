@@ -175,3 +175,44 @@ def test_analysis_and_exports_hold_pseudonyms_only(
     bad = client.get(f"/api/v1/pilots/{pid}/network/analysis?as_of=2025-01-01"
                      "&compare_with=2025-06-01")
     assert bad.status_code == 422
+
+
+def test_case_fields_recorded_by_the_owning_team_and_never_shown_to_partners(
+        auth: AuthActions, client: Any, world: World, session: Session) -> None:
+    pid = world.pilot.id
+    assert world.person is not None
+    url = f"/api/v1/pilots/{pid}/people/{world.person.id}"
+    auth.login("practitioner@test.invalid")
+    version = client.get(url).json["version"]
+    r = client.patch(url, headers=_h(auth), json={
+        "version": version, "exploitation_category": "cce", "case_status": "child_in_need",
+        "last_risk_assessment_on": "2026-10-01"})
+    assert r.status_code == 200, r.json
+    assert r.json["case_status"] == "child_in_need"
+    body = client.get(url).json
+    assert (body["exploitation_category"], body["last_risk_assessment_on"]) == (
+        "cce", "2026-10-01")
+    # Vocabulary and dates are checked; nothing is half-written.
+    version = body["version"]
+    assert client.patch(url, headers=_h(auth), json={
+        "version": version, "case_status": "gang_member"}).status_code == 422
+    assert client.patch(url, headers=_h(auth), json={
+        "version": version, "last_risk_assessment_on": "2999-01-01"}).status_code == 422
+    adult = _add(client, auth, pid, kind="adult_of_concern", age_band="25+")
+    if adult.status_code == 409:  # the pilot needs its purpose first
+        _purpose(client, auth, pid)
+        adult = _add(client, auth, pid, kind="adult_of_concern", age_band="25+")
+    a_url = f"/api/v1/pilots/{pid}/people/{adult.json['id']}"
+    r = client.patch(a_url, headers=_h(auth), json={
+        "version": adult.json["version"], "case_status": "open_case"})
+    assert r.status_code == 422 and "young people only" in r.json["message"]
+    session.expire_all()
+    assert session.get(Person, world.person.id).case_status == "child_in_need"
+    auth.logout()
+    # A partner reviewer sees the pseudonym, not the case fields beside it, and cannot edit.
+    auth.login("partner_reviewer@test.invalid")
+    body = client.get(url).json
+    assert body["pseudonym"] == "YP-001"
+    assert not {"exploitation_category", "case_status", "last_risk_assessment_on"} & set(body)
+    assert client.patch(url, headers=_h(auth), json={
+        "version": body["version"], "case_status": "not_open"}).status_code == 403

@@ -12,7 +12,14 @@ from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 
 from locmap.services import network, network_export, people
-from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
+from locmap.vocab import (
+    AGE_BANDS,
+    CASE_STATUSES,
+    EXPLOITATION_CATEGORIES,
+    PERSON_KINDS,
+    RELATIONSHIP_TYPES,
+    VALENCES,
+)
 from locmap.web.api import api
 from locmap.web.api.schemas import IdentitySchema, PersonSchema
 from locmap.web.context import actor, db_session
@@ -54,6 +61,11 @@ class PersonPatchSchema(Schema):
     kind = fields.String(validate=validate.OneOf(PERSON_KINDS))
     age_band = fields.String(validate=validate.OneOf(AGE_BANDS))
     identity = fields.Nested(IdentityInSchema, allow_none=True)
+    exploitation_category = fields.String(
+        allow_none=True, validate=validate.OneOf(EXPLOITATION_CATEGORIES),
+        metadata={"description": "Young people only; counted on the dashboard."})
+    case_status = fields.String(allow_none=True, validate=validate.OneOf(CASE_STATUSES))
+    last_risk_assessment_on = fields.Date(allow_none=True)
 
 
 class RelationshipSchema(Schema):

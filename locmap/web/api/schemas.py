@@ -76,6 +76,11 @@ class PersonSchema(Schema):
     version = fields.Integer()
     identity_visible = fields.Boolean()
     identity = fields.Nested(IdentitySchema, allow_none=True)
+    exploitation_category = fields.String(
+        allow_none=True, metadata={"description": "Owning team only (never to partners)."})
+    case_status = fields.String(allow_none=True, metadata={"description": "Owning team only."})
+    last_risk_assessment_on = fields.Date(allow_none=True,
+                                          metadata={"description": "Owning team only."})
 
 
 class PersonQuerySchema(Schema):
