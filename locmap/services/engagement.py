@@ -74,17 +74,26 @@ def _awareness_dict(a: AwarenessActivity) -> dict[str, Any]:
             "place_ids": sorted(p.id for p in a.places), "places": _place_refs(a.places)}
 
 
+def _linked_to_places(session: Session, actor: Actor, pilot_id: int, model: Any,
+                      place_id: int | None) -> list[Any]:
+    """Rows of ``model`` in the pilot (only those linked to ``place_id`` if given), newest
+    first, with their places loaded.
+    """
+    require(actor, pilot_id, "evidence.view")
+    stmt = (select(model).where(model.pilot_id == pilot_id)
+            .options(selectinload(model.places))
+            .order_by(model.held_on.desc(), model.id.desc()))
+    if place_id is not None:
+        live_place(session, pilot_id, place_id)
+        stmt = stmt.where(model.places.any(Place.id == place_id))
+    return list(session.scalars(stmt))
+
+
 def list_engagement(session: Session, actor: Actor, pilot_id: int,
                     place_id: int | None = None) -> list[dict[str, Any]]:
     """The pilot's engagement records (only those linked to ``place_id`` if given), newest first."""
-    require(actor, pilot_id, "evidence.view")
-    stmt = (select(EngagementRecord).where(EngagementRecord.pilot_id == pilot_id)
-            .options(selectinload(EngagementRecord.places))
-            .order_by(EngagementRecord.held_on.desc(), EngagementRecord.id.desc()))
-    if place_id is not None:
-        live_place(session, pilot_id, place_id)
-        stmt = stmt.where(EngagementRecord.places.any(Place.id == place_id))
-    return [_engagement_dict(e) for e in session.scalars(stmt)]
+    rows = _linked_to_places(session, actor, pilot_id, EngagementRecord, place_id)
+    return [_engagement_dict(e) for e in rows]
 
 
 def create_engagement(session: Session, actor: Actor, pilot_id: int,
@@ -109,14 +118,8 @@ def create_engagement(session: Session, actor: Actor, pilot_id: int,
 def list_awareness(session: Session, actor: Actor, pilot_id: int,
                    place_id: int | None = None) -> list[dict[str, Any]]:
     """The pilot's awareness activities (only those linked to ``place_id`` if given)."""
-    require(actor, pilot_id, "evidence.view")
-    stmt = (select(AwarenessActivity).where(AwarenessActivity.pilot_id == pilot_id)
-            .options(selectinload(AwarenessActivity.places))
-            .order_by(AwarenessActivity.held_on.desc(), AwarenessActivity.id.desc()))
-    if place_id is not None:
-        live_place(session, pilot_id, place_id)
-        stmt = stmt.where(AwarenessActivity.places.any(Place.id == place_id))
-    return [_awareness_dict(a) for a in session.scalars(stmt)]
+    rows = _linked_to_places(session, actor, pilot_id, AwarenessActivity, place_id)
+    return [_awareness_dict(a) for a in rows]
 
 
 def create_awareness(session: Session, actor: Actor, pilot_id: int,
