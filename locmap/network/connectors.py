@@ -5,8 +5,8 @@ people (betweenness centrality), whose removal would split their part of the net
 articulation point), or whose friends sit in two or more groups. Support offered through a
 connector can reach several groups at once; that is the whole use of the word here.
 
-Betweenness is computed with Brandes' algorithm run as batched breadth-first searches on a
-sparse adjacency matrix (numpy/scipy), giving the same numbers as
+Betweenness is computed with Brandes' algorithm — one breadth-first search per source over
+a compressed sparse adjacency, compiled with numba — giving the same numbers as
 ``networkx.betweenness_centrality`` — exactly, or with the same ``k`` sampled sources for
 the same ``seed`` — at a fraction of the time. Above ``exact_max_nodes`` young people the
 sources are sampled; docs/perf/network.md records the error measured against exact values.
@@ -15,64 +15,199 @@ sources are sampled; docs/perf/network.md records the error measured against exa
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import networkx as nx
 import numpy as np
 import scipy.sparse as sp
+from numba import njit
 
 from locmap.network._serial import to_jsonable
 from locmap.network.groups import PeerGroups, young_people_graph
 from locmap.network.model import NodeId, check_graph
 
-__all__ = ["Bridge", "Connector", "Connectors", "betweenness_centrality", "find_connectors"]
+__all__ = [
+    "Bridge",
+    "Connector",
+    "Connectors",
+    "betweenness_centrality",
+    "cut_points_and_bridges",
+    "find_connectors",
+]
 
-_BATCH_CELLS = 1 << 21  # n x batch cells per BFS batch: ~16 MB per float64 array
+_PARALLEL_MIN_SOURCES = 64  # below this a second thread costs more than it saves
 
 
 def _is_int(value: object, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _brandes_raw(adjacency: sp.csr_array, sources: np.ndarray) -> np.ndarray:
-    """Sum Brandes' dependencies over ``sources`` (unnormalised, endpoints excluded)."""
-    n = adjacency.shape[0]
+@njit(cache=True, nogil=True)
+def _brandes_raw(indptr: np.ndarray, nbr: np.ndarray,
+                 sources: np.ndarray) -> np.ndarray:  # pragma: no cover (compiled)
+    """Sum Brandes' dependencies over ``sources`` (unnormalised, endpoints excluded).
+
+    One breadth-first search per source over the CSR adjacency ``indptr/nbr``; the
+    visited nodes are kept in BFS order so the dependencies accumulate in reverse of it.
+    """
+    n = indptr.shape[0] - 1
     total = np.zeros(n)
-    batch = max(1, _BATCH_CELLS // max(n, 1))
-    for start in range(0, len(sources), batch):
-        src = sources[start : start + batch]
-        cols = np.arange(len(src))
-        depth = np.full((n, len(src)), -1, dtype=np.int32)
-        sigma = np.zeros((n, len(src)))
-        depth[src, cols] = 0
-        sigma[src, cols] = 1.0
-        frontier = np.zeros((n, len(src)))
-        frontier[src, cols] = 1.0
-        levels: list[tuple[np.ndarray, np.ndarray]] = [(src, cols)]
-        while True:
-            # Path counts into unvisited nodes from the current frontier (one BFS level).
-            reach = adjacency @ frontier
-            rows, cs = np.nonzero((reach > 0) & (depth < 0))
-            if rows.size == 0:
-                break
-            depth[rows, cs] = len(levels)
-            sigma[rows, cs] = reach[rows, cs]
-            frontier[levels[-1]] = 0.0
-            frontier[rows, cs] = reach[rows, cs]
-            levels.append((rows, cs))
-        delta = np.zeros((n, len(src)))
-        coeff = np.zeros((n, len(src)))
-        for level in range(len(levels) - 1, 0, -1):
-            rows, cs = levels[level]
-            coeff[rows, cs] = (1.0 + delta[rows, cs]) / sigma[rows, cs]
-            back = adjacency @ coeff
-            coeff[rows, cs] = 0.0
-            prows, pcs = levels[level - 1]
-            delta[prows, pcs] += sigma[prows, pcs] * back[prows, pcs]
-        delta[src, cols] = 0.0
-        total += delta.sum(axis=1)
+    sigma = np.zeros(n)
+    delta = np.zeros(n)
+    dist = np.full(n, -1, dtype=np.int64)
+    order = np.empty(n, dtype=np.int64)
+    for s in sources:
+        sigma[s] = 1.0
+        dist[s] = 0
+        order[0] = s
+        head, tail = 0, 1
+        while head < tail:
+            v = order[head]
+            head += 1
+            for j in range(indptr[v], indptr[v + 1]):
+                w = nbr[j]
+                if dist[w] < 0:
+                    dist[w] = dist[v] + 1
+                    order[tail] = w
+                    tail += 1
+                if dist[w] == dist[v] + 1:
+                    sigma[w] += sigma[v]
+        for i in range(tail - 1, 0, -1):
+            w = order[i]
+            coeff = (1.0 + delta[w]) / sigma[w]
+            for j in range(indptr[w], indptr[w + 1]):
+                v = nbr[j]
+                if dist[v] == dist[w] - 1:
+                    delta[v] += sigma[v] * coeff
+            total[w] += delta[w]
+        for i in range(tail):  # reset only what this search touched
+            w = order[i]
+            sigma[w] = 0.0
+            delta[w] = 0.0
+            dist[w] = -1
     return total
+
+
+@njit(cache=True)
+def _cut_points_and_bridges(
+    indptr: np.ndarray, nbr: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover (compiled)
+    """Articulation points (a mask) and bridges (rows of two node indices) of a simple
+    undirected graph in CSR form: Hopcroft and Tarjan's low-point depth-first search,
+    iterative, one pass for both.
+    """
+    n = indptr.shape[0] - 1
+    disc = np.full(n, -1, dtype=np.int64)
+    low = np.zeros(n, dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    nxt = np.zeros(n, dtype=np.int64)
+    stack = np.empty(n, dtype=np.int64)
+    cut = np.zeros(n, dtype=np.bool_)
+    bridges = np.empty((n, 2), dtype=np.int64)  # a forest has fewer than n bridges
+    nb = 0
+    clock = 0
+    for root in range(n):
+        if disc[root] >= 0:
+            continue
+        disc[root] = clock
+        low[root] = clock
+        clock += 1
+        nxt[root] = indptr[root]
+        stack[0] = root
+        top = 0
+        root_children = 0
+        while top >= 0:
+            v = stack[top]
+            if nxt[v] < indptr[v + 1]:
+                w = nbr[nxt[v]]
+                nxt[v] += 1
+                if w == v or w == parent[v]:
+                    continue
+                if disc[w] < 0:
+                    parent[w] = v
+                    disc[w] = clock
+                    low[w] = clock
+                    clock += 1
+                    nxt[w] = indptr[w]
+                    top += 1
+                    stack[top] = w
+                    if v == root:
+                        root_children += 1
+                elif disc[w] < low[v]:
+                    low[v] = disc[w]
+            else:
+                top -= 1
+                if top >= 0:
+                    p = stack[top]
+                    if low[v] < low[p]:
+                        low[p] = low[v]
+                    if low[v] > disc[p]:
+                        bridges[nb, 0] = p
+                        bridges[nb, 1] = v
+                        nb += 1
+                    if p != root and low[v] >= disc[p]:
+                        cut[p] = True
+        if root_children >= 2:
+            cut[root] = True
+    return cut, bridges[:nb]
+
+
+def _csr(graph: nx.Graph) -> tuple[list[NodeId], dict[NodeId, int], np.ndarray, np.ndarray]:
+    """Nodes, their indices and the CSR adjacency (self-loops left out) of ``graph``."""
+    nodes = list(graph.nodes())
+    index = {node: i for i, node in enumerate(nodes)}
+    ends = np.array(
+        [(index[a], index[b]) for a, b in graph.edges() if a != b], dtype=np.int64
+    ).reshape(-1, 2)
+    adjacency = sp.csr_array(
+        (
+            np.ones(2 * len(ends)),
+            (np.concatenate([ends[:, 0], ends[:, 1]]), np.concatenate([ends[:, 1], ends[:, 0]])),
+        ),
+        shape=(len(nodes), len(nodes)),
+    )
+    return nodes, index, adjacency.indptr.astype(np.int64), adjacency.indices.astype(np.int64)
+
+
+def cut_points_and_bridges(graph: nx.Graph) -> tuple[set[NodeId], list[tuple[NodeId, NodeId]]]:
+    """The articulation points and the bridges of an undirected graph, in one pass.
+
+    The same sets as ``set(nx.articulation_points(graph))`` and ``set(nx.bridges(graph))``
+    (each bridge as a pair in either order), from one compiled depth-first search instead
+    of NetworkX's two pure-Python ones.
+
+    Examples
+    --------
+    >>> cut, bridges = cut_points_and_bridges(nx.path_graph(3))
+    >>> cut, sorted(bridges)
+    ({1}, [(0, 1), (1, 2)])
+
+    References
+    ----------
+    Hopcroft, J. and Tarjan, R. (1973) "Algorithm 447: efficient algorithms for graph
+    manipulation", Comm. ACM 16(6); ``networkx.articulation_points``, ``networkx.bridges``.
+    """
+    nodes, _, indptr, nbr = _csr(graph)
+    cut, bridges = _cut_points_and_bridges(indptr, nbr)
+    return ({nodes[i] for i in np.flatnonzero(cut).tolist()},
+            [(nodes[a], nodes[b]) for a, b in bridges.tolist()])
+
+
+def _dependencies(indptr: np.ndarray, nbr: np.ndarray, sources: np.ndarray) -> np.ndarray:
+    """:func:`_brandes_raw` over ``sources``, split in two halves run on two threads.
+
+    The compiled kernel releases the GIL, so on two cores the halves run side by side;
+    the split is fixed, so the sum (and its rounding) is the same on every run.
+    """
+    if len(sources) < _PARALLEL_MIN_SOURCES:
+        return _brandes_raw(indptr, nbr, sources)
+    half = len(sources) // 2
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first = pool.submit(_brandes_raw, indptr, nbr, sources[:half])
+        second = pool.submit(_brandes_raw, indptr, nbr, sources[half:])
+        return first.result() + second.result()
 
 
 def betweenness_centrality(
@@ -103,8 +238,9 @@ def betweenness_centrality(
 
     Notes
     -----
-    Brandes' accumulation over breadth-first searches from many sources at once: each BFS
-    level is one sparse-matrix product with an (n x batch) block. Sampled values are
+    Brandes' accumulation over one breadth-first search per source on the CSR adjacency
+    (compiled with numba; pure-Python NetworkX spends most of its time in dict lookups
+    here). Sampled values are
     rescaled as NetworkX 3.6 does (source nodes by 1/((k-1)(n-2)), others by 1/(k(n-2))).
 
     References
@@ -117,7 +253,7 @@ def betweenness_centrality(
         raise ValueError("graph must be an undirected networkx.Graph")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    nodes = list(graph.nodes())
+    nodes, index, indptr, nbr = _csr(graph)
     n = len(nodes)
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n):
         raise ValueError(f"k must be an int with 2 <= k <= {n} (the number of nodes), got {k!r}")
@@ -125,20 +261,8 @@ def betweenness_centrality(
         sources = nodes
     else:
         sources = random.Random(seed).sample(nodes, k)
-    index = {node: i for i, node in enumerate(nodes)}
-    index = {node: i for i, node in enumerate(nodes)}
-    # Self-loops never lie on a shortest path, so they are left out of the adjacency.
-    ends = np.array(
-        [(index[a], index[b]) for a, b in graph.edges() if a != b], dtype=np.intp
-    ).reshape(-1, 2)
-    adjacency = sp.csr_array(
-        (
-            np.ones(2 * len(ends)),
-            (np.concatenate([ends[:, 0], ends[:, 1]]), np.concatenate([ends[:, 1], ends[:, 0]])),
-        ),
-        shape=(n, n),
-    )
-    raw = _brandes_raw(adjacency, np.array([index[s] for s in sources], dtype=np.intp))
+    # Self-loops never lie on a shortest path: _csr leaves them out of the adjacency.
+    raw = _dependencies(indptr, nbr, np.array([index[s] for s in sources], dtype=np.int64))
     if n - 1 < 2:
         return dict.fromkeys(nodes, 0.0)
     if k is None:
@@ -251,12 +375,7 @@ def find_connectors(
     n = young.number_of_nodes()
     exact = n <= exact_max_nodes or n <= sample_size
     scores = betweenness_centrality(young, k=None if exact else sample_size, seed=seed)
-    cut_points = set(nx.articulation_points(young))
-    # An edge is a bridge exactly when it is a biconnected component on its own; this is
-    # several times faster than nx.bridges' chain decomposition on large graphs.
-    bridge_edges = [
-        c[0] for c in nx.biconnected_component_edges(young) if len(c) == 1
-    ]
+    cut_points, bridge_edges = cut_points_and_bridges(young)
     bridge_count: dict[NodeId, int] = {}
     for a, b in bridge_edges:
         bridge_count[a] = bridge_count.get(a, 0) + 1

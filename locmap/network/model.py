@@ -210,7 +210,8 @@ def build_people_graph(
     Returns
     -------
     networkx.Graph
-        Nodes are person ids with attributes ``pseudonym``, ``kind``, ``age_band``. Each
+        Nodes are person ids with attributes ``pseudonym``, ``kind``, ``age_band``;
+        ``graph.graph["tie_records"]`` counts the Tie records kept. Each
         edge carries ``ties`` (the Tie records between the pair, in input order) and
         ``weight`` (the largest strength among them, so two records for one pair do not
         count as a stronger bond than the strongest of them).
@@ -228,14 +229,25 @@ def build_people_graph(
     (3, 'YP-002')
     """
     ordered = _index_people(people)
-    known = {p.id for p in ordered}
-    tie_list = list(ties)
-    for tie in tie_list:
+    rank = {p.id: i for i, p in enumerate(ordered)}
+    # One pass checks each tie and keeps those in force (in_force, written out: this loop
+    # runs once per relationship of the whole network).
+    pairs: dict[tuple[int, int], list[Tie]] = {}
+    for tie in ties:
         if not isinstance(tie, Tie):
             raise ValueError(f"ties must be Tie records, got {type(tie).__name__}")
-        for end in (tie.a_id, tie.b_id):
-            if end not in known:
-                raise ValueError(f"tie {tie.a_id!r}-{tie.b_id!r} names unknown person {end!r}")
+        ra, rb = rank.get(tie.a_id), rank.get(tie.b_id)
+        if ra is None or rb is None:
+            end = tie.a_id if ra is None else tie.b_id
+            raise ValueError(f"tie {tie.a_id!r}-{tie.b_id!r} names unknown person {end!r}")
+        if as_of is None or ((tie.since is None or tie.since <= as_of)
+                             and (tie.until is None or as_of < tie.until)):
+            key = (ra, rb) if ra < rb else (rb, ra)
+            recs = pairs.get(key)
+            if recs is None:
+                pairs[key] = [tie]
+            else:
+                recs.append(tie)
     graph = nx.Graph()
     graph.graph["locmap"] = _PEOPLE_GRAPH
     graph.graph["as_of"] = as_of
@@ -243,17 +255,13 @@ def build_people_graph(
         (p.id, {"pseudonym": p.pseudonym, "kind": p.kind, "age_band": p.age_band})
         for p in ordered
     )
-    rank = {p.id: i for i, p in enumerate(ordered)}
-    pairs: dict[tuple[int, int], list[Tie]] = {}
-    for tie in tie_list:
-        if in_force(tie.since, tie.until, as_of):
-            ra, rb = rank[tie.a_id], rank[tie.b_id]
-            pairs.setdefault((ra, rb) if ra < rb else (rb, ra), []).append(tie)
+    graph.graph["tie_records"] = sum(len(recs) for recs in pairs.values())
     graph.add_edges_from(
         (
             ordered[ra].id,
             ordered[rb].id,
-            {"ties": tuple(recs), "weight": max(t.strength for t in recs)},
+            {"ties": tuple(recs),
+             "weight": recs[0].strength if len(recs) == 1 else max(t.strength for t in recs)},
         )
         for (ra, rb), recs in sorted(pairs.items())
     )

@@ -59,7 +59,7 @@ def test_bridge_endpoints_are_the_connectors(two_cliques):
     assert result.betweenness_exact
 
 
-@pytest.mark.parametrize("k", [None, 5, 40])
+@pytest.mark.parametrize("k", [None, 5, 40, 100])  # 64 or more sources: two threads
 def test_betweenness_matches_networkx(k):
     graph = nx.gnm_random_graph(120, 300, seed=3)
     graph.add_edges_from([(200, 201), (201, 202)])  # a second component
