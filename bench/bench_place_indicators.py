@@ -10,10 +10,10 @@ lon -1.5, lat 52.5, one polygon place (a 200 m square park at the centre) and ``
 incidents uniformly at random in the square over two years (``INSERT ... SELECT
 generate_series``). Then, in one process:
 
-1. locmap: ``queries.assessment.place_incidents`` (place and ring incidents as rows, the
-   rest of the locality from ``locality_incident_count``) + ``area_sizes`` and the pure
-   ``assessment.indicators.place_indicators_from_counts`` for the place (what an assessment
-   snapshot runs), p50 over up to 20 runs;
+1. locmap: ``queries.assessment.place_incidents`` (the place's incidents as rows, the
+   ring's as counts, the rest of the locality from ``locality_incident_count``) +
+   ``area_sizes`` and the pure ``assessment.indicators.place_indicators_from_counts`` for
+   the place (what an assessment snapshot runs), p50 over up to 20 runs;
 2. the analyst: ``geopandas.read_postgis`` of the pilot's incidents, ``to_crs(27700)``,
    ``sjoin`` with the place and with its 500 m ring, and the same three counts.
 
@@ -107,7 +107,7 @@ def _locmap(session, place_id: int):
                         max(sizes.locality_km2, sizes.place_km2 + sizes.ring_km2 + 1e-9))
     ind = place_indicators_from_counts(
         [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
-         for r in found.near], found.rest_of_locality, exposure)
+         for r in found.at_place], found.ring, found.rest_of_locality, exposure)
     counts = {a: found.count(a) for a in ("place", "ring", "locality")}
     return time.perf_counter() - t0, t_query, counts, ind
 
@@ -252,18 +252,25 @@ Counts (place / ring / rest of locality): locmap {ours['place']:,} / {ours['ring
 few points on the ring edge may differ); SQL aggregate {agg}. Rate ratio place vs ring:
 {rr.ratio} (95% CI {rr.ci_low} to {rr.ci_high}).
 
-How: `place_incidents` sends rows only for the place and its ring (found through the
-`ix_incident_location_geog` expression index with `ST_DWithin` on geography) and takes the
-rest of the locality from `locality_incident_count` (migration 0004): the pilot's
-incidents that intersect its locality counted per harm category, severity and UTC day,
-kept exact by statement-level triggers on `incident` (transition tables, one `GROUP BY`
-per statement) and recounted when the pilot's locality changes. A request sums the whole
-days of its window from that table (here about {days:,} rows), counts the partial first
-and last days of the window from `incident` through `ix_incident_pilot_time`, reads the
-first and last incident times from one day's rows each, and subtracts the place's and
-ring's rows; `place_indicators_from_counts` computes the same numbers from those counts
-(tests/integration/test_assessment_queries.py compares it with the per-row path and the
-table with a fresh `GROUP BY` after inserts, updates, deletes and locality changes). The
+How: `place_incidents` sends rows only for the place's own incidents (their times feed
+the time profile and the monthly series) and counts the ring's per category and severity
+in the same statement. It finds them through the geometry index on a buffer of the place
+1 % + 1 m wider than the ring; rows inside a buffer 1 % + 1 m narrower are in, and only
+the band between the two pays for the exact `ST_DWithin` on the geography (spheroid); the
+locality test is skipped when the locality covers the wider buffer. The rest of the
+locality comes from `locality_incident_count` (migration 0004): the pilot's incidents that
+intersect its locality counted per harm category, severity and UTC day, kept exact by
+statement-level triggers on `incident` (transition tables, one `GROUP BY` per statement)
+and recounted when the pilot's locality changes. A request sums the whole days of its
+window from that table (here about {days:,} rows), counts the partial first and last
+days of the window from `incident` through `ix_incident_pilot_time`, reads the first and
+last incident times from one day's rows each, and subtracts the place's and ring's
+counts; `place_indicators_from_counts` computes the same numbers from those counts
+(tests/integration/test_assessment_queries.py compares it with the per-row path, for
+points, polygons, places at the locality edge, rings narrower than the place and time
+windows, and the table with a fresh `GROUP BY` after inserts, updates, deletes and
+locality changes). The two-sided p-values of the rate ratios are scipy's `binomtest`
+rule computed with its special functions (`binomtest_p_value`, tested against scipy). The
 load above includes the insert trigger's one `GROUP BY` over the {args.n:,} new rows.
 
 Machine: nproc = {os.cpu_count()}, {platform.machine()}, Python {sys.version.split()[0]};

@@ -112,16 +112,16 @@ def compute_indicators(
     sizes = q.area_sizes(session, place.id, ring_m=ring_m, place_m=place_m)
     out["incidents"] = {"place": found.count("place"), "ring": found.count("ring"),
                         "locality": found.count("locality"),
-                        "place_ids": [r.id for r in found.near if r.area == "place"]}
+                        "place_ids": [r.id for r in found.at_place]}
     if (found.first_at is not None and found.last_at is not None and sizes is not None
             and sizes.place_km2 > 0 and sizes.ring_km2 > 0):
         exposure = Exposure(_month(found.first_at), _month(found.last_at), sizes.place_km2,
                             sizes.ring_km2,
                             max(sizes.locality_km2, sizes.place_km2 + sizes.ring_km2 + 1e-9))
-        near = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
-                for r in found.near]
+        at_place = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
+                    for r in found.at_place]
         out["indicators"] = place_indicators_from_counts(
-            near, found.rest_of_locality, exposure).to_dict()
+            at_place, found.ring, found.rest_of_locality, exposure).to_dict()
         out["areas_km2"] = asdict(sizes)
     else:
         notes.append("No incidents in the locality yet: no rates or trend.")

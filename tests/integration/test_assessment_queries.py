@@ -1,6 +1,6 @@
 """The aggregated place-incidents query gives the indicators the per-row path gave.
 
-``place_incidents`` sends only the place's and ring's incidents and counts the rest of
+``place_incidents`` sends only the place's incidents and counts the ring and the rest of
 the locality in SQL; the indicators built from it must equal, number for number, those
 of ``classified_incidents`` (one row per incident of the locality) fed to
 ``place_indicators``: on the demo pilot, with a window, and on points, polygons and
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections import Counter
 
 import pytest
 from geoalchemy2.shape import from_shape
@@ -61,9 +62,9 @@ def _new(session: Session, place_id: int, **kw: object) -> PlaceIndicators | Non
     sizes = q.area_sizes(session, place_id)
     if found.first_at is None or found.last_at is None or sizes is None:
         return None
-    near = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
-            for r in found.near]
-    return place_indicators_from_counts(near, found.rest_of_locality,
+    at_place = [Incident(r.occurred_at, r.precision, r.category, r.severity, r.area)
+                for r in found.at_place]
+    return place_indicators_from_counts(at_place, found.ring, found.rest_of_locality,
                                         _exposure(sizes, found.first_at, found.last_at))
 
 
@@ -74,8 +75,9 @@ def _same(session: Session, place_id: int, **kw: object) -> PlaceIndicators | No
         assert new.to_dict() == old.to_dict()
     rows = q.classified_incidents(session, place_id, **kw)  # type: ignore[arg-type]
     found = q.place_incidents(session, place_id, **kw)  # type: ignore[arg-type]
-    assert [(r.id, r.area) for r in rows if r.area != "locality"] == [
-        (r.id, r.area) for r in found.near]
+    assert [r.id for r in rows if r.area == "place"] == [r.id for r in found.at_place]
+    assert found.ring == dict(Counter((r.category, r.severity) for r in rows
+                                      if r.area == "ring"))
     for area in ("place", "ring", "locality"):
         assert found.count(area) == sum(r.area == area for r in rows)
     return new
@@ -90,6 +92,7 @@ def test_demo_places_give_the_same_indicators(session: Session) -> None:
     for place_id in places:
         compared += _same(session, place_id) is not None
         _same(session, place_id, ring_m=250.0, place_m=80.0)
+        _same(session, place_id, ring_m=40.0, place_m=80.0)  # a ring narrower than the place
     assert compared == len(places)
     until = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     since = dt.datetime(2024, 12, 1, tzinfo=dt.UTC)
@@ -138,7 +141,7 @@ def test_point_polygon_and_outside_the_locality(session: Session,
         _same(session, park, since=since, until=until)
         _same(session, world.places["cafe"].id, since=since, until=until)
     found = q.place_incidents(session, world.places["chat"].id)
-    assert found == q.PlaceIncidents((), {}, None, None)
+    assert found == q.PlaceIncidents((), {}, {}, None, None)
 
 
 _FRESH = text(
@@ -225,15 +228,18 @@ def test_locality_counts_stay_exact(session: Session, world: factories.World) ->
           until=dt.datetime(2024, 11, 1, 17, tzinfo=dt.UTC))
     session.execute(text("DELETE FROM incident WHERE pilot_id = :p"), {"p": world.pilot.id})
     _summary_is_exact(session)
-    assert q.place_incidents(session, park) == q.PlaceIncidents((), {}, None, None)
+    assert q.place_incidents(session, park) == q.PlaceIncidents((), {}, {}, None, None)
 
 
-def test_rest_of_locality_is_validated() -> None:
+def test_ring_and_rest_of_locality_counts_are_validated() -> None:
     t = dt.datetime(2024, 3, 1, 16, tzinfo=dt.UTC)
     exp = Exposure(dt.date(2024, 1, 1), dt.date(2024, 6, 1), 0.5, 1.0, 10.0)
-    near = [Incident(t, "exact", "asb", 2, "place")]
-    with pytest.raises(ValueError, match="place or in the ring"):
-        place_indicators_from_counts([Incident(t, "exact", "asb", 2, "locality")], {}, exp)
+    at_place = [Incident(t, "exact", "asb", 2, "place")]
+    for area in ("ring", "locality"):
+        with pytest.raises(ValueError, match="must be at the place"):
+            place_indicators_from_counts([Incident(t, "exact", "asb", 2, area)], {}, {}, exp)
     for bad in ({("asb", 6): 1}, {("", 2): 1}, {("asb", 2): -1}, {"asb": 1}):
         with pytest.raises(ValueError):
-            place_indicators_from_counts(near, bad, exp)  # type: ignore[arg-type]
+            place_indicators_from_counts(at_place, bad, {}, exp)  # type: ignore[arg-type]
+        with pytest.raises(ValueError):
+            place_indicators_from_counts(at_place, {}, bad, exp)  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from scipy import stats
 from locmap.assessment.indicators import (
     Exposure,
     Incident,
+    binomtest_p_value,
     monthly_series,
     place_indicators,
     rate_ratio,
@@ -185,3 +186,20 @@ def test_argument_validation():
         rate_ratio(1, 1.0, -1, 1.0)
     with pytest.raises(ValueError, match="comparison_months"):
         monthly_series([], date(2024, 1, 1), date(2024, 2, 1), comparison_months=0)
+
+
+def test_binomtest_p_value_is_scipy_s() -> None:
+    rng = np.random.default_rng(8)
+    cases = [(0, 10, 0.3), (10, 10, 0.3), (3, 10, 0.3), (30, 45, 0.4), (5, 10, 0.5),
+             (85, 2_000_000, 3.8e-5), (2_688, 2_000_000, 1.2e-3), (1, 2, 0.5)]
+    for _ in range(300):
+        n = int(rng.choice([5, 40, 1_000, 60_000, 2_000_000]))
+        p = float(rng.uniform(1e-5, 1 - 1e-5)) if rng.random() < 0.5 else float(
+            10 ** rng.uniform(-6, -1))
+        k = int(min(n, max(0, round(rng.normal(n * p, 3 * (n * p * (1 - p)) ** 0.5 + 1)))))
+        cases.append((k, n, p))
+    for k, n, p in cases:
+        assert binomtest_p_value(k, n, p) == pytest.approx(
+            stats.binomtest(k, n, p).pvalue, rel=1e-9, abs=1e-300), (k, n, p)
+    with pytest.raises(ValueError):
+        binomtest_p_value(1, 2, 1.0)
