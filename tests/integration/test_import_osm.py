@@ -1,4 +1,5 @@
-"""OpenStreetMap extract import (synthetic .osm XML; ids and tags invented)."""
+"""OpenStreetMap extract import (synthetic .osm XML and the same as .osm.pbf; ids and tags
+invented)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,40 @@ def test_presets_are_clipped_layered_and_places_made_idempotently(
     assert session.scalar(select(func.count()).select_from(Place).where(
         Place.pilot_id == pid, Place.osm_id.is_not(None))) == 1
     assert session.get(Place, lib.id).name == "Renamed by a practitioner"  # type: ignore[union-attr]
+
+
+def write_pbf(path: Path, body: str = OSM_XML) -> Path:
+    """The same extract in the binary .osm.pbf format, written by libosmium (pyosmium)."""
+    import osmium  # the dev extra pyosmium (libosmium) writes the binary format
+    xml = write_osm(path.with_suffix(".xml.osm"), body)
+    with osmium.SimpleWriter(str(path)) as writer:
+        for obj in osmium.FileProcessor(str(xml)):
+            writer.add(obj)
+    xml.unlink()
+    assert path.read_bytes()[4:15] == b"\n\tOSMHeader"  # a PBF blob header, not XML
+    return path
+
+
+def test_pbf_extract_imports_like_the_xml(session: Session, world: World,
+                                          tmp_path: Path) -> None:
+    a = actor_for(session, world.users["practitioner"])
+    pid = world.pilot.id
+    di = import_osm(session, a, pid, write_pbf(tmp_path / "synthbury.osm.pbf"),
+                    as_places=["amenity=library"])
+    assert di.status == "done", di.message
+    summary = di.options["summary"]
+    assert summary["features_added"] == 8 and summary["places_made"] == 1
+    food = layer_features(session, pid, "OSM fast food")
+    assert set(food) == {9002, 9003}
+    pt = to_shape(food[9002].geom)
+    # PBF stores degrees as integers of 1e-7 (about 1 cm): equal to that resolution.
+    assert (pt.x, pt.y) == (pytest.approx(-1.491, abs=1e-7), pytest.approx(52.504, abs=1e-7))
+    assert food[9002].properties["tags"] == {"amenity": "fast_food", "name": "Chick Inn",
+                                             "cuisine": "chicken"}
+    assert set(layer_features(session, pid, "OSM parks")) == {7001, 9008}
+    lib = session.scalar(select(Place).where(Place.pilot_id == pid, Place.osm_id == 9001))
+    assert lib is not None and lib.kind == "library"
+    assert lib.name == 'Synthbury "Central" Library'
 
 
 def test_pick_refuses_unnamed_and_wrong_geometry(session: Session, world: World,
