@@ -29,7 +29,16 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.utils import secure_filename
 
 from locmap.db import Database
@@ -87,6 +96,42 @@ def index(pilot_id: int) -> Any:
     pilot = get_pilot(s, a, pilot_id, "import.run")
     recent = [imports.import_dict(d) for d in imports.list_imports(s, a, pilot_id, limit=20)]
     return render_template("imports.html", pilot=pilot, recent=recent)
+
+
+@bp.route("/pilots/<int:pilot_id>/imports/crime-types", methods=["GET", "POST"])
+@login_required
+def crime_types(pilot_id: int) -> Any:
+    """The pilot's crime-type mapping: everyone who imports sees it, coordinators change it.
+
+    The form sends one ``type-<n>``/``category-<n>`` pair per police crime type, plus an
+    optional new type; the service checks the categories and the coordinator's right
+    (a 403 for anyone else) and audits the change. Past imports keep their categories.
+    """
+    s, a = db_session(), actor()
+    pilot = get_pilot(s, a, pilot_id, "import.run")
+    manage = can(a, pilot_id, "pilot.manage")
+    if request.method == "POST":
+        form = request.form
+        changed: dict[str, str] = {}
+        for key, crime_type in form.items():
+            if key.startswith("type-"):
+                category = form.get("category-" + key[5:], "")
+                changed[crime_type] = category
+        new_type = (form.get("new_type") or "").strip()
+        if new_type:
+            changed[new_type] = form.get("new_category", "")
+        try:
+            imports.set_crime_type_mapping(s, a, pilot_id, changed)
+        except InvalidData as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("imports.crime_types", pilot_id=pilot_id))
+        flash("Saved. The next police imports use this mapping; incidents already imported "
+              "keep their categories.", "info")
+        return redirect(url_for("imports.crime_types", pilot_id=pilot_id))
+    mapping = imports.crime_type_mapping(s, a, pilot_id)
+    return render_template("imports_crime_types.html", pilot=pilot, mapping=mapping,
+                           can_manage=manage, categories=HARM_CATEGORIES,
+                           defaults=imports.DEFAULT_CRIME_TYPE_MAPPING)
 
 
 def _kind_of(name: str, stored: Path) -> str:

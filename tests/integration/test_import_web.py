@@ -143,3 +143,51 @@ def test_crime_type_mapping_api(
                    json={"mapping": {"Drugs": "drugs"}},
                    headers={"X-CSRFToken": auth.csrf_token("/")})
     assert r.status_code == 403
+
+
+def test_crime_type_mapping_page(
+    client: Any, auth: AuthActions, world: World, session: Session
+) -> None:
+    pid = world.pilot.id
+    url = f"/pilots/{pid}/imports/crime-types"
+    auth.login("coordinator@test.invalid")
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="crime-type-form"' in page and "Possession of weapons" in page
+    fields = dict(re.findall(r'name="(type-\d+)" value="([^"]+)"', page))
+    number = {v: k[5:] for k, v in fields.items()}
+    form = {"csrf_token": auth.csrf_token(url)}
+    for key, crime_type in fields.items():
+        form[key] = crime_type
+        form["category-" + key[5:]] = "cce" if crime_type == "Drugs" else re.search(
+            rf'id="category-{key[5:]}" name="category-{key[5:]}">.*?value="([a-z_]+)" selected',
+            page, re.S).group(1)  # type: ignore[union-attr]
+    form["new_type"] = '=HYPERLINK("x") <script>alert(1)</script>'
+    form["new_category"] = "cse"
+    r = client.post(url, data=form)
+    assert r.status_code == 302
+    got = client.get(f"/api/v1/pilots/{pid}/crime-type-mapping").get_json()["mapping"]
+    assert got["Drugs"] == "cce" and got["Robbery"] == "serious_youth_violence"
+    assert got['=HYPERLINK("x") <script>alert(1)</script>'] == "cse"
+    page = client.get(url).get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    assert f'id="category-{number["Drugs"]}"' in page
+    bad = dict(form, new_type="Knife crime", new_category="gang")
+    r = client.post(url, data=bad, follow_redirects=True)
+    assert "Unknown harm category: gang" in r.get_data(as_text=True)
+    assert "Knife crime" not in client.get(
+        f"/api/v1/pilots/{pid}/crime-type-mapping").get_json()["mapping"]
+    assert session.scalar(select(func.count()).select_from(AuditEvent).where(
+        AuditEvent.entity == "crime_type_mapping")) == 1
+    auth.logout()
+    auth.login("practitioner@test.invalid")
+    page = client.get(url).get_data(as_text=True)
+    assert 'id="crime-type-form"' not in page and "The pilot's coordinator can change" in page
+    r = client.post(url, data={"csrf_token": auth.csrf_token(url), "type-1": "Drugs",
+                               "category-1": "drugs"})
+    assert r.status_code == 403
+    auth.logout()
+    auth.login("partner_reviewer@test.invalid")
+    assert client.get(url).status_code == 403
+    auth.logout()
+    auth.login("outsider@test.invalid")
+    assert client.get(url).status_code == 404
