@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from geoalchemy2.shape import to_shape
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -45,6 +45,7 @@ from locmap.vocab import HARM_CATEGORIES
 __all__ = [
     "DEFAULT_CRIME_TYPE_MAPPING", "DEFAULT_BUFFER_M", "crime_type_mapping",
     "set_crime_type_mapping", "seed_crime_type_mapping", "import_police", "record_failure",
+    "hold_import_lock", "fail_interrupted",
     "get_import", "list_imports", "import_dict", "pilot_bbox",
 ]
 
@@ -236,8 +237,46 @@ def record_failure(
     return di
 
 
+# Advisory-lock namespace of running web imports (the second key is the import's id).
+_IMPORT_LOCK = 0x6C6F6331  # "loc1"
+# A job takes its lock within milliseconds of being queued; older unlocked ones are dead.
+INTERRUPTED_AFTER_S = 60
+INTERRUPTED_MESSAGE = ("Interrupted: the server stopped while this import ran. Nothing was "
+                       "imported (an import is written all at once or not at all); upload the "
+                       "file again.")
+
+
+def hold_import_lock(session: Session, import_id: int) -> None:
+    """Hold the running import's lock until the session's transaction ends.
+
+    The web runs an import in one transaction after committing ``running``; it takes
+    this lock first. If the process dies, PostgreSQL rolls the transaction back and
+    releases the lock, which is how :func:`fail_interrupted` tells a dead job from a
+    live one, whichever process runs it.
+    """
+    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"),
+                    {"ns": _IMPORT_LOCK, "id": import_id})
+
+
+def fail_interrupted(session: Session, pilot_id: int) -> int:
+    """Mark the pilot's pending or running imports whose job is gone as failed.
+
+    A job is gone when nobody holds its lock (see :func:`hold_import_lock`) a minute
+    after it was queued. Returns how many were marked.
+    """
+    return session.connection().execute(text(
+        "UPDATE data_import SET status = 'failed', message = :message, finished_at = now() "
+        "WHERE pilot_id = :pilot_id AND status IN ('pending', 'running') "
+        "AND started_at < now() - make_interval(secs => :after) "
+        "AND pg_try_advisory_xact_lock(:ns, id)"),
+        {"message": INTERRUPTED_MESSAGE, "pilot_id": pilot_id, "after": INTERRUPTED_AFTER_S,
+         "ns": _IMPORT_LOCK}).rowcount or 0
+
+
 def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
     require(actor, pilot_id, "pilot.view")
+    if fail_interrupted(session, pilot_id):
+        session.expire_all()
     di = session.scalar(
         select(DataImport).where(DataImport.id == import_id, DataImport.pilot_id == pilot_id)
     )
@@ -250,6 +289,8 @@ def list_imports(
     session: Session, actor: Actor, pilot_id: int, limit: int = 50
 ) -> list[DataImport]:
     require(actor, pilot_id, "pilot.view")
+    if fail_interrupted(session, pilot_id):
+        session.expire_all()
     return list(session.scalars(
         select(DataImport).where(DataImport.pilot_id == pilot_id)
         .order_by(DataImport.id.desc()).limit(limit)

@@ -278,6 +278,7 @@ def _run_import(db: Database, who: Actor, pilot_id: int, import_id: int, folder:
             di.status = "running"
             s.commit()
             try:
+                imports.hold_import_lock(s, import_id)  # until the import's commit/rollback
                 _import(kind, s, who, pilot_id, stored, di, options or {})
                 s.commit()
                 return

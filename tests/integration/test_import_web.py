@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 from pathlib import Path
@@ -11,7 +12,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap.models import AuditEvent, Incident
+from locmap.models import AuditEvent, DataImport, Incident
+from locmap.services.imports import hold_import_lock
 from tests.conftest import AuthActions
 from tests.factories import World
 from tests.integration.test_import_police import rows_month, write_csv
@@ -99,6 +101,35 @@ def test_failed_import_is_recorded(
     assert status["status"] == "failed" and "line 14: 7 fields" in status["message"]
     page = client.get(done.location).get_data(as_text=True)
     assert "status-failed" in page
+
+
+def test_interrupted_web_import_is_marked_failed(
+    client: Any, auth: AuthActions, world: World, session: Session, engine: Any
+) -> None:
+    """A job whose process died (its lock is free a minute on) reads as failed; a job
+    another process still runs (its lock held) and a just-queued one stay as they are."""
+    pid = world.pilot.id
+    ago = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
+    rows = {name: DataImport(pilot_id=pid, kind="police_csv", filename=f"{name}.csv",
+                             sha256="0" * 64, status=status, started_at=started)
+            for name, status, started in [
+                ("dead", "running", ago), ("queued-dead", "pending", ago),
+                ("alive", "running", ago),
+                ("just-queued", "pending", dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))]}
+    session.add_all(rows.values())
+    session.flush()
+    auth.login("practitioner@test.invalid")
+    with engine.connect() as other, other.begin():  # the live job's process
+        hold_import_lock(Session(bind=other), rows["alive"].id)
+        got = {name: client.get(f"/api/v1/pilots/{pid}/imports/{di.id}").get_json()
+               for name, di in rows.items()}
+    assert got["dead"]["status"] == got["queued-dead"]["status"] == "failed"
+    assert got["dead"]["message"].startswith("Interrupted: the server stopped")
+    assert got["alive"]["status"] == "running"
+    assert got["just-queued"]["status"] == "pending"
+    # The other process has let go without finishing: now that job is gone too.
+    page = client.get(f"/pilots/{pid}/imports").get_data(as_text=True)
+    assert page.count("status-failed") == 3 and page.count("status-pending") == 1
 
 
 def test_upload_refusals(
