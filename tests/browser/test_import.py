@@ -76,3 +76,22 @@ def test_upload_preview_confirm_and_see_the_incidents(page: Any, tmp_path: Path)
     page.reload()
     assert page.locator("#import-status").inner_text() == "done"
     assert incident_count(page) == before + 8
+
+
+def test_coordinator_adds_a_crime_type_to_the_mapping(page: Any) -> None:
+    SHOTS.mkdir(exist_ok=True)
+    login(page, "coordinator@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    page.click("text=Eastbrook Town Centre")
+    page.click("text=Import data")
+    page.click("#crime-type-link")
+    page.wait_for_selector("#crime-type-form")
+    assert "Possession of weapons" in page.locator("#mapping").inner_text()
+    page.fill("input[name=new_type]", "Knife crime (force code)")
+    page.select_option("select[name=new_category]", "weapons")
+    page.click("#save-mapping")
+    page.wait_for_selector(".flash-info", timeout=10_000)
+    assert "Saved" in page.content()
+    row = page.locator("#mapping tr:has-text('Knife crime (force code)')")
+    assert row.locator("select").input_value() == "weapons"
+    page.screenshot(path=str(SHOTS / "crime-type-mapping.png"), full_page=True)
