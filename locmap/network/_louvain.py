@@ -7,7 +7,7 @@ from the same ``random.Random(seed)``, the same gains compared in the same order
 same floating-point expressions, the same aggregation of communities into the next
 level's graph and the same modularity stop rule — on arrays, with the inner loop
 compiled by numba. It returns exactly what NetworkX returns (the same list of sets, in
-the same order); ``tests/unit/network/test_louvain.py`` checks that on many graphs, seeds
+the same order); ``tests/unit/network/test_compiled.py`` checks that on many graphs, seeds
 and resolutions.
 
 Exactness needs integer edge weights (locmap's tie strengths are 1, 2 or 3): every sum
@@ -136,8 +136,7 @@ class _Level:
         com, improvement = _one_level(indptr, self.dst[off], self.w[off], self.degree,
                                       np.asarray(order, dtype=np.int64), m, two_m2,
                                       float(resolution))
-        used, dense = np.unique(com, return_inverse=True)  # non-empty, in index order
-        del used
+        _, dense = np.unique(com, return_inverse=True)  # non-empty, in index order
         return dense, bool(improvement)
 
     def modularity(self, com: np.ndarray, k: int, resolution: float) -> float:

@@ -14,8 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
-
 from locmap.network._gc import collector_paused
 from locmap.network._serial import to_jsonable
 from locmap.network.change import NetworkChange, network_change
@@ -130,51 +128,39 @@ def analyse_network(
     presence = build_presence_graph(people, places, presences, as_of=as_of)
     # Groups and connectors both work on the young people only: build that graph once.
     young = young_people_graph(graph)
+    # A NetworkX graph whose edge view has been used holds a reference cycle (the cached
+    # view refers back to the graph), so reference counting alone never frees it: the
+    # collector, back on, would walk every node and edge dict. The graphs are emptied on
+    # the way out, which frees their contents at once (the result holds none of them).
     try:
-        return _analyse(graph, presence, young, people, ties, as_of=as_of, seed=seed,
-                        resolution=resolution, min_group_size=min_group_size,
-                        exact_max_nodes=exact_max_nodes, sample_size=sample_size,
-                        max_connectors=max_connectors, min_shared_people=min_shared_people,
-                        ego_of=ego_of, ego_radius=ego_radius, compare_with=compare_with)
+        groups = find_peer_groups(
+            young, seed=seed, resolution=resolution, min_group_size=min_group_size
+        )
+        return NetworkAnalysis(
+            as_of=as_of,
+            people=graph.number_of_nodes(),
+            young_people=young.number_of_nodes(),
+            ties=graph.graph["tie_records"],
+            groups=groups,
+            connectors=find_connectors(
+                young,
+                groups,
+                exact_max_nodes=exact_max_nodes,
+                sample_size=sample_size,
+                seed=seed,
+                max_connectors=max_connectors,
+            ),
+            concerns=find_concerns(graph, groups),
+            places=find_places(presence, groups, min_shared_people=min_shared_people),
+            ego=None if ego_of is None else ego_view(graph, ego_of, radius=ego_radius),
+            change=(
+                None
+                if compare_with is None or as_of is None
+                else network_change(
+                    people, ties, compare_with, as_of, seed=seed, resolution=resolution
+                )
+            ),
+        )
     finally:
-        # A NetworkX graph whose edge view has been used holds a reference cycle (the
-        # cached view refers back to the graph), so reference counting alone never frees
-        # it: the collector, back on, would walk every node and edge dict. Emptying the
-        # graphs here frees their contents at once (the result holds none of them).
         for g in (graph, presence, young):
             g.clear()
-
-
-def _analyse(graph: nx.Graph, presence: nx.Graph, young: nx.Graph, people: list[PersonNode],
-             ties: list[Tie], *, as_of: dt.date | None, seed: int, resolution: float,
-             min_group_size: int, exact_max_nodes: int, sample_size: int,
-             max_connectors: int | None, min_shared_people: int, ego_of: NodeId | None,
-             ego_radius: int, compare_with: dt.date | None) -> NetworkAnalysis:
-    groups = find_peer_groups(
-        young, seed=seed, resolution=resolution, min_group_size=min_group_size
-    )
-    return NetworkAnalysis(
-        as_of=as_of,
-        people=graph.number_of_nodes(),
-        young_people=young.number_of_nodes(),
-        ties=graph.graph["tie_records"],
-        groups=groups,
-        connectors=find_connectors(
-            young,
-            groups,
-            exact_max_nodes=exact_max_nodes,
-            sample_size=sample_size,
-            seed=seed,
-            max_connectors=max_connectors,
-        ),
-        concerns=find_concerns(graph, groups),
-        places=find_places(presence, groups, min_shared_people=min_shared_people),
-        ego=None if ego_of is None else ego_view(graph, ego_of, radius=ego_radius),
-        change=(
-            None
-            if compare_with is None or as_of is None
-            else network_change(
-                people, ties, compare_with, as_of, seed=seed, resolution=resolution
-            )
-        ),
-    )

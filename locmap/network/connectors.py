@@ -154,7 +154,11 @@ def _cut_points_and_bridges(
     return cut, bridges[:nb]
 
 
-def _csr(graph: nx.Graph) -> tuple[list[NodeId], dict[NodeId, int], np.ndarray, np.ndarray]:
+# Nodes, node -> index, and the CSR adjacency (indptr, neighbour indices).
+_Csr = tuple[list[NodeId], dict[NodeId, int], np.ndarray, np.ndarray]
+
+
+def _csr(graph: nx.Graph) -> _Csr:
     """Nodes, their indices and the CSR adjacency (self-loops left out) of ``graph``."""
     nodes = list(graph.nodes())
     index = {node: i for i, node in enumerate(nodes)}
@@ -189,7 +193,12 @@ def cut_points_and_bridges(graph: nx.Graph) -> tuple[set[NodeId], list[tuple[Nod
     Hopcroft, J. and Tarjan, R. (1973) "Algorithm 447: efficient algorithms for graph
     manipulation", Comm. ACM 16(6); ``networkx.articulation_points``, ``networkx.bridges``.
     """
-    nodes, _, indptr, nbr = _csr(graph)
+    return _cut_points_and_bridges_of(_csr(graph))
+
+
+
+def _cut_points_and_bridges_of(csr: _Csr) -> tuple[set[NodeId], list[tuple[NodeId, NodeId]]]:
+    nodes, _, indptr, nbr = csr
     cut, bridges = _cut_points_and_bridges(indptr, nbr)
     return ({nodes[i] for i in np.flatnonzero(cut).tolist()},
             [(nodes[a], nodes[b]) for a, b in bridges.tolist()])
@@ -253,7 +262,11 @@ def betweenness_centrality(
         raise ValueError("graph must be an undirected networkx.Graph")
     if isinstance(seed, bool) or not isinstance(seed, int):
         raise ValueError(f"seed must be an int, got {seed!r}")
-    nodes, index, indptr, nbr = _csr(graph)
+    return _betweenness_of(_csr(graph), k, seed)
+
+
+def _betweenness_of(csr: _Csr, k: int | None, seed: int) -> dict[NodeId, float]:
+    nodes, index, indptr, nbr = csr
     n = len(nodes)
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 2 <= k <= n):
         raise ValueError(f"k must be an int with 2 <= k <= {n} (the number of nodes), got {k!r}")
@@ -374,8 +387,9 @@ def find_connectors(
     young = young_people_graph(graph)
     n = young.number_of_nodes()
     exact = n <= exact_max_nodes or n <= sample_size
-    scores = betweenness_centrality(young, k=None if exact else sample_size, seed=seed)
-    cut_points, bridge_edges = cut_points_and_bridges(young)
+    csr = _csr(young)  # one adjacency for both compiled passes
+    scores = _betweenness_of(csr, None if exact else sample_size, seed)
+    cut_points, bridge_edges = _cut_points_and_bridges_of(csr)
     bridge_count: dict[NodeId, int] = {}
     for a, b in bridge_edges:
         bridge_count[a] = bridge_count.get(a, 0) + 1

@@ -230,8 +230,7 @@ def build_people_graph(
     """
     ordered = _index_people(people)
     rank = {p.id: i for i, p in enumerate(ordered)}
-    # One pass checks each tie and keeps those in force (in_force, written out: this loop
-    # runs once per relationship of the whole network).
+    # One pass checks each tie and keeps those in force.
     pairs: dict[tuple[int, int], list[Tie]] = {}
     for tie in ties:
         if not isinstance(tie, Tie):
@@ -240,8 +239,7 @@ def build_people_graph(
         if ra is None or rb is None:
             end = tie.a_id if ra is None else tie.b_id
             raise ValueError(f"tie {tie.a_id!r}-{tie.b_id!r} names unknown person {end!r}")
-        if as_of is None or ((tie.since is None or tie.since <= as_of)
-                             and (tie.until is None or as_of < tie.until)):
+        if in_force(tie.since, tie.until, as_of):
             key = (ra, rb) if ra < rb else (rb, ra)
             recs = pairs.get(key)
             if recs is None:
