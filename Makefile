@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`.
-.PHONY: demo test lint setup-demo setup-test bench
+.PHONY: demo test lint setup-demo setup-test bench lock
 
 VENV := .venv/bin
 
@@ -21,3 +21,11 @@ setup-test:
 
 bench: setup-test
 	for b in bench/bench_*.py; do $(VENV)/python $$b || exit 1; done
+
+# Refresh the lock files from setup.cfg (needs uv: `pip install uv`). The development lock
+# is constrained by the runtime one, so both setups share every runtime version.
+lock:
+	uv pip compile setup.cfg --python-version 3.11 --annotation-style line --no-header \
+		--upgrade -o requirements/runtime.txt
+	uv pip compile setup.cfg --extra dev -c requirements/runtime.txt --python-version 3.11 \
+		--annotation-style line --no-header --upgrade -o requirements/dev.txt

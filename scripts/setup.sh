@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything locmap needs on a Debian machine, idempotently.
-#   scripts/setup.sh demo   system packages for the app + .venv with locmap
-#   scripts/setup.sh test   the same + chromium and the development extras
+#   scripts/setup.sh demo   system packages for the app + .venv with locmap (runtime lock)
+#   scripts/setup.sh test   the same + chromium and the development lock
 # It installs only what is missing and says what it is doing. The database server itself
 # is found or started by locmap (see locmap/pgserver.py), never here.
 set -euo pipefail
@@ -43,14 +43,19 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv with $py"
   "$py" -m venv .venv
 fi
-extras=""
-[ "$mode" = test ] && extras="[dev]"
-stamp=".venv/.locmap-installed$extras"
-want=$(cat setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
+# Both setups install the exact versions of the lock files (requirements/*.txt, made by
+# `make lock`), then locmap itself without touching them: a fresh machine gets what CI
+# passed with. The demo gets the runtime lock only, as a user's server would.
+lock=requirements/runtime.txt
+[ "$mode" = test ] && lock=requirements/dev.txt
+stamp=".venv/.locmap-installed-$mode"
+want=$(cat "$lock" setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing locmap$extras into .venv (pip)"
+  say "installing $lock and locmap into .venv (pip)"
   .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e ".$extras"
+  .venv/bin/python -m pip install -q -r "$lock"
+  .venv/bin/python -m pip install -q --no-deps -e .
+  rm -f .venv/.locmap-installed-*
   echo "$want" > "$stamp"
 else
   say ".venv is up to date"

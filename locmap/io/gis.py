@@ -31,6 +31,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.geo import MAX_VERTICES, parse_geojson_geometry
 from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, sha256_of
 from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
@@ -201,7 +202,7 @@ def import_gis(
                                    created_by_id=actor.user_id)
     if data_import is None:
         session.add(di)
-    di.status, di.started_at = "running", dt.datetime.now(dt.UTC)
+    di.status, di.started_at = "running", clock.now()
     session.flush()
     shown = filename or path.name
     gdf = read_gis(path, layer=source_layer, crs=crs)

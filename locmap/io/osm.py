@@ -41,6 +41,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.io.gis import checked_geometry, json_safe
 from locmap.io.sources import sha256_of
 from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
@@ -316,7 +317,7 @@ def import_osm(
                                    sha256=sha256_of(path), created_by_id=actor.user_id)
     if data_import is None:
         session.add(di)
-    di.status, di.started_at = "running", dt.datetime.now(dt.UTC)
+    di.status, di.started_at = "running", clock.now()
     session.flush()
     found, rejects, outside = read_osm(path, clip_area(session, pilot, buffer_m), chosen)
     rows_read = len(found) + len(rejects) + outside

@@ -13,7 +13,7 @@ from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, T
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from locmap.models.base import Base, in_vocab
+from locmap.models.base import Base, in_vocab, utcnow
 
 __all__ = ["AuditEvent", "DataImport"]
 
@@ -62,5 +62,5 @@ class DataImport(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     options: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     report: Mapped[list[Any]] = mapped_column(JSONB, default=list)
-    started_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    started_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
     finished_at: Mapped[dt.datetime | None]

@@ -8,6 +8,8 @@ from collections.abc import Iterable
 from sqlalchemy import CheckConstraint, DateTime, MetaData, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from locmap import clock
+
 __all__ = ["Base", "utcnow", "in_vocab", "valid_geom", "Timestamped"]
 
 # Stable constraint names so migrations can drop and alter them by name.
@@ -26,7 +28,8 @@ class Base(DeclarativeBase):
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    """The clock's now (:mod:`locmap.clock`), so a moved clock moves every timestamp."""
+    return clock.now()
 
 
 def in_vocab(column: str, words: Iterable[str], name: str | None = None) -> CheckConstraint:
@@ -41,5 +44,7 @@ def valid_geom(column: str) -> CheckConstraint:
 
 
 class Timestamped:
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
-    updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now(), onupdate=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    updated_at: Mapped[dt.datetime] = mapped_column(
+        default=utcnow, server_default=func.now(), onupdate=utcnow
+    )

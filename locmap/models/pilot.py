@@ -8,7 +8,7 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from locmap.models.base import Base, Timestamped, in_vocab, valid_geom
+from locmap.models.base import Base, Timestamped, in_vocab, utcnow, valid_geom
 from locmap.vocab import AGENCY_KINDS, PILOT_ROLES
 
 __all__ = ["Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork"]
@@ -89,7 +89,7 @@ class Membership(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(30))
-    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     user: Mapped[User] = relationship(back_populates="memberships")
     pilot: Mapped[Pilot] = relationship(back_populates="memberships")

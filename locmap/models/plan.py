@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from locmap.models.base import Base, Timestamped, in_vocab
+from locmap.models.base import Base, Timestamped, in_vocab, utcnow
 from locmap.vocab import (
     ACTION_STATUSES,
     ASSESSMENT_STATUSES,
@@ -229,7 +229,7 @@ class Review(Base):
     author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     comment: Mapped[str] = mapped_column(Text, default="")
     decision: Mapped[str] = mapped_column(String(20), default="comment")
-    created_at: Mapped[dt.datetime] = mapped_column(default=lambda: dt.datetime.now(dt.UTC))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class ReviewRequest(Base):
@@ -248,4 +248,4 @@ class ReviewRequest(Base):
     plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id", ondelete="CASCADE"))
     reviewer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
-    requested_at: Mapped[dt.datetime] = mapped_column(default=lambda: dt.datetime.now(dt.UTC))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

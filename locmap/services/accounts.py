@@ -15,6 +15,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import Agency, AuditEvent, Membership, Pilot, User
 from locmap.services import audit
 from locmap.services.errors import InvalidData, NotFound
@@ -45,7 +46,7 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def _recent_failures(session: Session, email: str) -> int:
-    since = dt.datetime.now(dt.UTC) - LOCKOUT_WINDOW
+    since = clock.now() - LOCKOUT_WINDOW
     return session.scalar(
         select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "login_failed",
@@ -69,7 +70,7 @@ def authenticate(
     if not (user and ok and user.active):
         audit.record(session, who, "login_failed", "user", user.id if user else None)
         return None
-    user.last_login_at = dt.datetime.now(dt.UTC)
+    user.last_login_at = clock.now()
     audit.record(session, actor_for(session, user, remote_addr), "login", "user", user.id)
     return user
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment.hotspots import getis_ord_gi_star
 from locmap.assessment.indicators import (
     LONDON,
@@ -95,10 +96,10 @@ def compute_indicators(
         (counts by kind and pseudonyms) and ``notes`` on what could not be computed.
     """
     notes: list[str] = []
-    today = (as_of or dt.datetime.now(dt.UTC)).date()
+    today = (as_of or clock.now()).date()
     out: dict[str, Any] = {
         "settings": {"ring_m": ring_m, "cell_m": cell_m, "place_m": place_m,
-                     "crs": f"EPSG:{q.BNG_SRID}", "computed_at": dt.datetime.now(dt.UTC)},
+                     "crs": f"EPSG:{q.BNG_SRID}", "computed_at": clock.now()},
         "place": {"id": place.id, "name": place.name, "geometry": place.geojson},
         "incidents": None, "indicators": None, "hotspots": None, "risk_terrain": None,
         "safety_maps": None, "people_present": _people(session, place.id, today),

@@ -10,12 +10,12 @@ Every use case checks permissions first, validates, reads or writes, then audits
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment import context_weighting as cw
 from locmap.models import Assessment, ContextLink, ContextWeight, SafetyFactor
 from locmap.queries import assessment as q
@@ -243,7 +243,7 @@ def update_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
         _store_weighting(session, a, w)
         changed.append("context_weighting")
     changed += _factor_change(session, actor, a, changes)
-    a.updated_at = dt.datetime.now(dt.UTC)  # bumps the version even for child-only edits
+    a.updated_at = clock.now()  # bumps the version even for child-only edits
     session.flush()
     audit.record(session, actor, "update", "assessment", a.id, pilot_id=pilot_id,
                  detail={"changed": changed})
@@ -273,7 +273,7 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
     a.summary = write_summary(factors, [c.to_dict() for c in w.contexts], a.indicators,
                               place.name)
     a.status = "in_review"
-    a.submitted_at = dt.datetime.now(dt.UTC)
+    a.submitted_at = clock.now()
     if a.parent_id is not None:
         parent = session.get(Assessment, a.parent_id)
         # An approved parent stays in force until its successor is approved (reviews.py).

@@ -18,6 +18,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment.dashboard import PublishedTable, dashboard_tables, publish
 from locmap.io.export import neutralise_cell
 from locmap.queries import dashboard as q
@@ -83,7 +84,7 @@ def dashboard(
     pilot = get_pilot(session, actor, pilot_id, "dashboard.view")
     exact_allowed = can(actor, pilot_id, "aggregate.unsuppressed")
     suppressed = partner_view or not exact_allowed
-    as_of = as_of or dt.date.today()
+    as_of = as_of or clock.today()
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 3:
         raise InvalidData(f"The suppression threshold must be a whole number of at least 3, "
                           f"got {threshold!r}.")

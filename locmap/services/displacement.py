@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment import impact as analysis
 from locmap.models import DisplacementFlag, Feature, FeatureLayer, Pilot
 from locmap.models.impact import FLAG_STATUSES
@@ -330,7 +331,7 @@ def decide(session: Session, actor: Actor, pilot_id: int, *, source_place_id: in
                                intervention_month=month0)
         session.add(row)
     row.status, row.reason, row.evidence = status, reason, snapshot
-    row.decided_by_id, row.decided_at = actor.user_id, dt.datetime.now(dt.UTC)
+    row.decided_by_id, row.decided_at = actor.user_id, clock.now()
     confirmed = status == "confirmed"
     row.source_assessment_id = q.latest_assessment_id(session, src.id) if confirmed else None
     row.dest_assessment_id = (q.latest_assessment_id(session, dest_id)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from locmap import clock
 from locmap.models import AwarenessActivity, EngagementRecord, Place
 from locmap.services import audit
 from locmap.services.errors import InvalidData
@@ -52,7 +53,7 @@ def _places(session: Session, pilot_id: int, ids: Any) -> list[Place]:
 def _date(field: str, value: Any) -> dt.date:
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise InvalidData(f"{field}: a date is required.", details={field: ["Required date."]})
-    if value > dt.date.today() + dt.timedelta(days=1):
+    if value > clock.today() + dt.timedelta(days=1):
         raise InvalidData(f"{field}: record what has happened, not a future date.",
                           details={field: ["Not in the future."]})
     return value

@@ -21,6 +21,7 @@ from shapely import wkb
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.io.export import csv_lines
 from locmap.models import Pilot
 from locmap.services import audit
@@ -72,7 +73,7 @@ def export_data(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]
             "what": f"locmap export of pilot {pilot.name!r}: places, incidents, safety "
                     "factors and feature layers",
             "pilot": pilot.name, "pilot_id": pilot_id,
-            "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "generated_at": clock.now().isoformat(timespec="seconds"),
             "generated_by": actor.email, "people": PEOPLE_NOTE,
             "restricted_text_included": restricted, "crs": "EPSG:4326",
         },

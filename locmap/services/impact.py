@@ -19,6 +19,7 @@ from typing import Any
 
 from shapely.geometry import mapping
 
+from locmap import clock
 from locmap.assessment import impact as analysis
 from locmap.geo import parse_geojson_geometry
 from locmap.queries import impact as q
@@ -236,7 +237,7 @@ def place_impact(
     if intervention.day != 1:
         own.insert(0, f"The intervention date {intervention.isoformat()} falls within "
                    f"{label}; that whole month is counted as 'after'.")
-    today = dt.date.today()
+    today = clock.today()
     if months[-1] == dt.date(today.year, today.month, 1):
         own.append(f"{month_label(months[-1])} is the current month and is not complete yet.")
     audit.record(session, actor, "read", "place_impact", place_id, pilot_id=pilot_id,

@@ -34,6 +34,7 @@ from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.io import police
 from locmap.io.sources import Source, collect_sources, sha256_of
 from locmap.models import CrimeTypeMapping, DataImport, Pilot
@@ -189,7 +190,7 @@ def import_police(
         )
         session.add(data_import)
     data_import.status = "running"
-    data_import.started_at = dt.datetime.now(dt.UTC)
+    data_import.started_at = clock.now()
     data_import.options = {"buffer_m": buffer_m}
     session.flush()
     seed_crime_type_mapping(session, pilot_id)
@@ -230,7 +231,7 @@ def record_failure(
         session.add(di)
     di.status = "failed"
     di.message = message[:2000]
-    di.finished_at = dt.datetime.now(dt.UTC)
+    di.finished_at = clock.now()
     session.flush()
     audit.record(session, actor, "import_failed", "data_import", di.id, pilot_id=pilot_id,
                  detail={"kind": kind, "filename": filename, "message": message[:500]})

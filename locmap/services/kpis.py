@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment import plan_logic as pl
 from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
@@ -120,7 +121,7 @@ def update_kpi(session: Session, actor: Actor, kpi_id: int, changes: dict[str, A
                        details={"version": kpi.version})
     for k, v in _check(changes).items():
         setattr(kpi, k, v)
-    kpi.updated_at = dt.datetime.now(dt.UTC)
+    kpi.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "update", "kpi", kpi.id,
                  pilot_id=plans.plan_pilot(session, plan), detail={"changed": sorted(changes)})
@@ -252,7 +253,7 @@ def compute_kpis(session: Session, actor: Actor, plan_id: int, *,
         raise InvalidData("This plan version was superseded: measure in the newer one.")
     if plan.starts_on is None:
         raise InvalidData("The plan has no start date.")
-    today = today or dt.date.today()
+    today = today or clock.today()
     set_computed_baselines(session, plan)
     done = pl.periods(plan.starts_on, today, PERIOD_MONTHS)
     series = _series(session, plan, plan.starts_on)

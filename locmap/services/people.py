@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from locmap import clock
 from locmap.models import Identity, PeerNetwork, Person
 from locmap.services import audit
 from locmap.services.errors import Conflict, InvalidData, NotFound
@@ -112,7 +113,7 @@ def _apply_case_fields(person: Person, kind: str, changes: dict[str, Any]) -> No
     if status is not None and status not in CASE_STATUSES:
         raise InvalidData(f"{status!r} is not a case status.",
                           details={"case_status": [f"not one of {list(CASE_STATUSES)}"]})
-    if on is not None and on > dt.date.today():
+    if on is not None and on > clock.today():
         raise InvalidData("The last risk assessment cannot be in the future.",
                           details={"last_risk_assessment_on": ["in the future"]})
     person.exploitation_category, person.case_status = category, status
@@ -246,7 +247,7 @@ def update_person(
         elif fields is not None and current is not None:
             for key, value in fields.items():
                 setattr(current, key, value)
-        person.updated_at = dt.datetime.now(dt.UTC)  # bump the version with the identity
+        person.updated_at = clock.now()  # bump the version with the identity
     try:
         session.flush()
     except StaleDataError as exc:

@@ -10,6 +10,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.geo import parse_geojson_geometry, to_geojson, to_multipolygon
 from locmap.models import Incident, Membership, Person, Pilot, Place, ReviewPoint
 from locmap.services import audit
@@ -66,7 +67,7 @@ def pilot_summary(session: Session, actor: Actor, pilot: Pilot) -> PilotSummary:
     def count(model: Any, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
-    today = dt.date.today()
+    today = clock.today()
     next_review = session.scalar(
         select(func.min(ReviewPoint.due_on)).where(
             ReviewPoint.pilot_id == pilot.id, ReviewPoint.held_on.is_(None),

@@ -7,13 +7,13 @@ typed. Each export is audited with what it held.
 
 from __future__ import annotations
 
-import datetime as dt
 import io
 from typing import Any
 
 from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.io.export import csv_lines, neutralise_cell
 from locmap.services import audit, plans
 from locmap.services.errors import InvalidData
@@ -38,7 +38,7 @@ def _rows(session: Session, actor: Actor, plan_id: int, pilot_id: int | None
              a["context_name"] or "", ", ".join(str(f) for f in a["factor_ids"]),
              a["owner_agency"] or "", a["lead"], a["due_on"] or "", a["status"],
              "yes" if a["overdue"] else "", a["progress_notes"])
-            for a in plans.action_dicts(session, plan, dt.date.today())]
+            for a in plans.action_dicts(session, plan, clock.today())]
     meas = [(k.id, k.kind, k.name, k.unit, k.direction, k.baseline, k.target,
              m.period_start.isoformat(), m.period_end.isoformat(), m.value, m.source,
              "yes" if m.computed else "")

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment import plan_logic as pl
 from locmap.models import Agency, Assessment, Place, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
@@ -97,7 +98,7 @@ def create_plan(session: Session, actor: Actor, pilot_id: int, assessment_id: in
     if existing is not None:
         raise Conflict("This assessment version already has a plan; carry on with it or "
                        "start a new version of it.", details={"plan_id": existing})
-    starts_on = starts_on or dt.date.today()
+    starts_on = starts_on or clock.today()
     plan = Plan(assessment_id=a.id, version_no=1, status="draft", starts_on=starts_on,
                 created_by_id=actor.user_id)
     session.add(plan)
@@ -336,7 +337,7 @@ def update_action(session: Session, actor: Actor, action_id: int, changes: dict[
         setattr(action, k, v)
     if "factor_ids" in changes:
         _set_factors(session, plan, action, changes["factor_ids"])
-    action.updated_at = dt.datetime.now(dt.UTC)  # bumps the version for link-only edits
+    action.updated_at = clock.now()  # bumps the version for link-only edits
     session.flush()
     audit.record(session, actor, "update", "action", action.id,
                  pilot_id=plan_pilot(session, plan),
@@ -374,7 +375,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *,
     """
     plan = get_plan(session, actor, plan_id, pilot_id=pilot_id)
     pid = plan_pilot(session, plan)
-    today = today or dt.date.today()
+    today = today or clock.today()
     av = assessments.assessment_view(session, actor, pid, plan.assessment_id)
     gaps, reasons = _gaps(session, plan)
     points = session.scalars(select(ReviewPoint).where(ReviewPoint.pilot_id == pid)

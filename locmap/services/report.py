@@ -10,7 +10,6 @@ are read at all, so none can leak. Every report is audited.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from geoalchemy2.shape import to_shape
@@ -18,6 +17,7 @@ from shapely.geometry import mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
 from locmap.services import audit
@@ -92,7 +92,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
                                f"{view['place']['name']}",
         "pilot": pilot.name, "place": view["place"], "version_no": subject.version_no,
         "status": subject.status, "approved_at": subject.approved_at,
-        "submitted_at": subject.submitted_at, "generated_at": dt.datetime.now(dt.UTC),
+        "submitted_at": subject.submitted_at, "generated_at": clock.now(),
         "audience": "partner version (small numbers suppressed)" if suppress
         else "owning team version",
         "suppressed": suppress, "small": SMALL,

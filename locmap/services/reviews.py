@@ -13,12 +13,12 @@ a version they wrote, and only reviewers who were asked may decide.
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment import review_rules as rules
 from locmap.models import (
     Action,
@@ -160,7 +160,7 @@ def submit_plan(session: Session, actor: Actor, pilot_id: int, plan_id: int) -> 
     if not plan.actions:
         raise InvalidData("Add at least one action before submitting the plan.")
     plan.status = "in_review"
-    plan.submitted_at = dt.datetime.now(dt.UTC)
+    plan.submitted_at = clock.now()
     if plan.parent_id is not None:
         parent = session.get(Plan, plan.parent_id)
         if parent is not None and parent.status == "in_review":
@@ -265,7 +265,7 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
     _check_item(session, kind, subject_id, factor_id, action_id)
     review = Review(**{_fk(kind): subject_id}, factor_id=factor_id, action_id=action_id,
                     author_id=actor.user_id, comment=comment, decision=decision,
-                    created_at=dt.datetime.now(dt.UTC))
+                    created_at=clock.now())
     session.add(review)
     session.flush()
     audit.record(session, actor, "review", kind, subject_id, pilot_id=pilot_id,
@@ -276,7 +276,7 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
     if state.approved:
         _supersede_others(session, subject)
         subject.status = "approved"
-        subject.approved_at = dt.datetime.now(dt.UTC)
+        subject.approved_at = clock.now()
         session.flush()
         audit.record(session, actor, "approve", kind, subject_id, pilot_id=pilot_id,
                      detail={"rule": pilot.approval_rule, "approvals": list(state.approvals)})

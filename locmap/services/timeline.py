@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.assessment.review_rules import action_overdue, kpi_trend, review_point_status
 from locmap.models import (
     KPI,
@@ -61,7 +62,7 @@ def list_review_points(session: Session, actor: Actor, pilot_id: int, *,
                        today: dt.date | None = None) -> list[dict[str, Any]]:
     """The pilot's review points in date order, each flagged held/overdue/due/upcoming."""
     pilot = _pilot(session, actor, pilot_id, "pilot.view")
-    today = today or dt.date.today()
+    today = today or clock.today()
     return [{"id": r.id, "number": r.number, "due_on": r.due_on, "held_on": r.held_on,
              "status": review_point_status(r.due_on, r.held_on, today)}
             for r in pilot.review_points]
@@ -98,7 +99,7 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
                         today: dt.date | None = None) -> dict[str, Any]:
     """Everything that changed in the period ending at this review point."""
     pilot = _pilot(session, actor, pilot_id, "pilot.view")
-    today = today or dt.date.today()
+    today = today or clock.today()
     points = list(pilot.review_points)
     rp = next((r for r in points if r.id == point_id), None)
     if rp is None:
@@ -175,7 +176,7 @@ def record_review_point(session: Session, actor: Actor, pilot_id: int, point_id:
                 held = dt.date.fromisoformat(held) if held.strip() else None
             except ValueError as exc:
                 raise InvalidData("held_on must be a date (YYYY-MM-DD).") from exc
-        if held is not None and (held < pilot.start_date or held > dt.date.today()):
+        if held is not None and (held < pilot.start_date or held > clock.today()):
             raise InvalidData("held_on must be between the pilot's start and today.")
         rp.held_on = held
     for key in ("attendees", "minutes", "decisions"):
@@ -195,7 +196,7 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
                    today: dt.date | None = None) -> dict[str, Any]:
     """For the strategic board: each place's latest assessment, plan progress and KPIs."""
     pilot = _pilot(session, actor, pilot_id, "assessment.view")
-    today = today or dt.date.today()
+    today = today or clock.today()
     plans = _current_plans(session, pilot_id)
     latest = {a.place_id: a for a in session.scalars(
         select(Assessment).join(Place).where(Place.pilot_id == pilot_id)
@@ -225,7 +226,7 @@ def waiting_for(session: Session, actor: Actor, *,
     """Reviews to give, my overdue actions and review points due, across my pilots."""
     from locmap.models import Review
 
-    today = today or dt.date.today()
+    today = today or clock.today()
     out: dict[str, list[dict[str, Any]]] = {"reviews": [], "actions": [], "review_points": []}
     agency = my_agency(session, actor)
     name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
+from locmap import clock
 from locmap.network import NetworkAnalysis
 from locmap.network.model import in_force
 from locmap.services import network, pilots, places
@@ -28,7 +29,7 @@ _LINK_ROWS = 4
 def _as_of() -> dt.date:
     text = request.args.get("as_of", "")
     try:
-        return dt.date.fromisoformat(text) if text else dt.date.today()
+        return dt.date.fromisoformat(text) if text else clock.today()
     except ValueError:
         abort(400, "as_of must be a date (YYYY-MM-DD).")
 

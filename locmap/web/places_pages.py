@@ -15,6 +15,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from marshmallow import Schema, ValidationError
 from sqlalchemy import select
 
+from locmap import clock
 from locmap.models import Place
 from locmap.services import engagement, evidence, factors, observations
 from locmap.services.errors import Conflict, InvalidData
@@ -100,8 +101,8 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         vocab={"light": observations.LIGHT, "guardianship": observations.GUARDIANSHIP,
                "levels": observations.LEVELS, "cctv": observations.CCTV},
         open_form=open_form, values=values or {}, error=error,
-        now=dt.datetime.now(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M"),
-        today=dt.date.today().isoformat(),
+        now=clock.local_now().strftime("%Y-%m-%dT%H:%M"),
+        today=clock.today().isoformat(),
         map_data={"geometry": place["geometry"], "kind": place["kind"],
                   "tile_url": current_app.config["LOCMAP_TILE_URL"],
                   "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},

@@ -202,7 +202,7 @@ def test_bad_input_is_refused_cleanly(session: Session, world: World, tmp_path: 
 
 def test_cli_import_osm(session: Session, world: World, tmp_path: Path,
                         monkeypatch: pytest.MonkeyPatch, db: object) -> None:
-    from locmap.io import cli_import
+    from locmap.cli import imports as cli_import
 
     monkeypatch.setattr(cli_import.Database, "from_settings", lambda _s: db)
     path = write_osm(tmp_path / "cli.osm")

@@ -187,10 +187,6 @@ def demo(host: str, port: int, no_serve: bool) -> None:
         _serve(host, port)
 
 
-from locmap.io.cli_import import import_group  # noqa: E402
+from locmap.cli.imports import import_group  # noqa: E402
 
 main.add_command(import_group)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

@@ -1,0 +1,134 @@
+"""The one clock: every "now" and "today" in locmap comes from here.
+
+locmap is about dates — an 18-month pilot, review points every 3 months, "overdue"
+actions, incidents in the last quarter — so code that asks the machine for the date
+directly behaves differently on every day it runs. Everything asks :func:`now` or
+:func:`today` instead, and tests, the demo and a rehearsal can move the clock:
+
+* ``LOCMAP_CLOCK=2031-06-30`` (or a full ISO timestamp) in the environment shifts the
+  clock of the whole process so that it reads that day (at the real time of day) when
+  the process starts; time keeps running from there, so timeouts and durations behave.
+* :func:`set_clock` does the same in code, and :func:`frozen` is a context manager for
+  tests that need one fixed instant.
+
+"Today" is the date in the partnership's own time zone (Europe/London): an incident at
+23:30 on a summer evening belongs to that evening, not to the next UTC day.
+
+Database defaults (``server_default=now()``) are not the clock: the models also set
+their timestamps from :func:`now` in Python, and SQL that compares with "today" takes
+the date as a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from zoneinfo import ZoneInfo
+
+__all__ = ["LOCAL_TZ", "now", "today", "local_now", "set_clock", "reset_clock", "frozen",
+           "parse_clock"]
+
+LOCAL_TZ = ZoneInfo("Europe/London")
+
+_lock = threading.Lock()
+_offset = dt.timedelta(0)
+_frozen: dt.datetime | None = None
+
+
+def _real_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def now() -> dt.datetime:
+    """The current instant, timezone-aware in UTC, as the (possibly moved) clock reads it."""
+    if _frozen is not None:
+        return _frozen
+    return _real_now() + _offset
+
+
+def local_now() -> dt.datetime:
+    """:func:`now` in the partnership's time zone (Europe/London)."""
+    return now().astimezone(LOCAL_TZ)
+
+
+def today() -> dt.date:
+    """Today's date in the partnership's time zone."""
+    return local_now().date()
+
+
+def parse_clock(text: str) -> dt.datetime:
+    """Read ``2031-06-30`` or ``2031-06-30T09:00:00+00:00`` as an aware UTC instant.
+
+    A bare date keeps the real time of day, so a clock moved to another day still ticks
+    through the day as usual.
+
+    >>> parse_clock("2031-06-30T09:00:00+00:00").isoformat()
+    '2031-06-30T09:00:00+00:00'
+    >>> parse_clock("2031-06-30").astimezone(LOCAL_TZ).date()
+    datetime.date(2031, 6, 30)
+    >>> parse_clock("tomorrow")
+    Traceback (most recent call last):
+    ...
+    ValueError: LOCMAP_CLOCK must be an ISO date or timestamp, not 'tomorrow'.
+    """
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = dt.date.fromisoformat(text)
+            real_local = _real_now().astimezone(LOCAL_TZ)
+            moved = dt.datetime.combine(day, real_local.timetz().replace(tzinfo=None))
+            return moved.replace(tzinfo=LOCAL_TZ).astimezone(dt.UTC)
+        value = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValueError(
+            f"LOCMAP_CLOCK must be an ISO date or timestamp, not {text!r}."
+        ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_TZ)
+    return value.astimezone(dt.UTC)
+
+
+def set_clock(at: dt.datetime | dt.date | str | None) -> None:
+    """Move the running clock so that it reads ``at`` now (``None``: the real clock)."""
+    global _offset, _frozen
+    with _lock:
+        _frozen = None
+        if at is None:
+            _offset = dt.timedelta(0)
+            return
+        if isinstance(at, str):
+            target = parse_clock(at)
+        elif isinstance(at, dt.datetime):
+            target = at if at.tzinfo else at.replace(tzinfo=LOCAL_TZ)
+        else:
+            target = parse_clock(at.isoformat())
+        _offset = target - _real_now()
+
+
+def reset_clock() -> None:
+    """Back to the environment's clock (``LOCMAP_CLOCK``) or the real one."""
+    set_clock(os.environ.get("LOCMAP_CLOCK") or None)
+
+
+@contextmanager
+def frozen(at: dt.datetime | dt.date | str) -> Iterator[dt.datetime]:
+    """Stop the clock at ``at`` for the duration of the block (tests)."""
+    global _frozen
+    if isinstance(at, str):
+        instant = parse_clock(at)
+    elif isinstance(at, dt.datetime):
+        instant = at if at.tzinfo else at.replace(tzinfo=LOCAL_TZ)
+    else:
+        instant = dt.datetime.combine(at, dt.time(12), tzinfo=LOCAL_TZ)
+    previous = _frozen
+    _frozen = instant.astimezone(dt.UTC)
+    try:
+        yield _frozen
+    finally:
+        _frozen = previous
+
+
+reset_clock()
