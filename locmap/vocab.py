@@ -95,6 +95,9 @@ LABELS.update({
     "looked_after": "Looked after", "not_open": "Not open to services",
 })
 
+# What a coordinator decided about a displacement flag.
+FLAG_STATUSES = ("confirmed", "dismissed")
+
 
 def label(word: str) -> str:
     """Return the human label of a vocabulary word (``"fast_food"`` → "Fast-food restaurant")."""

@@ -39,24 +39,25 @@ fi
 
 py=${PYTHON:-python3.11}
 command -v "$py" >/dev/null || py=python3
-if [ ! -x .venv/bin/python ]; then
-  say "creating .venv with $py"
-  "$py" -m venv .venv
+# LOCMAP_VENV puts the environment elsewhere (the newcomer test builds a second one).
+venv=${LOCMAP_VENV:-.venv}
+if [ ! -x "$venv/bin/python" ]; then
+  say "creating $venv with $py"
+  "$py" -m venv "$venv"
 fi
 # Both setups install the exact versions of the lock files (requirements/*.txt, made by
 # `make lock`), then locmap itself without touching them: a fresh machine gets what CI
 # passed with. The demo gets the runtime lock only, as a user's server would.
 lock=requirements/runtime.txt
 [ "$mode" = test ] && lock=requirements/dev.txt
-stamp=".venv/.locmap-installed-$mode"
+stamp="$venv/.locmap-installed-$mode"
 want=$(cat "$lock" setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing $lock and locmap into .venv (pip)"
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -r "$lock"
-  .venv/bin/python -m pip install -q --no-deps -e .
-  rm -f .venv/.locmap-installed-*
+  say "installing $lock and locmap into $venv (pip)"
+  "$venv/bin/python" -m pip install -q -r "$lock"
+  "$venv/bin/python" -m pip install -q --no-deps -e .
+  rm -f "$venv"/.locmap-installed-*
   echo "$want" > "$stamp"
 else
-  say ".venv is up to date"
+  say "$venv is up to date"
 fi

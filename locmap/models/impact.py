@@ -18,10 +18,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from locmap.models.base import Base, Timestamped, in_vocab, utcnow
+from locmap.vocab import FLAG_STATUSES
 
-__all__ = ["DisplacementFlag", "FLAG_STATUSES"]
+__all__ = ["DisplacementFlag"]
 
-FLAG_STATUSES = ("confirmed", "dismissed")
 
 
 class DisplacementFlag(Timestamped, Base):

@@ -75,6 +75,12 @@ def authenticate(
     return user
 
 
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user behind a login session, or None once deactivated (the session ends)."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
 def actor_for(session: Session, user: User, remote_addr: str | None = None) -> Actor:
     rows = session.execute(
         select(Membership.pilot_id, Membership.role).where(Membership.user_id == user.id)

@@ -28,7 +28,7 @@ from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 __all__ = [
     "list_assessments", "start_assessment", "get_assessment", "assessment_view",
     "update_assessment", "submit_assessment", "new_version", "compare_assessments",
-    "live_indicators", "weighting_of",
+    "live_indicators", "weighting_of", "place_header",
 ]
 
 SIDES = ("young_people", "guardianship", "environment")
@@ -40,6 +40,16 @@ def _place(session: Session, pilot_id: int, place_id: int) -> q.PlaceRow:
     if place is None or place.pilot_id != pilot_id:
         raise NotFound("No such place in this pilot.")
     return place
+
+
+def place_header(session: Session, actor: Actor, pilot_id: int, place_id: int) -> q.PlaceRow:
+    """The place a page is about (name, kind, GeoJSON geometry): in this pilot, or NotFound.
+
+    Pages load it before anything that may fail on their arguments, so an error page can
+    never show a place of another pilot.
+    """
+    require(actor, pilot_id, "place.view")
+    return _place(session, pilot_id, place_id)
 
 
 def get_assessment(session: Session, actor: Actor, pilot_id: int, assessment_id: int,

@@ -24,7 +24,6 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.assessment import impact as analysis
 from locmap.models import DisplacementFlag, Feature, FeatureLayer, Pilot
-from locmap.models.impact import FLAG_STATUSES
 from locmap.queries import impact as q
 from locmap.queries.assessment import PLACE_RADIUS_M, place_row
 from locmap.services import audit
@@ -40,6 +39,7 @@ from locmap.services.impact import (
     month_range,
 )
 from locmap.services.permissions import Actor, can, require
+from locmap.vocab import FLAG_STATUSES
 
 __all__ = ["DEFAULT_DISTANCE_M", "MIN_INCIDENTS", "DENSE_LAYER", "MOVE_WINDOW_MONTHS",
            "watch", "decide", "add_months"]

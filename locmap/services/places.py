@@ -26,7 +26,7 @@ from locmap.vocab import PLACE_KINDS, label
 
 __all__ = [
     "list_places", "place_feature", "get_place", "create_place", "update_place",
-    "delete_place", "check_geometry_fits_kind", "list_agencies",
+    "delete_place", "check_geometry_fits_kind", "list_agencies", "other_place_names",
 ]
 
 _ANY_GEOMETRY = ("POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON")
@@ -154,6 +154,17 @@ def _feature_of(session: Session, place: Place, warnings: list[str]) -> dict[str
     out = place_feature(place, count, _agency_name(session, place.managed_by_id))
     out["warnings"] = warnings
     return out
+
+
+def other_place_names(
+    session: Session, actor: Actor, pilot_id: int, place_id: int
+) -> list[dict[str, Any]]:
+    """{id, name} of the pilot's other live places, by name (for "linked places" pickers)."""
+    require(actor, pilot_id, "place.view")
+    return [{"id": r.id, "name": r.name} for r in session.execute(
+        select(Place.id, Place.name).where(Place.pilot_id == pilot_id, Place.id != place_id,
+                                           Place.deleted_at.is_(None)).order_by(Place.name)
+    )]
 
 
 def get_place(session: Session, actor: Actor, pilot_id: int, place_id: int) -> dict[str, Any]:

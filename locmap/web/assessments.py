@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
 from locmap.services import assessments
-from locmap.services.errors import Conflict, InvalidData, NotFound
+from locmap.services.errors import Conflict, InvalidData
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 from locmap.web.context import actor, db_session, login_required
 
@@ -35,11 +35,7 @@ def start(pilot_id: int, place_id: int) -> Any:
             return redirect(url_for(".view", pilot_id=pilot_id,
                                     assessment_id=exc.details["assessment_id"]))
         return redirect(url_for(".view", pilot_id=pilot_id, assessment_id=new.id))
-    from locmap.queries.assessment import place_row
-
-    place = place_row(s, place_id)
-    if place is None:
-        raise NotFound("No such place in this pilot.")
+    place = assessments.place_header(s, a, pilot_id, place_id)
     return render_template("assessment_new.html", pilot_id=pilot_id, place=place,
                            versions=versions)
 

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask_login import UserMixin, login_user, logout_user
 
-from locmap.models import User
 from locmap.services import accounts, audit
 from locmap.web.context import actor, db_session, login_required
 from locmap.web.extensions import login_manager
@@ -19,7 +18,7 @@ bp = Blueprint("auth", __name__)
 class LoginUser(UserMixin):
     """Flask-Login's view of a user; the ORM row stays in ``.user``."""
 
-    def __init__(self, user: User) -> None:
+    def __init__(self, user: Any) -> None:
         self.user = user
         self.id = user.id
         self.name = user.name
@@ -30,8 +29,8 @@ class LoginUser(UserMixin):
 
 @login_manager.user_loader
 def load_user(user_id: str) -> LoginUser | None:
-    user = db_session().get(User, int(user_id)) if user_id.isdigit() else None
-    return LoginUser(user) if user is not None and user.active else None
+    user = accounts.active_user(db_session(), int(user_id)) if user_id.isdigit() else None
+    return LoginUser(user) if user is not None else None
 
 
 def _safe_next(target: str | None) -> str:

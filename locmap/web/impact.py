@@ -23,7 +23,7 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
-from locmap.services import displacement, impact, places
+from locmap.services import assessments, displacement, impact, places
 from locmap.services.errors import InvalidData
 from locmap.services.permissions import can
 from locmap.services.pilots import get_pilot
@@ -87,6 +87,7 @@ def watch_args(args: MultiDict[str, str], config: Any) -> dict[str, Any]:
 def place_impact(pilot_id: int, place_id: int) -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
+    place = assessments.place_header(s, a, pilot_id, place_id)  # 404 outside the pilot
     others = [f for f in places.list_places(s, a, pilot_id)["features"]
               if f["geometry"] is not None and f["id"] != place_id]
     data, error, status = None, None, 200
@@ -94,9 +95,6 @@ def place_impact(pilot_id: int, place_id: int) -> Any:
         data = impact.place_impact(s, a, pilot_id, place_id, **impact_args(request.args))
     except InvalidData as exc:
         error, status = exc.message, 422
-    from locmap.queries.assessment import place_row
-
-    place = place_row(s, place_id)
     return render_template(
         "impact.html", pilot=pilot, place=place, data=data, error=error, others=others,
         args=request.args, band_words=impact.BAND_TEXT,

@@ -13,9 +13,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from locmap import clock
-from locmap.network import NetworkAnalysis
-from locmap.network.model import in_force
-from locmap.services import network, pilots, places
+from locmap.services import network, network_view, pilots, places
 from locmap.services.errors import InvalidData, LocmapError
 from locmap.services.permissions import can
 from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
@@ -32,39 +30,6 @@ def _as_of() -> dt.date:
         return dt.date.fromisoformat(text) if text else clock.today()
     except ValueError:
         abort(400, "as_of must be a date (YYYY-MM-DD).")
-
-
-def graph_data(result: NetworkAnalysis, records: dict[str, list[Any]]) -> dict[str, Any]:
-    """Cytoscape elements and side-panel lists from an analysis (pseudonyms only)."""
-    group_of = result.groups.group_of
-    pseudonym = {p.id: p.pseudonym for p in records["people"]}
-    labels = [g.label for g in result.groups.groups]
-    connectors = {c.person_id: c for c in result.connectors.connectors}
-    articulation = set(result.connectors.articulation_points)
-    linked: dict[Any, list[str]] = {}
-    for concern in result.concerns.adults_of_concern:
-        for yp in concern.young_people:
-            linked.setdefault(yp, []).append(concern.pseudonym)
-    adults = {a.person_id: a for a in result.concerns.adults_of_concern}
-    nodes = []
-    for p in records["people"]:
-        adult = adults.get(p.id)
-        nodes.append({"data": {
-            "id": f"p{p.id}", "label": p.pseudonym, "kind": p.kind,
-            "age_band": p.age_band, "group": group_of.get(p.id, ""),
-            "group_index": labels.index(group_of[p.id]) if p.id in group_of else -1,
-            "connector": p.id in connectors, "articulation": p.id in articulation,
-            "linked_adults": linked.get(p.id, []),
-            "reaches": [pseudonym[y] for y in adult.young_people] if adult else [],
-            "groups_reached": list(adult.groups_reached) if adult else [],
-        }})
-    edges = [
-        {"data": {"id": f"t{i}", "source": f"p{t.a_id}", "target": f"p{t.b_id}",
-                  "type": t.type, "valence": t.valence, "strength": t.strength}}
-        for i, t in enumerate(records["ties"])
-        if in_force(t.since, t.until, result.as_of)
-    ]
-    return {"nodes": nodes, "edges": edges, "groups": labels}
 
 
 def _context(pilot_id: int) -> dict[str, Any]:
@@ -86,7 +51,7 @@ def network_page(pilot_id: int, error: str | None = None, status: int = 200) -> 
     place_names = {pl.id: pl.name for pl in records["places"]}
     return render_template(
         "network.html", **ctx, as_of=as_of, result=result, names=names,
-        place_names=place_names, graph=graph_data(result, records), error=error,
+        place_names=place_names, graph=network_view.graph_data(result, records), error=error,
         pseudonyms=sorted(names.values()), all_places=sorted(place_names.items(),
                                                              key=lambda kv: kv[1]),
         kinds=PERSON_KINDS, age_bands=AGE_BANDS, types=RELATIONSHIP_TYPES, valences=VALENCES,

@@ -13,11 +13,9 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError
-from sqlalchemy import select
 
 from locmap import clock
-from locmap.models import Place
-from locmap.services import engagement, evidence, factors, observations
+from locmap.services import engagement, evidence, factors, observations, places
 from locmap.services.errors import Conflict, InvalidData
 from locmap.services.evidence import LOCAL_TZ
 from locmap.services.permissions import can, require
@@ -80,10 +78,7 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
     for c in choices:
         c["date"] = _local(c["occurred_at"], "%-d %b %Y")
     engagements = engagement.list_engagement(s, a, pilot_id, place_id)
-    other_places = s.execute(
-        select(Place.id, Place.name).where(Place.pilot_id == pilot_id, Place.id != place_id,
-                                           Place.deleted_at.is_(None)).order_by(Place.name)
-    ).all()
+    other_places = places.other_place_names(s, a, pilot_id, place_id)
     recent = evidence.recent_incidents(s, a, pilot_id, place_id)
     for r in recent:
         r["date"] = _local(r["occurred_at"], "%-d %b %Y" if r["time_precision"] != "month"

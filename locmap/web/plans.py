@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
-from locmap.services import kpis, plans
+from locmap.services import assessments, kpis, plans
 from locmap.services.errors import Conflict, InvalidData
 from locmap.services.permissions import can
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
@@ -54,11 +54,9 @@ def for_assessment(pilot_id: int, assessment_id: int) -> Any:
 @bp.route("/pilots/<int:pilot_id>/places/<int:place_id>/plans")
 @login_required
 def for_place(pilot_id: int, place_id: int) -> Any:
-    from locmap.queries.assessment import place_row
-
     s, a = db_session(), actor()
     rows = plans.place_plans(s, a, pilot_id, place_id)
-    place = place_row(s, place_id)
+    place = assessments.place_header(s, a, pilot_id, place_id)
     return render_template("plan_list.html", pilot_id=pilot_id,
                            place={"id": place_id, "name": place.name if place else ""},
                            assessment=None, rows=rows, can_edit=False)

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import AuditEvent, AwarenessActivity, EngagementRecord, Place
 from tests.conftest import AuthActions
 from tests.factories import World
@@ -43,7 +44,8 @@ def test_record_and_list_engagement(pr: Api, world: World, session: Session) -> 
     assert [e["held_on"] for e in everything] == ["2025-06-01", "2025-05-20"]
     at_cafe = pr.get(_url(world, "engagement") + f"?place_id={world.places['cafe'].id}").json
     assert [e["with_group"] for e in at_cafe] == ["businesses"]
-    event = session.scalar(select(AuditEvent).where(AuditEvent.entity == "engagement_record"))
+    event = session.scalar(select(AuditEvent).where(AuditEvent.entity == "engagement_record")
+                           .order_by(AuditEvent.id))
     assert event is not None and event.action == "create"
     assert event.detail["with_group"] == "businesses"
 
@@ -53,7 +55,7 @@ def test_record_and_list_engagement(pr: Api, world: World, session: Session) -> 
     ({"place_ids": []}, "place_ids"),
     ({"summary": ""}, "summary"),
     ({"held_on": "next tuesday"}, "held_on"),
-    ({"held_on": (dt.date.today() + dt.timedelta(days=30)).isoformat()}, "held_on"),
+    ({"held_on": (clock.today() + dt.timedelta(days=30)).isoformat()}, "held_on"),
     ({"group_description": "x" * 301}, "group_description"),
 ])
 def test_invalid_engagement_is_refused(pr: Api, world: World, session: Session,

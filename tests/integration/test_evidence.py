@@ -12,6 +12,7 @@ from shapely.geometry import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import AuditEvent, Incident, Observation, Place, SafetyFactor
 from tests.conftest import AuthActions
 from tests.factories import World
@@ -184,7 +185,7 @@ def test_evidence_from_another_pilot_is_refused(pr: Api, world: World, session: 
     other_place = Place(pilot_id=world.other_pilot.id, name="Elsewhere", kind="online")
     session.add(other_place)
     session.flush()
-    foreign_obs = Observation(place_id=other_place.id, started_at=dt.datetime.now(dt.UTC))
+    foreign_obs = Observation(place_id=other_place.id, started_at=clock.now())
     session.add(foreign_obs)
     session.commit()
     for field, ident in (("incident_ids", foreign.id), ("observation_ids", foreign_obs.id),

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -100,3 +101,31 @@ def test_bad_query_answers_422(client: Any, auth: Any, town: dict[str, Any]) -> 
     assert r.status_code == 422
     page = client.get(f"/pilots/{pid}/places/{cafe}/impact?control=drawn")
     assert page.status_code == 422 and "control polygon" in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("path", [
+    "/pilots/{mine}/places/{theirs}/impact?place_m=x",
+    "/pilots/{mine}/places/{theirs}/impact?intervention=notadate",
+    "/pilots/{mine}/places/{theirs}/impact",
+    "/pilots/{mine}/places/{theirs}/assessments/new",
+    "/pilots/{mine}/places/{theirs}/plans",
+])
+def test_a_place_of_another_pilot_is_never_shown_even_on_an_error_page(
+        client: Any, auth: Any, session: Session, path: str) -> None:
+    from geoalchemy2.shape import from_shape
+    from shapely.geometry import Point
+
+    from locmap.models import Place
+    from tests import factories
+
+    w = factories.build_world(session)
+    secret = Place(pilot_id=w.other_pilot.id, name="Secret Other Pilot Place", kind="fast_food",
+                   geom=from_shape(Point(-1.39, 52.505), srid=4326))
+    session.add(secret)
+    session.commit()
+    auth.login("practitioner@test.invalid")
+    r = client.get(path.format(mine=w.pilot.id, theirs=secret.id))
+    assert r.status_code == 404
+    body = r.get_data(as_text=True)
+    assert "Secret Other Pilot Place" not in body
+    assert "coordinates" not in body

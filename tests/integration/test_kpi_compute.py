@@ -10,6 +10,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import AwarenessActivity, Incident, SafetyFactor, SafetyMap, SafetyMapArea
 from locmap.services import accounts, assessments, kpis, plans
 from locmap.services.errors import InvalidData
@@ -116,7 +117,7 @@ def test_compute_through_the_api(client: Any, auth: Any, session: Session,
     base = f"/api/v1/pilots/{plan['pilot']}"
     r = api(client, "POST", f"{base}/plans/{plan['plan']}/kpis/compute")
     assert r.status_code == 200, r.get_json()
-    b = _kpi(session, plan, "b", dt.date.today())
+    b = _kpi(session, plan, "b", clock.today())
     r = client.get(f"{base}/kpis/{b['id']}/measurements")
     assert r.status_code == 200
     first = r.get_json()[0]

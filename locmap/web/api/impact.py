@@ -8,8 +8,8 @@ from typing import Any
 from flask import current_app, jsonify, request
 from marshmallow import Schema, fields, validate
 
-from locmap.models.impact import FLAG_STATUSES
 from locmap.services import displacement, impact
+from locmap.vocab import FLAG_STATUSES
 from locmap.web.api import api
 from locmap.web.context import actor, db_session
 from locmap.web.impact import impact_args, parse_date, watch_args
