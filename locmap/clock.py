@@ -29,13 +29,17 @@ from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
 __all__ = ["LOCAL_TZ", "now", "today", "local_now", "set_clock", "reset_clock", "frozen",
-           "parse_clock"]
+           "parse_clock", "EARLIEST_EVENT", "event_date_problem"]
 
 LOCAL_TZ = ZoneInfo("Europe/London")
 
 _lock = threading.Lock()
 _offset = dt.timedelta(0)
 _frozen: dt.datetime | None = None
+# Records of what happened (incidents, visits, engagement) fall between this day and
+# tomorrow (a visit logged just after midnight in another time zone). Anything outside is
+# a typo or hostile, and one such date would stretch every time axis to millennia.
+EARLIEST_EVENT = dt.date(1990, 1, 1)
 
 
 def _real_now() -> dt.datetime:
@@ -57,6 +61,32 @@ def local_now() -> dt.datetime:
 def today() -> dt.date:
     """Today's date in the partnership's time zone."""
     return local_now().date()
+
+
+def event_date_problem(value: dt.date | dt.datetime) -> str | None:
+    """Why ``value`` cannot be the date of something that happened, or None if it can.
+
+    The one window every boundary applies (API, forms, importers): from
+    :data:`EARLIEST_EVENT` to tomorrow, by the moved clock.
+
+    >>> event_date_problem(dt.date(1989, 12, 31))
+    'dates before 1 January 1990 are not accepted'
+    >>> with frozen("2031-06-30T12:00:00+00:00"):
+    ...     event_date_problem(dt.datetime(2031, 7, 2, 9, tzinfo=dt.UTC))
+    'it is in the future (after 1 July 2031)'
+    """
+    day = value
+    if isinstance(value, dt.datetime):
+        try:
+            day = value.astimezone(LOCAL_TZ).date()
+        except OverflowError:  # 0001-01-01 or 9999-12-31 moved across midnight
+            day = value.date()
+    if day < EARLIEST_EVENT:
+        return f"dates before {EARLIEST_EVENT.day} {EARLIEST_EVENT:%B %Y} are not accepted"
+    latest = today() + dt.timedelta(days=1)
+    if day > latest:
+        return f"it is in the future (after {latest.day} {latest:%B %Y})"
+    return None
 
 
 def parse_clock(text: str) -> dt.datetime:

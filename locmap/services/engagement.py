@@ -53,9 +53,9 @@ def _places(session: Session, pilot_id: int, ids: Any) -> list[Place]:
 def _date(field: str, value: Any) -> dt.date:
     if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
         raise InvalidData(f"{field}: a date is required.", details={field: ["Required date."]})
-    if value > clock.today() + dt.timedelta(days=1):
-        raise InvalidData(f"{field}: record what has happened, not a future date.",
-                          details={field: ["Not in the future."]})
+    if problem := clock.event_date_problem(value):
+        raise InvalidData(f"{field}: record what has happened: {problem}.",
+                          details={field: [f"Not accepted: {problem}."]})
     return value
 
 

@@ -15,6 +15,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.geo import parse_geojson_geometry, wkb_to_shape
 from locmap.models import Agency, Incident, Place
 from locmap.queries import incidents as q
@@ -75,6 +76,8 @@ def _check_fields(session: Session, pilot_id: int, data: dict[str, Any]) -> None
     if when is not None and (not isinstance(when, dt.datetime) or when.tzinfo is None):
         raise InvalidData("occurred_at needs a date, time and UTC offset.",
                           details={"field": "occurred_at"})
+    if when is not None and (problem := clock.event_date_problem(when)):
+        raise InvalidData(f"occurred_at: {problem}.", details={"field": "occurred_at"})
     if data.get("source_agency_id") is not None and session.get(
             Agency, data["source_agency_id"]) is None:
         raise InvalidData(f"No agency with id {data['source_agency_id']}.",

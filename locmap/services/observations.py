@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from locmap import clock
 from locmap.models import Observation, Place, User
 from locmap.services import audit
 from locmap.services.errors import Conflict, InvalidData, NotFound
@@ -79,6 +80,9 @@ def _clean(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(started, dt.datetime):
         raise InvalidData("started_at: when the visit started is required.",
                           details={"started_at": ["Required."]})
+    for name, value in (("started_at", started), ("ended_at", ended)):
+        if value is not None and (problem := clock.event_date_problem(value)):
+            raise InvalidData(f"{name}: {problem}.", details={name: [f"{problem}."]})
     if ended is not None and ended < started:
         raise InvalidData("ended_at: the visit cannot end before it started.",
                           details={"ended_at": ["Must not be before started_at."]})

@@ -185,3 +185,28 @@ def test_map_clusters_when_zoomed_out_and_points_when_zoomed_in(
     assert r.status_code == 422
     r = client.get(_url(world, "/map?bbox=-1.4,52.5,-1.5,52.6&zoom=12"))
     assert r.status_code == 422
+
+
+def test_dates_outside_the_window_are_refused_at_the_api(
+    client: Any, auth: AuthActions, world: World, session: Session
+) -> None:
+    """One absurd date would stretch every time axis of the pilot (issue: 9999-12-31)."""
+    from locmap import clock
+
+    h = _as(auth, "practitioner")
+    tomorrow_night = dt.datetime.combine(clock.today() + dt.timedelta(days=2), dt.time(1),
+                                         clock.LOCAL_TZ)
+    for when in ("9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00+00:00",
+                 "1989-12-31T12:00:00+00:00", tomorrow_night.isoformat()):
+        r = client.post(_url(world), json=_body(-1.49, 52.505, occurred_at=when), headers=h)
+        assert r.status_code == 422, (when, r.get_json())
+        assert "occurred_at" in r.get_json()["message"]
+    assert session.scalar(select(Incident.id).where(Incident.pilot_id == world.pilot.id)) is None
+    today = clock.now().isoformat()
+    assert client.post(_url(world), json=_body(-1.49, 52.505, occurred_at=today),
+                       headers=h).status_code == 201
+    made = client.post(_url(world), json=_body(-1.49, 52.505), headers=h).get_json()
+    r = client.patch(_url(world, f"/{made['id']}"), headers=h,
+                     json={"occurred_at": "9999-12-31T23:59:59+14:00",
+                           "version": made["version"]})
+    assert r.status_code == 422
