@@ -46,7 +46,9 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 def _recent_failures(session: Session, email: str) -> int:
-    since = clock.now() - LOCKOUT_WINDOW
+    # Real seconds on the database's clock, like the audit trail's own timestamps: a
+    # moved clock (tests, rehearsals) must not lift or extend a lockout.
+    since = func.now() - LOCKOUT_WINDOW
     return session.scalar(
         select(func.count()).select_from(AuditEvent).where(
             AuditEvent.action == "login_failed",

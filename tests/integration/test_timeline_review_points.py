@@ -12,6 +12,7 @@ from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import KPI, Action, Assessment, Incident, KPIMeasurement, Plan
 from locmap.services import accounts, timeline
 from tests import factories
@@ -99,7 +100,8 @@ def test_review_point_page_and_minutes(client: Any, auth: Any, session: Session,
     assert _api(client, "GET", base).status_code == 404
     auth.logout()
     auth.login("coordinator@test.invalid")
-    assert _api(client, "PATCH", base, {"held_on": "2030-01-01"}).status_code == 422
+    future = (clock.today() + dt.timedelta(days=40)).isoformat()
+    assert _api(client, "PATCH", base, {"held_on": future}).status_code == 422
     r = _api(client, "PATCH", base, {"held_on": "2025-04-10", "attendees": "Police, CSP",
                                      "minutes": "<script>alert(1)</script>",
                                      "decisions": "Extend the youth club"})
