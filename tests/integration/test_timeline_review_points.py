@@ -60,7 +60,7 @@ def _plan_world(session: Session, world: factories.World) -> Plan:
         Action(description="Bystander training", category="build_resilience",
                status="in_progress", due_on=dt.date(2025, 6, 1), lead="practitioner"),
         Action(description="Review CCTV", category="allocate_resources", status="planned",
-               due_on=dt.date(2027, 1, 1))]
+               due_on=clock.today() + dt.timedelta(days=365))]  # never overdue
     kpi = KPI(kind="b", name="ASB incidents", direction="decrease", baseline=12, target=6)
     kpi.measurements = [
         KPIMeasurement(period_start=dt.date(2025, 1, 1), period_end=dt.date(2025, 3, 31),
