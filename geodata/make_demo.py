@@ -1066,11 +1066,41 @@ REVIEW_POINTS = [
      "Community Safety Partnership (chair), Youth Service, Midshire Police, Library Service, "
      "residents' representative",
      "ASB at the library has fallen since the youth club opened; other library incidents are "
-     "level. Residents ask for better lighting on the side path.",
+     "level. Residents ask for better lighting on the side path. Burger Hub's assessment "
+     "and plan are approved.",
      "Practitioner to bring the library assessment up to date after the next visit and to "
      "write the library plan for the rest of the pilot; police and community safety to "
      "review both."),
 ]
+# Burger Hub's assessment came after the September visit; its plan records the
+# restaurant's response from the day the WiFi went off (so the displacement watch scans
+# Burger Hub from that month).
+HUB_ASSESSMENT = {
+    "place_key": "burger-hub", "author": PRACTITIONER,
+    "started_at": "2025-09-15 10:00", "submitted_at": "2025-09-17 15:00",
+    "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-09-22 09:30", "approve", ""),
+                  (CSP_REVIEWER, "2025-09-24 12:00", "approve", "")],
+    "young_people": "Two friendship groups used the restaurant's WiFi after school until it "
+                    "went off; few young people stay now.",
+    "guardianship": "The franchise manager works with the partnership; staff call the police "
+                    "when groups gather in the side alley.",
+    "environment": "The side alley is out of sight of the street; CCTV works again.",
+    "contexts": [("Burger Hub", 60, "The place being assessed"),
+                 ("Eastbrook Library", 40, "Where the groups went")],
+}
+HUB_PLAN = {
+    "created_at": "2025-09-29 10:00", "starts_on": WIFI_OFF.isoformat(),
+    "submitted_at": "2025-09-30 11:00", "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-10-01 10:00", "approve", ""),
+                  (CSP_REVIEWER, "2025-10-02 16:30", "approve", "")],
+    "actions": [
+        ("Turn the customer WiFi off", "do_things_differently",
+         "Burger Hub Eastbrook (franchise)", "Franchise manager", "2025-01-01", "done"),
+        ("Repair the CCTV over the side alley", "enhance_safe_behaviours_and_locations",
+         "Burger Hub Eastbrook (franchise)", "Franchise manager", "2025-03-31", "done"),
+    ],
+}
 ASSESSMENT = {
     "place_key": "eastbrook-library", "author": PRACTITIONER,
     "started_at": "2025-11-24 10:00", "submitted_at": "2025-12-01 16:00",
@@ -1094,9 +1124,9 @@ ASSESSMENT = {
 PLAN = {
     "created_at": "2025-12-09 10:00", "starts_on": "2025-12-09",
     "submitted_at": "2025-12-15 15:00", "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
-    "comments": [(POLICE_REVIEWER, "2025-12-18 10:45",
-                  "We can cover the after-school patrol on Tuesdays and Thursdays only until "
-                  "the end of March.")],
+    "decisions": [(POLICE_REVIEWER, "2025-12-18 10:45", "comment",
+                   "We can cover the after-school patrol on Tuesdays and Thursdays only until "
+                   "the end of March.")],
     "actions": [
         ("Keep the pop-up youth club open on weekdays 15:00-18:00",
          "enhance_safe_behaviours_and_locations", "Eastbrook Youth Service", "Youth worker",
@@ -1114,20 +1144,22 @@ PLAN = {
 
 
 def make_workflow() -> dict:
+    def decisions(spec: dict) -> list[dict]:
+        return [{"reviewer": e, "at": t, "decision": d, "comment": c}
+                for e, t, d, c in spec["decisions"]]
+
+    def assessment(a: dict, p: dict) -> dict:
+        return {**a, "decisions": decisions(a),
+                "contexts": [{"name": n, "share": s, "reason": r} for n, s, r in a["contexts"]],
+                "plan": {**p, "decisions": decisions(p),
+                         "actions": [{"description": d, "category": c, "owner_agency": o,
+                                      "lead": ld, "due_on": due, "status": st}
+                                     for d, c, o, ld, due, st in p["actions"]]}}
+
     return {
         "review_points": [{"number": n, "held_on": d, "attendees": a, "minutes": m,
                            "decisions": x} for n, d, a, m, x in REVIEW_POINTS],
-        "assessment": {**ASSESSMENT,
-                       "contexts": [{"name": n, "share": s, "reason": r}
-                                    for n, s, r in ASSESSMENT["contexts"]],
-                       "decisions": [{"reviewer": e, "at": t, "decision": d, "comment": c}
-                                     for e, t, d, c in ASSESSMENT["decisions"]]},
-        "plan": {**PLAN,
-                 "comments": [{"reviewer": e, "at": t, "comment": c}
-                              for e, t, c in PLAN["comments"]],
-                 "actions": [{"description": d, "category": c, "owner_agency": o, "lead": ld,
-                              "due_on": due, "status": st}
-                             for d, c, o, ld, due, st in PLAN["actions"]]},
+        "assessments": [assessment(HUB_ASSESSMENT, HUB_PLAN), assessment(ASSESSMENT, PLAN)],
     }
 
 # ------------------------------------------------------------------------------- writing
