@@ -60,6 +60,7 @@ class DemoReport:
     pilot: str
     already_loaded: bool
     password: str
+    anchor: dt.date | None = None
     shift: DemoShift | None = None
     counts: dict[str, int] = field(default_factory=dict)
     logins: list[tuple[str, str]] = field(default_factory=list)
@@ -68,7 +69,7 @@ class DemoReport:
         if self.already_loaded:
             return f"demo pilot {self.pilot!r} is already loaded"
         parts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
-        when = f" (as of {self.shift.today.isoformat()})" if self.shift else ""
+        when = f" (anchored to {self.anchor.isoformat()})" if self.anchor else ""
         return f"loaded demo pilot {self.pilot!r}{when}: {parts}"
 
 
@@ -99,8 +100,8 @@ def load_demo(session: Session, folder: Path = DEMO_DIR,
     if session.scalar(select(Pilot.id).where(Pilot.name == meta["name"])):
         report.already_loaded = True
         return report
-    shift = DemoShift.between(dt.date.fromisoformat(meta["reference_today"]),
-                              anchor or clock.today())
+    report.anchor = anchor or clock.today()
+    shift = DemoShift.between(dt.date.fromisoformat(meta["reference_today"]), report.anchor)
     report.shift = shift
     start = shift.date(dt.date.fromisoformat(meta["start_date"]))
     # Rows without a story time of their own (agencies, places, incidents, ...) are
