@@ -90,8 +90,9 @@ def load_demo(session: Session, folder: Path = DEMO_DIR,
               anchor: dt.date | None = None) -> DemoReport:
     """Load the demo town as it stands on ``anchor`` (default: today), unless it is there.
 
-    The same files and anchor always give the same rows (password hashes aside, which are
-    salted). Nothing is committed: the caller owns the transaction.
+    The same files and anchor always give the same rows, but for the salted password
+    hashes and the audit trail's ``at`` (the database stamps the real time of the load).
+    Nothing is committed: the caller owns the transaction.
     """
     meta = _json(folder / "pilot.json")
     users = _json(folder / "users.json")
