@@ -40,6 +40,11 @@ PILOT_START = date(2025, 1, 6)
 WIFI_OFF = date(2025, 1, 1)  # Burger Hub turns its customer WiFi off (month 13)
 YOUTH_CLUB = date(2025, 7, 1)  # pop-up youth club at the library opens
 FIRST_DAY, LAST_DAY = date(2024, 1, 1), date(2025, 12, 31)
+# The day the files describe as "today": eleven and a half months into the 18-month pilot,
+# two weeks before its fourth review point. The loader (locmap/io/demo.py) moves every
+# date by the whole weeks between this day and the day the demo is loaded, so the pilot
+# is always part-way; nothing in the files happens on or after this day.
+REFERENCE_TODAY = date(2025, 12, 24)
 STORY_RADIUS_M = 80.0  # "the area around" a point place
 
 
@@ -164,8 +169,8 @@ PLACES = [
     # key, name, kind, geometry-maker, managed_by, notes
     ("burger-hub", "Burger Hub", "fast_food", ("point", BURGER_HUB),
      "Burger Hub Eastbrook (franchise)",
-     "Franchise restaurant on the High Street, open until 23:00. Free customer WiFi until "
-     "31 December 2024."),
+     "Franchise restaurant on the High Street, open until 23:00. It turned its free "
+     "customer WiFi off a few days before the pilot began."),
     ("eastbrook-library", "Eastbrook Library", "library", ("point", LIBRARY),
      "Eastbrook Library Service",
      "Public library on Church Street, open until 19:00 on weekdays; study tables, public "
@@ -269,7 +274,10 @@ def day_weight(d: date, profile: str) -> float:
 
 def pick_time(rng: random.Random, year: int, month: int, profile: str) -> datetime:
     ndays = (date(year + month // 12, month % 12 + 1, 1) - date(year, month, 1)).days
-    days = [date(year, month, i + 1) for i in range(ndays)]
+    # The reference month is cut at "today"; one draw per pick whatever the list's length,
+    # so the earlier months are the same as without the cut.
+    days = [date(year, month, i + 1) for i in range(ndays)
+            if date(year, month, i + 1) < REFERENCE_TODAY]
     d = rng.choices(days, weights=[day_weight(x, profile) for x in days])[0]
     h = rng.choices(range(24), weights=HOUR_PROFILES[profile])[0]
     return datetime(d.year, d.month, d.day, h, rng.randrange(60))
@@ -670,8 +678,8 @@ STATUS_BY_CATEGORY = {
     "cce": ("open_case", "child_in_need", "child_protection", "looked_after"),
     "missing": ("early_help", "child_in_need", "looked_after"),
 }
-RECORDED_FROM, RECORDED_TO = date(2024, 7, 1), date(2026, 10, 31)
-ASSESSED_FROM, ASSESSED_TO = date(2026, 7, 1), date(2026, 11, 20)
+RECORDED_FROM, RECORDED_TO = date(2024, 7, 1), REFERENCE_TODAY - timedelta(days=5)
+ASSESSED_FROM, ASSESSED_TO = date(2025, 7, 1), REFERENCE_TODAY - timedelta(days=5)
 
 
 def add_case_fields(seed: int, people: list[dict]) -> None:
@@ -840,9 +848,9 @@ OBSERVATIONS = [
      "Young people say they come 'for the WiFi and because everyone is here'."),
     ("burger-hub", PRACTITIONER, "2025-02-13 15:30", 60, "dry, cold", "daylight", (2, 5, 3), 2, 3,
      "moderate", "good", "adequate", "present_working", False, False,
-     "Calmer; manager says CCTV repaired in January.",
+     "Calmer; manager says CCTV repaired since the WiFi went off.",
      "Nothing specific.",
-     "WiFi off since 1 January. Young people who used to gather here now go to the library."),
+     "WiFi off now. Young people who used to gather here now go to the library."),
     ("burger-hub", PRACTITIONER, "2025-09-11 16:00", 60, "sunny", "daylight", (3, 6, 4), 1, 3,
      "moderate", "good", "adequate", "present_working", False, False,
      "Staff trained and confident to speak to young people.", "Nothing specific.",
@@ -870,11 +878,11 @@ OBSERVATIONS = [
      2, 5, "strong", "good", "adequate", "present_working", False, False,
      "Youth club in the meeting room; youth workers and library staff talk to young people.",
      "One unknown adult at the entrance, left when approached by staff.",
-     "Pop-up youth club running since July; staff completed bystander training."),
+     "Pop-up youth club running for six weeks; staff completed bystander training."),
     ("eastbrook-library", PEER_ASSESSOR, "2025-11-20 15:30", 90, "cold, rain", "dusk",
      (9, 28, 18), 2, 5, "strong", "good", "adequate", "present_working", False, False,
      "Young people say the youth club is 'ours'.", "Dark path to the bus stop after 17:00.",
-     "Calmer than spring; new lighting on the side path requested."),
+     "Calmer than before the youth club; new lighting on the side path requested."),
     ("millfield-park", PRACTITIONER, "2024-08-22 21:30", 75, "warm, dry", "dark", (0, 8, 12), 3,
      0, "none", "poor", "poor", "none", True, True,
      "Skate area busy and friendly early in the evening.",
@@ -998,8 +1006,9 @@ ENGAGEMENT = [
      "Traders reported groups outside Burger Hub and dealing in the side alley; the franchise "
      "manager offered to review WiFi and seating.", ["burger-hub", "high-street"]),
     ("2025-02-05", "services", "Library staff team",
-     "Staff described up to 80 young people arriving after school since January, fights "
-     "outside and unknown adults at the door; asked for training and support.",
+     "Staff described up to 80 young people arriving after school since the restaurant "
+     "turned its WiFi off, fights outside and unknown adults at the door; asked for training "
+     "and support.",
      ["eastbrook-library"]),
     ("2025-03-12", "families", "Parents at the Church Street community centre coffee morning",
      "Parents of younger children said they stopped using the library after school; parents of "
@@ -1009,8 +1018,8 @@ ENGAGEMENT = [
      "club there; some said men wait for people by the side path.",
      ["eastbrook-library", "burger-hub"]),
     ("2025-10-08", "community", "Residents' meeting, Church Street",
-     "Residents noticed fewer groups outside the library since the summer and asked for better "
-     "lighting on the side path.", ["eastbrook-library"]),
+     "Residents noticed fewer groups outside the library since the youth club opened and "
+     "asked for better lighting on the side path.", ["eastbrook-library"]),
 ]
 
 AWARENESS = [
@@ -1028,6 +1037,130 @@ AWARENESS = [
      ["eastbrook-library", "group-chat-snapchat"]),
 ]
 
+
+# ------------------------------------------------------------------ the partnership's work
+# What the partnership has done by REFERENCE_TODAY: three review points held (the fourth is
+# due in two weeks), the library's assessment approved and its plan sent for review. The
+# loader replays these through the services at these (moved) dates and times, local time.
+LIB_STAFF, POLICE_REVIEWER, CSP_REVIEWER = ("Eastbrook Library Service",
+                                            "reviewer.police@demo.locmap.invalid",
+                                            "reviewer.csp@demo.locmap.invalid")
+REVIEW_POINTS = [
+    (1, "2025-04-08",
+     "Community Safety Partnership (chair), Youth Service, Children's Services, Midshire "
+     "Police, Library Service",
+     "Incidents around Burger Hub are down by more than half since its WiFi went off; "
+     "incidents within 80 m of the library have nearly tripled, peaking on weekdays after "
+     "school. Library staff have had bystander training. Staff and families describe up to "
+     "80 young people arriving after school.",
+     "Youth Service to open a pop-up youth club in the library meeting room. Police to "
+     "patrol Church Street after school. Practitioners to keep visiting both places."),
+    (2, "2025-07-08",
+     "Community Safety Partnership (chair), Youth Service, Children's Services, Midshire "
+     "Police, Library Service, Eastbrook Academy",
+     "The pop-up youth club opened last week in the library meeting room. Library incidents "
+     "are still high; the station briefing on county lines travel is done.",
+     "Keep the youth club on weekdays 15:00-18:00 for at least six months. Measure library "
+     "ASB monthly."),
+    (3, "2025-10-07",
+     "Community Safety Partnership (chair), Youth Service, Midshire Police, Library Service, "
+     "residents' representative",
+     "ASB at the library has fallen since the youth club opened; other library incidents are "
+     "level. Residents ask for better lighting on the side path. Burger Hub's assessment "
+     "and plan are approved.",
+     "Practitioner to bring the library assessment up to date after the next visit and to "
+     "write the library plan for the rest of the pilot; police and community safety to "
+     "review both."),
+]
+# Burger Hub's assessment came after the September visit; its plan records the
+# restaurant's response from the day the WiFi went off (so the displacement watch scans
+# Burger Hub from that month).
+HUB_ASSESSMENT = {
+    "place_key": "burger-hub", "author": PRACTITIONER,
+    "started_at": "2025-09-15 10:00", "submitted_at": "2025-09-17 15:00",
+    "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-09-22 09:30", "approve", ""),
+                  (CSP_REVIEWER, "2025-09-24 12:00", "approve", "")],
+    "young_people": "Two friendship groups used the restaurant's WiFi after school until it "
+                    "went off; few young people stay now.",
+    "guardianship": "The franchise manager works with the partnership; staff call the police "
+                    "when groups gather in the side alley.",
+    "environment": "The side alley is out of sight of the street; CCTV works again.",
+    "contexts": [("Burger Hub", 60, "The place being assessed"),
+                 ("Eastbrook Library", 40, "Where the groups went")],
+}
+HUB_PLAN = {
+    "created_at": "2025-09-29 10:00", "starts_on": WIFI_OFF.isoformat(),
+    "submitted_at": "2025-09-30 11:00", "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-10-01 10:00", "approve", ""),
+                  (CSP_REVIEWER, "2025-10-02 16:30", "approve", "")],
+    "actions": [
+        ("Turn the customer WiFi off", "do_things_differently",
+         "Burger Hub Eastbrook (franchise)", "Franchise manager", "2025-01-01", "done"),
+        ("Repair the CCTV over the side alley", "enhance_safe_behaviours_and_locations",
+         "Burger Hub Eastbrook (franchise)", "Franchise manager", "2025-03-31", "done"),
+    ],
+}
+ASSESSMENT = {
+    "place_key": "eastbrook-library", "author": PRACTITIONER,
+    "started_at": "2025-11-24 10:00", "submitted_at": "2025-12-01 16:00",
+    "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-12-04 11:30", "comment",
+                   "Agree with the weighting; our patrol data show the same after-school peak."),
+                  (POLICE_REVIEWER, "2025-12-05 09:15", "approve", ""),
+                  (CSP_REVIEWER, "2025-12-08 14:00", "approve", "")],
+    "young_people": "Up to 80 young people, mostly 13-16, spend weekday afternoons at the "
+                    "library since Burger Hub turned its WiFi off; two friendship groups "
+                    "share it with the younger regulars. They say the youth club is theirs.",
+    "guardianship": "Library staff are few after 16:00 and had bystander training; the youth "
+                    "worker runs the club on weekdays. Two adults of concern wait outside.",
+    "environment": "The side path to the bus stop is dark after 17:00; the study tables and "
+                   "free WiFi draw groups; CCTV covers the entrance only.",
+    "contexts": [("Eastbrook Library", 45, "Where the groups now meet after school"),
+                 ("Peer groups A and B", 30, "The groups that moved from Burger Hub"),
+                 ("Online group chat", 10, "Where meeting up is arranged"),
+                 ("Burger Hub", 15, "Where the groups met before the WiFi went off")],
+}
+PLAN = {
+    "created_at": "2025-12-09 10:00", "starts_on": "2025-12-09",
+    "submitted_at": "2025-12-15 15:00", "reviewers": [POLICE_REVIEWER, CSP_REVIEWER],
+    "decisions": [(POLICE_REVIEWER, "2025-12-18 10:45", "comment",
+                   "We can cover the after-school patrol on Tuesdays and Thursdays only until "
+                   "the end of March.")],
+    "actions": [
+        ("Keep the pop-up youth club open on weekdays 15:00-18:00",
+         "enhance_safe_behaviours_and_locations", "Eastbrook Youth Service", "Youth worker",
+         "2026-07-06", "in_progress"),
+        ("Refresher bystander training for library and leisure staff", "build_resilience",
+         LIB_STAFF, "Library manager", "2026-02-27", "planned"),
+        ("Light the side path from the library to the bus stop", "allocate_resources",
+         "Eastbrook Borough Council Parks and Open Spaces", "", "2026-03-31", "planned"),
+        ("Police patrol on Church Street after school", "targeted_interventions",
+         "Midshire Police", "Neighbourhood sergeant", "2026-01-31", "in_progress"),
+        ("Invite Burger Hub to the High Street business safety forum", "connect_people",
+         "Eastbrook Community Safety Partnership", "", "2026-04-30", "planned"),
+    ],
+}
+
+
+def make_workflow() -> dict:
+    def decisions(spec: dict) -> list[dict]:
+        return [{"reviewer": e, "at": t, "decision": d, "comment": c}
+                for e, t, d, c in spec["decisions"]]
+
+    def assessment(a: dict, p: dict) -> dict:
+        return {**a, "decisions": decisions(a),
+                "contexts": [{"name": n, "share": s, "reason": r} for n, s, r in a["contexts"]],
+                "plan": {**p, "decisions": decisions(p),
+                         "actions": [{"description": d, "category": c, "owner_agency": o,
+                                      "lead": ld, "due_on": due, "status": st}
+                                     for d, c, o, ld, due, st in p["actions"]]}}
+
+    return {
+        "review_points": [{"number": n, "held_on": d, "attendees": a, "minutes": m,
+                           "decisions": x} for n, d, a, m, x in REVIEW_POINTS],
+        "assessments": [assessment(HUB_ASSESSMENT, HUB_PLAN), assessment(ASSESSMENT, PLAN)],
+    }
 
 # ------------------------------------------------------------------------------- writing
 
@@ -1063,8 +1196,9 @@ def build(seed: int) -> dict[str, str]:
         "description": "Synthetic demo pilot. Eastbrook town centre: the High Street between "
                        "Millfield Park and the station, the library on Church Street and the "
                        "Orchard Estate. Partners responded after young people moved from "
-                       "Burger Hub to the library when the restaurant turned its WiFi off on "
-                       "1 January 2025.",
+                       "Burger Hub to the library when the restaurant turned its WiFi off, a "
+                       "few days before the pilot began.",
+        "reference_today": REFERENCE_TODAY.isoformat(),
     })
     files["agencies.json"] = dump_json([{"name": n, "kind": k} for n, k in AGENCIES])
     files["users.json"] = dump_json([
@@ -1132,6 +1266,7 @@ def build(seed: int) -> dict[str, str]:
                           "geometry": polygon_geojson(clip_band(LOCALITY, lo, hi)),
                           "properties": {"name": name}})
     files["districts.geojson"] = dump_fc(districts)
+    files["workflow.json"] = dump_json(make_workflow())
 
     _check(files, town)
     return files

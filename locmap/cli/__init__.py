@@ -5,6 +5,7 @@ User mistakes end with a one-line message and a non-zero exit code, never a trac
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 import os
 import sys
@@ -169,15 +170,17 @@ def serve(host: str, port: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Load the demo data and stop.")
+@click.option("--anchor", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="The day the demo's story reaches (default: today).")
 @_friendly
-def demo(host: str, port: int, no_serve: bool) -> None:
+def demo(host: str, port: int, no_serve: bool, anchor: dt.datetime | None) -> None:
     """Upgrade the database, load the synthetic demo town (idempotent) and serve it."""
     from locmap.io.demo import DEMO_DIR, load_demo
 
     database = _database()
     upgrade(database.url)
     with database.session() as s:
-        report = load_demo(s, DEMO_DIR)
+        report = load_demo(s, DEMO_DIR, anchor=anchor.date() if anchor else None)
     click.echo(report.summary())
     click.echo("\nDemo logins (synthetic accounts, password for all: "
                f"{report.password}):")

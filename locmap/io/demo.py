@@ -2,6 +2,13 @@
 
 Everything in it is fictional (see geodata/README.md). Loading twice changes nothing: a
 pilot of the same name means the demo is already there.
+
+The demo is anchored to the day it is loaded (``anchor``, by default the clock's today):
+every date in the files moves by the whole weeks between ``reference_today`` in
+``pilot.json`` and the anchor (:mod:`locmap.io.demo_shift`), so the pilot is always
+part-way, with review points held, one due soon, an approved assessment and a plan in
+review (:mod:`locmap.io.demo_workflow`). The clock is stopped at story times while the
+rows are written, so one anchor always gives the same rows.
 """
 
 from __future__ import annotations
@@ -17,7 +24,10 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.geo import parse_geojson_geometry, to_multipolygon
+from locmap.io.demo_shift import DemoShift
+from locmap.io.demo_workflow import replay_workflow
 from locmap.models import (
     Agency,
     AwarenessActivity,
@@ -50,6 +60,8 @@ class DemoReport:
     pilot: str
     already_loaded: bool
     password: str
+    anchor: dt.date | None = None
+    shift: DemoShift | None = None
     counts: dict[str, int] = field(default_factory=dict)
     logins: list[tuple[str, str]] = field(default_factory=list)
 
@@ -57,7 +69,8 @@ class DemoReport:
         if self.already_loaded:
             return f"demo pilot {self.pilot!r} is already loaded"
         parts = ", ".join(f"{n} {k}" for k, n in self.counts.items())
-        return f"loaded demo pilot {self.pilot!r}: {parts}"
+        when = f" (anchored to {self.anchor.isoformat()})" if self.anchor else ""
+        return f"loaded demo pilot {self.pilot!r}{when}: {parts}"
 
 
 def _json(path: Path) -> Any:
@@ -69,15 +82,18 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(fh))
 
 
-def _date(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
 def _ts(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
 
 
-def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
+def load_demo(session: Session, folder: Path = DEMO_DIR,
+              anchor: dt.date | None = None) -> DemoReport:
+    """Load the demo town as it stands on ``anchor`` (default: today), unless it is there.
+
+    The same files and anchor always give the same rows, but for the salted password
+    hashes and the audit trail's ``at`` (the database stamps the real time of the load).
+    Nothing is committed: the caller owns the transaction.
+    """
     meta = _json(folder / "pilot.json")
     users = _json(folder / "users.json")
     report = DemoReport(pilot=meta["name"], already_loaded=False, password=users[0]["password"])
@@ -85,6 +101,26 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
     if session.scalar(select(Pilot.id).where(Pilot.name == meta["name"])):
         report.already_loaded = True
         return report
+    report.anchor = anchor or clock.today()
+    shift = DemoShift.between(dt.date.fromisoformat(meta["reference_today"]), report.anchor)
+    report.shift = shift
+    start = shift.date(dt.date.fromisoformat(meta["start_date"]))
+    # Rows without a story time of their own (agencies, places, incidents, ...) are
+    # recorded as made on the pilot's first morning; the clock stays stopped so that
+    # every default timestamp, and so every row, is the same for the same anchor.
+    with clock.frozen(shift.instant(dt.datetime.combine(start, dt.time(9)))):
+        _load(session, folder, meta, users, shift, report)
+    return report
+
+
+def _load(session: Session, folder: Path, meta: dict[str, Any], users: list[dict[str, Any]],
+          shift: DemoShift, report: DemoReport) -> None:
+    def _date(text: str | None) -> dt.date | None:
+        return shift.date(dt.date.fromisoformat(text)) if text else None
+
+    def _instant(text: str | None, precision: str = "exact") -> dt.datetime | None:
+        value = _ts(text)
+        return shift.timestamp(value, precision) if value else None
 
     agencies: dict[str, Agency] = {}
     for a in _json(folder / "agencies.json"):
@@ -97,7 +133,7 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
 
     pilot = pilots.create_pilot(
         session, None, name=meta["name"], locality=meta["locality"],
-        start_date=dt.date.fromisoformat(meta["start_date"]),
+        start_date=shift.date(dt.date.fromisoformat(meta["start_date"])),
         duration_months=meta["duration_months"],
         review_interval_months=meta["review_interval_months"],
         description=meta.get("description", ""),
@@ -154,7 +190,8 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
         incident_rows.append({
             "pilot_id": pilot.id, "location": f"SRID=4326;POINT({r['lon']} {r['lat']})",
             "place_id": places[r["place_key"]].id if r["place_key"] else None,
-            "occurred_at": _ts(r["occurred_at"]), "time_precision": r["precision"],
+            "occurred_at": _instant(r["occurred_at"], r["precision"]),
+            "time_precision": r["precision"],
             "category": r["category"], "severity": int(r["severity"]),
             "source_agency_id": agency.id if agency else None, "external_ref": r["ref"],
             "dedupe_key": r["ref"], "description": r["description"],
@@ -171,7 +208,7 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
             place_id=places[o["place_key"]].id,
             observer_id=user_rows[o["observer_email"]].id if o.get("observer_email") in user_rows
             else None,
-            started_at=_ts(o["started_at"]), ended_at=_ts(o.get("ended_at")),
+            started_at=_instant(o["started_at"]), ended_at=_instant(o.get("ended_at")),
             weather=o.get("weather", ""), light=o["light"],
             young_people_10_13=bands.get("10-13", 0), young_people_14_15=bands.get("14-15", 0),
             young_people_16_17=bands.get("16-17", 0), adults_present=o["adults_present"],
@@ -211,6 +248,11 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
         factor.incidents = [session.get_one(Incident, incident_ids[ref])
                             for ref in f.get("evidence_incident_refs", [])]
         factor.observations = [observations[i] for i in f.get("evidence_observation_indexes", [])]
+        # A factor is written down once its evidence is in: the review point pages list
+        # the factors that are new in their period.
+        seen = [i.occurred_at for i in factor.incidents] + [
+            o.started_at for o in factor.observations]
+        factor.created_at = factor.updated_at = max([clock.now(), *seen])
         session.add(factor)
         factors += 1
 
@@ -259,7 +301,8 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
         p = f["properties"]
         smap = maps.get(p["map_id"])
         if smap is None:
-            smap = SafetyMap(pilot_id=pilot.id, drawn_on=_date(p["drawn_on"]), period=p["period"],
+            smap = SafetyMap(pilot_id=pilot.id, drawn_on=_date(p["drawn_on"]),
+                             period=shift.quarter(p["period"]),
                              respondent_group=p.get("respondent_group", ""))
             session.add(smap)
             maps[p["map_id"]] = smap
@@ -268,11 +311,14 @@ def load_demo(session: Session, folder: Path = DEMO_DIR) -> DemoReport:
         smap.areas.append(SafetyMapArea(geom=from_shape(area, srid=4326), rating=p["rating"],
                                         reason=p.get("reason", "")))
     session.flush()
+    user_by_role = {u["role"]: user_rows[u["email"]] for u in users}
+    work = replay_workflow(session, pilot, places, user_rows, user_by_role["coordinator"],
+                           _json(folder / "workflow.json"), shift)
     report.counts = {
         "places": len(places), "incidents": len(incident_rows),
         "observations": len(observations), "safety factors": factors,
         "people": len(people), "relationships": len(relationships),
         "presences": len(presences), "feature layers": len(layers),
         "features": n_features, "safety maps": len(maps), "engagement records": len(engagements),
+        **work,
     }
-    return report

@@ -239,7 +239,7 @@ def test_incident_columns_and_vocabularies(places):
         assert 1 <= int(r["severity"]) <= 5
         assert r["source_agency"] in agencies
         assert r["place_key"] == "" or r["place_key"] in places
-        assert "2024-01-01" <= r["occurred_at"][:10] <= "2025-12-31"
+        assert "2024-01-01" <= r["occurred_at"][:10] < load_json("pilot.json")["reference_today"]
         assert r["occurred_at"].endswith("Z") and len(r["occurred_at"]) == 20
         if r["precision"] == "month":
             assert r["occurred_at"][8:] == "01T00:00:00Z"
@@ -467,3 +467,75 @@ def test_presences_show_the_move(network):
     started = {p["pseudonym"] for p in pres
                if p["place_key"] == "eastbrook-library" and p["since"].startswith("2025-01")}
     assert len(ended & started) >= 15
+
+
+def _file_dates() -> list[tuple[str, str]]:
+    """Every (where, ISO date) in the files that records something that already happened."""
+    out = [("incidents", r["occurred_at"][:10]) for r in load_csv("incidents.csv")]
+    out += [("observations", o["ended_at"][:10]) for o in load_json("observations.json")]
+    out += [(n, r[k]) for n, k in (("engagement.json", "held_on"), ("awareness.json", "held_on"))
+            for r in load_json(n)]
+    out += [("safety maps", f["properties"]["drawn_on"]) for f in features("safety_maps.geojson")]
+    for name, cols in (("people.csv", ("last_risk_assessment_on", "recorded_on")),
+                       ("relationships.csv", ("since", "until")),
+                       ("presences.csv", ("since", "until")),
+                       ("identities.csv", ("date_of_birth",))):
+        out += [(name, r[c]) for r in load_csv(name) for c in cols if r[c]]
+    work = load_json("workflow.json")
+    out += [("review points", r["held_on"]) for r in work["review_points"]]
+    for a in work["assessments"]:
+        p = a["plan"]
+        out += [("work", t[:10]) for t in (a["started_at"], a["submitted_at"],
+                                           p["created_at"], p["submitted_at"])]
+        out += [("work", d["at"][:10]) for d in a["decisions"] + p["decisions"]]
+    return out
+
+
+def test_nothing_has_happened_by_the_reference_day_yet():
+    """The loader moves the files' "today" up to six days before the anchor, so nothing
+    recorded as done may fall on or after it (action due dates are the future)."""
+    today = load_json("pilot.json")["reference_today"]
+    late = [(w, d) for w, d in _file_dates() if d >= today]
+    assert not late
+
+
+def test_reference_day_is_part_way_with_the_next_review_point_due_soon():
+    from locmap.assessment.review_rules import review_point_status
+    from locmap.timeline import pilot_end, review_dates
+
+    pilot = load_json("pilot.json")
+    start, ref = (date.fromisoformat(pilot[k]) for k in ("start_date", "reference_today"))
+    dates = review_dates(start, pilot["duration_months"], pilot["review_interval_months"])
+    held = {r["number"]: date.fromisoformat(r["held_on"])
+            for r in load_json("workflow.json")["review_points"]}
+    assert start < ref < pilot_end(start, pilot["duration_months"])
+    # The loader's today is the reference day plus 0-6 days: the next point is "due"
+    # (within 14 days) on each of them, and every earlier one was held, on or after its day.
+    for extra in range(7):
+        today = date.fromordinal(ref.toordinal() + extra)
+        statuses = [review_point_status(d, held.get(n), today)
+                    for n, d in enumerate(dates, start=1)]
+        assert statuses[:len(held)] == ["held"] * len(held)
+        assert statuses[len(held)] == "due"
+        assert set(statuses[len(held) + 1:]) == {"upcoming"}
+    assert all(dates[n - 1] <= d < ref for n, d in held.items())
+
+
+def test_workflow_names_real_users_agencies_and_vocabularies():
+    work = load_json("workflow.json")
+    emails = {u["email"]: u["role"] for u in load_json("users.json")}
+    names = {a["name"] for a in load_json("agencies.json")}
+    for a in work["assessments"]:
+        p = a["plan"]
+        assert emails[a["author"]] == "practitioner"
+        assert {emails[e] for e in a["reviewers"] + p["reviewers"]} == {"partner_reviewer"}
+        assert sum(c["share"] for c in a["contexts"]) == 100
+        approvals = {d["reviewer"] for d in a["decisions"] if d["decision"] == "approve"}
+        assert approvals == set(a["reviewers"])  # all named reviewers approve: approved
+        for act in p["actions"]:
+            assert act["category"] in vocab.PLAN_CATEGORIES
+            assert act["status"] in vocab.ACTION_STATUSES and act["owner_agency"] in names
+        assert a["submitted_at"] < min(d["at"] for d in a["decisions"]) < p["created_at"]
+        assert p["created_at"] < p["submitted_at"] < min(d["at"] for d in p["decisions"])
+    # the library's plan is still in review: nobody has decided on it yet
+    assert {d["decision"] for d in work["assessments"][-1]["plan"]["decisions"]} == {"comment"}
