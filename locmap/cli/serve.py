@@ -18,15 +18,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import click
 from click.core import ParameterSource
-from gunicorn.app.base import BaseApplication
 
-__all__ = ["web_options", "serve_app", "start_child", "stop_child", "default_workers",
-           "ACCESS_LOG_FORMAT"]
+__all__ = ["web_options", "serve_app", "plain_http_on_loopback", "start_child", "stop_child",
+           "default_workers", "ACCESS_LOG_FORMAT"]
 
 # Common log format plus the request time in milliseconds (%(M)s).
 ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s %(M)s'
@@ -73,27 +72,38 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-class _Server(BaseApplication):
-    """Gunicorn driven from Python with locmap's app object and settings."""
+def plain_http_on_loopback(host: str, env: Mapping[str, str]) -> bool:
+    """Whether browsers reach this server directly over http on this machine: a loopback
+    address and no trusted proxy (one on the same machine would terminate TLS).
+    """
+    behind_proxy = env.get("LOCMAP_TRUSTED_PROXIES", "").strip() not in ("", "0")
+    return _is_loopback(host) and not behind_proxy
 
-    def __init__(self, app: Any, defaults: dict[str, Any], explicit: dict[str, Any]) -> None:
-        self.application = app
-        self.defaults = defaults
-        self.explicit = explicit
-        super().__init__(prog="locmap serve")
 
-    def load_config(self) -> None:
-        for key, value in self.defaults.items():
-            self.cfg.set(key, value)
-        env_args = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
-        for key, value in vars(env_args).items():
-            if value is not None and key != "args":
-                self.cfg.set(key.lower(), value)
-        for key, value in self.explicit.items():
-            self.cfg.set(key, value)
+def _server(app: Any, defaults: dict[str, Any], explicit: dict[str, Any]) -> Any:
+    """Gunicorn driven from Python with locmap's app object and settings.
 
-    def load(self) -> Any:
-        return self.application
+    Imported here, not at the top, so that the rest of the CLI works without gunicorn.
+    """
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in defaults.items():
+                self.cfg.set(key, value)
+            env_args = self.cfg.parser().parse_args(self.cfg.get_cmd_args_from_env())
+            for key, value in vars(env_args).items():
+                if value is not None and key != "args":
+                    self.cfg.set(key.lower(), value)
+            for key, value in explicit.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return app
+
+    server = Server(prog="locmap serve")
+    server.application = app
+    return server
 
 
 def _post_fork(server: Any, worker: Any) -> None:
@@ -108,8 +118,8 @@ def serve_app(host: str, port: int, workers: int, threads: int, timeout: int) ->
     """Build the app and serve it until SIGINT or SIGTERM (then return via SystemExit)."""
     from locmap.web import create_app
 
-    if _is_loopback(host):
-        # Plain http on loopback: a Secure cookie would never be sent back.
+    if plain_http_on_loopback(host, os.environ):
+        # A Secure cookie would never be sent back over plain http.
         os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
     ctx = click.get_current_context()
     chosen = {"workers": workers, "threads": threads, "timeout": timeout}
@@ -136,7 +146,7 @@ def serve_app(host: str, port: int, workers: int, threads: int, timeout: int) ->
         "control_socket_disable": True,
     }
     app = create_app()
-    server = _Server(app, defaults, explicit)
+    server = _server(app, defaults, explicit)
     cfg = server.cfg
     binds = ", ".join(f"http://{b}/" for b in cfg.bind)
     click.echo(f"locmap is serving on {binds}  (workers: {cfg.workers}, threads: {cfg.threads},"

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from locmap.cli import main
-from locmap.cli.serve import ACCESS_LOG_FORMAT, _Server
+from locmap.cli.serve import ACCESS_LOG_FORMAT, _server, plain_http_on_loopback
 from locmap.db import Database, upgrade
 from locmap.models import AuditEvent
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
@@ -184,11 +184,23 @@ def test_gunicorn_cmd_args_override_defaults_but_not_options(
 ) -> None:
     monkeypatch.setenv("GUNICORN_CMD_ARGS", "--workers 3 --timeout 45 --max-requests 500")
     defaults = {"workers": 5, "threads": 4, "timeout": 120, "bind": ["127.0.0.1:5000"]}
-    server = _Server(None, defaults, explicit={"timeout": 60})
+    server = _server(None, defaults, explicit={"timeout": 60})
     assert server.cfg.workers == 3  # GUNICORN_CMD_ARGS over the default
     assert server.cfg.timeout == 60  # an option (or LOCMAP_WEB_TIMEOUT) over both
     assert server.cfg.max_requests == 500  # any other gunicorn setting gets through
     assert server.cfg.threads == 4
+
+
+@pytest.mark.parametrize("host, env, plain", [
+    ("127.0.0.1", {}, True), ("::1", {}, True), ("localhost", {}, True),
+    ("127.0.0.1", {"LOCMAP_TRUSTED_PROXIES": "0"}, True),
+    ("127.0.0.1", {"LOCMAP_TRUSTED_PROXIES": "1"}, False),  # a TLS proxy on this machine
+    ("0.0.0.0", {}, False), ("192.0.2.10", {}, False), ("app.council.example", {}, False),
+])
+def test_the_secure_cookie_is_dropped_only_for_plain_local_http(
+    host: str, env: dict[str, str], plain: bool
+) -> None:
+    assert plain_http_on_loopback(host, env) is plain
 
 
 # --- real processes -------------------------------------------------------------------
