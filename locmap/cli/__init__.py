@@ -13,7 +13,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from locmap.cli.serve import serve_app, start_child, stop_child, web_options
+from locmap.cli.serve import exit_now, serve_app, start_child, stop_child, web_options
 from locmap.config import ConfigError, load_settings
 from locmap.db import Database, connections, downgrade, upgrade
 from locmap.pgserver import DatabaseUnavailable
@@ -154,7 +154,7 @@ def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> Non
     GUNICORN_CMD_ARGS passes any other gunicorn setting, e.g.
     GUNICORN_CMD_ARGS="--max-requests 1000 --certfile cert.pem --keyfile key.pem".
     """
-    serve_app(host, port, workers, threads, timeout)
+    exit_now(serve_app(host, port, workers, threads, timeout))
 
 
 @main.command()
@@ -183,10 +183,11 @@ def demo(host: str, port: int, workers: int, threads: int, timeout: int,
         return
     worker = start_child("worker") if "worker" in main.commands else None
     try:
-        serve_app(host, port, workers, threads, timeout)
+        status = serve_app(host, port, workers, threads, timeout)
     finally:
         if worker is not None:
             stop_child(worker)
+    exit_now(status)
 
 
 from locmap.cli.imports import import_group  # noqa: E402
