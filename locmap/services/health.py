@@ -48,8 +48,16 @@ def _head_revision() -> str:
     return ",".join(sorted(heads))
 
 
+def _readable(conn: Connection, table: str) -> bool | None:
+    """None if ``table`` does not exist, else whether this role may read it."""
+    return conn.execute(text(
+        "SELECT CASE WHEN to_regclass(:t) IS NOT NULL THEN has_table_privilege(:t, 'SELECT') END"
+    ), {"t": table}).scalar()
+
+
 def _worker_state(conn: Connection) -> str:
-    if conn.execute(text("SELECT to_regclass('procrastinate_workers')")).scalar() is None:
+    # No table yet (the worker's migration has not run) or no grant on it yet: unknown.
+    if not _readable(conn, "procrastinate_workers"):
         return "unknown"
     # The database's clock on both sides: the heartbeats are written with its now().
     row = conn.execute(text(
@@ -69,10 +77,13 @@ def check(engine: Engine, *, require_worker: bool = False) -> Health:
     try:
         with engine.connect() as conn:
             conn.execute(text("SET LOCAL statement_timeout = 5000"))
-            heads = MigrationContext.configure(conn).get_current_heads()
-            current = ",".join(sorted(heads)) or None
+            if _readable(conn, "alembic_version") is False:
+                current, migrations = None, "unknown"
+            else:
+                heads = MigrationContext.configure(conn).get_current_heads()
+                current = ",".join(sorted(heads)) or None
+                migrations = "head" if current == head else "behind"
             worker = _worker_state(conn)
     except SQLAlchemyError:
         return Health("unreachable", "unknown", None, head, "unknown", require_worker)
-    migrations = "head" if current == head else "behind"
     return Health("ok", migrations, current, head, worker, require_worker)

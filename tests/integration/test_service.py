@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from locmap.cli import main
 from locmap.cli.serve import ACCESS_LOG_FORMAT, _server, plain_http_on_loopback
-from locmap.db import Database, upgrade
+from locmap.db import Database, grant_app_role, upgrade
 from locmap.models import AuditEvent
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
 from tests.conftest import AuthActions, _fresh_database
@@ -40,9 +40,10 @@ def _health_app(url: str, **config: Any) -> Any:
 
 @pytest.fixture(scope="module")
 def spare_url() -> Iterator[str]:
-    """A database at head where a worker table can come and go (superuser's URL)."""
-    url = _fresh_database("health")
-    upgrade(url)
+    """A database at head where a worker table can come and go (superuser's URL); the
+    owner migrated it and the app role got its grants, as in production."""
+    url = _fresh_database("health", owner=OWNER_ROLE)
+    upgrade(role_url(url, OWNER_ROLE), app_role=APP_ROLE)
     yield url
     drop_database(url)
 
@@ -74,6 +75,22 @@ def test_healthz_is_503_when_the_schema_is_behind() -> None:
         drop_database(url)
 
 
+def test_healthz_is_503_when_the_schema_version_cannot_be_read(spare_url: str) -> None:
+    owner_url = role_url(spare_url, OWNER_ROLE)
+    eng = create_engine(owner_url)
+    with eng.begin() as conn:
+        conn.execute(text(f"REVOKE SELECT ON alembic_version FROM {APP_ROLE}"))
+    try:
+        app = _health_app(role_url(spare_url, APP_ROLE))
+        r = app.test_client().get("/healthz")
+        app.extensions["locmap_db"].dispose()
+        assert r.status_code == 503
+        assert (r.get_json()["database"], r.get_json()["migrations"]) == ("ok", "unknown")
+    finally:
+        grant_app_role(owner_url, APP_ROLE)
+        eng.dispose()
+
+
 def test_healthz_is_503_when_the_database_is_unreachable() -> None:
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
@@ -87,14 +104,15 @@ def test_healthz_is_503_when_the_database_is_unreachable() -> None:
 def test_healthz_reports_the_worker_and_requires_it_only_when_told(
     spare_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    eng = create_engine(spare_url)
+    owner_url, app_url = role_url(spare_url, OWNER_ROLE), role_url(spare_url, APP_ROLE)
+    eng = create_engine(owner_url)
 
     def sql(statement: str) -> None:
         with eng.begin() as conn:
             conn.execute(text(statement))
 
     def probe(**config: Any) -> tuple[int, str]:
-        app = _health_app(spare_url, **config)
+        app = _health_app(app_url, **config)
         r = app.test_client().get("/healthz")
         app.extensions["locmap_db"].dispose()
         return r.status_code, r.get_json()["worker"]
@@ -103,6 +121,8 @@ def test_healthz_reports_the_worker_and_requires_it_only_when_told(
     sql("CREATE TABLE procrastinate_workers (id bigserial PRIMARY KEY, "
         "last_heartbeat timestamptz NOT NULL DEFAULT now())")
     try:
+        assert probe() == (200, "unknown")  # the app role may not read it yet
+        grant_app_role(owner_url, APP_ROLE)  # what the upgrade that adds it does
         assert probe() == (200, "none")
         assert probe(LOCMAP_REQUIRE_WORKER=True) == (503, "none")
         sql("INSERT INTO procrastinate_workers DEFAULT VALUES")
