@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from locmap.config import Settings
-from locmap.pgserver import Connections, prepare, resolve_connections
+from locmap.pgserver import Connections, ensure_database, prepare, resolve_connections
 
 __all__ = ["Database", "alembic_config", "upgrade", "downgrade", "grant_app_role",
            "connections", "MIGRATIONS_DIR"]
@@ -47,8 +47,17 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, create: bool = True) -> Database:
-        """The app's database (``DATABASE_URL`` or the embedded app role)."""
-        return cls(connections(settings, create=create).app)
+        """The app's database (``DATABASE_URL`` or the embedded app role).
+
+        ``DATABASE_OWNER_URL`` is never read here: the web server and the worker need not
+        hold the owner's credentials, only ``locmap db upgrade`` does.
+        """
+        conns = resolve_connections(settings.database_url, None, settings.data_dir)
+        if create and conns.admin:
+            prepare(conns)
+        elif create:
+            ensure_database(conns.app)
+        return cls(conns.app)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -158,3 +158,20 @@ def test_which_role_runs_what(tmp_path: Path) -> None:
     # Without DATABASE_OWNER_URL the one URL does both: no separation, no grants.
     same = resolve_connections(app, None, tmp_path)
     assert same.owner == same.app and same.app_role is None
+
+
+def test_the_app_never_reads_the_owner_url(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from locmap.config import load_settings
+    from locmap.db import Database
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    # Nothing answers there: the app would fail if it tried to use it.
+    monkeypatch.setenv("DATABASE_OWNER_URL", "postgresql://owner@127.0.0.1:1/nowhere")
+    db = Database.from_settings(load_settings())
+    try:
+        with db.engine.connect() as conn:
+            assert conn.execute(text("SELECT current_user")).scalar() == APP_ROLE
+    finally:
+        db.dispose()
