@@ -3,6 +3,11 @@
 ``DATABASE_URL`` selects any PostgreSQL 13+ server with PostGIS 3. Without it locmap uses
 the embedded default described in :mod:`locmap.pgserver`. ``LOCMAP_DATA_DIR`` (default
 ``./var``) holds the private cluster, the generated secret key and import uploads.
+``DATABASE_OWNER_URL`` (with ``DATABASE_URL``) is the role that runs the migrations, so that
+the app's own role needs no right to alter tables. ``LOCMAP_TRUSTED_PROXIES`` is how many
+reverse proxies in front of the app may be believed about the client's address;
+``LOCMAP_REQUIRE_WORKER=1`` makes ``/healthz`` fail while no background worker runs.
+The web server's own settings (workers, threads, timeout) are options of ``locmap serve``.
 """
 
 from __future__ import annotations
@@ -12,14 +17,19 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "load_settings"]
 
 _TRUE = {"1", "true", "yes", "on"}
+
+
+class ConfigError(ValueError):
+    """A setting in the environment has a value locmap cannot use; the message names it."""
 
 
 @dataclass(frozen=True)
 class Settings:
     database_url: str | None
+    database_owner_url: str | None
     data_dir: Path
     secret_key: str
     tile_url: str | None
@@ -27,6 +37,8 @@ class Settings:
     cookie_secure: bool
     max_upload_bytes: int
     suppression_threshold: int
+    trusted_proxies: int = 0
+    require_worker: bool = False
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -45,10 +57,20 @@ def _secret_key(data_dir: Path) -> str:
     return key
 
 
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        raise ConfigError(f"{name} must be a whole number (0 or more), not {raw!r}")
+    return int(raw)
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("LOCMAP_DATA_DIR", "var")).resolve()
     return Settings(
         database_url=os.environ.get("DATABASE_URL") or None,
+        database_owner_url=os.environ.get("DATABASE_OWNER_URL") or None,
         data_dir=data_dir,
         secret_key=_secret_key(data_dir),
         tile_url=os.environ.get("LOCMAP_TILE_URL") or None,
@@ -56,4 +78,6 @@ def load_settings() -> Settings:
         cookie_secure=os.environ.get("LOCMAP_COOKIE_SECURE", "1").lower() in _TRUE,
         max_upload_bytes=int(os.environ.get("LOCMAP_MAX_UPLOAD_MB", "50")) * 1024 * 1024,
         suppression_threshold=int(os.environ.get("LOCMAP_SUPPRESSION_THRESHOLD", "5")),
+        trusted_proxies=_count("LOCMAP_TRUSTED_PROXIES", 0),
+        require_worker=os.environ.get("LOCMAP_REQUIRE_WORKER", "0").lower() in _TRUE,
     )

@@ -4,6 +4,13 @@ The database is created on the server locmap itself would use (``DATABASE_URL``,
 local server, or the private cluster), migrated with Alembic, and dropped at the end.
 Each test runs inside an outer transaction that is rolled back; the app's sessions join
 it through savepoints (SQLAlchemy 2 "Joining a Session into an External Transaction").
+
+Least privilege, as in production: the session's database belongs to ``locmap_owner``,
+which runs the migrations; the tests and the app under test connect as ``locmap_app``
+(``database_url`` is that role's URL), so the whole suite proves the app works with row
+access only. Fixtures that create databases or extensions use the server's superuser
+(``_fresh_database``). The test server must let the two roles log in without a password
+(trust or peer auth), as the embedded default does.
 """
 
 from __future__ import annotations
@@ -21,27 +28,39 @@ from sqlalchemy.orm import Session
 
 from locmap.config import load_settings
 from locmap.db import Database, upgrade
-from locmap.pgserver import drop_database, ensure_database, resolve_url
+from locmap.pgserver import (
+    APP_ROLE,
+    OWNER_ROLE,
+    drop_database,
+    ensure_database,
+    ensure_roles,
+    resolve_url,
+    role_url,
+)
 from tests import factories
 
 os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
 
 
-def _fresh_database(suffix: str) -> str:
+def _fresh_database(suffix: str, *, owner: str | None = None) -> str:
+    """A new database with PostGIS; its URL connects as the server's superuser."""
     settings = load_settings()
     base = make_url(resolve_url(settings.database_url, settings.data_dir))
     name = f"locmap_test_{os.getpid()}_{suffix}_{uuid.uuid4().hex[:6]}"
     url = base.set(database=name).render_as_string(hide_password=False)
-    ensure_database(url)
+    if owner:
+        ensure_roles(url)
+    ensure_database(url, owner=owner)
     return url
 
 
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
-    url = _fresh_database("main")
-    upgrade(url)
-    yield url
-    drop_database(url)
+    """The app role's URL of a database the owner role migrated to head."""
+    admin_url = _fresh_database("main", owner=OWNER_ROLE)
+    upgrade(role_url(admin_url, OWNER_ROLE), app_role=APP_ROLE)
+    yield role_url(admin_url, APP_ROLE)
+    drop_database(admin_url)
 
 
 @pytest.fixture(scope="session")

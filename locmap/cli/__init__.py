@@ -6,8 +6,6 @@ User mistakes end with a one-line message and a non-zero exit code, never a trac
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
-import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -16,8 +14,9 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from locmap.config import load_settings
-from locmap.db import Database, downgrade, upgrade
+from locmap.cli.serve import exit_now, serve_app, start_child, stop_child, web_options
+from locmap.config import ConfigError, load_settings
+from locmap.db import Database, connections, downgrade, upgrade
 from locmap.pgserver import DatabaseUnavailable
 from locmap.services.errors import LocmapError
 from locmap.vocab import ROLES
@@ -30,7 +29,7 @@ def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (LocmapError, DatabaseUnavailable) as exc:
+        except (LocmapError, DatabaseUnavailable, ConfigError) as exc:
             raise click.ClickException(str(exc)) from None
 
     return wrapped
@@ -55,9 +54,13 @@ def db() -> None:
 @click.argument("revision", default="head")
 @_friendly
 def db_upgrade(revision: str) -> None:
-    """Upgrade the schema to REVISION (default: head), creating the database if needed."""
-    database = _database()
-    upgrade(database.url, revision)
+    """Upgrade the schema to REVISION (default: head), creating the database if needed.
+
+    Runs as DATABASE_OWNER_URL if set (else DATABASE_URL), then grants the app's role
+    its row access; the embedded default uses its roles locmap_owner and locmap_app.
+    """
+    conns = connections(load_settings())
+    upgrade(conns.owner, revision, app_role=conns.app_role)
     click.echo(f"database at {revision}")
 
 
@@ -69,8 +72,7 @@ def db_downgrade(revision: str, yes: bool) -> None:
     """Downgrade the schema to REVISION (default: base — drops every table)."""
     if not yes:
         click.confirm(f"Downgrade to {revision}? Data in dropped tables is lost.", abort=True)
-    database = _database()
-    downgrade(database.url, revision)
+    downgrade(connections(load_settings()).owner, revision)
     click.echo(f"database at {revision}")
 
 
@@ -144,50 +146,51 @@ def pilot_list() -> None:
                        f"{pilot_end(p.start_date, p.duration_months)}  {p.status}")
 
 
-def _serve(host: str, port: int) -> None:
-    from waitress import serve
-
-    from locmap.web import create_app
-
-    if ipaddress.ip_address(host).is_loopback:
-        # Plain http on loopback: a Secure cookie would never be sent back.
-        os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
-    app = create_app()
-    click.echo(f"locmap is serving on http://{host}:{port}/  (Ctrl-C stops it)")
-    serve(app, host=host, port=port, threads=8, _quiet=True)
-
-
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@web_options
 @_friendly
-def serve(host: str, port: int) -> None:
-    """Serve the web app (upgrade the database first with `locmap db upgrade`)."""
-    _serve(host, port)
+def serve(host: str, port: int, workers: int, threads: int, timeout: int) -> None:
+    """Serve the web app under gunicorn (upgrade the database first: `locmap db upgrade`).
+
+    GUNICORN_CMD_ARGS passes any other gunicorn setting, e.g.
+    GUNICORN_CMD_ARGS="--max-requests 1000 --certfile cert.pem --keyfile key.pem".
+    """
+    exit_now(serve_app(host, port, workers, threads, timeout))
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, type=int)
+@web_options
 @click.option("--no-serve", is_flag=True, help="Load the demo data and stop.")
 @click.option("--anchor", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="The day the demo's story reaches (default: today).")
 @_friendly
-def demo(host: str, port: int, no_serve: bool, anchor: dt.datetime | None) -> None:
-    """Upgrade the database, load the synthetic demo town (idempotent) and serve it."""
+def demo(host: str, port: int, workers: int, threads: int, timeout: int,
+         no_serve: bool, anchor: dt.datetime | None) -> None:
+    """Upgrade the database, load the synthetic demo town (idempotent) and serve it, with
+    a background worker beside the web server; Ctrl-C stops both.
+    """
     from locmap.io.demo import DEMO_DIR, load_demo
 
-    database = _database()
-    upgrade(database.url)
+    conns = connections(load_settings())
+    upgrade(conns.owner, app_role=conns.app_role)
+    database = Database(conns.app)
     with database.session() as s:
         report = load_demo(s, DEMO_DIR, anchor=anchor.date() if anchor else None)
+    database.dispose()
     click.echo(report.summary())
     click.echo("\nDemo logins (synthetic accounts, password for all: "
                f"{report.password}):")
     for email, role in report.logins:
         click.echo(f"  {role:<18} {email}")
-    if not no_serve:
-        _serve(host, port)
+    if no_serve:
+        return
+    worker = start_child("worker") if "worker" in main.commands else None
+    try:
+        status = serve_app(host, port, workers, threads, timeout)
+    finally:
+        if worker is not None:
+            stop_child(worker)
+    exit_now(status)
 
 
 from locmap.cli.imports import import_group  # noqa: E402

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from locmap.config import load_settings
 from locmap.db import Database
@@ -38,12 +39,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCMAP_TILE_ATTRIBUTION=settings.tile_attribution,
         LOCMAP_SUPPRESSION_THRESHOLD=settings.suppression_threshold,
         LOCMAP_DATA_DIR=str(settings.data_dir),
+        LOCMAP_TRUSTED_PROXIES=settings.trusted_proxies,
+        LOCMAP_REQUIRE_WORKER=settings.require_worker,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
     db = app.config.get("DATABASE") or Database.from_settings(settings)
     app.extensions["locmap_db"] = db
+    _trust_proxies(app, int(app.config["LOCMAP_TRUSTED_PROXIES"]))
 
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -57,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         assessments,
         auth,
         dashboard,
+        health,
         impact,
         imports,
         network,
@@ -68,9 +73,21 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
-                      plans.bp):
+                      plans.bp, health.bp):
         app.register_blueprint(blueprint)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, believe their X-Forwarded-* headers, so that
+    ``request.remote_addr`` — what the audit trail records — is the client's address and
+    not the proxy's. With no proxy configured the headers are ignored: a client could
+    otherwise forge the address the audit trail keeps.
+    """
+    if hops > 0:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
 
 
 def _wants_json() -> bool:

@@ -36,6 +36,19 @@ def test_private_cluster_is_initialised_started_and_given_postgis(
         assert version and version[0].startswith("3.")
         # A second call finds the running cluster instead of starting another.
         assert pgserver.resolve_url(None, tmp_path) == url
+        # The embedded default splits the roles: the owner owns the database, the app
+        # connects as a plain role.
+        conns = pgserver.resolve_connections(None, None, tmp_path)
+        assert conns.admin == url and conns.app_role == pgserver.APP_ROLE
+        pgserver.prepare(conns)
+        pgserver.prepare(conns)  # idempotent
+        app_dsn = make_url(conns.app).set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(app_dsn) as conn:
+            row = conn.execute(
+                "SELECT current_user, pg_get_userbyid(datdba), rolsuper FROM pg_database, "
+                "pg_roles WHERE datname = current_database() AND rolname = current_user"
+            ).fetchone()
+        assert row == (pgserver.APP_ROLE, pgserver.OWNER_ROLE, False)
     finally:
         cmd = [str(pgserver.PG_BIN / "pg_ctl"), "-D", str(pgdata), "stop", "-m", "immediate"]
         if os.geteuid() == 0:
