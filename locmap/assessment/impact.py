@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -23,6 +22,8 @@ from typing import Any
 import numpy as np
 import statsmodels.api as sm
 from scipy import stats
+
+from locmap.assessment._poisson import PoissonFit, fit_glm
 
 __all__ = [
     "AreaCounts", "DisplacementEvidence", "ItsResult", "RateRatio", "WdqResult",
@@ -109,6 +110,10 @@ class ItsResult:
     months_before: int
     months_after: int
     limits: tuple[str, ...]
+    #: The level change, slope change or trend cannot be estimated (a side of the date
+    #: with no incidents; see `limits`): found in the data, where a warning from the fit
+    #: used to be the only sign.
+    unstable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -128,10 +133,12 @@ class DisplacementEvidence:
     wdq: WdqResult | None
     series: tuple[tuple[str, int], ...]
     limits: tuple[str, ...]
+    #: Either time series (the target's or this candidate's) is unstable (ItsResult).
+    unstable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"name": self.name, "flagged": self.flagged,
+        return {"name": self.name, "flagged": self.flagged, "unstable": self.unstable,
                 "target_level_change": self.target_level_change.to_dict(),
                 "candidate_level_change": self.candidate_level_change.to_dict(),
                 "wdq": None if self.wdq is None else self.wdq.to_dict(),
@@ -271,10 +278,43 @@ def _overdispersion(y: np.ndarray, mu: np.ndarray) -> tuple[float, float]:
     return alpha, float(stats.t.sf(t_value, fit.df_resid))
 
 
-def _ratio(fit: Any, i: int, level: float) -> RateRatio:
-    low, high = fit.conf_int(alpha=1 - level)[i]
-    return RateRatio(float(np.exp(fit.params[i])), float(np.exp(low)), float(np.exp(high)),
-                     float(fit.pvalues[i]))
+def _ratio(fit: PoissonFit, column: int, level: float) -> RateRatio:
+    i = fit.coefficient(column)
+    if i is None:  # not identified: the estimate runs off to 0 or infinity (or either)
+        way = fit.diverging.get(column, 0)
+        return RateRatio(0.0 if way < 0 else math.inf if way > 0 else math.nan, 0.0,
+                         math.inf, math.nan)
+    low, high = fit.fit.conf_int(alpha=1 - level)[i]
+    with np.errstate(over="ignore"):  # a huge interval's upper end is inf, as it should be
+        return RateRatio(float(np.exp(fit.fit.params[i])), float(np.exp(low)),
+                         float(np.exp(high)), float(fit.fit.pvalues[i]))
+
+
+_TERMS = {1: "baseline trend", 2: "level change", 3: "slope change"}
+
+
+def _fit_limits(fit: PoissonFit, month_terms: int) -> list[str]:
+    """Say what the model could not estimate, as found in the data (see _poisson)."""
+    out = []
+    lost = [_TERMS[j] for j in sorted(_TERMS) if fit.coefficient(j) is None]
+    seasonal_out = sum(1 for j in (*fit.collinear, *fit.diverging) if j >= 4)
+    if lost:
+        out.append(f"Model warning: the {' and '.join(lost)} cannot be estimated: "
+                   f"{fit.separated_rows} month(s) with no incidents are predicted exactly "
+                   "only as the estimate runs off to zero or infinity (almost no incidents "
+                   "on one side of the date); its interval is unbounded.")
+    elif fit.separated_rows:
+        out.append(f"Model warning: {fit.separated_rows} month(s) with no incidents are "
+                   "fitted exactly by month-of-year terms that run off to zero; they are "
+                   "left out of the fit.")
+    if seasonal_out and month_terms > 0:
+        out.append(f"Model warning: {seasonal_out} of {month_terms} month-of-year terms "
+                   "cannot be told apart from the trend and the change with these months "
+                   "(or have no incidents) and are left out.")
+    if fit.exact:
+        out.append("Model warning: the model reproduces these counts exactly (perfect "
+                   "prediction): its intervals rest on very little variation.")
+    return out
 
 
 def interrupted_time_series(series: Mapping[str, int], intervention_month: str, *,
@@ -307,8 +347,11 @@ def interrupted_time_series(series: Mapping[str, int], intervention_month: str, 
     as a Poisson GLM (`statsmodels.api.GLM`). Overdispersion is tested with the
     Cameron-Trivedi (1990) auxiliary regression ``((y - mu)^2 - y) / mu = alpha mu``
     on the Poisson fit; when alpha > 0 at one-sided p < 0.05 the model is refitted as a
-    negative binomial (NB2) GLM with that alpha. Warnings from the fit (e.g. perfect
-    prediction when a segment is all zeros) are reported in `limits`, not raised.
+    negative binomial (NB2) GLM with that alpha. Degenerate cases are found in the data
+    before fitting (`locmap.assessment._poisson`) and reported in `limits`, never raised:
+    a segment with no incidents leaves the level change unidentified (estimate 0 or
+    infinity, interval 0 to infinity, p-value NaN); month-of-year terms that cannot be
+    told apart from the change are left out.
 
     References
     ----------
@@ -344,18 +387,16 @@ def interrupted_time_series(series: Mapping[str, int], intervention_month: str, 
     x, y = np.column_stack(columns)[keep], y_all[keep]
     if len(y) <= x.shape[1] + 1:
         raise ValueError(f"{len(y)} months are too few for {x.shape[1]} model terms")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = sm.GLM(y, x, family=sm.families.Poisson()).fit()
-        alpha, p_disp = _overdispersion(y.astype(float), fit.mu)
-        model = "poisson"
-        if alpha > 0 and p_disp < 0.05:
-            model = "negative_binomial"
-            fit = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
-        # exp() of a diverging coefficient (near-empty segment) warns too: same treatment.
-        level_rr, slope_rr, trend_rr = (_ratio(fit, i, level) for i in (2, 3, 1))
-    limits = [MONTH_PRECISION]
-    limits += [f"Model warning: {w.message}" for w in caught]
+    pois = fit_glm(y, x)
+    yf = y[pois.rows].astype(float)
+    with np.errstate(divide="ignore", over="ignore"):  # per thread: a context variable
+        alpha, p_disp = _overdispersion(yf, pois.fit.mu)
+    model, fit = "poisson", pois
+    if alpha > 0 and p_disp < 0.05:
+        model = "negative_binomial"
+        fit = fit_glm(y, x, sm.families.NegativeBinomial(alpha=alpha), like=pois)
+    level_rr, slope_rr, trend_rr = (_ratio(fit, i, level) for i in (2, 3, 1))
+    limits = [MONTH_PRECISION, *_fit_limits(pois, len(columns) - 4)]
     n0, n1 = int(before.sum()), int(after.sum())
     if min(n0, n1) < 12:
         limits.append(f"Short series ({n0} months before, {n1} after; at least 12 each side "
@@ -370,7 +411,8 @@ def interrupted_time_series(series: Mapping[str, int], intervention_month: str, 
         limits.append("Small numbers (fewer than 5 incidents a month on average in a "
                       "segment): intervals are wide and single incidents matter.")
     return ItsResult(model, level_rr, slope_rr, trend_rr, alpha, p_disp, seasonal, n0, n1,
-                     tuple(limits))
+                     tuple(limits),
+                     unstable=any(pois.coefficient(j) is None for j in _TERMS))
 
 
 def detect_displacement(target_series: Mapping[str, int],
@@ -443,5 +485,6 @@ def detect_displacement(target_series: Mapping[str, int],
                    and wdq_ok)
         out.append(DisplacementEvidence(
             name, bool(flagged), target_its.level_change, its.level_change, wdq,
-            tuple(zip(months, (int(v) for v in values), strict=True)), tuple(limits)))
+            tuple(zip(months, (int(v) for v in values), strict=True)), tuple(limits),
+            unstable=target_its.unstable or its.unstable))
     return tuple(out)
