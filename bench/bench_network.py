@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import gc
 import os
 import platform
 import random
@@ -122,18 +123,28 @@ def main() -> None:
     start = time.perf_counter()
     analyse_network(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
     first = time.perf_counter() - start
-    runs = []
+    # CPU seconds beside wall seconds: on a machine shared with other engineers' test runs
+    # wall time swings with the load, the process's own CPU time much less.
+    runs, cpu = [], []
     for _ in range(7):
-        start = time.perf_counter()
+        start, cpu0 = time.perf_counter(), time.process_time()
         result = analyse_network(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
         runs.append(time.perf_counter() - start)
+        cpu.append(time.process_time() - cpu0)
     full = statistics.median(runs)
-    # The same function with the cyclic garbage collector left running, as before
-    # locmap.network._gc paused it: shows what the pause is worth on this machine.
-    unpaused = analyse_network.__wrapped__  # type: ignore[attr-defined]
-    with_gc, _ = timed(
-        lambda: unpaused(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
-    )
+    # For comparison only: the same call with the cyclic garbage collector switched off,
+    # as locmap did until it ran under a threaded server (gc.disable is process-wide, so
+    # locmap no longer does it). Shows what the collector still costs on this network.
+    off_wall, off_cpu = [], []
+    for _ in range(7):
+        gc.disable()
+        try:
+            start, cpu0 = time.perf_counter(), time.process_time()
+            analyse_network(people, ties, places, presences, as_of=AS_OF, ego_of=17, seed=1)
+            off_wall.append(time.perf_counter() - start)
+            off_cpu.append(time.process_time() - cpu0)
+        finally:
+            gc.enable()
     graph = build_people_graph(people, ties, as_of=AS_OF)
     presence = build_presence_graph(people, places, presences, as_of=AS_OF)
     young = young_people_graph(graph)
@@ -189,10 +200,14 @@ def main() -> None:
     )
     print(f"1-minute load average {load0:.2f} at the start; analyse_network: first call in this "
           f"process {first:.3f} s, then 7 runs {', '.join(f'{t:.3f}' for t in runs)}\n")
+    print(f"CPU seconds of the process (both Brandes threads count), median of 7: "
+          f"{statistics.median(cpu):.3f} with the collector running, "
+          f"{statistics.median(off_cpu):.3f} with it off (comparison only)\n")
     print("| step | seconds (median of 3) |\n|---|---:|")
     print(f"| **analyse_network (everything, as of a date, with ego view; median of 7)** | "
           f"**{full:.3f}** |")
-    print(f"| the same with the cyclic garbage collector running | {with_gc:.3f} |")
+    print(f"| the same with the cyclic garbage collector off (comparison only; median of 7) | "
+          f"{statistics.median(off_wall):.3f} |")
     for name, fn in rows:
         print(f"| {name} | {timed(fn)[0]:.3f} |")
     if args.nx_betweenness:

@@ -8,31 +8,32 @@ area before and after. An *interrupted time series* (segmented Poisson regressio
 negative binomial when the counts are overdispersed) estimates the immediate level
 change and the change in monthly trend as rate ratios with confidence intervals.
 `detect_displacement` combines both to flag nearby places whose rise coincides with the
-target's drop. Every result carries plain-language `limits`.
+target's drop. Every result carries plain-language `limits`. The time series itself lives
+in `locmap.assessment.its` and is re-exported here.
 """
 
 from __future__ import annotations
 
 import math
-import re
-import warnings
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-import statsmodels.api as sm
-from scipy import stats
+
+from locmap.assessment.its import (
+    MONTH_PRECISION,
+    ItsResult,
+    RateRatio,
+    consecutive_months,
+    interrupted_time_series,
+    split_months,
+)
 
 __all__ = [
     "AreaCounts", "DisplacementEvidence", "ItsResult", "RateRatio", "WdqResult",
     "detect_displacement", "interrupted_time_series", "weighted_displacement",
 ]
-
-_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-MONTH_PRECISION = ("Incidents are dated to the month (police open data are monthly), so "
-                   "the intervention month mixes days before and after the change.")
-
 
 @dataclass(frozen=True)
 class AreaCounts:
@@ -82,42 +83,6 @@ class WdqResult:
 
 
 @dataclass(frozen=True)
-class RateRatio:
-    """A multiplicative effect with its confidence interval and p-value."""
-
-    estimate: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-ready data."""
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class ItsResult:
-    """Segmented regression of one monthly series."""
-
-    model: str
-    level_change: RateRatio
-    slope_change: RateRatio
-    baseline_trend: RateRatio
-    dispersion_alpha: float
-    dispersion_p_value: float
-    seasonality: bool
-    months_before: int
-    months_after: int
-    limits: tuple[str, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Return JSON-ready data."""
-        out = asdict(self)
-        out["limits"] = list(self.limits)
-        return out
-
-
-@dataclass(frozen=True)
 class DisplacementEvidence:
     """Why a candidate place was, or was not, flagged as receiving displaced harm."""
 
@@ -128,44 +93,16 @@ class DisplacementEvidence:
     wdq: WdqResult | None
     series: tuple[tuple[str, int], ...]
     limits: tuple[str, ...]
+    #: Either time series (the target's or this candidate's) is unstable (ItsResult).
+    unstable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
-        return {"name": self.name, "flagged": self.flagged,
+        return {"name": self.name, "flagged": self.flagged, "unstable": self.unstable,
                 "target_level_change": self.target_level_change.to_dict(),
                 "candidate_level_change": self.candidate_level_change.to_dict(),
                 "wdq": None if self.wdq is None else self.wdq.to_dict(),
                 "series": [list(p) for p in self.series], "limits": list(self.limits)}
-
-
-def _month_index(label: str) -> int:
-    match = _MONTH.match(label) if isinstance(label, str) else None
-    if match is None:
-        raise ValueError(f"month labels must look like 'YYYY-MM', got {label!r}")
-    return int(match.group(1)) * 12 + int(match.group(2)) - 1
-
-
-def _series(counts: Mapping[str, int], what: str) -> tuple[list[str], np.ndarray]:
-    """Sorted month labels and counts; months must be consecutive."""
-    if not counts:
-        raise ValueError(f"{what} has no months")
-    months = sorted(counts, key=_month_index)
-    index = [_month_index(m) for m in months]
-    if index[-1] - index[0] + 1 != len(index):
-        raise ValueError(f"{what} months must be consecutive with no gaps")
-    values = [counts[m] for m in months]
-    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 0 for v in values):
-        raise ValueError(f"{what} counts must be non-negative integers")
-    return months, np.array(values, dtype=np.int64)
-
-
-def _split(months: list[str], intervention_month: str, exclude: bool) -> tuple[np.ndarray, ...]:
-    if intervention_month not in months:
-        raise ValueError(f"intervention month {intervention_month!r} is not in the series")
-    k = months.index(intervention_month)
-    t = np.arange(len(months))
-    keep = t != k if exclude else np.ones(len(months), dtype=bool)
-    return t, (t < k) & keep, (t >= k) & keep
 
 
 def _area(values: np.ndarray, before: np.ndarray, after: np.ndarray) -> AreaCounts:
@@ -234,12 +171,13 @@ def weighted_displacement(target: Mapping[str, int], buffer: Mapping[str, int],
     >>> r.band
     'displacement_less_than_benefit'
     """
-    months, a = _series(target, "target")
-    series = {"buffer": _series(buffer, "buffer"), "control": _series(control, "control")}
+    months, a = consecutive_months(target, "target")
+    series = {"buffer": consecutive_months(buffer, "buffer"),
+              "control": consecutive_months(control, "control")}
     for what, (m, _) in series.items():
         if m != months:
             raise ValueError(f"{what} must cover the same months as target")
-    _, before, after = _split(months, intervention_month, exclude_intervention_month)
+    _, before, after = split_months(months, intervention_month, exclude_intervention_month)
     if not before.any() or not after.any():
         raise ValueError("need at least one month before and one after the intervention")
     ta, tb, tc = (_area(v, before, after) for v in (a, series["buffer"][1], series["control"][1]))
@@ -261,116 +199,6 @@ def weighted_displacement(target: Mapping[str, int], buffer: Mapping[str, int],
         return WdqResult(ta, tb, tc, 0.0, bdm, None, tne, "no_change_at_target", tuple(limits))
     wdq = bdm / sm_
     return WdqResult(ta, tb, tc, sm_, bdm, wdq, tne, _band(sm_, wdq), tuple(limits))
-
-
-def _overdispersion(y: np.ndarray, mu: np.ndarray) -> tuple[float, float]:
-    """Cameron-Trivedi auxiliary regression: alpha estimate and one-sided p-value."""
-    z = ((y - mu) ** 2 - y) / mu
-    fit = sm.OLS(z, mu).fit()
-    alpha, t_value = float(fit.params[0]), float(fit.tvalues[0])
-    return alpha, float(stats.t.sf(t_value, fit.df_resid))
-
-
-def _ratio(fit: Any, i: int, level: float) -> RateRatio:
-    low, high = fit.conf_int(alpha=1 - level)[i]
-    return RateRatio(float(np.exp(fit.params[i])), float(np.exp(low)), float(np.exp(high)),
-                     float(fit.pvalues[i]))
-
-
-def interrupted_time_series(series: Mapping[str, int], intervention_month: str, *,
-                            seasonality: bool | None = None, level: float = 0.95,
-                            exclude_intervention_month: bool = False) -> ItsResult:
-    """Segmented regression of monthly counts around an intervention.
-
-    Parameters
-    ----------
-    series : mapping of str to int
-        Monthly counts keyed ``"YYYY-MM"``, consecutive; at least 3 months each side.
-    intervention_month : str
-        First month of the "after" segment.
-    seasonality : bool or None
-        Add month-of-year terms; None (default) adds them when there are >= 24 months.
-    level : float, default 0.95
-        Confidence level of the intervals.
-    exclude_intervention_month : bool, default False
-        Leave the (mixed) intervention month out of the fit.
-
-    Returns
-    -------
-    ItsResult
-        `level_change` (immediate step), `slope_change` (change in month-on-month
-        ratio) and `baseline_trend`, as rate ratios.
-
-    Notes
-    -----
-    ``log E[y_t] = b0 + b1 t + b2 post_t + b3 (t - t0) post_t [+ month of year]``, fitted
-    as a Poisson GLM (`statsmodels.api.GLM`). Overdispersion is tested with the
-    Cameron-Trivedi (1990) auxiliary regression ``((y - mu)^2 - y) / mu = alpha mu``
-    on the Poisson fit; when alpha > 0 at one-sided p < 0.05 the model is refitted as a
-    negative binomial (NB2) GLM with that alpha. Warnings from the fit (e.g. perfect
-    prediction when a segment is all zeros) are reported in `limits`, not raised.
-
-    References
-    ----------
-    Bernal, J. L., Cummins, S. & Gasparrini, A. (2017). Interrupted time series
-    regression for the evaluation of public health interventions: a tutorial.
-    *Int. J. Epidemiology* 46(1), 348-355.
-    Cameron, A. C. & Trivedi, P. K. (1990). Regression-based tests for overdispersion in
-    the Poisson model. *J. Econometrics* 46(3), 347-364.
-
-    Examples
-    --------
-    >>> months = [f"{y}-{m:02d}" for y in (2023, 2024) for m in range(1, 13)]
-    >>> counts = dict(zip(months, [30, 34, 29, 31, 33, 28, 32, 30, 31, 29, 33, 30,
-    ...                            15, 17, 14, 16, 15, 14, 16, 15, 17, 14, 15, 16]))
-    >>> r = interrupted_time_series(counts, "2024-01", seasonality=False)
-    >>> r.model, round(r.level_change.estimate, 2)
-    ('poisson', 0.5)
-    """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be between 0 and 1, got {level}")
-    months, y_all = _series(series, "series")
-    t, before, after = _split(months, intervention_month, exclude_intervention_month)
-    if before.sum() < 3 or after.sum() < 3:
-        raise ValueError("need at least 3 months before and 3 after the intervention")
-    k = months.index(intervention_month)
-    seasonal = len(months) >= 24 if seasonality is None else seasonality
-    columns = [np.ones(len(t)), t.astype(float), (t >= k).astype(float),
-               np.where(t >= k, t - k, 0).astype(float)]
-    if seasonal:
-        moy = np.array([_month_index(m) % 12 for m in months])
-        columns += [(moy == j).astype(float) for j in range(1, 12) if (moy == j).any()]
-    keep = before | after
-    x, y = np.column_stack(columns)[keep], y_all[keep]
-    if len(y) <= x.shape[1] + 1:
-        raise ValueError(f"{len(y)} months are too few for {x.shape[1]} model terms")
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        fit = sm.GLM(y, x, family=sm.families.Poisson()).fit()
-        alpha, p_disp = _overdispersion(y.astype(float), fit.mu)
-        model = "poisson"
-        if alpha > 0 and p_disp < 0.05:
-            model = "negative_binomial"
-            fit = sm.GLM(y, x, family=sm.families.NegativeBinomial(alpha=alpha)).fit()
-        # exp() of a diverging coefficient (near-empty segment) warns too: same treatment.
-        level_rr, slope_rr, trend_rr = (_ratio(fit, i, level) for i in (2, 3, 1))
-    limits = [MONTH_PRECISION]
-    limits += [f"Model warning: {w.message}" for w in caught]
-    n0, n1 = int(before.sum()), int(after.sum())
-    if min(n0, n1) < 12:
-        limits.append(f"Short series ({n0} months before, {n1} after; at least 12 each side "
-                      "is advised): trends are poorly pinned down.")
-    if seasonal:
-        limits.append("Month-of-year seasonality is modelled.")
-    else:
-        limits.append("Seasonality is not modelled (fewer than 24 months or switched off): a "
-                      "change that coincides with school holidays or darker evenings may be "
-                      "seasonal.")
-    if y[before[keep]].mean() < 5 or y[after[keep]].mean() < 5:
-        limits.append("Small numbers (fewer than 5 incidents a month on average in a "
-                      "segment): intervals are wide and single incidents matter.")
-    return ItsResult(model, level_rr, slope_rr, trend_rr, alpha, p_disp, seasonal, n0, n1,
-                     tuple(limits))
 
 
 def detect_displacement(target_series: Mapping[str, int],
@@ -420,10 +248,10 @@ def detect_displacement(target_series: Mapping[str, int],
         raise ValueError("need at least one candidate place")
     target_its = interrupted_time_series(target_series, intervention_month,
                                          seasonality=seasonality, level=level)
-    months, _ = _series(target_series, "target")
+    months, _ = consecutive_months(target_series, "target")
     out = []
     for name, counts in candidate_series_by_name.items():
-        cand_months, values = _series(counts, f"candidate {name!r}")
+        cand_months, values = consecutive_months(counts, f"candidate {name!r}")
         if cand_months != months:
             raise ValueError(f"candidate {name!r} must cover the same months as the target")
         its = interrupted_time_series(counts, intervention_month, seasonality=seasonality,
@@ -443,5 +271,6 @@ def detect_displacement(target_series: Mapping[str, int],
                    and wdq_ok)
         out.append(DisplacementEvidence(
             name, bool(flagged), target_its.level_change, its.level_change, wdq,
-            tuple(zip(months, (int(v) for v in values), strict=True)), tuple(limits)))
+            tuple(zip(months, (int(v) for v in values), strict=True)), tuple(limits),
+            unstable=target_its.unstable or its.unstable))
     return tuple(out)

@@ -15,7 +15,6 @@ BST fight lands at 23:00 local, not 22:00, and on the right calendar day.
 from __future__ import annotations
 
 import math
-import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -27,7 +26,6 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import statsmodels.api as sm
 from scipy import special
-from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
 
 __all__ = [
     "LONDON",
@@ -642,11 +640,17 @@ def _poisson_trend(
         return None, None, None, None, None
     t = np.arange(counts.size) / 12.0
     model = sm.GLM(counts, sm.add_constant(t), family=sm.families.Poisson())
-    with warnings.catch_warnings():
-        # statsmodels flags "perfect prediction" whenever fitted == observed,
-        # e.g. flat counts; for a Poisson rate that is a perfect fit, and the
-        # genuinely unidentified cases were returned above.
-        warnings.simplefilter("ignore", PerfectSeparationWarning)
+    if nonzero.size == counts.size and np.array_equal(counts[1:-1] ** 2, counts[:-2] * counts[2:]):
+        # Counts that change by one constant ratio a month (flat counts above all) are
+        # fitted exactly: a perfect fit for a Poisson rate. statsmodels' IRLS flags any
+        # fitted == observed as "perfect prediction" (a warning that only the
+        # process-wide warnings filters could silence), so such a fit starts at the
+        # exact solution and is confirmed by Newton's method, which has no such check.
+        # The genuinely unidentified cases were returned above.
+        start = [math.log(counts[0]), 12 * math.log(counts[1] / counts[0])]
+        fit = model.fit(method="newton", start_params=start)
+        dispersion = float(fit.pearson_chi2 / fit.df_resid)  # ~0: no refit needed
+    else:
         fit = model.fit()
         dispersion = float(fit.pearson_chi2 / fit.df_resid)
         if dispersion > 1.0:

@@ -24,7 +24,6 @@ import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from scipy.spatial import cKDTree
-from statsmodels.tools.sm_exceptions import ConvergenceWarning, HessianInversionWarning
 
 __all__ = [
     "FeatureRisk",
@@ -209,6 +208,12 @@ def fit_risk_terrain(
     -------
     RiskTerrainResult
 
+    Raises
+    ------
+    ValueError
+        On invalid counts, covariates or model, or when the Poisson model does not
+        converge (a layer with no incidents, or all of them, in its exposed cells).
+
     Examples
     --------
     >>> rng = np.random.default_rng(2)
@@ -264,9 +269,16 @@ def fit_risk_terrain(
     if y.size <= x.shape[1] + 1:
         raise ValueError(f"need more than {x.shape[1] + 1} cells, got {y.size}")
 
-    pois = sm.Poisson(y, x).fit(disp=0)
+    # Non-convergence is read from the fit (statsmodels' own switch turns its warning off:
+    # silencing warnings would take the process-wide filters). Typically a layer whose
+    # exposed cells have no incidents at all: its coefficient runs off to -inf.
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        pois = sm.Poisson(y, x).fit(disp=0, warn_convergence=False)
+    if not pois.mle_retvals.get("converged", False) or not np.all(np.isfinite(pois.bse)):
+        raise ValueError("the Poisson model did not converge: a feature layer may have no "
+                         "incidents (or all of them) in its cells; drop or merge it")
     dispersion = float(np.sum((y - pois.predict()) ** 2 / pois.predict()) / (y.size - x.shape[1]))
-    nb = _fit_nb(y, x) if model != "poisson" else None
+    nb = _fit_nb(y, x, pois) if model != "poisson" else None
     lr_p = None
     if nb is not None:
         lr = max(0.0, 2.0 * (nb.llf - pois.llf))
@@ -308,20 +320,52 @@ def fit_risk_terrain(
     )
 
 
-def _fit_nb(y: NDArray[np.float64], x: NDArray[np.float64]) -> Any | None:
-    # With Poisson-like data alpha heads to 0 and the optimiser complains;
-    # that outcome means "no overdispersion", so it is caught and reported as
-    # a non-converged NB fit rather than surfaced as a warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", HessianInversionWarning)
-        warnings.simplefilter("ignore", RuntimeWarning)
+@dataclass(frozen=True)
+class _NbFit:
+    params: NDArray[np.float64]  # coefficients, then alpha
+    bse: NDArray[np.float64]
+    pvalues: NDArray[np.float64]
+    llf: float
+    aic: float
+
+
+def _fit_nb(y: NDArray[np.float64], x: NDArray[np.float64],
+            pois: Any) -> _NbFit | None:
+    # With Poisson-like data alpha heads to 0 and the fit fails to converge or leaves a
+    # Hessian that cannot be inverted; that outcome means "no overdispersion" and is
+    # returned as None. It is read from the fit itself, never from warnings: silencing
+    # those would take the process-wide warnings filters, which the threads of a web
+    # process share. Hence statsmodels' own switches: no convergence warning, no Hessian
+    # inverted inside the fit (it is checked and inverted here), and explicit start values
+    # (without them statsmodels fits a preliminary Poisson model inside a
+    # warnings.catch_warnings block).
+    model = sm.NegativeBinomial(y, x, loglike_method="nb2")
+    mu = pois.predict()
+    alpha0 = float(((((y - mu) ** 2 / mu) - 1) / mu).sum() / pois.df_resid)
+    # The start statsmodels would take: the Poisson coefficients and alpha from the
+    # Cameron-Trivedi moment (at least 0.05), the latter already on the log scale the
+    # optimiser works in (exp here, as statsmodels takes the log of a given start).
+    start = np.append(np.asarray(pois.params), math.exp(max(0.05, alpha0)))
+    # Overflow and log(0) on the way to alpha ~ 0 are outcomes judged below (numpy's
+    # errstate is per thread and context in numpy >= 2.0: it is a context variable).
+    with np.errstate(all="ignore"):
         try:
-            res = sm.NegativeBinomial(y, x, loglike_method="nb2").fit(disp=0, maxiter=200)
+            res = model.fit(start_params=start, disp=0, maxiter=200, skip_hessian=True,
+                            warn_convergence=False)
         except (np.linalg.LinAlgError, ValueError):
             return None
-    ok = bool(res.mle_retvals.get("converged", False)) and np.all(np.isfinite(res.bse))
-    return res if ok else None
+        if not res.mle_retvals.get("converged", False):
+            return None
+        params = np.asarray(res.params, dtype=float)
+        # The information matrix as statsmodels checks and inverts it after its fit.
+        info = -model.hessian(params)
+        if not np.all(np.isfinite(info)) or np.linalg.eigvalsh(info).min() <= 0:
+            return None
+        bse = np.sqrt(np.diag(np.linalg.inv(info)))
+        if not np.all(np.isfinite(bse)):
+            return None
+        pvalues = 2 * stats.norm.sf(np.abs(params / bse))  # alpha's entry is not used
+    return _NbFit(params, bse, pvalues, float(res.llf), float(res.aic))
 
 
 def _looks_geographic(*arrays: NDArray[np.float64]) -> bool:

@@ -16,13 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server
-
-import matplotlib.pyplot as plt  # noqa: E402
-from jinja2 import Environment, FileSystemLoader, select_autoescape  # noqa: E402
-from shapely.geometry import shape  # noqa: E402
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from shapely.geometry import shape
 
 __all__ = ["TEMPLATES", "STATIC", "place_map_png", "kpi_chart_png", "render_html",
            "render_pdf"]
@@ -32,10 +29,18 @@ TEMPLATES = _WEB / "templates" / "report"
 STATIC = _WEB / "static"
 
 
-def _data_uri(fig: Any) -> str:
+def _figure(width: float, height: float) -> tuple[Figure, Any]:
+    # A bare Figure on its own Agg canvas, not pyplot: pyplot keeps a process-wide figure
+    # manager and backend, which threads of one web process would share. Nothing global
+    # to close afterwards either; the figure goes when its last reference does.
+    fig = Figure(figsize=(width, height))
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _data_uri(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=150, bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
@@ -65,7 +70,7 @@ def place_map_png(place: dict[str, Any] | None, locality: dict[str, Any],
     if place is None:
         return None
     loc = shape(locality)
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = _figure(6.4, 4.2)
     _draw(ax, loc, facecolor="#f5f7fa", edgecolor="#616e7c", linewidth=1.2)
     for g in others:
         _draw(ax, shape(g), facecolor="#bcccdc", edgecolor="#829ab1", linewidth=.6)
@@ -93,7 +98,7 @@ def kpi_chart_png(name: str, periods: Sequence[str], values: Sequence[float],
     """A small line chart of a KPI's measurements with its baseline and target."""
     if not values:
         return None
-    fig, ax = plt.subplots(figsize=(5.6, 2.2))
+    fig, ax = _figure(5.6, 2.2)
     ax.plot(list(periods), list(values), marker="o", color="#1565c0", linewidth=1.8)
     if baseline is not None:
         ax.axhline(baseline, color="#829ab1", linestyle="--", linewidth=1, label="baseline")

@@ -14,7 +14,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from locmap.network._gc import collector_paused
 from locmap.network._serial import to_jsonable
 from locmap.network.change import NetworkChange, network_change
 from locmap.network.concern import NetworkConcerns, find_concerns
@@ -35,7 +34,7 @@ from locmap.network.places import PlaceNetwork, find_places
 __all__ = ["NetworkAnalysis", "analyse_network"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkAnalysis:
     """Everything ``analyse_network`` found, as of one date (None: dates ignored)."""
 
@@ -56,8 +55,6 @@ class NetworkAnalysis:
         return out
 
 
-# Graph building allocates heavily; the cyclic collector is paused meanwhile (see _gc).
-@collector_paused()
 def analyse_network(
     people: Iterable[PersonNode],
     ties: Iterable[Tie],

@@ -23,7 +23,7 @@ from locmap.network.model import PersonNode, Tie, build_people_graph, in_force
 __all__ = ["GroupEvent", "GroupOverlap", "NetworkChange", "jaccard", "network_change"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupOverlap:
     """Member overlap between a group at the start and a group at the end."""
 
@@ -33,7 +33,7 @@ class GroupOverlap:
     jaccard: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupEvent:
     """What happened to groups: continued, split, merged, formed or dissolved."""
 
@@ -42,7 +42,7 @@ class GroupEvent:
     after: tuple[str, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkChange:
     """Ties added and ended, and group events, between ``start`` and ``end``."""
 

@@ -23,7 +23,7 @@ from locmap.network.model import NodeId, Tie, check_graph
 __all__ = ["LinkedAdult", "NetworkConcerns", "TieInContext", "find_concerns"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LinkedAdult:
     """An adult (of concern or trusted) and the young people and groups they reach."""
 
@@ -35,7 +35,7 @@ class LinkedAdult:
     valences: dict[str, int]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TieInContext:
     """A recorded tie with the groups of its two ends and where it sits."""
 
@@ -49,7 +49,7 @@ class TieInContext:
     scope: str  # "within_group" | "between_groups" | "involves_adult"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NetworkConcerns:
     """Linked adults of concern, harmful ties, and the network's strengths."""
 

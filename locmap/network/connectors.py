@@ -287,7 +287,7 @@ def _betweenness_of(csr: _Csr, k: int | None, seed: int) -> dict[NodeId, float]:
     return {node: float(raw[i]) for i, node in enumerate(nodes)}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Connector:
     """A young person whose ties reach beyond one group (see the module docstring)."""
 
@@ -300,7 +300,7 @@ class Connector:
     bridges: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Bridge:
     """A tie between young people whose loss would disconnect part of their network."""
 
@@ -310,7 +310,7 @@ class Bridge:
     b_group: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Connectors:
     """Connectors (highest betweenness first), bridges and articulation points."""
 

@@ -18,7 +18,7 @@ from locmap.network.model import NodeId, check_graph
 __all__ = ["EgoPerson", "EgoTie", "EgoView", "ego_view"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EgoPerson:
     """A person in an ego view and their distance (in ties) from the centre."""
 
@@ -28,7 +28,7 @@ class EgoPerson:
     distance: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EgoTie:
     """A pair related in the ego view, with the types and valences recorded for it."""
 
@@ -39,7 +39,7 @@ class EgoTie:
     strength: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class EgoView:
     """The people within ``radius`` ties of ``centre`` and the ties among them."""
 

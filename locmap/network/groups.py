@@ -27,7 +27,7 @@ from locmap.network.model import NodeId, check_graph
 __all__ = ["PeerGroup", "PeerGroups", "find_peer_groups", "group_label", "young_people_graph"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeerGroup:
     """One peer group: its label, members (by pseudonym order) and connected component."""
 
@@ -43,7 +43,7 @@ class PeerGroup:
         return len(self.members)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeerGroups:
     """The peer groups of a network and the partition they come from.
 

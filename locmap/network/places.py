@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class GroupAtPlace:
     """How many members of one group spend time at a place."""
 
@@ -40,7 +40,7 @@ class GroupAtPlace:
     members_present: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlaceProfile:
     """Who spends time at one place, by group and by kind of person."""
 
@@ -54,7 +54,7 @@ class PlaceProfile:
     shared: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlaceLink:
     """Two places linked by the people who spend time at both."""
 
@@ -63,7 +63,7 @@ class PlaceLink:
     shared_people: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlaceNetwork:
     """Place profiles (shared places first) and the links of the place projection."""
 
@@ -238,11 +238,17 @@ def find_places(
     # Upper triangle: i < j in presence-graph order, the order links are written in.
     shared = sp.triu(matrix @ matrix.T, k=1).tocoo()
     keep = shared.data >= min_shared_people
-    found = sorted(
-        zip((-shared.data[keep]).tolist(), shared.row[keep].tolist(), shared.col[keep].tolist(),
-            strict=True)
-    )
-    links = [PlaceLink(places[i][1], places[j][1], int(-w)) for w, i, j in found]
+    weight, row, col = shared.data[keep].astype(np.int64), shared.row[keep], shared.col[keep]
+    # Most shared people first, then presence-graph order: sorted on arrays, not on a
+    # tuple per link (tens of thousands on a town-sized network, each one more object
+    # for the cyclic collector to walk).
+    order = np.lexsort((col, row, -weight))
+    ids = [place[1] for place in places]
+    links = [
+        PlaceLink(ids[i], ids[j], w)
+        for i, j, w in zip(row[order].tolist(), col[order].tolist(), weight[order].tolist(),
+                           strict=True)
+    ]
     return PlaceNetwork(
         places=tuple(profiles),
         shared_places=tuple(p.place_id for p in profiles if p.shared),

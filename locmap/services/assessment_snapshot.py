@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 from collections import Counter
 from dataclasses import asdict, is_dataclass
 from typing import Any
@@ -183,9 +182,9 @@ def _risk_terrain(session: Session, pilot_id: int, grid: q.Grid,
     if not usable:
         return None
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # convergence chatter; the result says its model
-            res = fit_risk_terrain(y, usable)
+        # fit_risk_terrain reads convergence from its fits and lets no warning out, so
+        # nothing here touches the process-wide warnings filters.
+        res = fit_risk_terrain(y, usable)
     except ValueError as exc:
         notes.append(f"Risk terrain could not be fitted: {exc}")
         return None

@@ -15,7 +15,6 @@ two places' latest assessments.
 from __future__ import annotations
 
 import datetime as dt
-import warnings
 from typing import Any
 
 from sqlalchemy import select
@@ -127,16 +126,16 @@ def _scan(session: Session, source: q.SourcePlace, month0: dt.date, *, distance_
     out["candidates"] = cands = [c for c in cands if c not in sparse]
     if not cands:
         return out
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            evidence = analysis.detect_displacement(
-                target, {c.key: series[c.key] for c in cands}, month_label(month0),
-                control=control, seasonality=len(months) >= SEASONAL_MONTHS)
-        except ValueError as exc:
-            notes.append(f"Not assessed: {exc}.")
-            return out
-    if caught:
+    try:
+        evidence = analysis.detect_displacement(
+            target, {c.key: series[c.key] for c in cands}, month_label(month0),
+            control=control, seasonality=len(months) >= SEASONAL_MONTHS)
+    except ValueError as exc:
+        notes.append(f"Not assessed: {exc}.")
+        return out
+    # Read from the results, not from warnings (catching those swaps the process-wide
+    # filters, which the threads of a web process share).
+    if any(ev.unstable for ev in evidence):
         notes.append("Some estimates were numerically unstable (a series with almost no "
                       "incidents on one side); their intervals are not shown.")
     out["target_series"] = target

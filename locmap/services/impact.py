@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import warnings
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -104,6 +104,9 @@ def merge_limits(*groups: Any) -> list[str]:
 def its_text(its: analysis.ItsResult) -> str:
     """One sentence on the level change at the target."""
     lc = its.level_change
+    if not 0 < lc.estimate < math.inf:  # not identified: no incidents on one side
+        return ("The change at the intervention cannot be estimated: one side of the date "
+                "has no incidents at the place (see the limits).")
     pct = (lc.estimate - 1) * 100
     word = "fell" if pct < 0 else "rose"
     sure = ("the interval excludes no change" if lc.ci_high < 1 or lc.ci_low > 1
@@ -220,15 +223,15 @@ def place_impact(
                                          series["control"], label)
     its_limits: list[str] = []
     its: analysis.ItsResult | None
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            its = analysis.interrupted_time_series(
-                series["target"], label, seasonality=len(months) >= SEASONAL_MONTHS)
-        except ValueError as exc:
-            its = None
-            its_limits.append(f"No time-series estimate: {exc}.")
-    if caught:
+    try:
+        its = analysis.interrupted_time_series(
+            series["target"], label, seasonality=len(months) >= SEASONAL_MONTHS)
+    except ValueError as exc:
+        its = None
+        its_limits.append(f"No time-series estimate: {exc}.")
+    # Read from the result, not from warnings (catching those swaps the process-wide
+    # filters, which the threads of a web process share).
+    if its is not None and its.unstable:
         its_limits.append("The time-series estimate is numerically unstable (almost no "
                           "incidents on one side of the date); its intervals are not shown.")
     own = list(_OWN_LIMITS)

@@ -150,3 +150,25 @@ def test_refused_settings(session: Session, town: dict[str, Any]) -> None:
         place_impact(session, a, pid, town["world"].places["chat"].id)
     with pytest.raises(InvalidData, match="distance_m"):
         watch(session, a, pid, distance_m=10)
+
+
+def test_no_incidents_after_the_date_is_said_plainly(session: Session,
+                                                     town: dict[str, Any]) -> None:
+    # The library has 10 a month in 2024 and none since: the level change cannot be
+    # estimated. This used to be seen only as warnings from the fit (caught through the
+    # process-wide warnings filters); now the result says so and the service reads it.
+    plant(session, town["pilot"], LIBRARY, 10, 0)
+    a = _actor(session, town["world"], "practitioner")
+    out = place_impact(session, a, town["pilot"], town["library"].id,
+                       intervention=dt.date(2025, 1, 1))
+    assert out["series"]["target"]["2024-12"] == 10 and out["series"]["target"]["2025-06"] == 0
+    its = out["its"]
+    assert its["unstable"] is True
+    assert its["level_change"]["estimate"] == 0.0 and its["level_change"]["ci_high"] is None
+    assert "cannot be estimated" in its["text"]
+    assert any("numerically unstable" in s for s in out["limits"])
+    # The cafe's drop (40 to 20, fitted exactly) is estimated and not called unstable.
+    cafe = place_impact(session, a, town["pilot"], town["cafe"].id,
+                        intervention=dt.date(2025, 1, 1))
+    assert cafe["its"]["unstable"] is False
+    assert not any("numerically unstable" in s for s in cafe["limits"])

@@ -102,3 +102,28 @@ def test_assessment_report_for_the_team_and_refusals(client: Any, auth: Any,
     assert client.get(f"/pilots/{approved['pilot']}/plans/{approved['plan']}/report.pdf"
                       ).status_code == 404
     assert session.scalar(select(Review.id)) is not None
+
+
+def test_report_images_drawn_in_threads_match_sequential_drawings() -> None:
+    # A threaded web process draws several reports at once: each drawing must come out
+    # exactly as it does alone (no shared pyplot figure or backend state).
+    from concurrent.futures import ThreadPoolExecutor
+
+    from locmap.io.report_pdf import kpi_chart_png, place_map_png
+
+    ring = [[-0.10, 51.50], [-0.09, 51.50], [-0.09, 51.51], [-0.10, 51.51], [-0.10, 51.50]]
+    locality = {"type": "Polygon", "coordinates": [ring]}
+    cafe = {"type": "Polygon", "coordinates": [[[x * 0.3 - 0.067, y * 0.3 + 36.053]
+                                                for x, y in ring]]}
+    others = [{"type": "Point", "coordinates": [-0.092, 51.507]},
+              {"type": "LineString", "coordinates": [[-0.099, 51.501], [-0.093, 51.502]]}]
+    jobs = [lambda: place_map_png(cafe, locality, others),
+            lambda: place_map_png(others[0], locality),
+            lambda: kpi_chart_png("ASB incidents", ["2025-01", "2025-04"], [9, 3], 9, 2, "n"),
+            lambda: kpi_chart_png("Reach", ["2025-01", "2025-04", "2025-07"], [40, 180, 200],
+                                  None, 300)]
+    alone = [job() for job in jobs]
+    assert len(set(alone)) == len(jobs)  # four different drawings
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(lambda i: jobs[i % len(jobs)](), range(4 * len(jobs))))
+    assert together == alone * 4

@@ -212,3 +212,68 @@ def test_a_near_empty_segment_is_a_stated_limit_not_an_error() -> None:
     result = interrupted_time_series(series, "2025-01", seasonality=False)
     assert result.level_change.estimate < 1e-3
     assert any("Model warning" in text for text in result.limits)
+
+
+def _glm(y, columns):
+    import statsmodels.api as sm
+
+    return sm.GLM(np.asarray(y), np.column_stack(columns), family=sm.families.Poisson())
+
+
+def test_an_empty_segment_is_found_in_the_data_and_the_rest_still_fitted() -> None:
+    # Nothing after the intervention: the level change runs off to zero (statsmodels
+    # warned "perfect prediction" and numpy overflowed). Now it is found before fitting:
+    # estimate 0, unbounded interval, and the trend is fitted from the months before.
+    rng = np.random.default_rng(4)
+    before = rng.poisson(8, 12)
+    series = dict(zip(MONTHS, [*before.tolist(), *[0] * 12], strict=True))
+    r = interrupted_time_series(series, INTERVENTION, seasonality=False)
+    assert r.unstable
+    assert (r.level_change.estimate, r.level_change.ci_low, r.level_change.ci_high) == (
+        0.0, 0.0, float("inf"))
+    assert any("level change and slope change cannot be estimated" in s for s in r.limits)
+    t = np.arange(12.0)
+    ref = _glm(before, [np.ones(12), t]).fit()
+    assert r.baseline_trend.estimate == pytest.approx(np.exp(ref.params[1]), rel=1e-9)
+    assert r.baseline_trend.p_value == pytest.approx(ref.pvalues[1], rel=1e-9)
+
+
+def test_counts_fitted_exactly_match_irls_without_its_warning() -> None:
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    r = interrupted_time_series(_const(40, 20), INTERVENTION, seasonality=False)
+    assert any("reproduces these counts exactly" in s for s in r.limits)
+    assert not r.unstable  # every term is estimated
+    t = np.arange(24.0)
+    post = (t >= 12).astype(float)
+    with pytest.warns(PerfectSeparationWarning):
+        ref = _glm([40] * 12 + [20] * 12, [np.ones(24), t, post, (t - 12) * post]).fit()
+    low, high = np.exp(ref.conf_int()[2])
+    assert r.level_change.estimate == pytest.approx(0.5, rel=1e-9)
+    assert r.level_change.ci_low == pytest.approx(low, rel=1e-6)
+    assert r.level_change.ci_high == pytest.approx(high, rel=1e-6)
+
+
+def test_a_month_term_confounded_with_the_change_is_left_out() -> None:
+    # 24 months split 12/12 with month-of-year terms: the last month term is a linear
+    # combination of the others, the trend and the change (statsmodels warned that the
+    # design was rank-deficient and took a minimum-norm solution). It is dropped first.
+    rng = np.random.default_rng(5)
+    series = _poisson(rng, 30, 18)
+    r = interrupted_time_series(series, INTERVENTION, seasonality=True)
+    assert r.seasonality and not r.unstable
+    assert any("1 of 11 month-of-year terms" in s for s in r.limits)
+    t = np.arange(24.0)
+    post = (t >= 12).astype(float)
+    moy = t % 12
+    columns = [np.ones(24), t, post, (t - 12) * post] + [(moy == j).astype(float)
+                                                         for j in range(1, 11)]
+    ref = _glm(list(series.values()), columns).fit()
+    assert r.level_change.estimate == pytest.approx(np.exp(ref.params[2]), rel=1e-9)
+    assert r.level_change.p_value == pytest.approx(ref.pvalues[2], rel=1e-9)
+
+
+def test_an_ordinary_series_is_not_unstable() -> None:
+    r = interrupted_time_series(_poisson(np.random.default_rng(6), 30, 18), INTERVENTION,
+                                seasonality=False)
+    assert not r.unstable and not any(s.startswith("Model warning") for s in r.limits)

@@ -203,3 +203,26 @@ def test_binomtest_p_value_is_scipy_s() -> None:
             stats.binomtest(k, n, p).pvalue, rel=1e-9, abs=1e-300), (k, n, p)
     with pytest.raises(ValueError):
         binomtest_p_value(1, 2, 1.0)
+
+
+@pytest.mark.parametrize("counts", [(4,) * 12, (1, 2, 4, 8, 16), (27, 18, 12, 8)])
+def test_an_exact_poisson_fit_raises_no_warning_and_matches_irls(counts):
+    # Flat counts, or counts changing by one ratio a month, are fitted exactly; IRLS
+    # would warn "perfect prediction" (an error under this suite's filterwarnings).
+    import statsmodels.api as sm
+    from statsmodels.tools.sm_exceptions import PerfectSeparationWarning
+
+    first = date(2024, 1, 1)
+    recs = [_inc(when=datetime(2024, m + 1, 5, tzinfo=UTC))
+            for m, n in enumerate(counts) for _ in range(n)]
+    s = monthly_series(recs, first, date(2024, len(counts), 1))
+    assert s.counts == counts
+    t = np.arange(len(counts)) / 12.0
+    with pytest.warns(PerfectSeparationWarning):
+        ref = sm.GLM(np.array(counts), sm.add_constant(t), family=sm.families.Poisson()).fit()
+    low, high = ref.conf_int(alpha=0.05)[1]
+    # Two iterative fits of the same exact solution: equal to their tolerances (~1e-6).
+    assert s.trend_per_year == pytest.approx(np.expm1(ref.params[1]), rel=1e-6, abs=1e-9)
+    assert s.trend_ci_low == pytest.approx(np.expm1(low), rel=1e-6)
+    assert s.trend_ci_high == pytest.approx(np.expm1(high), rel=1e-6)
+    assert s.trend_p_value == pytest.approx(ref.pvalues[1], rel=1e-5)

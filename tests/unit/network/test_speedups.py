@@ -3,8 +3,9 @@
 ``find_places`` counts people by group and kind from the incidence matrix it also uses
 for the links; here it is checked against the per-node reading of the presence graph and
 ``nx.bipartite.weighted_projected_graph`` on a random network with every kind of person,
-ungrouped young people and places nobody visits. ``analyse_network`` pauses the cyclic
-garbage collector; it must come back on, also after an error and when calls nest.
+ungrouped young people and places nobody visits. Analyses run in threads of one web
+process at once must each give what a run on its own gives, and touch no process-wide
+state such as the cyclic garbage collector.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import networkx as nx
 import pytest
 
 from locmap.network import analyse_network
-from locmap.network._gc import collector_paused
 from locmap.network.groups import find_peer_groups, young_people_graph
 from locmap.network.model import (
     PersonNode,
@@ -95,43 +95,23 @@ def test_find_places_matches_the_per_node_reading(seed: int) -> None:
     assert [(-k.shared_people, k.a_id, k.b_id) for k in result.links] == expected
 
 
-def test_collector_comes_back_on() -> None:
-    assert gc.isenabled()
-    with collector_paused():
-        with collector_paused():
-            assert not gc.isenabled()
-        assert not gc.isenabled()
-    assert gc.isenabled()
-    with pytest.raises(ValueError), collector_paused():
-        raise ValueError("boom")
-    assert gc.isenabled()
-    with pytest.raises(ValueError):
-        analyse_network([], [], compare_with=None, ego_of=1, ego_radius=True)
-    assert gc.isenabled()
-
-
-def test_collector_left_off_if_it_was_off() -> None:
-    gc.disable()
-    try:
-        with collector_paused():
-            pass
-        assert not gc.isenabled()
-    finally:
-        gc.enable()
-
-
-def test_concurrent_analyses_leave_the_collector_on() -> None:
-    people, ties, places, presences = _random_network(3)
+def test_concurrent_analyses_match_sequential_runs() -> None:
+    networks = [_random_network(seed) for seed in (3, 4)]
+    expected = [analyse_network(*net, ego_of=5, seed=1).to_dict() for net in networks]
     barrier = threading.Barrier(4)
+    results: dict[int, list[dict]] = {i: [] for i in range(4)}
 
-    def run() -> None:
+    def run(i: int) -> None:
         barrier.wait()
         for _ in range(5):
-            analyse_network(people, ties, places, presences)
+            results[i].append(analyse_network(*networks[i % 2], ego_of=5, seed=1).to_dict())
 
-    threads = [threading.Thread(target=run) for _ in range(4)]
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    for i, got in results.items():
+        assert got == [expected[i % 2]] * 5
+    assert expected[0] != expected[1]  # two different networks were interleaved
     assert gc.isenabled()
