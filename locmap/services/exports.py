@@ -1,9 +1,10 @@
 """A pilot's data out: GeoJSON, GeoPackage and CSV that say what they are and for whom.
 
-Permission ``export.run`` (any member; a non-member gets NotFound). The incident
-description is restricted text: it is included only for the owning team
-(``evidence.restricted_text``), never for partner reviewers. People never appear, so the
-metadata says so. Every export is audited with what it held.
+Permission ``export.run``: the owning team only (a partner reviewer gets Forbidden, a
+non-member NotFound), because an export holds incidents record by record with their exact
+places and times; partners see incidents as suppressed aggregates elsewhere. The incident
+description is restricted text (``evidence.restricted_text``). People never appear, so
+the metadata says so. Every export is audited with what it held.
 """
 
 from __future__ import annotations

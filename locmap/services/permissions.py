@@ -28,7 +28,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "evidence.edit": frozenset({"coordinator", "practitioner"}),
     "evidence.restricted_text": OWNING_TEAM,
     "import.run": frozenset({"coordinator", "practitioner"}),
-    "export.run": ALL_MEMBERS,
+    # Exports hold incidents record by record: partners see them only as suppressed
+    # aggregates (dashboard, review points, reports), never row by row.
+    "export.run": OWNING_TEAM,
     "network.view": ALL_MEMBERS,
     "network.edit": frozenset({"coordinator", "practitioner", "peer_assessor"}),
     # DESIGN.md: identities are read by the owning pilot's practitioners and peer assessors.

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, current_app, render_template
 
 from locmap.services import pilots, places
+from locmap.services.permissions import can
 from locmap.timeline import pilot_end
 from locmap.web.context import actor, db_session, login_required
 
@@ -35,4 +36,5 @@ def pilot(pilot_id: int) -> Any:
         review_points=p.review_points, interval=p.review_interval_months,
         tile_url=current_app.config["LOCMAP_TILE_URL"],
         tile_attribution=current_app.config["LOCMAP_TILE_ATTRIBUTION"],
+        can_export=can(a, pilot_id, "export.run"),
     )

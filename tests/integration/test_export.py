@@ -83,18 +83,28 @@ def test_each_format_opens(session: Session, world: World, client: Any, auth: An
     assert exports_audited(session, world.pilot.id) == 3
 
 
-def test_partner_reviewer_gets_no_descriptions(session: Session, world: World, client: Any,
-                                               auth: Any, tmp_path: Path) -> None:
+def test_partner_reviewer_gets_no_record_level_export(session: Session, world: World,
+                                                      client: Any, auth: Any) -> None:
+    """Partners see incidents as suppressed aggregates only, never record by record."""
     seed(session, world)
     auth.login("partner_reviewer@test.invalid")
     base = f"/api/v1/pilots/{world.pilot.id}"
-    doc = client.get(f"{base}/export.geojson").get_data(as_text=True)
-    assert "Secret detail" not in doc
-    text = client.get(f"{base}/export.csv").get_data(as_text=True)
-    assert "Secret detail" not in text and "description" not in text.splitlines()[0]
-    path = tmp_path / "p.gpkg"
-    path.write_bytes(client.get(f"{base}/export.gpkg").data)
-    assert "description" not in pyogrio.read_dataframe(path, layer="incidents").columns
+    for ext in ("geojson", "gpkg", "csv"):
+        r = client.get(f"{base}/export.{ext}")
+        assert r.status_code == 403, ext
+        assert b"Secret detail" not in r.data
+    assert exports_audited(session, world.pilot.id) == 0
+    page = client.get(f"/pilots/{world.pilot.id}").get_data(as_text=True)
+    assert "export.gpkg" not in page
+
+
+def test_owning_team_finds_the_exports_on_the_pilot_page(session: Session, world: World,
+                                                         client: Any, auth: Any) -> None:
+    seed(session, world)
+    auth.login("peer_assessor@test.invalid")
+    page = client.get(f"/pilots/{world.pilot.id}").get_data(as_text=True)
+    for ext in ("gpkg", "geojson", "csv"):
+        assert f"/api/v1/pilots/{world.pilot.id}/export.{ext}" in page
 
 
 def test_outsider_gets_404(session: Session, world: World, client: Any, auth: Any) -> None:
