@@ -41,7 +41,7 @@ WIFI_OFF = date(2025, 1, 1)  # Burger Hub turns its customer WiFi off (month 13)
 YOUTH_CLUB = date(2025, 7, 1)  # pop-up youth club at the library opens
 FIRST_DAY, LAST_DAY = date(2024, 1, 1), date(2025, 12, 31)
 # The day the files describe as "today": eleven and a half months into the 18-month pilot,
-# two weeks before its fourth review point. The loader (locmap/io/demo.py) moves every
+# two weeks before its fourth review point. The loader (locmap/services/demo.py) moves every
 # date by the whole weeks between this day and the day the demo is loaded, so the pilot
 # is always part-way; nothing in the files happens on or after this day.
 REFERENCE_TODAY = date(2025, 12, 24)

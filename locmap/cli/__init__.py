@@ -6,22 +6,28 @@ User mistakes end with a one-line message and a non-zero exit code, never a trac
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import sys
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from locmap.cli.serve import exit_now, serve_app, start_child, stop_child, web_options
 from locmap.config import ConfigError, load_settings
 from locmap.db import Database, connections, downgrade, upgrade
 from locmap.pgserver import DatabaseUnavailable
 from locmap.services.errors import LocmapError
+from locmap.services.permissions import Actor
 from locmap.vocab import ROLES
 
 __all__ = ["main"]
+
+
+# The server's operator at the command line: recorded by OS account name; an admin, who
+# manages pilots and users but is no member of any pilot (so sees no case data).
+OPERATOR = Actor(user_id=None, email=f"cli:{getpass.getuser()}", is_admin=True)
 
 
 def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,34 +99,22 @@ def user() -> None:
 def user_add(email: str, name: str, role: str, pilot_name: str | None, agency: str | None,
              password_stdin: bool) -> None:
     """Add a user (or a pilot role to an existing user). The password is prompted for."""
-    from locmap.models import Pilot, User
     from locmap.services import accounts
 
     if role in ("admin", "auditor") and pilot_name:
         raise click.UsageError(f"{role} is a global role; drop --pilot.")
     if role not in ("admin", "auditor") and not pilot_name:
         raise click.UsageError(f"{role} is a pilot role; name the pilot with --pilot.")
+
+    def password() -> str:
+        if password_stdin:
+            return sys.stdin.readline().rstrip("\n")
+        return str(click.prompt("Password", hide_input=True, confirmation_prompt=True))
+
     database = _database()
     with database.session() as s:
-        existing = s.scalar(select(User).where(User.email == email.strip().lower()))
-        if existing is None:
-            if password_stdin:
-                password = sys.stdin.readline().rstrip("\n")
-            else:
-                password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-            existing = accounts.create_user(
-                s, None, email=email, name=name, password=password, agency=agency,
-                is_admin=role == "admin", is_auditor=role == "auditor",
-            )
-        elif role == "admin":
-            existing.is_admin = True
-        elif role == "auditor":
-            existing.is_auditor = True
-        if pilot_name:
-            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-            if pilot is None:
-                raise click.ClickException(f"No pilot called {pilot_name!r}.")
-            accounts.add_membership(s, None, existing, pilot, role)
+        accounts.grant_role(s, None, email=email, role=role, pilot_name=pilot_name,
+                            password=password, name=name, agency=agency)
     click.echo(f"{email}: {role}" + (f" in {pilot_name}" if pilot_name else ""))
 
 
@@ -133,12 +127,12 @@ def pilot() -> None:
 @_friendly
 def pilot_list() -> None:
     """List every pilot with its dates and size."""
-    from locmap.models import Pilot
+    from locmap.services import pilots
     from locmap.timeline import pilot_end
 
     database = _database()
     with database.session() as s:
-        rows = s.scalars(select(Pilot).order_by(Pilot.name)).all()
+        rows = pilots.visible_pilots(s, OPERATOR)
         if not rows:
             click.echo("no pilots yet (try: locmap demo)")
         for p in rows:
@@ -169,7 +163,7 @@ def demo(host: str, port: int, workers: int, threads: int, timeout: int,
     """Upgrade the database, load the synthetic demo town (idempotent) and serve it, with
     a background worker beside the web server; Ctrl-C stops both.
     """
-    from locmap.io.demo import DEMO_DIR, load_demo
+    from locmap.services.demo import DEMO_DIR, load_demo
 
     conns = connections(load_settings())
     upgrade(conns.owner, app_role=conns.app_role)

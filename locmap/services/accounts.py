@@ -9,6 +9,7 @@ window. Every login, failed login and account change is audited.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -24,7 +25,7 @@ from locmap.vocab import PILOT_ROLES
 
 __all__ = [
     "hash_password", "verify_password", "authenticate", "actor_for", "create_user",
-    "add_membership", "LOCKOUT_FAILURES", "MIN_PASSWORD_LENGTH",
+    "add_membership", "grant_role", "active_user", "LOCKOUT_FAILURES", "MIN_PASSWORD_LENGTH",
 ]
 
 _hasher = PasswordHasher()
@@ -128,6 +129,35 @@ def create_user(
     audit.record(session, by, "create", "user", user.id,
                  detail={"email": email, "admin": is_admin, "auditor": is_auditor})
     return user
+
+
+def grant_role(
+    session: Session, by: Actor | None, *, email: str, role: str, pilot_name: str | None,
+    password: Callable[[], str], name: str = "", agency: str | None = None,
+) -> None:
+    """Give ``email`` a role (the ``locmap user add`` command): creates the account if
+    there is none — only then is ``password`` asked for — and adds the global flag or the
+    pilot membership.
+    """
+    if role in ("admin", "auditor") and pilot_name:
+        raise InvalidData(f"{role} is a global role; drop --pilot.")
+    if role not in ("admin", "auditor") and not pilot_name:
+        raise InvalidData(f"{role} is a pilot role; name the pilot with --pilot.")
+    pilot = None
+    if pilot_name:
+        pilot = session.scalar(select(Pilot).where(Pilot.name == pilot_name))
+        if pilot is None:
+            raise NotFound(f"No pilot called {pilot_name!r}.")
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        user = create_user(session, by, email=email, name=name, password=password(),
+                           agency=agency, is_admin=role == "admin",
+                           is_auditor=role == "auditor")
+    elif role in ("admin", "auditor"):
+        setattr(user, f"is_{role}", True)
+        audit.record(session, by, "update", "user", user.id, detail={role: True})
+    if pilot is not None:
+        add_membership(session, by, user, pilot, role)
 
 
 def add_membership(session: Session, by: Actor | None, user: User, pilot: Pilot, role: str) -> None:

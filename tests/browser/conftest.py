@@ -12,8 +12,8 @@ import pytest
 from werkzeug.serving import make_server
 
 from locmap.db import Database, upgrade
-from locmap.io.demo import load_demo
 from locmap.pgserver import drop_database
+from locmap.services.demo import load_demo
 from tests.conftest import _fresh_database
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"

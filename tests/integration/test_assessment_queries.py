@@ -30,10 +30,10 @@ from locmap.assessment.indicators import (
     place_indicators,
     place_indicators_from_counts,
 )
-from locmap.io.demo import load_demo
 from locmap.models import Incident as IncidentRow
 from locmap.models import Place
 from locmap.queries import assessment as q
+from locmap.services.demo import load_demo
 from tests import factories
 
 

@@ -12,10 +12,10 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.io.demo import load_demo
 from locmap.models import Assessment, Incident, Membership, Pilot, Place, Plan, User
 from locmap.services import timeline
 from locmap.services.accounts import actor_for
+from locmap.services.demo import load_demo
 from locmap.timeline import pilot_end
 
 

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.io.demo import load_demo
 from locmap.models import Membership, Pilot, Place, User
 from locmap.services.accounts import actor_for
+from locmap.services.demo import load_demo
 from locmap.services.displacement import watch
 from locmap.services.impact import place_impact
 

@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap.io.demo import load_demo
 from locmap.models import Person, Pilot, User
 from locmap.services import accounts, network
+from locmap.services.demo import load_demo
 from tests.conftest import AuthActions
 from tests.factories import World
 

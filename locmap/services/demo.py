@@ -7,7 +7,7 @@ The demo is anchored to the day it is loaded (``anchor``, by default the clock's
 every date in the files moves by the whole weeks between ``reference_today`` in
 ``pilot.json`` and the anchor (:mod:`locmap.io.demo_shift`), so the pilot is always
 part-way, with review points held, one due soon, an approved assessment and a plan in
-review (:mod:`locmap.io.demo_workflow`). The clock is stopped at story times while the
+review (:mod:`locmap.services.demo_workflow`). The clock is stopped at story times while the
 rows are written, so one anchor always gives the same rows.
 """
 
@@ -27,7 +27,6 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.geo import parse_geojson_geometry, to_multipolygon
 from locmap.io.demo_shift import DemoShift
-from locmap.io.demo_workflow import replay_workflow
 from locmap.models import (
     Agency,
     AwarenessActivity,
@@ -49,6 +48,7 @@ from locmap.models import (
     User,
 )
 from locmap.services import accounts, pilots
+from locmap.services.demo_workflow import replay_workflow
 
 __all__ = ["DEMO_DIR", "DemoReport", "load_demo"]
 
