@@ -31,6 +31,10 @@ __all__ = [
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not a real password")
 LOCKOUT_FAILURES = 10
+# One address spraying many accounts (password spraying) is refused after this many failed
+# or refused logins in the window, whichever emails it tries; an office behind one NAT
+# address stays well below it in normal use.
+ADDRESS_FAILURES = 30
 LOCKOUT_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 10
 
@@ -46,17 +50,21 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
-def _recent_failures(session: Session, email: str) -> int:
-    # Real seconds on the database's clock, like the audit trail's own timestamps: a
-    # moved clock (tests, rehearsals) must not lift or extend a lockout.
+def _recent_failures(session: Session, *, email: str | None = None,
+                     remote_addr: str | None = None) -> int:
+    """Failed (and, for an address, refused) logins in the lockout window.
+
+    Real seconds on the database's clock, like the audit trail's own timestamps: a moved
+    clock (tests, rehearsals) must not lift or extend a lockout.
+    """
     since = func.now() - LOCKOUT_WINDOW
-    return session.scalar(
-        select(func.count()).select_from(AuditEvent).where(
-            AuditEvent.action == "login_failed",
-            AuditEvent.user_email == email,
-            AuditEvent.at >= since,
-        )
-    ) or 0
+    stmt = select(func.count()).select_from(AuditEvent).where(AuditEvent.at >= since)
+    if email is not None:
+        stmt = stmt.where(AuditEvent.action == "login_failed", AuditEvent.user_email == email)
+    else:
+        stmt = stmt.where(AuditEvent.action.in_(("login_failed", "login_locked")),
+                          AuditEvent.remote_addr == remote_addr)
+    return session.scalar(stmt) or 0
 
 
 def authenticate(
@@ -65,7 +73,12 @@ def authenticate(
     """Return the active user with these credentials, or None; audit either way."""
     email = email.strip().lower()
     who = Actor(user_id=None, email=email, remote_addr=remote_addr)
-    if _recent_failures(session, email) >= LOCKOUT_FAILURES:
+    locked = _recent_failures(session, email=email) >= LOCKOUT_FAILURES or (
+        remote_addr is not None
+        and _recent_failures(session, remote_addr=remote_addr) >= ADDRESS_FAILURES)
+    if locked:
+        # Same work and answer as a wrong password, so timing tells nothing.
+        verify_password(_DUMMY_HASH, password)
         audit.record(session, who, "login_locked", "user", detail={"email": email})
         return None
     user = session.scalar(select(User).where(User.email == email))

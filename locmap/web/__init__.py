@@ -11,12 +11,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.services.errors import LocmapError
+from locmap.services.errors import LocmapError, NotFound
 from locmap.vocab import label
 from locmap.web.context import init_request_scope
 from locmap.web.extensions import csrf, login_manager
 
-__all__ = ["create_app"]
+__all__ = ["create_app", "NOT_FOUND_MESSAGE"]
+
+NOT_FOUND_MESSAGE = "Not found, or not something you have access to."
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -122,6 +124,10 @@ def _security_headers(app: Flask) -> None:
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(LocmapError)
     def _domain_error(exc: LocmapError) -> Any:
+        if isinstance(exc, NotFound):
+            # One answer for "absent" and "not yours": which record of which pilot exists
+            # is itself information (a per-record message was an existence oracle).
+            exc = NotFound(NOT_FOUND_MESSAGE)
         if _wants_json():
             return jsonify(exc.to_dict()), exc.status
         return render_template("error.html", status=exc.status, message=exc.message), exc.status

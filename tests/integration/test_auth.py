@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.models import AuditEvent
+from tests import factories
 from tests.conftest import AuthActions
 from tests.factories import World
 
@@ -146,3 +147,53 @@ def test_repeated_failures_lock_the_account(auth: AuthActions, world: World) -> 
         auth.login("coordinator@test.invalid", "wrong password!")
     # The right password no longer works during the lock-out window.
     assert auth.login("coordinator@test.invalid").status_code == 401
+
+
+def test_one_address_spraying_many_accounts_is_throttled(
+    session: Any, world: World
+) -> None:
+    """Password spraying: 30 emails from one address, then even a right password fails."""
+    from locmap.services import accounts
+
+    for i in range(accounts.ADDRESS_FAILURES):
+        assert accounts.authenticate(session, f"sprayed{i}@test.invalid", "Summer2026!",
+                                     "198.51.100.7") is None
+    assert accounts.authenticate(session, "coordinator@test.invalid", factories.PASSWORD,
+                                 "198.51.100.7") is None
+    # Another address is not affected, and the locked answer costs a hash like any other.
+    assert accounts.authenticate(session, "coordinator@test.invalid", factories.PASSWORD,
+                                 "198.51.100.8") is not None
+
+
+def test_a_locked_account_answers_as_slowly_as_a_wrong_password(
+    session: Any, world: World
+) -> None:
+    import time
+
+    from locmap.services import accounts
+
+    for _ in range(accounts.LOCKOUT_FAILURES):
+        accounts.authenticate(session, "practitioner@test.invalid", "wrong password!")
+    started = time.perf_counter()
+    assert accounts.authenticate(session, "practitioner@test.invalid", "wrong password!") is None
+    locked_s = time.perf_counter() - started
+    started = time.perf_counter()
+    assert accounts.authenticate(session, "peer_assessor@test.invalid", "wrong password!") is None
+    wrong_s = time.perf_counter() - started
+    # Both run one argon2 verification; without it the locked answer was ~15x faster.
+    assert locked_s > wrong_s / 3
+
+
+def test_not_found_says_the_same_whether_absent_or_not_yours(
+    client: Any, auth: AuthActions, world: World
+) -> None:
+    """No existence oracle: another pilot's plan and a plan that never existed read alike."""
+    auth.login("outsider@test.invalid")
+    theirs = client.get(f"/pilots/{world.pilot.id}/plans/1")
+    mine_absent = client.get(f"/pilots/{world.other_pilot.id}/plans/999999")
+    assert theirs.status_code == mine_absent.status_code == 404
+    assert theirs.get_data() == mine_absent.get_data()
+    api_theirs = client.get(f"/api/v1/pilots/{world.pilot.id}/places")
+    api_absent = client.get(f"/api/v1/pilots/{world.other_pilot.id}/places/999999")
+    assert api_theirs.status_code == api_absent.status_code == 404
+    assert api_theirs.get_json() == api_absent.get_json()
