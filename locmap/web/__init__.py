@@ -13,6 +13,7 @@ from locmap.config import load_settings
 from locmap.db import Database
 from locmap.services.errors import LocmapError, NotFound
 from locmap.vocab import label
+from locmap.web import hardening
 from locmap.web.context import init_request_scope
 from locmap.web.extensions import csrf, login_manager
 
@@ -56,6 +57,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     init_request_scope(app)
     _security_headers(app)
     _error_handlers(app)
+    hardening.init_app(app)  # before the blueprints: it bounds the <int:…> converter
     app.jinja_env.globals["label"] = label
 
     from locmap.web import (
