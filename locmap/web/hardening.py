@@ -2,7 +2,7 @@
 
 What generated API cases found reaching the database as 500s:
 
-* NUL bytes (PostgreSQL text cannot hold them) and lone UTF-16 surrogates (``"\\ud800"``
+* NUL bytes (PostgreSQL text cannot hold them) and lone UTF-16 surrogates (``U+D800``
   in JSON: valid JSON, not encodable as UTF-8) in any text field, query argument or form
   value → 400 naming where;
 * ids of 2³¹ and more in a path (PostgreSQL ``integer``) → 404, like any id that names
