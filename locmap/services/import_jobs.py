@@ -288,15 +288,16 @@ def recover_interrupted(session: Session) -> dict[str, list[int]]:
     transaction, so the import and its job never disagree.
     """
     rows = session.execute(text(
-        "SELECT j.id, d.id, d.status, "
+        "SELECT j.id, d.id, d.status, d.message = :interrupted, "
         " (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => :stalled)) "
         "FROM procrastinate_jobs j "
         "LEFT JOIN data_import d ON d.id::text = j.args->>'import_id' "
         "LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
         "WHERE j.status = 'doing' AND j.queue_name = :queue FOR UPDATE OF j SKIP LOCKED"),
-        {"queue": imports.IMPORT_QUEUE, "stalled": STALLED_AFTER_S}).all()
+        {"queue": imports.IMPORT_QUEUE, "stalled": STALLED_AFTER_S,
+         "interrupted": imports.INTERRUPTED_MESSAGE}).all()
     done: dict[str, list[int]] = {"failed": [], "requeued": [], "closed": []}
-    for job_id, import_id, status, stalled in rows:
+    for job_id, import_id, status, interrupted, stalled in rows:
         if import_id is not None and not session.execute(
                 text("SELECT pg_try_advisory_xact_lock(:ns, :id)"),
                 {"ns": _LOCK_NS, "id": import_id}).scalar_one():
@@ -315,7 +316,7 @@ def recover_interrupted(session: Session) -> dict[str, list[int]]:
                 "SELECT procrastinate_retry_job_v2(:id, now(), NULL, NULL, NULL)"),
                 {"id": job_id})
             done["requeued"].append(job_id)
-        elif stalled:
+        elif stalled or interrupted:  # interrupted: a page read found it dead first
             _finish_job(session, job_id, "succeeded" if status == "done" else "failed")
             done["closed"].append(job_id)
     imports.fail_interrupted(session)

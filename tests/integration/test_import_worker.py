@@ -140,3 +140,35 @@ def test_killed_worker_leaves_nothing_and_the_next_one_fails_the_import(
     after = queue_upload(queue_db, pilot_id, user_id, "2025-03-street.csv", data)
     wait_for(lambda: status_of(queue_db, after) == "done", 60, "the next import")
     assert incidents_of(queue_db, pilot_id) == 7
+
+
+def test_recover_requeues_a_job_a_dead_worker_never_began(
+    queue_db: Database, pilot_and_user: tuple[int, int], tmp_path: Path,
+) -> None:
+    from locmap.jobs import recover
+
+    pilot_id, user_id = pilot_and_user
+    data = write_csv(tmp_path / "m.csv", rows_month()).read_bytes()
+    never_begun = queue_upload(queue_db, pilot_id, user_id, "a.csv", data)
+    read_as_dead = queue_upload(queue_db, pilot_id, user_id, "b.csv", data)
+    with queue_db.session() as s:
+        # A worker fetched both jobs, then went silent a minute ago; the second import had
+        # begun (running) when it died.
+        stale = s.scalar(text("INSERT INTO procrastinate_workers (last_heartbeat) VALUES "
+                              "(now() - interval '1 minute') RETURNING id"))
+        s.execute(text("UPDATE procrastinate_jobs SET status = 'doing', worker_id = :w "
+                       "WHERE args->>'import_id' IN (:a, :b)"),
+                  {"w": stale, "a": str(never_begun), "b": str(read_as_dead)})
+        s.execute(text("UPDATE data_import SET status = 'running' WHERE id = :id"),
+                  {"id": read_as_dead})
+    done = recover(queue_db)
+    with Session(queue_db.engine) as s:
+        jobs = dict(s.execute(text("SELECT args->>'import_id', status FROM procrastinate_jobs "
+                                   "WHERE args->>'import_id' IN (:a, :b)"),
+                              {"a": str(never_begun), "b": str(read_as_dead)}).all())
+    assert jobs == {str(never_begun): "todo", str(read_as_dead): "failed"}
+    assert len(done["requeued"]) == 1 and len(done["failed"]) == 1
+    assert status_of(queue_db, never_begun) == "pending"
+    assert status_of(queue_db, read_as_dead) == "failed"
+    assert recover(queue_db) == {"failed": [], "requeued": [], "closed": [],
+                                 "uploads_purged": 0}
