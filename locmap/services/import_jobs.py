@@ -18,6 +18,7 @@ worker had fetched but not begun (their import is still ``pending``).
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 import tempfile
 import zipfile
@@ -48,7 +49,8 @@ ACCEPTED_SUFFIXES = (".csv", ".zip", ".geojson", ".json", ".gpkg", ".osm", ".pbf
 UPLOAD_TTL_S = 24 * 3600
 # Jobs of workers silent this long are stalled (procrastinate's own default).
 STALLED_AFTER_S = 30
-_LOCK_NS = 0x6C6F6331  # the namespace of locmap.services.imports.hold_import_lock
+_LOCK_NS = imports.IMPORT_LOCK_NS  # the same key as hold_import_lock
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -251,11 +253,9 @@ def run_import_job(db: Database, import_id: int) -> str:
                 return "done"
             except LocmapError as exc:
                 message = exc.message
-            except Exception as exc:  # noqa: BLE001 - recorded for the user; the worker logs it
+            except Exception as exc:  # noqa: BLE001 - recorded for the user, logged for us
+                log.exception("import %s failed", import_id)
                 message = f"Unexpected error: {type(exc).__name__}. Nothing was imported."
-                s.rollback()
-                _record(s, who, pilot_id, kind, import_id, message)
-                raise
             s.rollback()
             _record(s, who, pilot_id, kind, import_id, message)
             return "failed"

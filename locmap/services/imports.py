@@ -307,7 +307,7 @@ def record_failure(
 
 
 # Advisory-lock namespace of running imports (the second key is the import's id).
-_IMPORT_LOCK = 0x6C6F6331  # "loc1"
+IMPORT_LOCK_NS = 0x6C6F6331  # "loc1"
 # The procrastinate queue that web imports wait in (see locmap.jobs).
 IMPORT_QUEUE = "imports"
 # A queued import with no job to run it (the enqueue failed) is given this long.
@@ -327,7 +327,7 @@ def hold_import_lock(session: Session, import_id: int) -> None:
     live one, whichever process or machine runs it.
     """
     session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"),
-                    {"ns": _IMPORT_LOCK, "id": import_id})
+                    {"ns": IMPORT_LOCK_NS, "id": import_id})
 
 
 def fail_interrupted(session: Session, pilot_id: int | None = None) -> int:
@@ -346,7 +346,7 @@ def fail_interrupted(session: Session, pilot_id: int | None = None) -> int:
         "   AND j.status IN ('todo', 'doing') AND j.args->>'import_id' = d.id::text)"
         "  AND pg_try_advisory_xact_lock(:ns, d.id)))"),
         {"message": INTERRUPTED_MESSAGE, "pilot_id": pilot_id, "after": INTERRUPTED_AFTER_S,
-         "ns": _IMPORT_LOCK, "queue": IMPORT_QUEUE}).rowcount or 0
+         "ns": IMPORT_LOCK_NS, "queue": IMPORT_QUEUE}).rowcount or 0
 
 
 def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
