@@ -16,22 +16,23 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from typing import Any
 
-from procrastinate import App, Blueprint, PsycopgConnector
+from procrastinate import App, PsycopgConnector
 from sqlalchemy.engine import make_url
 
 from locmap.db import Database
 from locmap.services.imports import IMPORT_QUEUE
 
 __all__ = ["MAINTENANCE_QUEUE", "max_imports", "make_app", "defer_import", "run_worker",
-           "recover", "tasks"]
+           "recover"]
 
 MAINTENANCE_QUEUE = "maintenance"
 log = logging.getLogger(__name__)
-tasks = Blueprint()
 _database: Database | None = None
 _web_apps: dict[str, App] = {}
+_web_apps_lock = threading.Lock()
 
 
 def max_imports() -> int:
@@ -50,7 +51,12 @@ def _conninfo(url: str) -> str:
 def make_app(url: str, **pool: Any) -> App:
     """A procrastinate app on the database at ``url``, with locmap's tasks."""
     app = App(connector=PsycopgConnector(conninfo=_conninfo(url), **pool))
-    app.add_tasks_from(tasks, namespace="locmap")
+    # Registered per app (not on a shared Blueprint, which binds to the first app only):
+    # the web process may queue into more than one database (tests do).
+    app.task(name="locmap:run_import", queue=IMPORT_QUEUE)(run_import)
+    app.periodic(cron="* * * * *", periodic_id="recover")(
+        app.task(name="locmap:recover", queue=MAINTENANCE_QUEUE,
+                 queueing_lock="recover")(recover_task))
     return app
 
 
@@ -63,7 +69,6 @@ def _db() -> Database:
     return _database
 
 
-@tasks.task(name="run_import", queue=IMPORT_QUEUE)
 def run_import(import_id: int) -> str:
     """Run one confirmed web import (see :func:`locmap.services.import_jobs.run_import_job`)."""
     from locmap.services.import_jobs import run_import_job
@@ -85,8 +90,6 @@ def recover(db: Database) -> dict[str, Any]:
     return done
 
 
-@tasks.periodic(cron="* * * * *", periodic_id="recover")
-@tasks.task(name="recover", queue=MAINTENANCE_QUEUE, queueing_lock="recover")
 def recover_task(timestamp: int) -> None:
     """Every minute: what :func:`recover` does at worker start."""
     recover(_db())
@@ -94,10 +97,12 @@ def recover_task(timestamp: int) -> None:
 
 def defer_import(db: Database, import_id: int) -> None:
     """Queue a confirmed import (from the web process; the app's pool is kept open)."""
-    app = _web_apps.get(db.url)
-    if app is None:
-        app = make_app(db.url, min_size=1, max_size=2).open()
-        _web_apps[db.url] = app
+    with _web_apps_lock:  # the web server's threads share one pool per database
+        app = _web_apps.get(db.url)
+        if app is None:
+            # min_size=0: no idle connection held (and refilled) for a rare event.
+            app = make_app(db.url, min_size=0, max_size=2).open()
+            _web_apps[db.url] = app
     app.tasks["locmap:run_import"].configure(
         lock=f"import-slot-{import_id % max_imports()}").defer(import_id=import_id)
 

@@ -347,13 +347,15 @@ def submit_import(db: Database, import_id: int, *, inline: bool = False) -> None
     if inline:
         run_import_job(db, import_id)
         return
+    import psycopg
     from procrastinate.exceptions import ProcrastinateException
 
     from locmap.jobs import defer_import
 
     try:
         defer_import(db, import_id)
-    except ProcrastinateException as exc:
+    except (ProcrastinateException, psycopg.Error) as exc:
+        log.exception("import %s could not be queued", import_id)
         with db.session() as s:
             di = s.get(DataImport, import_id)
             if di is not None:
