@@ -222,12 +222,15 @@ def run_import_job(db: Database, import_id: int) -> str:
     """Run one queued import; returns its final status (or why nothing was done).
 
     Safe to call twice for the same import (a job delivered again after a crash): the lock
-    lets one run it and the status tells the other it is finished.
+    lets one run it and the status tells the other it is finished. The lock is waited for,
+    not tried: the checkers (:func:`recover_interrupted`, reads of the imports) hold it for
+    a moment to see whether anyone runs the import, and a job that gave up on seeing one
+    of them would leave its import unrun.
     """
     lock = {"ns": _LOCK_NS, "id": import_id}
     with _pinned_session(db) as s:
-        if not s.execute(text("SELECT pg_try_advisory_lock(:ns, :id)"), lock).scalar_one():
-            return "already running"
+        s.execute(text("SELECT pg_advisory_lock(:ns, :id)"), lock)
+        s.commit()  # the lock is the session's; end the transaction that waited for it
         try:
             di = s.get(DataImport, import_id)
             if di is None or di.status not in ("pending", "running"):

@@ -172,3 +172,29 @@ def test_recover_requeues_a_job_a_dead_worker_never_began(
     assert status_of(queue_db, read_as_dead) == "failed"
     assert recover(queue_db) == {"failed": [], "requeued": [], "closed": [],
                                  "uploads_purged": 0}
+
+
+def test_at_most_max_imports_run_at_once_across_workers(
+    queue_db: Database, pilot_and_user: tuple[int, int], start_worker: Any, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two workers of concurrency 2, LOCMAP_MAX_IMPORTS=1: the imports never overlap."""
+    from tests.integration.test_import_police import crime_row
+
+    monkeypatch.setenv("LOCMAP_MAX_IMPORTS", "1")
+    pilot_id, user_id = pilot_and_user
+    ids = []
+    for n in range(3):
+        rows = [crime_row(f"slot-{n}-{i:06d}", lon=f"{-1.4990 + (i % 997) * 1e-5:.5f}")
+                for i in range(40_000)]
+        data = write_csv(tmp_path / f"{n}.csv", rows).read_bytes()
+        ids.append(queue_upload(queue_db, pilot_id, user_id, f"2025-0{n + 1}.csv", data))
+    for _ in range(2):
+        start_worker(queue_db.url, "--concurrency", "2", LOCMAP_MAX_IMPORTS="1")
+    wait_for(lambda: all(status_of(queue_db, i) == "done" for i in ids), 120,
+             "the three imports")
+    with Session(queue_db.engine) as s:
+        spans = sorted((d.started_at, d.finished_at) for d in s.scalars(
+            select(DataImport).where(DataImport.id.in_(ids))))
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+    assert incidents_of(queue_db, pilot_id) == 120_000
