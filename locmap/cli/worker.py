@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 
 import click
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from locmap.config import load_settings
 from locmap.db import Database
+from locmap.pgserver import DatabaseUnavailable
 
 __all__ = ["worker"]
 
@@ -26,7 +28,18 @@ def worker(concurrency: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    database = Database.from_settings(load_settings(), create=False)
+    try:
+        database = Database.from_settings(load_settings(), create=False)
+    except DatabaseUnavailable as exc:
+        raise click.ClickException(str(exc)) from None
     n = concurrency or max_imports()
     click.echo(f"locmap worker: up to {n} job(s) at once (Ctrl-C stops it)")
-    run_worker(database, n)
+    try:
+        run_worker(database, n)
+    except ProgrammingError as exc:
+        if "procrastinate_" in str(exc) or "upload" in str(exc):
+            raise click.ClickException("The database has no job queue yet: run "
+                                       "`locmap db upgrade` first.") from None
+        raise
+    except OperationalError as exc:
+        raise click.ClickException(f"Cannot reach the database: {exc.orig}") from None

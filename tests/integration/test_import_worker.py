@@ -198,3 +198,18 @@ def test_at_most_max_imports_run_at_once_across_workers(
             select(DataImport).where(DataImport.id.in_(ids))))
     assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
     assert incidents_of(queue_db, pilot_id) == 120_000
+
+
+def test_worker_on_a_database_without_the_queue_says_so(
+    start_worker: Any, tmp_path: Path
+) -> None:
+    url = _fresh_database("noqueue")
+    try:
+        upgrade(url, "0004")
+        proc = start_worker(url)
+        assert proc.wait(60) == 1
+        out = (tmp_path / "worker-0.log").read_text()
+        assert "no job queue yet: run `locmap db upgrade` first" in out
+        assert "Traceback" not in out
+    finally:
+        drop_database(url)
