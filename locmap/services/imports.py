@@ -160,6 +160,7 @@ def import_dict(di: DataImport) -> dict[str, Any]:
 
 
 KINDS = ("police_csv", "gis_layer", "gis_places", "osm")
+PILOT_IMPORT_LOCK_NS = 0x6C6F6332  # "loc2": the second key is the pilot's id
 
 
 def run_import(
@@ -203,6 +204,11 @@ def run_import(
     elif kind == "osm":
         osm.check_options(opts.get("presets", ()), opts.get("as_places", ()),
                           opts.get("pick", ()))
+    # One import at a time per pilot, whoever runs it (CLI, worker): concurrent imports
+    # into one pilot would contend on its incidents' dedupe keys and locality counts, in
+    # orders that can deadlock. Held until the import's transaction ends.
+    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :pilot_id)"),
+                    {"ns": PILOT_IMPORT_LOCK_NS, "pilot_id": pilot_id})
     started = time.perf_counter()
     if data_import is None:
         data_import = DataImport(
