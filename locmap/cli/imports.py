@@ -8,36 +8,20 @@ recorded as a failed DataImport in its own transaction (:func:`_record_failure`)
 
 from __future__ import annotations
 
-import getpass
 import time
 from pathlib import Path
 from typing import Any
 
 import click
 from click._termui_impl import ProgressBar
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.services.errors import LocmapError
+from locmap.services.errors import LocmapError, NotFound
 from locmap.services.permissions import Actor
 
 __all__ = ["import_group"]
-
-
-def _actor(session: Session, pilot_id: int, email: str | None) -> Actor:
-    from locmap.models import User
-    from locmap.services.accounts import actor_for
-
-    if email is None:
-        # The server's operator: recorded by OS account name, acting as coordinator.
-        return Actor(user_id=None, email=f"cli:{getpass.getuser()}",
-                     roles={pilot_id: frozenset({"coordinator"})})
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        raise click.ClickException(f"No user with email {email}.")
-    return actor_for(session, user)
 
 
 @click.group("import")
@@ -46,12 +30,12 @@ def import_group() -> None:
 
 
 def _pilot_and_actor(s: Session, pilot_name: str, email: str | None) -> tuple[int, Actor]:
-    from locmap.models import Pilot
+    from locmap.services import imports
 
-    pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-    if pilot is None:
-        raise click.ClickException(f"No pilot called {pilot_name!r}.")
-    return pilot.id, _actor(s, pilot.id, email)
+    try:
+        return imports.operator_actor(s, pilot_name, email)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def _record_failure(database: Database, pilot_name: str, email: str | None, kind: str,
@@ -113,12 +97,11 @@ def police_command(paths: tuple[Path, ...], pilot_name: str, email: str | None,
 def _import_one(database: Database, path: Path, pilot_name: str, email: str | None,
                 buffer_m: float, quiet: bool) -> None:
     """One PATH in one transaction, with a progress bar in bytes showing rows/s and ETA."""
-    from locmap.io.sources import collect_sources
     from locmap.services import imports
 
     with database.session() as s:
         pilot_id, who = _pilot_and_actor(s, pilot_name, email)
-        sources = collect_sources([path])
+        sources = imports.police_sources(path)
         total = sum(src.size for src in sources)
         started = time.perf_counter()
         state = {"rows": 0, "bytes": 0}

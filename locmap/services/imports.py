@@ -25,6 +25,7 @@ for a pilot the first time it imports or reads its mapping; the coordinator chan
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import math
 import time
@@ -39,10 +40,19 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.io import gis, osm, police
+from locmap.io.export import csv_lines
 from locmap.io.sources import Loaded, Source, collect_sources, sha256_of
 from locmap.models import CrimeTypeMapping, DataImport, Pilot
 from locmap.services import audit
 from locmap.services.errors import InvalidData, NotFound
+from locmap.services.import_locks import (
+    IMPORT_LOCK_NS,
+    IMPORT_QUEUE,
+    INTERRUPTED_MESSAGE,
+    PILOT_IMPORT_LOCK_NS,
+    fail_interrupted,
+    hold_import_lock,
+)
 from locmap.services.permissions import Actor, require
 from locmap.vocab import HARM_CATEGORIES
 
@@ -50,7 +60,9 @@ __all__ = [
     "DEFAULT_CRIME_TYPE_MAPPING", "DEFAULT_BUFFER_M", "crime_type_mapping",
     "set_crime_type_mapping", "seed_crime_type_mapping", "KINDS", "run_import", "import_police",
     "import_gis", "import_osm", "record_failure",
-    "hold_import_lock", "fail_interrupted", "IMPORT_QUEUE", "INTERRUPTED_MESSAGE",
+    "hold_import_lock", "fail_interrupted", "IMPORT_LOCK_NS", "IMPORT_QUEUE",
+    "INTERRUPTED_MESSAGE", "OSM_PRESETS", "POLICE_COLUMNS", "operator_actor",
+    "police_sources", "rejected_rows_csv",
     "get_import", "list_imports", "import_dict", "pilot_bbox",
 ]
 
@@ -70,6 +82,9 @@ DEFAULT_CRIME_TYPE_MAPPING: dict[str, str] = {
     "Vehicle crime": "other",
     "Other crime": "other",
 }
+# What the preview pages show: OSM tag presets; police columns in the first rows.
+OSM_PRESETS = osm.PRESETS
+POLICE_COLUMNS = police.REQUIRED_COLUMNS + ("LSOA code", "Last outcome category")
 # Incidents around the locality matter too (rate at the place vs its surroundings).
 DEFAULT_BUFFER_M = 2000
 
@@ -160,7 +175,6 @@ def import_dict(di: DataImport) -> dict[str, Any]:
 
 
 KINDS = ("police_csv", "gis_layer", "gis_places", "osm")
-PILOT_IMPORT_LOCK_NS = 0x6C6F6332  # "loc2": the second key is the pilot's id
 
 
 def run_import(
@@ -312,49 +326,6 @@ def record_failure(
     return di
 
 
-# Advisory-lock namespace of running imports (the second key is the import's id).
-IMPORT_LOCK_NS = 0x6C6F6331  # "loc1"
-# The procrastinate queue that web imports wait in (see locmap.jobs).
-IMPORT_QUEUE = "imports"
-# A queued import with no job to run it (the enqueue failed) is given this long.
-INTERRUPTED_AFTER_S = 60
-INTERRUPTED_MESSAGE = ("Interrupted: the server stopped while this import ran. Nothing was "
-                       "imported (an import is written all at once or not at all); upload the "
-                       "file again.")
-
-
-def hold_import_lock(session: Session, import_id: int) -> None:
-    """Hold the running import's lock until the session's transaction ends.
-
-    The worker (:func:`locmap.services.import_jobs.run_import_job`) holds the same key at
-    session level for the whole job, from before it commits ``running`` until after it
-    commits ``done`` or ``failed``. If the process dies, PostgreSQL drops its connections
-    and releases the lock, which is how :func:`fail_interrupted` tells a dead job from a
-    live one, whichever process or machine runs it.
-    """
-    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"),
-                    {"ns": IMPORT_LOCK_NS, "id": import_id})
-
-
-def fail_interrupted(session: Session, pilot_id: int | None = None) -> int:
-    """Mark imports whose job is gone as failed (one pilot's, or everyone's for None).
-
-    Gone means: ``running`` while nobody holds its lock (see :func:`hold_import_lock`), or
-    ``pending`` for a minute with no queued or running job to pick it up. An import waiting
-    in the queue behind others stays ``pending``. Returns how many were marked.
-    """
-    return session.connection().execute(text(
-        "UPDATE data_import d SET status = 'failed', message = :message, finished_at = now() "
-        "WHERE (CAST(:pilot_id AS int) IS NULL OR d.pilot_id = :pilot_id) AND ("
-        " (d.status = 'running' AND pg_try_advisory_xact_lock(:ns, d.id)) OR"
-        " (d.status = 'pending' AND d.started_at < now() - make_interval(secs => :after)"
-        "  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j WHERE j.queue_name = :queue"
-        "   AND j.status IN ('todo', 'doing') AND j.args->>'import_id' = d.id::text)"
-        "  AND pg_try_advisory_xact_lock(:ns, d.id)))"),
-        {"message": INTERRUPTED_MESSAGE, "pilot_id": pilot_id, "after": INTERRUPTED_AFTER_S,
-         "ns": IMPORT_LOCK_NS, "queue": IMPORT_QUEUE}).rowcount or 0
-
-
 def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
     require(actor, pilot_id, "pilot.view")
     if fail_interrupted(session, pilot_id):
@@ -377,3 +348,43 @@ def list_imports(
         select(DataImport).where(DataImport.pilot_id == pilot_id)
         .order_by(DataImport.id.desc()).limit(limit)
     ))
+
+
+def operator_actor(session: Session, pilot_name: str, email: str | None) -> tuple[int, Actor]:
+    """The pilot (by name) and who a command-line import is recorded as.
+
+    Without ``email``: the server's operator, recorded by OS account name and acting as the
+    pilot's coordinator (whoever runs the CLI already holds the database). With it: that
+    user, with their own rights.
+    """
+    from locmap.models import User
+    from locmap.services.accounts import actor_for
+
+    pilot_id = session.scalar(select(Pilot.id).where(Pilot.name == pilot_name))
+    if pilot_id is None:
+        raise NotFound(f"No pilot called {pilot_name!r}.")
+    if email is None:
+        return pilot_id, Actor(user_id=None, email=f"cli:{getpass.getuser()}",
+                               roles={pilot_id: frozenset({"coordinator"})})
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user with email {email}.")
+    return pilot_id, actor_for(session, user)
+
+
+def police_sources(path: Path) -> list[Source]:
+    """The CSV files a police import of ``path`` reads (for a progress bar's total)."""
+    return collect_sources([Path(path)])
+
+
+def rejected_rows_csv(session: Session, actor: Actor, pilot_id: int,
+                      import_id: int) -> tuple[str, str]:
+    """(file name, CSV text) of an import's rejected rows, formula cells neutralised;
+    the export is audited.
+    """
+    di = get_import(session, actor, pilot_id, import_id)
+    header = ["file", "row", "reason", "crime_id", "month", "crime_type", "location"]
+    rows = [[r.get(k, "") for k in header] for r in di.report or []]
+    audit.record(session, actor, "export", "data_import_report", di.id, pilot_id=pilot_id,
+                 detail={"rows": len(rows)})
+    return f"import-{di.id}-rejected-rows.csv", "".join(csv_lines(header, rows))

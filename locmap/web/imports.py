@@ -31,7 +31,6 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
-from locmap.io import osm, police
 from locmap.services import import_jobs, imports
 from locmap.services.errors import InvalidData
 from locmap.services.permissions import can
@@ -114,12 +113,12 @@ def preview(pilot_id: int, token: str) -> Any:
                                place_kinds=[k for k in PLACE_KINDS if k != "online"])
     if up.kind == "osm":
         return render_template("imports_preview_osm.html", pilot=pilot, token=token, meta=meta,
-                               presets=osm.PRESETS)
+                               presets=imports.OSM_PRESETS)
     mapping = imports.crime_type_mapping(s, a, pilot_id)
     seen = sorted({r.get("Crime type", "") for r in meta["preview"]["rows"]})
     return render_template(
         "imports_preview.html", pilot=pilot, token=token, meta=meta, mapping=mapping,
-        seen=seen, columns=police.REQUIRED_COLUMNS + ("LSOA code", "Last outcome category"),
+        seen=seen, columns=imports.POLICE_COLUMNS,
         categories=HARM_CATEGORIES, can_manage=can(a, pilot_id, "pilot.manage"),
         buffer_m=imports.DEFAULT_BUFFER_M,
     )
