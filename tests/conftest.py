@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +162,30 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if str(item.path.relative_to(root)) in DATED_MODULES:
             item.add_marker(pytest.mark.dated)
+
+@pytest.fixture
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
+    """Start real ``locmap worker`` processes on a committed database's URL; each is
+    stopped (SIGTERM, then SIGKILL) at teardown. Output goes to ``tmp_path/worker-N.log``.
+    """
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def start(url: str, *args: str, **env: str) -> subprocess.Popen[bytes]:
+        log = (tmp_path / f"worker-{len(procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "locmap.cli", "worker", *args],
+            env={**os.environ, "DATABASE_URL": url, **env}, stdout=log,
+            stderr=subprocess.STDOUT)
+        log.close()
+        procs.append(proc)
+        return proc
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)

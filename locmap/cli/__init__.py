@@ -190,3 +190,5 @@ def demo(host: str, port: int, workers: int, threads: int, timeout: int,
 from locmap.cli.imports import import_group  # noqa: E402
 
 main.add_command(import_group)
+from locmap.cli.worker import worker  # noqa: E402, I001
+main.add_command(worker)

@@ -1,45 +1,72 @@
 """``locmap import …``: load partners' files from the command line.
 
-One transaction per PATH (a CSV, a zip of months or a folder): it is imported whole or
-not at all, and a failure is recorded as a failed DataImport in its own transaction.
+Every command runs the one import use case, :func:`locmap.services.imports.run_import`
+(the web's worker runs it too), in one transaction per PATH (a CSV, a zip of months or a
+folder, a GIS file, an OSM extract): it is imported whole or not at all, and a failure is
+recorded as a failed DataImport in its own transaction (:func:`_record_failure`).
 """
 
 from __future__ import annotations
 
-import getpass
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 from click._termui_impl import ProgressBar
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.services.errors import LocmapError
+from locmap.services.errors import LocmapError, NotFound
 from locmap.services.permissions import Actor
 
 __all__ = ["import_group"]
 
 
-def _actor(session: Session, pilot_id: int, email: str | None) -> Actor:
-    from locmap.models import User
-    from locmap.services.accounts import actor_for
-
-    if email is None:
-        # The server's operator: recorded by OS account name, acting as coordinator.
-        return Actor(user_id=None, email=f"cli:{getpass.getuser()}",
-                     roles={pilot_id: frozenset({"coordinator"})})
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None:
-        raise click.ClickException(f"No user with email {email}.")
-    return actor_for(session, user)
-
-
 @click.group("import")
 def import_group() -> None:
     """Import partners' data (police.uk crime CSVs, GIS files, OSM extracts) into a pilot."""
+
+
+def _pilot_and_actor(s: Session, pilot_name: str, email: str | None) -> tuple[int, Actor]:
+    from locmap.services import imports
+
+    try:
+        return imports.operator_actor(s, pilot_name, email)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
+
+
+def _record_failure(database: Database, pilot_name: str, email: str | None, kind: str,
+                    path: Path, message: str) -> None:
+    from locmap.services import imports
+
+    with database.session() as s:
+        try:
+            pilot_id, who = _pilot_and_actor(s, pilot_name, email)
+        except click.ClickException:
+            return
+        imports.record_failure(s, who, pilot_id, kind=kind, filename=path.name, sha256="",
+                               message=message)
+
+
+def _run(database: Database, kind: str, path: Path, pilot_name: str, email: str | None,
+         options: dict[str, Any]) -> None:
+    """One GIS or OSM file through the use case; its rejected rows on stderr."""
+    from locmap.services import imports
+
+    try:
+        with database.session() as s:
+            pilot_id, who = _pilot_and_actor(s, pilot_name, email)
+            di = imports.run_import(s, who, pilot_id, kind, path, options=options)
+            click.echo(f"{path}: {di.message} (import {di.id})")
+            row = "row " if kind.startswith("gis") else ""  # OSM rows are node/123 refs
+            for r in di.report:
+                click.echo(f"  {row}{r['row']} {r['name']!r}: {r['reason']}", err=True)
+    except LocmapError as exc:
+        _record_failure(database, pilot_name, email, kind, path, exc.message)
+        raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc
 
 
 @import_group.command("police")
@@ -54,9 +81,6 @@ def import_group() -> None:
 def police_command(paths: tuple[Path, ...], pilot_name: str, email: str | None,
                    buffer_m: float, quiet: bool) -> None:
     """Import police.uk street-level crime CSVs (files, zips of months or folders)."""
-    from locmap.models import Pilot
-    from locmap.services import imports
-
     database = Database.from_settings(load_settings())
     failed = 0
     for path in paths:
@@ -65,12 +89,7 @@ def police_command(paths: tuple[Path, ...], pilot_name: str, email: str | None,
         except LocmapError as exc:
             failed += 1
             click.echo(f"{path}: FAILED, nothing imported: {exc.message}", err=True)
-            with database.session() as s:
-                pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-                if pilot is not None:
-                    imports.record_failure(s, _actor(s, pilot.id, email), pilot.id,
-                                           kind="police_csv", filename=path.name, sha256="",
-                                           message=exc.message)
+            _record_failure(database, pilot_name, email, "police_csv", path, exc.message)
     if failed:
         raise click.ClickException(f"{failed} of {len(paths)} import(s) failed.")
 
@@ -78,16 +97,11 @@ def police_command(paths: tuple[Path, ...], pilot_name: str, email: str | None,
 def _import_one(database: Database, path: Path, pilot_name: str, email: str | None,
                 buffer_m: float, quiet: bool) -> None:
     """One PATH in one transaction, with a progress bar in bytes showing rows/s and ETA."""
-    from locmap.io.sources import collect_sources
-    from locmap.models import Pilot
     from locmap.services import imports
 
     with database.session() as s:
-        pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-        if pilot is None:
-            raise click.ClickException(f"No pilot called {pilot_name!r}.")
-        pilot_id, who = pilot.id, _actor(s, pilot.id, email)
-        sources = collect_sources([path])
+        pilot_id, who = _pilot_and_actor(s, pilot_name, email)
+        sources = imports.police_sources(path)
         total = sum(src.size for src in sources)
         started = time.perf_counter()
         state = {"rows": 0, "bytes": 0}
@@ -103,8 +117,9 @@ def _import_one(database: Database, path: Path, pilot_name: str, email: str | No
                 bar.update(max(done - state["bytes"], 0))
                 state["bytes"], state["rows"] = done, rows
 
-            di = imports.import_police(s, who, pilot_id, path, buffer_m=buffer_m,
-                                       sources=sources, progress=progress)
+            di = imports.run_import(s, who, pilot_id, "police_csv", path,
+                                    options={"buffer_m": buffer_m}, sources=sources,
+                                    progress=progress)
             bar.update(max(total - state["bytes"], 0))
         click.echo(f"{path}: {di.message} (import {di.id}, "
                    f"{time.perf_counter() - started:.1f} s)")
@@ -125,30 +140,9 @@ def gis_command(path: Path, pilot_name: str, as_: str, layer_name: str | None,
                 source_layer: str | None, crs: str | None, name_column: str | None,
                 kind_column: str | None, email: str | None) -> None:
     """Import a GeoJSON, GeoPackage or zipped Shapefile (reprojected to WGS84)."""
-    from locmap.io.gis import import_gis
-    from locmap.models import Pilot
-    from locmap.services import imports
-
-    database = Database.from_settings(load_settings())
-    try:
-        with database.session() as s:
-            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-            if pilot is None:
-                raise click.ClickException(f"No pilot called {pilot_name!r}.")
-            di = import_gis(s, _actor(s, pilot.id, email), pilot.id, path, as_=as_,
-                            layer_name=layer_name, crs=crs, name_column=name_column,
-                            kind_column=kind_column, source_layer=source_layer)
-            click.echo(f"{path}: {di.message} (import {di.id})")
-            for r in di.report:
-                click.echo(f"  row {r['row']} {r['name']!r}: {r['reason']}", err=True)
-    except LocmapError as exc:
-        with database.session() as s:
-            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-            if pilot is not None:
-                imports.record_failure(s, _actor(s, pilot.id, email), pilot.id,
-                                       kind=f"gis_{as_}", filename=path.name, sha256="",
-                                       message=exc.message)
-        raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc
+    _run(Database.from_settings(load_settings()), f"gis_{as_}", path, pilot_name, email,
+         {"layer_name": layer_name, "crs": crs, "name_column": name_column,
+          "kind_column": kind_column, "source_layer": source_layer})
 
 
 @import_group.command("osm")
@@ -168,25 +162,6 @@ def osm_command(path: Path, pilot_name: str, presets: tuple[str, ...],
                 as_places: tuple[str, ...], pick: tuple[str, ...], buffer_m: float,
                 email: str | None) -> None:
     """Import an OpenStreetMap extract (.osm.pbf or .osm) as feature layers per preset."""
-    from locmap.io.osm import import_osm
-    from locmap.models import Pilot
-    from locmap.services import imports
-
-    database = Database.from_settings(load_settings())
-    try:
-        with database.session() as s:
-            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-            if pilot is None:
-                raise click.ClickException(f"No pilot called {pilot_name!r}.")
-            di = import_osm(s, _actor(s, pilot.id, email), pilot.id, path, presets=presets,
-                            as_places=as_places, pick=pick, buffer_m=buffer_m)
-            click.echo(f"{path}: {di.message} (import {di.id})")
-            for r in di.report:
-                click.echo(f"  {r['row']} {r['name']!r}: {r['reason']}", err=True)
-    except LocmapError as exc:
-        with database.session() as s:
-            pilot = s.scalar(select(Pilot).where(Pilot.name == pilot_name))
-            if pilot is not None:
-                imports.record_failure(s, _actor(s, pilot.id, email), pilot.id, kind="osm",
-                                       filename=path.name, sha256="", message=exc.message)
-        raise click.ClickException(f"{path}: FAILED, nothing imported: {exc.message}") from exc
+    _run(Database.from_settings(load_settings()), "osm", path, pilot_name, email,
+         {"presets": list(presets), "as_places": list(as_places), "pick": list(pick),
+          "buffer_m": buffer_m})

@@ -7,14 +7,14 @@ EPSG:4326 and every one passes :func:`locmap.geo.parse_geojson_geometry`; a row 
 is listed in the import's report with its reason (never silently dropped) and the others
 are loaded, as a :class:`~locmap.models.FeatureLayer` or as :class:`~locmap.models.Place`
 rows. Everything happens in the caller's transaction: on :class:`InvalidData` nothing of
-the file remains.
+the file remains. Permissions, the import record and the audit trail are the caller's
+(:mod:`locmap.services.imports`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-import time
 import warnings
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -31,17 +31,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap import clock
 from locmap.geo import MAX_VERTICES, parse_geojson_geometry
-from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, sha256_of
-from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
+from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, Loaded
+from locmap.models import Feature, FeatureLayer, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
-from locmap.services import audit
-from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
-from locmap.services.permissions import Actor, require
+from locmap.services.errors import InvalidData, InvalidGeometry
 from locmap.vocab import PLACE_KINDS
 
-__all__ = ["read_gis", "preview_gis", "import_gis", "json_safe", "checked_geometry",
+__all__ = ["read_gis", "preview_gis", "write_gis", "json_safe", "checked_geometry",
            "GIS_SUFFIXES"]
 
 GIS_SUFFIXES = (".geojson", ".json", ".gpkg", ".zip", ".shp")
@@ -169,12 +166,13 @@ def preview_gis(path: Path, *, crs: str | None = None, limit: int = 10) -> dict[
             "geometry_types": {str(k): int(v) for k, v in types.items()}}
 
 
-def import_gis(
+def write_gis(
     session: Session,
-    actor: Actor,
     pilot_id: int,
     path: Path,
     *,
+    data_import_id: int,
+    created_by_id: int | None,
     as_: str = "layer",
     layer_name: str | None = None,
     crs: str | None = None,
@@ -182,28 +180,14 @@ def import_gis(
     kind_column: str | None = None,
     source_layer: str | None = None,
     filename: str | None = None,
-    data_import: DataImport | None = None,
-) -> DataImport:
-    """Import one GIS file as a feature layer (``as_="layer"``) or as places.
+) -> Loaded:
+    """Write one GIS file's rows as a feature layer (``as_="layer"``) or as places.
 
-    ``data_import`` continues a record created earlier (the web confirm step); ``filename``
-    is the name to record and report (the uploaded name rather than the stored one).
+    ``filename`` is the name to report (the uploaded name rather than the stored one).
+    Writes in the caller's transaction; raises :class:`InvalidData` for a file that cannot
+    be loaded at all (the caller rolls back).
     """
-    require(actor, pilot_id, "import.run" if as_ == "layer" else "place.edit")
-    require(actor, pilot_id, "import.run")
-    if as_ not in ("layer", "places"):
-        raise InvalidData("Import a GIS file as 'layer' or as 'places'.")
-    if session.get(Pilot, pilot_id) is None:
-        raise NotFound("No such pilot.")
     path = Path(path)
-    started = time.perf_counter()
-    di = data_import or DataImport(pilot_id=pilot_id, kind=f"gis_{as_}",
-                                   filename=filename or path.name, sha256=sha256_of(path),
-                                   created_by_id=actor.user_id)
-    if data_import is None:
-        session.add(di)
-    di.status, di.started_at = "running", clock.now()
-    session.flush()
     shown = filename or path.name
     gdf = read_gis(path, layer=source_layer, crs=crs)
     columns = [c for c in gdf.columns if c != gdf.geometry.name]
@@ -224,7 +208,7 @@ def import_gis(
                 FeatureLayer.pilot_id == pilot_id, FeatureLayer.name == lname)):
             raise InvalidData(f"The pilot already has a feature layer called {lname!r}.")
         layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=shown[:200],
-                             data_import_id=di.id)
+                             data_import_id=data_import_id)
         session.add(layer)
         session.flush()
 
@@ -257,21 +241,15 @@ def import_gis(
             rejects.append({"file": shown, "row": i, "name": name, "reason": reason})
             continue
         rows.append(Place(pilot_id=pilot_id, name=name[:200], kind=kind,
-                          geom=from_shape(shp, srid=4326), created_by_id=actor.user_id))
+                          geom=from_shape(shp, srid=4326), created_by_id=created_by_id))
     session.add_all(rows)
-    di.rows_read = len(gdf)
-    di.rows_accepted = len(rows)
-    di.rows_rejected = len(rejects)
-    di.report = rejects
-    di.options = {"as": as_, "crs": crs, "layer_id": layer.id if layer else None,
-                  "name_column": name_col, "kind_column": kind_col if as_ == "places" else None}
-    what = f"features in layer {layer.name!r}" if layer else "places"
-    di.message = (f"{len(rows):,} {what} added from {len(gdf):,} rows; "
-                  f"{len(rejects):,} rejected.")
-    di.status = "done"
-    di.finished_at = di.started_at + dt.timedelta(seconds=time.perf_counter() - started)
     session.flush()
-    audit.record(session, actor, "import", "data_import", di.id, pilot_id=pilot_id,
-                 detail={"kind": di.kind, "filename": di.filename, "sha256": di.sha256,
-                         "accepted": len(rows), "rejected": len(rejects)})
-    return di
+    what = f"features in layer {layer.name!r}" if layer else "places"
+    return Loaded(
+        rows_read=len(gdf), rows_accepted=len(rows), rows_rejected=len(rejects),
+        report=rejects,
+        message=f"{len(rows):,} {what} added from {len(gdf):,} rows; {len(rejects):,} rejected.",
+        options={"as": as_, "crs": crs, "layer_id": layer.id if layer else None,
+                 "name_column": name_col, "kind_column": kind_col if as_ == "places" else None},
+        audit={"accepted": len(rows), "rejected": len(rejects)},
+    )

@@ -20,15 +20,14 @@ Re-importing is idempotent: a feature is matched on layer + element type + ``osm
 (never overwritten: people edit places; a deleted one is not brought back). Geometries
 pass :func:`locmap.geo.parse_geojson_geometry` (vertex cap, finite WGS84 coordinates,
 validity); an element that fails is listed in the report with its reason. Everything is
-written in the caller's transaction, with one :class:`~locmap.models.DataImport` per run.
+written in the caller's transaction; the import record, permissions and audit are the
+caller's (:mod:`locmap.services.imports`).
 XML entity expansion is handled by expat's own amplification limits (GDAL's XML reader).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,17 +40,14 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from locmap import clock
 from locmap.io.gis import checked_geometry, json_safe
-from locmap.io.sources import sha256_of
-from locmap.models import DataImport, Feature, FeatureLayer, Pilot, Place
+from locmap.io.sources import Loaded
+from locmap.models import Feature, FeatureLayer, Pilot, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
-from locmap.services import audit
-from locmap.services.errors import InvalidData, InvalidGeometry, NotFound
-from locmap.services.permissions import Actor, require
+from locmap.services.errors import InvalidData, InvalidGeometry
 
 __all__ = ["PRESETS", "OSM_SUFFIXES", "OsmElement", "parse_other_tags", "place_kind",
-           "read_osm", "clip_area", "preview_osm", "import_osm"]
+           "read_osm", "clip_area", "preview_osm", "check_options", "write_osm"]
 
 OSM_SUFFIXES = (".osm", ".pbf")
 _LAYERS = ("points", "lines", "multipolygons")
@@ -261,20 +257,36 @@ def _place_reason(e: OsmElement, kind: str) -> str | None:
     return None
 
 
-def import_osm(
+def check_options(presets: list[str] | tuple[str, ...], as_places: list[str] | tuple[str, ...],
+                  pick: list[str] | tuple[str, ...]) -> list[str]:
+    """The chosen presets, after checking the place filters and picks against them."""
+    chosen = _check_presets(presets)
+    filters = [_tag_filter(f) for f in as_places]
+    preset_tags = {t for p in chosen for t in PRESETS[p].tags}
+    stray = [f"{k}={v}" for k, v in filters if (k, v) not in preset_tags]
+    if stray:
+        raise InvalidData(f"--as-places {', '.join(stray)} is not among the chosen presets' "
+                          f"tags ({', '.join(f'{k}={v}' for k, v in sorted(preset_tags))}).")
+    bad_refs = [r for r in pick if not _OSM_REF.match(r)]
+    if bad_refs:
+        raise InvalidData(f"Not OSM references (node/123, way/45): {', '.join(bad_refs[:5])}.")
+    return chosen
+
+
+def write_osm(
     session: Session,
-    actor: Actor,
-    pilot_id: int,
+    pilot: Pilot,
     path: Path,
     *,
+    data_import_id: int,
+    created_by_id: int | None,
     presets: list[str] | tuple[str, ...] = (),
     as_places: list[str] | tuple[str, ...] = (),
     pick: list[str] | tuple[str, ...] = (),
     buffer_m: float = 0.0,
     filename: str | None = None,
-    data_import: DataImport | None = None,
-) -> DataImport:
-    """Load an OSM extract's preset features as layers and make some of them places.
+) -> Loaded:
+    """Write an OSM extract's preset features as layers and make some of them places.
 
     Parameters
     ----------
@@ -286,39 +298,18 @@ def import_osm(
         ``node/123``-style references of elements to make places (the web picker).
     buffer_m
         Keep elements within this many metres of the locality (default: inside it).
-    data_import
-        A record created earlier (the web confirm step); otherwise one is created.
 
     Returns
     -------
-    DataImport
+    Loaded
         ``rows_read`` = matching elements in the area, ``rows_accepted`` = features added or
         refreshed plus places made, report = refused elements with reasons.
     """
-    require(actor, pilot_id, "import.run")
-    if as_places or pick:
-        require(actor, pilot_id, "place.edit")
-    pilot = session.get(Pilot, pilot_id)
-    if pilot is None:
-        raise NotFound("No such pilot.")
-    chosen = _check_presets(presets)
+    chosen = check_options(presets, as_places, pick)
     filters = [_tag_filter(f) for f in as_places]
-    preset_tags = {t for p in chosen for t in PRESETS[p].tags}
-    stray = [f"{k}={v}" for k, v in filters if (k, v) not in preset_tags]
-    if stray:
-        raise InvalidData(f"--as-places {', '.join(stray)} is not among the chosen presets' "
-                          f"tags ({', '.join(f'{k}={v}' for k, v in sorted(preset_tags))}).")
-    bad_refs = [r for r in pick if not _OSM_REF.match(r)]
-    if bad_refs:
-        raise InvalidData(f"Not OSM references (node/123, way/45): {', '.join(bad_refs[:5])}.")
     path = Path(path)
-    started = time.perf_counter()
-    di = data_import or DataImport(pilot_id=pilot_id, kind="osm", filename=filename or path.name,
-                                   sha256=sha256_of(path), created_by_id=actor.user_id)
-    if data_import is None:
-        session.add(di)
-    di.status, di.started_at = "running", clock.now()
-    session.flush()
+    source = (filename or path.name)[:200]
+    pilot_id = pilot.id
     found, rejects, outside = read_osm(path, clip_area(session, pilot, buffer_m), chosen)
     rows_read = len(found) + len(rejects) + outside
 
@@ -332,8 +323,9 @@ def import_osm(
         if layer is None:
             if not members:
                 continue
-            layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=di.filename[:200],
-                                 data_import_id=di.id, description="OpenStreetMap: " + ", ".join(
+            layer = FeatureLayer(pilot_id=pilot_id, name=lname, source=source,
+                                 data_import_id=data_import_id,
+                                 description="OpenStreetMap: " + ", ".join(
                                      f"{k}={v}" for k, v in PRESETS[preset].tags))
             session.add(layer)
             session.flush()
@@ -374,26 +366,22 @@ def import_osm(
         session.add(Place(pilot_id=pilot_id, name=e.name[:200], kind=kind,
                           geom=from_shape(e.geom, srid=4326), osm_id=e.osm_id,
                           osm_tags={**e.tags, "@type": e.osm_type},
-                          notes=f"From OpenStreetMap {e.ref}.", created_by_id=actor.user_id))
+                          notes=f"From OpenStreetMap {e.ref}.", created_by_id=created_by_id))
         have.add(e.ref)
         places_made += 1
     session.flush()
-    di.rows_read = rows_read
-    di.rows_accepted, di.rows_rejected, di.report = added + refreshed, len(rejects), rejects
-    di.options = {"presets": chosen, "as_places": list(as_places), "pick": sorted(picked),
-                  "buffer_m": buffer_m, "layer_ids": layer_ids, "summary": {
-                      "features_added": added, "features_refreshed": refreshed,
-                      "places_made": places_made, "places_already_present": places_present,
-                      "outside_area": outside, "rejected": len(rejects)}}
-    di.message = (f"{added:,} features added and {refreshed:,} refreshed in "
-                  f"{len(layer_ids)} OSM layer(s); {places_made:,} places made "
-                  f"({places_present:,} already present); {len(rejects):,} rejected, "
-                  f"{outside:,} outside the locality.")
-    di.status = "done"
-    di.finished_at = di.started_at + dt.timedelta(seconds=time.perf_counter() - started)
-    session.flush()
-    audit.record(session, actor, "import", "data_import", di.id, pilot_id=pilot_id,
-                 detail={"kind": "osm", "filename": di.filename, "sha256": di.sha256,
-                         "features_added": added, "places_made": places_made,
-                         "rejected": len(rejects)})
-    return di
+    return Loaded(
+        rows_read=rows_read, rows_accepted=added + refreshed, rows_rejected=len(rejects),
+        report=rejects,
+        message=(f"{added:,} features added and {refreshed:,} refreshed in "
+                 f"{len(layer_ids)} OSM layer(s); {places_made:,} places made "
+                 f"({places_present:,} already present); {len(rejects):,} rejected, "
+                 f"{outside:,} outside the locality."),
+        options={"presets": chosen, "as_places": list(as_places), "pick": sorted(picked),
+                 "buffer_m": buffer_m, "layer_ids": layer_ids, "summary": {
+                     "features_added": added, "features_refreshed": refreshed,
+                     "places_made": places_made, "places_already_present": places_present,
+                     "outside_area": outside, "rejected": len(rejects)}},
+        audit={"features_added": added, "places_made": places_made,
+               "rejected": len(rejects)},
+    )

@@ -13,12 +13,14 @@ from __future__ import annotations
 import hashlib
 import zipfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO
 
 from locmap.services.errors import InvalidData
 
-__all__ = ["Source", "collect_sources", "sha256_of", "MAX_TOTAL_BYTES", "MAX_RATIO"]
+__all__ = ["Source", "Loaded", "collect_sources", "sha256_of", "MAX_TOTAL_BYTES",
+           "MAX_RATIO"]
 
 MAX_TOTAL_BYTES = 4 * 1024**3
 MAX_RATIO = 200
@@ -54,6 +56,23 @@ class _Counting:
 
     def __exit__(self, *exc: object) -> None:
         self._fh.close()
+
+
+@dataclass
+class Loaded:
+    """What a writer did with one file, for the caller's import record.
+
+    ``options`` are the choices made (stored with the import), ``message`` the one line a
+    person reads, ``audit`` the counts worth keeping in the audit trail.
+    """
+
+    rows_read: int
+    rows_accepted: int
+    rows_rejected: int
+    report: list[dict[str, Any]]
+    message: str
+    options: dict[str, Any] = field(default_factory=dict)
+    audit: dict[str, Any] = field(default_factory=dict)
 
 
 class Source:

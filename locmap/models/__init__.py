@@ -38,6 +38,7 @@ from locmap.models.plan import (
     ReviewRequest,
     action_factor,
 )
+from locmap.models.upload import Upload
 
 __all__ = [
     "Base", "Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork", "Place",
@@ -47,5 +48,5 @@ __all__ = [
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
     "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
-    "LocalityIncidentCount",
+    "LocalityIncidentCount", "Upload",
 ]

@@ -1,6 +1,9 @@
-"""Pooling partners' data: police crime imports, their records, and the crime-type mapping.
+"""Pooling partners' data: imports of every kind, their records, and the crime-type mapping.
 
-Every import is one :class:`~locmap.models.DataImport` (who, file, SHA-256, rows read /
+:func:`run_import` is the one import use case (police CSV, GIS file, OSM extract) that the
+CLI, the web (tests, inline) and the worker (:mod:`locmap.services.import_jobs`) all call;
+the readers and writers in :mod:`locmap.io` know nothing of permissions or records. Every
+import is one :class:`~locmap.models.DataImport` (who, file, SHA-256, rows read /
 accepted / rejected with reasons, start and end) written in the same transaction as the
 rows it added; a failed import is rolled back whole and then recorded as ``failed`` by
 :func:`record_failure` in a fresh transaction, so the trail shows it too.
@@ -22,6 +25,7 @@ for a pilot the first time it imports or reads its mapping; the coordinator chan
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 import hashlib
 import math
 import time
@@ -35,18 +39,30 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.io import police
-from locmap.io.sources import Source, collect_sources, sha256_of
+from locmap.io import gis, osm, police
+from locmap.io.export import csv_lines
+from locmap.io.sources import Loaded, Source, collect_sources, sha256_of
 from locmap.models import CrimeTypeMapping, DataImport, Pilot
 from locmap.services import audit
 from locmap.services.errors import InvalidData, NotFound
+from locmap.services.import_locks import (
+    IMPORT_LOCK_NS,
+    IMPORT_QUEUE,
+    INTERRUPTED_MESSAGE,
+    PILOT_IMPORT_LOCK_NS,
+    fail_interrupted,
+    hold_import_lock,
+)
 from locmap.services.permissions import Actor, require
 from locmap.vocab import HARM_CATEGORIES
 
 __all__ = [
     "DEFAULT_CRIME_TYPE_MAPPING", "DEFAULT_BUFFER_M", "crime_type_mapping",
-    "set_crime_type_mapping", "seed_crime_type_mapping", "import_police", "record_failure",
-    "hold_import_lock", "fail_interrupted",
+    "set_crime_type_mapping", "seed_crime_type_mapping", "KINDS", "run_import", "import_police",
+    "import_gis", "import_osm", "record_failure",
+    "hold_import_lock", "fail_interrupted", "IMPORT_LOCK_NS", "IMPORT_QUEUE",
+    "INTERRUPTED_MESSAGE", "OSM_PRESETS", "POLICE_COLUMNS", "operator_actor",
+    "police_sources", "rejected_rows_csv",
     "get_import", "list_imports", "import_dict", "pilot_bbox",
 ]
 
@@ -66,6 +82,9 @@ DEFAULT_CRIME_TYPE_MAPPING: dict[str, str] = {
     "Vehicle crime": "other",
     "Other crime": "other",
 }
+# What the preview pages show: OSM tag presets; police columns in the first rows.
+OSM_PRESETS = osm.PRESETS
+POLICE_COLUMNS = police.REQUIRED_COLUMNS + ("LSOA code", "Last outcome category")
 # Incidents around the locality matter too (rate at the place vs its surroundings).
 DEFAULT_BUFFER_M = 2000
 
@@ -155,68 +174,137 @@ def import_dict(di: DataImport) -> dict[str, Any]:
     }
 
 
-def import_police(
+KINDS = ("police_csv", "gis_layer", "gis_places", "osm")
+
+
+def run_import(
     session: Session,
     actor: Actor,
     pilot_id: int,
+    kind: str,
     path: Path,
     *,
+    options: dict[str, Any] | None = None,
     filename: str | None = None,
-    buffer_m: float = DEFAULT_BUFFER_M,
     data_import: DataImport | None = None,
     progress: Callable[[int, int], None] | None = None,
     sources: list[Source] | None = None,
 ) -> DataImport:
-    """Import one police.uk CSV, zip of CSVs or folder into the pilot's incidents.
+    """Import one file into the pilot: the one use case behind the CLI, the web and the worker.
 
-    All-or-nothing: on :class:`InvalidData` the caller rolls back and may call
-    :func:`record_failure`. ``data_import`` continues a record created earlier (the web
-    upload creates it as ``pending``); otherwise one is created here.
+    ``kind`` is one of :data:`KINDS`; ``options`` are the kind's choices (police:
+    ``buffer_m``; GIS: ``layer_name``, ``crs``, ``name_column``, ``kind_column``,
+    ``source_layer``; OSM: ``presets``, ``as_places``, ``pick``, ``buffer_m``).
+    ``data_import`` continues a record created earlier (a queued web import); otherwise one
+    is created. All-or-nothing: on a :class:`~locmap.services.errors.LocmapError` the caller
+    rolls back and may call :func:`record_failure`.
     """
+    opts = dict(options or {})
+    if kind not in KINDS:
+        raise InvalidData(f"Unknown import kind {kind!r}; use one of {', '.join(KINDS)}.")
     require(actor, pilot_id, "import.run")
+    if kind == "gis_places" or (kind == "osm" and (opts.get("as_places") or opts.get("pick"))):
+        require(actor, pilot_id, "place.edit")
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
         raise NotFound("No such pilot.")
-    if buffer_m < 0 or buffer_m > 50_000:
-        raise InvalidData("The buffer around the locality must be 0 to 50,000 metres.")
     path = Path(path)
-    if sources is None:
-        sources = collect_sources([path])
+    if kind == "police_csv":
+        buffer_m = float(opts.get("buffer_m", DEFAULT_BUFFER_M))
+        if buffer_m < 0 or buffer_m > 50_000:
+            raise InvalidData("The buffer around the locality must be 0 to 50,000 metres.")
+        if sources is None:
+            sources = collect_sources([path])
+    elif kind == "osm":
+        osm.check_options(opts.get("presets", ()), opts.get("as_places", ()),
+                          opts.get("pick", ()))
+    # One import at a time per pilot, whoever runs it (CLI, worker): concurrent imports
+    # into one pilot would contend on its incidents' dedupe keys and locality counts, in
+    # orders that can deadlock. Held until the import's transaction ends.
+    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :pilot_id)"),
+                    {"ns": PILOT_IMPORT_LOCK_NS, "pilot_id": pilot_id})
     started = time.perf_counter()
     if data_import is None:
         data_import = DataImport(
-            pilot_id=pilot_id, kind="police_csv", filename=filename or path.name,
-            sha256=_fingerprint(path, sources), created_by_id=actor.user_id,
+            pilot_id=pilot_id, kind=kind, filename=filename or path.name,
+            sha256=_fingerprint(path, sources or []), created_by_id=actor.user_id,
         )
         session.add(data_import)
     data_import.status = "running"
     data_import.started_at = clock.now()
-    data_import.options = {"buffer_m": buffer_m}
     session.flush()
-    seed_crime_type_mapping(session, pilot_id)
-    result = police.stage_and_insert(
-        session.connection(), sources, pilot_id=pilot_id, data_import_id=data_import.id,
-        created_by_id=actor.user_id, bbox=pilot_bbox(pilot, buffer_m), progress=progress,
-    )
-    elapsed = time.perf_counter() - started
+    shown = filename or data_import.filename
+    if kind == "police_csv":
+        assert sources is not None
+        loaded = _write_police(session, actor, pilot, sources, data_import.id, buffer_m,
+                               progress)
+    elif kind == "osm":
+        loaded = osm.write_osm(
+            session, pilot, path, data_import_id=data_import.id, created_by_id=actor.user_id,
+            filename=shown, **{k: opts[k] for k in ("presets", "as_places", "pick", "buffer_m")
+                               if k in opts})
+    else:
+        loaded = gis.write_gis(
+            session, pilot_id, path, data_import_id=data_import.id,
+            created_by_id=actor.user_id, as_=kind.removeprefix("gis_"), filename=shown,
+            **{k: opts[k] for k in ("layer_name", "crs", "name_column", "kind_column",
+                                    "source_layer") if k in opts})
     data_import.status = "done"
-    data_import.rows_read = result.rows_read
-    data_import.rows_accepted = result.rows_accepted
-    data_import.rows_rejected = result.rows_rejected
-    data_import.report = result.rejects
-    data_import.options = {"buffer_m": buffer_m, "summary": result.summary()}
-    data_import.finished_at = data_import.started_at + dt.timedelta(seconds=elapsed)
-    data_import.message = (
-        f"{result.rows_accepted:,} incidents added from {result.rows_read:,} rows; "
-        f"{result.rows_rejected:,} rejected, {result.rows_duplicate:,} already present, "
-        f"{result.rows_outside:,} outside the area ({buffer_m:,.0f} m around the locality)."
-    )
+    data_import.rows_read = loaded.rows_read
+    data_import.rows_accepted = loaded.rows_accepted
+    data_import.rows_rejected = loaded.rows_rejected
+    data_import.report = loaded.report
+    data_import.options = loaded.options
+    data_import.message = loaded.message
+    data_import.finished_at = data_import.started_at + dt.timedelta(
+        seconds=time.perf_counter() - started)
     session.flush()
     audit.record(session, actor, "import", "data_import", data_import.id, pilot_id=pilot_id,
-                 detail={"kind": "police_csv", "filename": data_import.filename,
-                         "sha256": data_import.sha256, "accepted": result.rows_accepted,
-                         "rejected": result.rows_rejected})
+                 detail={"kind": kind, "filename": data_import.filename,
+                         "sha256": data_import.sha256, **loaded.audit})
     return data_import
+
+
+def _write_police(session: Session, actor: Actor, pilot: Pilot, sources: list[Source],
+                  data_import_id: int, buffer_m: float,
+                  progress: Callable[[int, int], None] | None) -> Loaded:
+    seed_crime_type_mapping(session, pilot.id)
+    result = police.stage_and_insert(
+        session.connection(), sources, pilot_id=pilot.id, data_import_id=data_import_id,
+        created_by_id=actor.user_id, bbox=pilot_bbox(pilot, buffer_m), progress=progress,
+    )
+    return Loaded(
+        rows_read=result.rows_read, rows_accepted=result.rows_accepted,
+        rows_rejected=result.rows_rejected, report=result.rejects,
+        options={"buffer_m": buffer_m, "summary": result.summary()},
+        message=(
+            f"{result.rows_accepted:,} incidents added from {result.rows_read:,} rows; "
+            f"{result.rows_rejected:,} rejected, {result.rows_duplicate:,} already present, "
+            f"{result.rows_outside:,} outside the area ({buffer_m:,.0f} m around the "
+            "locality)."),
+        audit={"accepted": result.rows_accepted, "rejected": result.rows_rejected},
+    )
+
+
+def import_police(session: Session, actor: Actor, pilot_id: int, path: Path, *,
+                  buffer_m: float = DEFAULT_BUFFER_M, **kw: Any) -> DataImport:
+    """:func:`run_import` of a police.uk CSV, zip of CSVs or folder."""
+    return run_import(session, actor, pilot_id, "police_csv", path,
+                      options={"buffer_m": buffer_m}, **kw)
+
+
+def import_gis(session: Session, actor: Actor, pilot_id: int, path: Path, *,
+               as_: str = "layer", **options: Any) -> DataImport:
+    """:func:`run_import` of a GIS file as a feature layer (``as_="layer"``) or places."""
+    if as_ not in ("layer", "places"):
+        raise InvalidData("Import a GIS file as 'layer' or as 'places'.")
+    return run_import(session, actor, pilot_id, f"gis_{as_}", path, options=options)
+
+
+def import_osm(session: Session, actor: Actor, pilot_id: int, path: Path,
+               **options: Any) -> DataImport:
+    """:func:`run_import` of an OpenStreetMap extract."""
+    return run_import(session, actor, pilot_id, "osm", path, options=options)
 
 
 def record_failure(
@@ -236,42 +324,6 @@ def record_failure(
     audit.record(session, actor, "import_failed", "data_import", di.id, pilot_id=pilot_id,
                  detail={"kind": kind, "filename": filename, "message": message[:500]})
     return di
-
-
-# Advisory-lock namespace of running web imports (the second key is the import's id).
-_IMPORT_LOCK = 0x6C6F6331  # "loc1"
-# A job takes its lock within milliseconds of being queued; older unlocked ones are dead.
-INTERRUPTED_AFTER_S = 60
-INTERRUPTED_MESSAGE = ("Interrupted: the server stopped while this import ran. Nothing was "
-                       "imported (an import is written all at once or not at all); upload the "
-                       "file again.")
-
-
-def hold_import_lock(session: Session, import_id: int) -> None:
-    """Hold the running import's lock until the session's transaction ends.
-
-    The web runs an import in one transaction after committing ``running``; it takes
-    this lock first. If the process dies, PostgreSQL rolls the transaction back and
-    releases the lock, which is how :func:`fail_interrupted` tells a dead job from a
-    live one, whichever process runs it.
-    """
-    session.execute(text("SELECT pg_advisory_xact_lock(:ns, :id)"),
-                    {"ns": _IMPORT_LOCK, "id": import_id})
-
-
-def fail_interrupted(session: Session, pilot_id: int) -> int:
-    """Mark the pilot's pending or running imports whose job is gone as failed.
-
-    A job is gone when nobody holds its lock (see :func:`hold_import_lock`) a minute
-    after it was queued. Returns how many were marked.
-    """
-    return session.connection().execute(text(
-        "UPDATE data_import SET status = 'failed', message = :message, finished_at = now() "
-        "WHERE pilot_id = :pilot_id AND status IN ('pending', 'running') "
-        "AND started_at < now() - make_interval(secs => :after) "
-        "AND pg_try_advisory_xact_lock(:ns, id)"),
-        {"message": INTERRUPTED_MESSAGE, "pilot_id": pilot_id, "after": INTERRUPTED_AFTER_S,
-         "ns": _IMPORT_LOCK}).rowcount or 0
 
 
 def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
@@ -296,3 +348,43 @@ def list_imports(
         select(DataImport).where(DataImport.pilot_id == pilot_id)
         .order_by(DataImport.id.desc()).limit(limit)
     ))
+
+
+def operator_actor(session: Session, pilot_name: str, email: str | None) -> tuple[int, Actor]:
+    """The pilot (by name) and who a command-line import is recorded as.
+
+    Without ``email``: the server's operator, recorded by OS account name and acting as the
+    pilot's coordinator (whoever runs the CLI already holds the database). With it: that
+    user, with their own rights.
+    """
+    from locmap.models import User
+    from locmap.services.accounts import actor_for
+
+    pilot_id = session.scalar(select(Pilot.id).where(Pilot.name == pilot_name))
+    if pilot_id is None:
+        raise NotFound(f"No pilot called {pilot_name!r}.")
+    if email is None:
+        return pilot_id, Actor(user_id=None, email=f"cli:{getpass.getuser()}",
+                               roles={pilot_id: frozenset({"coordinator"})})
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user with email {email}.")
+    return pilot_id, actor_for(session, user)
+
+
+def police_sources(path: Path) -> list[Source]:
+    """The CSV files a police import of ``path`` reads (for a progress bar's total)."""
+    return collect_sources([Path(path)])
+
+
+def rejected_rows_csv(session: Session, actor: Actor, pilot_id: int,
+                      import_id: int) -> tuple[str, str]:
+    """(file name, CSV text) of an import's rejected rows, formula cells neutralised;
+    the export is audited.
+    """
+    di = get_import(session, actor, pilot_id, import_id)
+    header = ["file", "row", "reason", "crime_id", "month", "crime_type", "location"]
+    rows = [[r.get(k, "") for k in header] for r in di.report or []]
+    audit.record(session, actor, "export", "data_import_report", di.id, pilot_id=pilot_id,
+                 detail={"rows": len(rows)})
+    return f"import-{di.id}-rejected-rows.csv", "".join(csv_lines(header, rows))

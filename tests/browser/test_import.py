@@ -1,5 +1,6 @@
 """A practitioner uploads a police CSV, checks the preview and mapping, imports it and sees
-the new incidents counted on the pilot."""
+the new incidents counted on the pilot: the import waits in the queue until a real
+``locmap worker`` process, started by the test, runs it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from locmap.db import Database
 from tests.browser.conftest import login
 
 pytestmark = pytest.mark.browser
@@ -46,7 +49,9 @@ def incident_count(page: Any) -> int:
     return int(re.search(r"(\d+) incidents", stats).group(1))  # type: ignore[union-attr]
 
 
-def test_upload_preview_confirm_and_see_the_incidents(page: Any, tmp_path: Path) -> None:
+def test_upload_preview_confirm_and_see_the_incidents(
+    page: Any, tmp_path: Path, demo_db: Database, start_worker: Any
+) -> None:
     SHOTS.mkdir(exist_ok=True)
     login(page, "practitioner@demo.locmap.invalid")
     page.wait_for_selector("#pilot-list .card")
@@ -64,7 +69,15 @@ def test_upload_preview_confirm_and_see_the_incidents(page: Any, tmp_path: Path)
     assert page.locator("#mapping tr.seen").count() == 5
     page.screenshot(path=str(SHOTS / "import-preview.png"), full_page=True)
     page.click("#confirm-import")
-    page.wait_for_selector("#import-status:text('done')", timeout=20_000)
+    # Queued: the web process does not run imports itself.
+    page.wait_for_selector("#import-status")
+    import_id = int(page.url.rsplit("/", 1)[1])
+    assert page.locator("#import-status").inner_text() == "pending"
+    assert "Queued" in page.locator("#import-progress").inner_text()
+    page.wait_for_timeout(1500)
+    assert page.locator("#import-status").inner_text() == "pending"
+    start_worker(demo_db.url, "--concurrency", "1")
+    page.wait_for_selector("#import-status:text('done')", timeout=30_000)
     assert page.locator("#rows-accepted").inner_text() == "8"
     assert page.locator("#rows-rejected").inner_text() == "1"
     page.screenshot(path=str(SHOTS / "import-result.png"), full_page=True)
@@ -76,6 +89,10 @@ def test_upload_preview_confirm_and_see_the_incidents(page: Any, tmp_path: Path)
     page.reload()
     assert page.locator("#import-status").inner_text() == "done"
     assert incident_count(page) == before + 8
+    with demo_db.engine.connect() as conn:  # run by the worker's job, not by the web
+        assert conn.scalar(text("SELECT status FROM procrastinate_jobs WHERE task_name = "
+                                "'locmap:run_import' AND args->>'import_id' = :id"),
+                           {"id": str(import_id)}) == "succeeded"
 
 
 def test_coordinator_adds_a_crime_type_to_the_mapping(page: Any) -> None:

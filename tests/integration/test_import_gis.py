@@ -13,10 +13,10 @@ from shapely.geometry import Point, Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap.io.gis import import_gis
 from locmap.models import AuditEvent, Feature, FeatureLayer, Place
 from locmap.services.accounts import actor_for
 from locmap.services.errors import Forbidden, InvalidData
+from locmap.services.imports import import_gis
 from tests.factories import World
 
 TO_BNG = Transformer.from_crs(4326, 27700, always_xy=True)

@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap.io.gis import import_gis
-from locmap.models import DataImport, Feature, FeatureLayer, Incident
+from locmap.models import DataImport, Feature, FeatureLayer, Incident, Upload
 from locmap.services import imports
 from locmap.services.accounts import actor_for
 from locmap.services.errors import InvalidData
+from locmap.services.imports import import_gis
 from tests.conftest import AuthActions
 from tests.factories import World
 from tests.integration.test_import_police import write_csv
@@ -67,7 +67,8 @@ def test_polygon_of_1_5_million_vertices_is_refused_by_upload(
     assert "100,000 vertices per geometry" in body and "simplify it" in body
     assert str(tmp_path) not in body  # no server paths in messages
     assert counts(session, pid) == before
-    assert not any((data_dir / "imports").iterdir())  # the refused upload is not kept
+    assert session.scalar(select(func.count()).select_from(Upload)
+                          .where(Upload.pilot_id == pid)) == 0  # the refused upload is not kept
 
 
 def test_polygon_over_the_vertex_cap_is_reported_and_not_written(

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap.models import AuditEvent, DataImport, Incident
+from locmap.models import AuditEvent, DataImport, Incident, Upload
 from locmap.services.imports import hold_import_lock
 from tests.conftest import AuthActions
 from tests.factories import World
@@ -62,7 +62,9 @@ def test_upload_preview_confirm_result(
                           .where(Incident.pilot_id == pid)) == 7
     # The upload is consumed: confirming again finds nothing.
     assert client.post(confirm_url, data={"csrf_token": token}).status_code == 404
-    assert not any(p.name.endswith(".claimed") for p in (data_dir / "imports").iterdir())
+    # The stored file goes once its import has run.
+    assert session.scalar(select(func.count()).select_from(Upload)
+                          .where(Upload.pilot_id == pid)) == 0
     report = client.get(f"/api/v1/pilots/{pid}/imports/{import_id}/report.csv")
     assert report.mimetype == "text/csv"
     lines = report.get_data(as_text=True).splitlines()

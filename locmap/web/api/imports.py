@@ -7,8 +7,7 @@ from typing import Any
 from flask import Response, jsonify
 from marshmallow import Schema, fields, validate
 
-from locmap.io.export import csv_lines
-from locmap.services import audit, imports
+from locmap.services import imports
 from locmap.vocab import HARM_CATEGORIES
 from locmap.web.api import api
 from locmap.web.context import actor, db_session
@@ -75,14 +74,6 @@ def get_import(pilot_id: int, import_id: int) -> Any:
 @api.route("/pilots/<int:pilot_id>/imports/<int:import_id>/report.csv", summary="Rejected "
            "rows of an import (CSV, formula cells neutralised)", tag="imports")
 def import_report(pilot_id: int, import_id: int) -> Any:
-    s, a = db_session(), actor()
-    di = imports.get_import(s, a, pilot_id, import_id)
-    header = ["file", "row", "reason", "crime_id", "month", "crime_type", "location"]
-    rows = [[r.get(k, "") for k in header] for r in di.report or []]
-    audit.record(s, a, "export", "data_import_report", di.id, pilot_id=pilot_id,
-                 detail={"rows": len(rows)})
-    return Response(
-        "".join(csv_lines(header, rows)), mimetype="text/csv",
-        headers={"Content-Disposition":
-                 f'attachment; filename="import-{di.id}-rejected-rows.csv"'},
-    )
+    name, body = imports.rejected_rows_csv(db_session(), actor(), pilot_id, import_id)
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -9,12 +9,19 @@
     if (status !== "pending" && status !== "running") { return; }
     var url = box.getAttribute("data-status-url");
     var label = document.getElementById("import-status");
+    var progress = document.getElementById("import-progress");
     var delay = 500;
     function poll() {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : Promise.reject(r.status); })
         .then(function (d) {
-          label.textContent = d.status;
+          if (label.textContent !== d.status) {
+            label.textContent = d.status;
+            label.className = "status status-" + d.status;
+            if (d.status === "running" && progress) {
+              progress.textContent = "The import is running; this page updates by itself.";
+            }
+          }
           if (d.status !== "pending" && d.status !== "running") { window.location.reload(); return; }
           delay = Math.min(delay * 1.5, 5000);
           window.setTimeout(poll, delay);
