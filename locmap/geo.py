@@ -19,7 +19,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity, make_valid
 
-from locmap.services.errors import InvalidGeometry
+from locmap.errors import InvalidGeometry
 
 __all__ = [
     "ALLOWED_TYPES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",

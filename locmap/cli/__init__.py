@@ -17,8 +17,8 @@ import click
 from locmap.cli.serve import exit_now, serve_app, start_child, stop_child, web_options
 from locmap.config import ConfigError, load_settings
 from locmap.db import Database, connections, downgrade, upgrade
+from locmap.errors import LocmapError
 from locmap.pgserver import DatabaseUnavailable
-from locmap.services.errors import LocmapError
 from locmap.services.permissions import Actor
 from locmap.vocab import ROLES
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.services.errors import LocmapError, NotFound
+from locmap.errors import LocmapError, NotFound
 from locmap.services.permissions import Actor
 
 __all__ = ["import_group"]

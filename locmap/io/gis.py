@@ -31,11 +31,11 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap.errors import InvalidData, InvalidGeometry
 from locmap.geo import MAX_VERTICES, parse_geojson_geometry
 from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, Loaded
 from locmap.models import Feature, FeatureLayer, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
-from locmap.services.errors import InvalidData, InvalidGeometry
 from locmap.vocab import PLACE_KINDS
 
 __all__ = ["read_gis", "preview_gis", "write_gis", "json_safe", "checked_geometry",

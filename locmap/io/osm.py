@@ -40,11 +40,11 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from locmap.errors import InvalidData, InvalidGeometry
 from locmap.io.gis import checked_geometry, json_safe
 from locmap.io.sources import Loaded
 from locmap.models import Feature, FeatureLayer, Pilot, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
-from locmap.services.errors import InvalidData, InvalidGeometry
 
 __all__ = ["PRESETS", "OSM_SUFFIXES", "OsmElement", "parse_other_tags", "place_kind",
            "read_osm", "clip_area", "preview_osm", "check_options", "write_osm"]

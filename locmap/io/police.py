@@ -29,8 +29,8 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, text
 
+from locmap.errors import InvalidData
 from locmap.io.sources import Source
-from locmap.services.errors import InvalidData
 
 __all__ = [
     "REQUIRED_COLUMNS", "MAX_REPORT_ROWS", "PoliceResult", "detect_encoding", "preview",

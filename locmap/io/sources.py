@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO
 
-from locmap.services.errors import InvalidData
+from locmap.errors import InvalidData
 
 __all__ = ["Source", "Loaded", "collect_sources", "sha256_of", "MAX_TOTAL_BYTES",
            "MAX_RATIO"]

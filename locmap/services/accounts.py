@@ -17,9 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import InvalidData, NotFound
 from locmap.models import Agency, AuditEvent, Membership, Pilot, User
 from locmap.services import audit
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.permissions import Actor
 from locmap.vocab import PILOT_ROLES
 

@@ -17,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import context_weighting as cw
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Assessment, ContextLink, ContextWeight, SafetyFactor
 from locmap.queries import assessment as q
 from locmap.services import audit
 from locmap.services.assessment_snapshot import compute_indicators, write_summary
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment.dashboard import PublishedTable, dashboard_tables, publish
+from locmap.errors import InvalidData
 from locmap.io.export import neutralise_cell
 from locmap.queries import dashboard as q
 from locmap.services import audit
-from locmap.services.errors import InvalidData
 from locmap.services.permissions import Actor, can, require
 from locmap.services.pilots import get_pilot
 from locmap.vocab import CASE_STATUSES, EXPLOITATION_CATEGORIES, label

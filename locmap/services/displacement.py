@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import impact as analysis
+from locmap.errors import InvalidData, NotFound
 from locmap.models import DisplacementFlag, Feature, FeatureLayer, Pilot
 from locmap.queries import impact as q
 from locmap.queries.assessment import PLACE_RADIUS_M, place_row
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.impact import (
     BAND_TEXT,
     SEASONAL_MONTHS,

@@ -16,9 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from locmap import clock
+from locmap.errors import InvalidData
 from locmap.models import AwarenessActivity, EngagementRecord, Place
 from locmap.services import audit
-from locmap.services.errors import InvalidData
 from locmap.services.evidence import check_text, check_vocab, live_place
 from locmap.services.permissions import Actor, require
 from locmap.vocab import ENGAGEMENT_GROUPS

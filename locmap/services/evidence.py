@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.geo import to_geojson
 from locmap.models import Agency, Incident, Place
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import label
 

@@ -23,10 +23,10 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import NotFound
 from locmap.io.export import csv_lines
 from locmap.models import Pilot
 from locmap.services import audit
-from locmap.services.errors import NotFound
 from locmap.services.permissions import Actor, can, require
 
 __all__ = ["export_data", "export_geojson", "export_gpkg", "export_csv", "INCIDENT_CSV_HEADER"]

@@ -16,10 +16,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.exc import StaleDataError
 
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import EngagementRecord, Incident, Observation, Place, SafetyFactor
 from locmap.models.base import utcnow
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.evidence import check_text, check_version, check_vocab, iso, live_place
 from locmap.services.permissions import Actor, require
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES

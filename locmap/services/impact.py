@@ -21,12 +21,12 @@ from shapely.geometry import mapping
 
 from locmap import clock
 from locmap.assessment import impact as analysis
+from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry
 from locmap.queries import impact as q
 from locmap.queries.assessment import PLACE_RADIUS_M, PlaceRow, place_row
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 
 __all__ = [

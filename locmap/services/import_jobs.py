@@ -33,12 +33,12 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.db import Database
+from locmap.errors import Conflict, InvalidData, LocmapError, NotFound
 from locmap.io import gis, osm, police
 from locmap.io.sources import collect_sources
 from locmap.models import DataImport, Pilot, Upload, User
 from locmap.services import imports
 from locmap.services.accounts import actor_for
-from locmap.services.errors import Conflict, InvalidData, LocmapError, NotFound
 from locmap.services.permissions import Actor, require
 
 __all__ = ["ACCEPTED_SUFFIXES", "UPLOAD_TTL_S", "PendingUpload", "store_upload",

@@ -39,12 +39,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import InvalidData, NotFound
 from locmap.io import gis, osm, police
 from locmap.io.export import csv_lines
 from locmap.io.sources import Loaded, Source, collect_sources, sha256_of
 from locmap.models import CrimeTypeMapping, DataImport, Pilot
 from locmap.services import audit
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.import_locks import (
     IMPORT_LOCK_NS,
     IMPORT_QUEUE,
@@ -196,7 +196,7 @@ def run_import(
     ``buffer_m``; GIS: ``layer_name``, ``crs``, ``name_column``, ``kind_column``,
     ``source_layer``; OSM: ``presets``, ``as_places``, ``pick``, ``buffer_m``).
     ``data_import`` continues a record created earlier (a queued web import); otherwise one
-    is created. All-or-nothing: on a :class:`~locmap.services.errors.LocmapError` the caller
+    is created. All-or-nothing: on a :class:`~locmap.errors.LocmapError` the caller
     rolls back and may call :func:`record_failure`.
     """
     opts = dict(options or {})

@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, wkb_to_shape
 from locmap.models import Agency, Incident, Place
 from locmap.queries import incidents as q
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
 

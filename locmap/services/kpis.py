@@ -22,12 +22,12 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import plan_logic as pl
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
 from locmap.queries import assessment as q
 from locmap.services import audit, plans
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor
 
 __all__ = [

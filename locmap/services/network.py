@@ -17,9 +17,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from locmap import network as pure
+from locmap.errors import InvalidData, NotFound
 from locmap.models import PeerNetwork, Person, Place, Presence, Relationship
 from locmap.services import audit
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import RELATIONSHIP_TYPES, VALENCES
 

@@ -14,8 +14,8 @@ from xml.sax.saxutils import escape
 import networkx as nx
 from sqlalchemy.orm import Session
 
+from locmap.errors import InvalidData
 from locmap.services import audit
-from locmap.services.errors import InvalidData
 from locmap.services.network import analysis
 from locmap.services.permissions import Actor, require
 

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from locmap import clock
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Observation, Place, User
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.evidence import (
     as_local_aware,
     check_text,

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from locmap import clock
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Identity, PeerNetwork, Person
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERSON_KINDS
 

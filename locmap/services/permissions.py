@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from locmap.services.errors import Forbidden, NotFound
+from locmap.errors import Forbidden, NotFound
 
 __all__ = ["Actor", "PERMISSIONS", "require", "can", "OWNING_TEAM"]
 

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson, to_multipolygon
 from locmap.models import Incident, Membership, Person, Pilot, Place, ReviewPoint
 from locmap.services import audit
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.timeline import pilot_end, review_dates
 

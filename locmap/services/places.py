@@ -15,12 +15,12 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson, wkb_to_shape
 from locmap.models import Agency, Incident, Pilot, Place
 from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
 from locmap.services import audit
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import PLACE_KINDS, label
 

@@ -14,9 +14,9 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import InvalidData
 from locmap.io.export import csv_lines, neutralise_cell
 from locmap.services import audit, plans
-from locmap.services.errors import InvalidData
 from locmap.services.permissions import Actor, require
 from locmap.vocab import label
 

@@ -21,10 +21,10 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import plan_logic as pl
+from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Agency, Assessment, Place, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
 from locmap.services import assessments, audit, kpis
-from locmap.services.errors import Conflict, InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 

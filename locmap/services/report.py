@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import Conflict
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
 from locmap.services import audit
 from locmap.services.assessments import assessment_view
-from locmap.services.errors import Conflict
 from locmap.services.permissions import Actor, can
 from locmap.services.review_history import history
 from locmap.services.reviews import get_subject

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import review_rules as rules
+from locmap.errors import Conflict, Forbidden, InvalidData, NotFound
 from locmap.models import (
     Action,
     Agency,
@@ -34,7 +35,6 @@ from locmap.models import (
     User,
 )
 from locmap.services import audit
-from locmap.services.errors import Conflict, Forbidden, InvalidData, NotFound
 from locmap.services.permissions import Actor, require
 from locmap.vocab import REVIEW_DECISIONS
 

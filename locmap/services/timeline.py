@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment.review_rules import action_overdue, kpi_trend, review_point_status
+from locmap.errors import InvalidData, NotFound
 from locmap.models import (
     KPI,
     Action,
@@ -32,7 +33,6 @@ from locmap.models import (
     User,
 )
 from locmap.services import audit
-from locmap.services.errors import InvalidData, NotFound
 from locmap.services.permissions import Actor, can, require
 from locmap.services.reviews import load_subject, my_agency, open_requests_for, place_of
 

@@ -11,7 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.services.errors import LocmapError, NotFound
+from locmap.errors import LocmapError, NotFound
 from locmap.vocab import label
 from locmap.web import hardening
 from locmap.web.context import init_request_scope

@@ -12,8 +12,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 
+from locmap.errors import Conflict, InvalidData
 from locmap.services import assessments
-from locmap.services.errors import Conflict, InvalidData
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 from locmap.web.context import actor, db_session, login_required
 

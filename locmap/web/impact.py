@@ -23,8 +23,8 @@ from flask import (
 )
 from werkzeug.datastructures import MultiDict
 
+from locmap.errors import InvalidData
 from locmap.services import assessments, displacement, impact, places
-from locmap.services.errors import InvalidData
 from locmap.services.permissions import can
 from locmap.services.pilots import get_pilot
 from locmap.web.context import actor, db_session, login_required

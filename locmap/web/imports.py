@@ -31,8 +31,8 @@ from flask import (
 )
 from werkzeug.utils import secure_filename
 
+from locmap.errors import InvalidData
 from locmap.services import import_jobs, imports
-from locmap.services.errors import InvalidData
 from locmap.services.permissions import can
 from locmap.services.pilots import get_pilot
 from locmap.vocab import HARM_CATEGORIES, PLACE_KINDS

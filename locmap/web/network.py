@@ -13,8 +13,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from locmap import clock
+from locmap.errors import InvalidData, LocmapError
 from locmap.services import network, network_view, pilots, places
-from locmap.services.errors import InvalidData, LocmapError
 from locmap.services.permissions import can
 from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
 from locmap.web.context import actor, db_session, login_required

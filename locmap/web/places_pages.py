@@ -15,8 +15,8 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from marshmallow import Schema, ValidationError
 
 from locmap import clock
+from locmap.errors import Conflict, InvalidData
 from locmap.services import engagement, evidence, factors, observations, places
-from locmap.services.errors import Conflict, InvalidData
 from locmap.services.evidence import LOCAL_TZ
 from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot

@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
+from locmap.errors import Conflict, InvalidData
 from locmap.services import assessments, kpis, plans
-from locmap.services.errors import Conflict, InvalidData
 from locmap.services.permissions import can
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 from locmap.web.context import actor, db_session, login_required

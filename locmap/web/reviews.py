@@ -12,9 +12,9 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
+from locmap.errors import Conflict, Forbidden, InvalidData
 from locmap.services import report, review_history, reviews, timeline
 from locmap.services.assessments import assessment_view
-from locmap.services.errors import Conflict, Forbidden, InvalidData
 from locmap.services.permissions import can
 from locmap.vocab import REVIEW_DECISIONS
 from locmap.web.context import actor, db_session, login_required

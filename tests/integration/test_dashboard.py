@@ -16,11 +16,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.assessment.suppression import feasible_range
+from locmap.errors import NotFound
 from locmap.models import AuditEvent, Feature, FeatureLayer, Person, Presence
 from locmap.queries import dashboard as q
 from locmap.services import dashboard
 from locmap.services.accounts import actor_for
-from locmap.services.errors import NotFound
 from tests.factories import World
 
 AS_OF = dt.date(2026, 11, 22)

@@ -19,10 +19,10 @@ from shapely.geometry import Point, box, mapping
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from locmap.errors import InvalidData
 from locmap.models import Incident, Place, Presence
 from locmap.services.accounts import actor_for
 from locmap.services.displacement import watch
-from locmap.services.errors import InvalidData
 from locmap.services.impact import place_impact
 from tests import factories
 

@@ -13,9 +13,9 @@ from shapely.geometry import Point, Polygon
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Forbidden, InvalidData
 from locmap.models import AuditEvent, Feature, FeatureLayer, Place
 from locmap.services.accounts import actor_for
-from locmap.services.errors import Forbidden, InvalidData
 from locmap.services.imports import import_gis
 from tests.factories import World
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap.errors import InvalidData
 from locmap.models import DataImport, Feature, FeatureLayer, Incident, Upload
 from locmap.services import imports
 from locmap.services.accounts import actor_for
-from locmap.services.errors import InvalidData
 from locmap.services.imports import import_gis
 from tests.conftest import AuthActions
 from tests.factories import World

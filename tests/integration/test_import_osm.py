@@ -11,10 +11,10 @@ from geoalchemy2.shape import to_shape
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Forbidden, InvalidData
 from locmap.io.osm import parse_other_tags, place_kind, preview_osm
 from locmap.models import AuditEvent, DataImport, Feature, FeatureLayer, Place
 from locmap.services.accounts import actor_for
-from locmap.services.errors import Forbidden, InvalidData
 from locmap.services.imports import import_osm
 from tests.factories import LOCALITY, World
 

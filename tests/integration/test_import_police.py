@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Forbidden, InvalidData, NotFound
 from locmap.models import AuditEvent, DataImport, Incident
 from locmap.services import imports
 from locmap.services.accounts import actor_for
-from locmap.services.errors import Forbidden, InvalidData, NotFound
 from locmap.services.permissions import Actor
 from tests.factories import World
 

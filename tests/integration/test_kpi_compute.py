@@ -11,9 +11,9 @@ from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.errors import InvalidData
 from locmap.models import AwarenessActivity, Incident, SafetyFactor, SafetyMap, SafetyMapArea
 from locmap.services import accounts, assessments, kpis, plans
-from locmap.services.errors import InvalidData
 from tests import factories
 from tests.integration.test_plan_api import api
 

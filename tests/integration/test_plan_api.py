@@ -14,10 +14,10 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Conflict
 from locmap.models import Agency, AuditEvent, SafetyFactor
 from locmap.models.plan import Plan
 from locmap.services import accounts, plans
-from locmap.services.errors import Conflict
 from tests import factories
 
 

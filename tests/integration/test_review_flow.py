@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap.errors import Forbidden
 from locmap.models import Agency, Assessment, AuditEvent, SafetyFactor
 from locmap.services import accounts, reviews
-from locmap.services.errors import Forbidden
 from tests import factories
 
 

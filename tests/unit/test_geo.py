@@ -1,8 +1,8 @@
 import pytest
 import shapely
 
+from locmap.errors import InvalidGeometry
 from locmap.geo import parse_geojson_geometry, to_multipolygon
-from locmap.services.errors import InvalidGeometry
 
 
 def test_valid_polygon_is_normalised_to_rfc7946_winding() -> None:

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 from flask import jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from locmap.errors import InvalidData
 from locmap.services import incidents
-from locmap.services.errors import InvalidData
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS
 from locmap.web.api import api
 from locmap.web.context import actor, db_session
