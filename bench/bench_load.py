@@ -220,176 +220,31 @@ def cli_import(env: dict[str, str], pilot: str, email: str, csv_path: Path, log:
     return steps
 
 
-# --------------------------------------------------------------------------------- report
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (0 for no values)."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-CLASSES = {"pages": "page:", "map data": "map:", "writes": "write:"}
-
-
-def route_table(samples: list[list[Any]]) -> tuple[str, dict[str, list[float]], int]:
-    by: dict[str, list[list[Any]]] = {}
-    for row in samples:
-        by.setdefault(row[0], []).append(row)
-    lines = ["| route | requests | p50 ms | p95 ms | max ms | errors |",
-             "|---|---:|---:|---:|---:|---:|"]
-    classes: dict[str, list[float]] = {c: [] for c in CLASSES}
-    for name in sorted(by, key=lambda k: (not k.startswith("page"), not k.startswith("map"), k)):
-        ms = [r[2] for r in by[name]]
-        errors = sum(not r[3] for r in by[name])
-        lines.append(f"| {name} | {len(ms):,} | {pct(ms, 50):,.0f} | {pct(ms, 95):,.0f} | "
-                     f"{max(ms):,.0f} | {errors} |")
-        for c, prefix in CLASSES.items():
-            if name.startswith(prefix):
-                classes[c] += ms
-    for c, ms in classes.items():
-        lines.append(f"| **all {c}** | {len(ms):,} | **{pct(ms, 50):,.0f}** | "
-                     f"**{pct(ms, 95):,.0f}** | {max(ms, default=0):,.0f} | |")
-    return "\n".join(lines), classes, sum(not r[3] for r in samples)
-
-
-def window_table(samples: list[list[Any]], start: float,
-                 end: float) -> tuple[str, dict[str, float]]:
-    """p50/p95 per class before the import, while it runs and after; the ratio with/without."""
-    lines = ["| class | before: n / p50 / p95 ms | during | after | during / before, p50 "
-             "| during / before, p95 |", "|---|---:|---:|---:|---:|---:|"]
-    out: dict[str, float] = {}
-    for c, prefix in CLASSES.items():
-        win: dict[str, list[float]] = {"before": [], "during": [], "after": []}
-        for name, t, ms, *_ in samples:
-            if name.startswith(prefix):
-                win["before" if t < start else "during" if t < end else "after"].append(ms)
-        cells = [f"{len(v):,} / {pct(v, 50):,.0f} / {pct(v, 95):,.0f}" if v else "-"
-                 for v in win.values()]
-        both = bool(win["before"] and win["during"])
-        r50 = pct(win["during"], 50) / pct(win["before"], 50) if both else 0
-        r95 = pct(win["during"], 95) / pct(win["before"], 95) if both else 0
-        out[c], out[c + " p95 during"] = r95, pct(win["during"], 95)
-        lines.append(f"| {c} | {' | '.join(cells)} | {r50:.2f}x | {r95:.2f}x |")
-    return "\n".join(lines), out
-
-
-def versions() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    found = []
-    for pkg in ("locmap", "locust", "gunicorn", "waitress", "procrastinate", "flask", "sqlalchemy",
-                "psycopg"):
-        try:
-            found.append(f"{pkg} {version(pkg)}")
-        except PackageNotFoundError:
-            continue
-    return ", ".join(found)
-
-
-def first_traceback(text: str) -> tuple[int, str]:
-    count = text.count("Traceback (most recent call last)")
-    if not count:
-        return 0, ""
-    lines = text[text.index("Traceback (most recent call last)"):].splitlines()
-    end = next((i for i, line in enumerate(lines[1:], 1) if not line.startswith((" ", "\t"))), 0)
-    return count, "\n".join(lines[:end + 1][-40:])
-
-
-def verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
-
-
-def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
-           imp: dict[str, Any], server: str, logs: dict[str, str], load0: tuple[float, ...]) -> str:
-    import datetime as dt
-    import platform
-
-    samples = res["samples"]
-    routes, classes, errors = route_table(samples)
-    imp_end = imp.get("end") or float("inf")
-    windows, ratios = window_table(samples, imp["start"], imp_end)
-    p95_pages, p95_map = pct(classes["pages"], 95), pct(classes["map data"], 95)
-    ran = res["ended"] - res["started"]
-    la = [x[1] for x in res["loadavg"]]
-    start = dt.datetime.fromtimestamp(res["started"], dt.UTC)
-    took = (f"{imp['end'] - imp['queued']:.0f} s from confirm to done" if imp.get("end")
-            else imp["status"])
-    msgs: dict[str, int] = {}
-    for r in samples:
-        if not r[3]:
-            msgs[f"{r[0]}: {r[5]}"] = msgs.get(f"{r[0]}: {r[5]}", 0) + 1
-    err_lines = "".join(f"\n- {n} x {m}" for m, n in sorted(msgs.items(), key=lambda x: -x[1])[:8])
-    tb_lines = []
-    for name, text in logs.items():
-        count, tb = first_traceback(text)
-        tb_lines.append(f"{name}: {count} traceback(s)"
-                        + (f", the first:\n\n```\n{tb}\n```\n" if tb else ""))
-    steps = ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in imp.items() if k.endswith(" s"))
-    resp = ratios["pages p95 during"]
-    cmd = (f".venv/bin/python bench/bench_load.py --users {args.users} --seconds {args.seconds} "
-           f"--n {args.n} --import-rows {args.import_rows} --write docs/perf/load.md")
-    counts = (f"accepted {imp['accepted']:,}, rejected {imp['rejected']:,}"
-              if imp.get("accepted") is not None else imp.get("message") or "-")
-    return f"""# Load: {args.users} members, {args.seconds} s, `locmap serve`, one import running
-
-Command: `{cmd}`. Run on {start:%Y-%m-%d} at {start:%H:%M} UTC: {ran:.0f} s of load,
-{len(samples):,} requests ({len(samples) / ran:.0f} per second). Machine: {os.cpu_count()}
-cores shared with other engineers' work; 1-minute load average {load0[0]:.2f} before the
-setup, {min(la, default=0):.2f} to {max(la, default=0):.2f} during the load (sampled every
-5 s). The load generator (locust, one gevent process) shares the cores with the server,
-the import and PostgreSQL.
-
-Server: {server}. Data: bench_map_view's town ({args.n:,} incidents in a 16 x 11 km city,
-loaded in {info['load_s']:.0f} s), {len(info['accounts'])} accounts (1 coordinator,
-{args.practitioners} practitioners, {args.partners} partner reviewers, taken by the users in
-turn), {len(info['places'])} places, {len(info['assessments'])} draft assessments.
-
-Mix: each user logs in through the form, then loops with 0.5-1.5 s of think time over (weight
-in brackets) home (2), workspace (4: the page, then what workspace.js asks for when it opens:
-places GeoJSON, workspace options, the whole town's incidents clustered at zoom 12), overview
-(1), place page (3), assessment page (2), dashboard (1), a pan at neighbourhood zoom 15 (4) and
-at street zoom 17 (2), a new incident (1) and a site visit (1) through `/api/v1` (partners,
-who may not write, pan instead). Times are to the last byte, seen by the client.
-
-## Per route
-
-{routes}
-
-Errors: {errors}.{err_lines}
-
-## While the import runs
-
-Import: a police.uk CSV of {args.import_rows:,} rows started after {args.quiet} s of load,
-via {imp['how']}; {steps or 'no web steps'}; {took}; status {imp.get('status')} ({counts}).
-"Before" is every request started before the upload began, "during" until the import
-finished, "after" the rest.
-
-{windows}
-
-## Verdict
-
-| target | measured | |
-|---|---:|---|
-| 0 errors | {errors} | {verdict(errors == 0)} |
-| pages p95 < 500 ms | {p95_pages:,.0f} ms | {verdict(p95_pages < 500)} |
-| map data p95 < 150 ms | {p95_map:,.0f} ms | {verdict(p95_map < 150)} |
-| pages p95 < 500 ms while the import runs | {resp:,.0f} ms ({ratios['pages']:.2f}x before) \
-| {verdict(0 < resp < 500)} |
-
-Server logs: {'; '.join(tb_lines)}
-
-Versions: Python {platform.python_version()}, {info['postgres']}, {versions()}.
-"""
+def run_users(cfg: dict[str, Any], tmp: Path, label: str,
+              procs: list[subprocess.Popen]) -> tuple[subprocess.Popen, float, Path]:
+    """Start load_users.py with this configuration; return once every user is logged in."""
+    cfg = {**cfg, "out": str(tmp / f"{label}.json"), "ready": str(tmp / f"{label}.ready")}
+    (tmp / f"{label}.cfg").write_text(json.dumps(cfg))
+    child = subprocess.Popen([sys.executable, str(HERE / "load_users.py"),
+                              str(tmp / f"{label}.cfg")], start_new_session=True)
+    procs.append(child)
+    limit = time.monotonic() + cfg["ramp_limit"] + 60
+    while not Path(cfg["ready"]).exists():
+        if child.poll() is not None or time.monotonic() > limit:
+            raise RuntimeError(f"the {label} users never all logged in")
+        time.sleep(0.5)
+    return child, float(Path(cfg["ready"]).read_text()), Path(cfg["out"])
 
 
 def main() -> None:
     """Set up, serve, load, report; drop the database and stop every process at the end."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=50)
-    ap.add_argument("--seconds", type=int, default=60)
-    ap.add_argument("--quiet", type=int, default=20, help="seconds of load before the import")
+    ap.add_argument("--seconds", type=int, default=60, help="measured, once all are logged in")
+    ap.add_argument("--quiet", type=int, default=20, help="seconds measured before the import")
+    ap.add_argument("--spawn-rate", type=float, default=2.0, help="users arriving a second")
+    ap.add_argument("--alone", type=int, default=30,
+                    help="seconds of the one-user baseline run before the load")
     ap.add_argument("--n", type=int, default=2_000_000, help="incidents in the town")
     ap.add_argument("--import-rows", type=int, default=250_000)
     ap.add_argument("--import-wait", type=int, default=600,
@@ -401,9 +256,12 @@ def main() -> None:
     ap.add_argument("--write", help="write the markdown report to this path")
     args = ap.parse_args()
 
+    import shutil
     import socket
 
     from bench_map_view import _fresh_url
+    from load_report import CpuMeter, report
+    from sqlalchemy.engine import make_url
 
     from locmap.pgserver import drop_database
 
@@ -426,48 +284,52 @@ def main() -> None:
         has_worker = subprocess.run([LOCMAP, "worker", "--help"], env=env, capture_output=True,
                                     timeout=60).returncode == 0
         logs = {name: tmp / f"{name}.log" for name in ("server", "worker", "import")}
-        procs.append(start([LOCMAP, "serve", "--host", "127.0.0.1", "--port", str(port)], env,
-                           logs["server"]))
-        wait_until_serving(base, procs[0], logs["server"])
+        server = start([LOCMAP, "serve", "--host", "127.0.0.1", "--port", str(port)], env,
+                       logs["server"])
+        procs.append(server)
+        wait_until_serving(base, server, logs["server"])
         if has_worker:
             procs.append(start([LOCMAP, "worker"], env, logs["worker"]))
-        cfg = {**info, "base": base, "users": args.users, "seconds": args.seconds,
-               "spawn_rate": 10, "password": PASSWORD, "out": str(tmp / "samples.json")}
-        (tmp / "load.json").write_text(json.dumps(cfg))
-        child = subprocess.Popen([sys.executable, str(HERE / "load_users.py"),
-                                  str(tmp / "load.json")], start_new_session=True)
-        procs.append(child)
-        started = time.time()
-        print(f"{args.users} users for {args.seconds} s against {base}; import after "
-              f"{args.quiet} s", flush=True)
+        cfg = {**info, "base": base, "password": PASSWORD, "ramp_limit": 600}
+        solo, _, out = run_users({**cfg, "users": 1, "spawn_rate": 1, "think": [0, 0],
+                                  "seconds": args.alone}, tmp, "alone", procs)
+        solo.wait(args.alone + 120)
+        alone = json.loads(out.read_text())
+        print(f"one user alone: {len(alone['samples'])} requests; now {args.users} users",
+              flush=True)
+        child, ready, out = run_users(
+            {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": [0.5, 1.5],
+             "seconds": args.seconds}, tmp, "load", procs)
+        meter = CpuMeter(server.pid, make_url(url).database or "")
+        meter.start()
+        print(f"all logged in; import in {args.quiet} s", flush=True)
         time.sleep(args.quiet)
-        deadline, email = started + args.seconds + args.import_wait, info["accounts"][1][0]
+        deadline, email = ready + args.seconds + args.import_wait, info["accounts"][1][0]
         try:
             via_web = args.import_via == "web" or (args.import_via == "auto" and has_worker)
             imp = (web_import(base, info["pilot_id"], email, csv_path, deadline) if via_web else
                    cli_import(env, info["pilot_name"], email, csv_path, logs["import"], deadline))
         except Exception as exc:  # noqa: BLE001 - reported with the load figures
-            imp = {"how": "web pages", "start": started + args.quiet, "end": None,
+            imp = {"how": "web pages", "start": ready + args.quiet, "end": None,
                    "status": f"error: {type(exc).__name__}: {exc}"}
-        child.wait(timeout=max(1.0, started + args.seconds + 120 - time.time()))
-        res = json.loads(Path(cfg["out"]).read_text())
+        child.wait(timeout=max(1.0, ready + args.seconds + 120 - time.time()))
+        cpu = meter.stop()
+        res = json.loads(out.read_text())
         booted = logs["server"].read_text(errors="replace").count("Booting worker")
         web_env = [f"{k}={v}" for k, v in os.environ.items() if k.startswith("LOCMAP_WEB_")]
-        server = (f"gunicorn through `locmap serve` ({booted} worker processes booted; "
-                  f"{', '.join(web_env) or 'its defaults'})" if "--workers" in serve_help
-                  else "waitress through `locmap serve` (8 threads)")
-        server += ("; imports by `locmap worker`" if has_worker else "; no `locmap worker` command")
+        serving = (f"gunicorn through `locmap serve` ({booted} worker processes booted; "
+                   f"{', '.join(web_env) or 'its defaults'})" if "--workers" in serve_help
+                   else "waitress through `locmap serve` (8 threads)")
+        serving += "; imports by `locmap worker`" if has_worker else "; no `locmap worker`"
         for p in reversed(procs):
             stop(p)
-        text = report(args, info, res, imp, server,
+        text = report(args, info, res, alone, imp, serving, cpu,
                       {k: v.read_text(errors="replace") for k, v in logs.items() if v.exists()},
                       load0)
     finally:
         for p in reversed(procs):
             stop(p)
         drop_database(url)
-        import shutil
-
         shutil.rmtree(tmp, ignore_errors=True)
     print(text)
     if args.write:
