@@ -300,7 +300,7 @@ def main() -> None:
         child, ready, out = run_users(
             {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": [0.5, 1.5],
              "seconds": args.seconds}, tmp, "load", procs)
-        meter = CpuMeter(server.pid, make_url(url).database or "")
+        meter = CpuMeter(server.pid, make_url(url).database or "", ready + args.seconds)
         meter.start()
         print(f"all logged in; import in {args.quiet} s", flush=True)
         time.sleep(args.quiet)

@@ -81,12 +81,13 @@ def window_table(samples: list[list[Any]], start: float,
     return "\n".join(lines), out
 
 
-def versions() -> str:
+def versions(server: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     found = []
-    for pkg in ("locmap", "locust", "gunicorn", "waitress", "procrastinate", "flask", "sqlalchemy",
-                "psycopg"):
+    used = [p for p in ("gunicorn", "waitress") if p in server]
+    used += ["procrastinate"] if "imports by `locmap worker`" in server else []
+    for pkg in ("locmap", "locust", *used, "flask", "sqlalchemy", "psycopg"):
         try:
             found.append(f"{pkg} {version(pkg)}")
         except PackageNotFoundError:
@@ -115,9 +116,9 @@ class CpuMeter(threading.Thread):
     the window); one that ends between samples loses its last two seconds at most.
     """
 
-    def __init__(self, server_pid: int, dbname: str) -> None:
+    def __init__(self, server_pid: int, dbname: str, until: float) -> None:
         super().__init__(daemon=True)
-        self.server_pid, self.dbname = server_pid, dbname
+        self.server_pid, self.dbname, self.until = server_pid, dbname, until
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
@@ -149,7 +150,7 @@ class CpuMeter(threading.Thread):
     def run(self) -> None:
         self.t0, self.machine0 = time.time(), psutil.cpu_times()
         self._sample(initial=True)
-        while not self.done.wait(2.0):
+        while not self.done.wait(2.0) and time.time() < self.until:
             self._sample(initial=False)
         self._sample(initial=False)
         self.t1, self.machine1 = time.time(), psutil.cpu_times()
@@ -260,5 +261,5 @@ began, "during" until the import finished, "after" the rest.
 
 Server logs: {'; '.join(tb_lines)}
 
-Versions: Python {platform.python_version()}, {info['postgres']}, {versions()}.
+Versions: Python {platform.python_version()}, {info['postgres']}, {versions(server)}.
 """
