@@ -75,15 +75,16 @@ def setup(url: str, n: int, practitioners: int, partners: int) -> dict[str, Any]
     t_load = time.perf_counter() - t0
     with db.session() as s:
         pilot = s.get(Pilot, pid)
-        logins = [("bench@bench.invalid", "coordinator")]
+        logins, users = [("bench@bench.invalid", "coordinator")], []
         for role, count in (("practitioner", practitioners), ("partner_reviewer", partners)):
             for i in range(count):
                 user = accounts.create_user(s, None, email=f"{role}{i}@bench.invalid",
                                             name=f"{role} {i}", password=PASSWORD)
                 accounts.add_membership(s, None, user, pilot, role)
                 logins.append((user.email, role))
+                users.append(user)
         s.flush()
-        writer = accounts.actor_for(s, accounts.authenticate(s, logins[1][0], PASSWORD))
+        writer = accounts.actor_for(s, users[0])  # a practitioner draws the places
         place_ids = []
         for k, (name, kind) in enumerate(PLACES):
             x, y = hot_spot(k * 4 + 1)

@@ -58,13 +58,19 @@ def run_load(cfg_path: str) -> None:
 
         def on_start(self) -> None:
             email, role = next(accounts)
-            self.writer = role != "partner_reviewer"
-            page = self.client.get("/login", name="login (form)")
-            r = self.client.post("/login", name="login", data={
-                "email": email, "password": cfg["password"],
-                "csrf_token": CSRF.search(page.text).group(1)})  # type: ignore[union-attr]
-            self.csrf = CSRF.search(r.text).group(1)  # type: ignore[union-attr]
-            logged_in.append(email)
+            self.writer, self.csrf = role != "partner_reviewer", ""
+            try:  # a failed login shows as errors on every route, and never blocks the run
+                page = self.client.get("/login", name="login (form)")
+                with self.client.post("/login", name="login", catch_response=True, data={
+                        "email": email, "password": cfg["password"],
+                        "csrf_token": CSRF.search(page.text).group(1),  # type: ignore[union-attr]
+                }) as r:
+                    if r.status_code != 200 or r.url.endswith("/login"):
+                        r.failure(f"login failed: {r.status_code}")
+                    found = CSRF.search(r.text)
+                    self.csrf = found.group(1) if found else ""
+            finally:
+                logged_in.append(email)
 
         def _get(self, path: str, name: str) -> None:
             with self.client.get(path, name=name, catch_response=True) as r:
@@ -166,12 +172,11 @@ def run_load(cfg_path: str) -> None:
     ready = time.time()
     Path(cfg["ready"]).write_text(str(ready))
     gevent.spawn_later(cfg["seconds"], runner.quit)
-    runner.greenlet.join()
+    runner.greenlet.join(timeout=cfg["seconds"] + 60)
     sampler.kill()
     Path(cfg["out"]).write_text(json.dumps(
         {"started": started, "ready": ready, "ended": time.time(), "samples": samples,
          "loadavg": loads}))
-
 
 
 if __name__ == "__main__":
