@@ -1,0 +1,183 @@
+"""The simulated partnership members of bench_load.py: locust users, run headless.
+
+``python bench/load_users.py CONFIG.json`` (bench_load.py starts it; it is no benchmark on
+its own). A separate process because locust patches the standard library for gevent at
+import, which the parent's SQLAlchemy setup must not see. Each user logs in through the
+real form (its CSRF token), then loops over the weighted tasks below with ``think``
+seconds (a range) between them. The run lasts ``seconds`` from the moment every user is
+logged in (written to the ``ready`` file); every request's name, start time, duration and
+outcome goes to the ``out`` file of the configuration for the parent to report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+CSRF = re.compile(r'name="csrf[-_]token" (?:content|value)="([^"]+)"')
+
+
+def hot_spot(k: int) -> tuple[float, float]:
+    """The k-th hot spot of bench_map_view's town (its seed clusters incidents there)."""
+    return -1.89 + (k % 7) * 0.02, 52.45 + (k % 5) * 0.012
+
+
+def run_load(cfg_path: str) -> None:
+    """Run the locust users headless for the configured time; write every request's time."""
+    from gevent import monkey
+
+    monkey.patch_all()
+    import itertools
+    import random
+
+    import gevent
+    from locust import HttpUser, between, events, task
+    from locust.env import Environment
+
+    cfg = json.loads(Path(cfg_path).read_text())
+    pid, samples, loads, logged_in = cfg["pilot_id"], [], [], []
+    accounts = itertools.cycle(cfg["accounts"])
+    w, s, e, n = cfg["bbox"]
+
+    @events.request.add_listener
+    def _record(name: str, response_time: float, exception: Any = None, response: Any = None,
+                start_time: float | None = None, **_: Any) -> None:
+        status = getattr(response, "status_code", 0) or 0
+        samples.append([name, start_time or time.time() - response_time / 1000,
+                        response_time, exception is None, status,
+                        None if exception is None else str(exception)[:300]])
+
+    class Member(HttpUser):
+        host = cfg["base"]
+        wait_time = between(*cfg["think"])
+
+        def on_start(self) -> None:
+            email, role = next(accounts)
+            self.writer, self.csrf = role != "partner_reviewer", ""
+            try:  # a failed login shows as errors on every route, and never blocks the run
+                page = self.client.get("/login", name="login (form)")
+                with self.client.post("/login", name="login", catch_response=True, data={
+                        "email": email, "password": cfg["password"],
+                        "csrf_token": CSRF.search(page.text).group(1),  # type: ignore[union-attr]
+                }) as r:
+                    if r.status_code != 200 or r.url.endswith("/login"):
+                        r.failure(f"login failed: {r.status_code}")
+                    found = CSRF.search(r.text)
+                    self.csrf = found.group(1) if found else ""
+            finally:
+                logged_in.append(email)
+
+        def _get(self, path: str, name: str) -> None:
+            with self.client.get(path, name=name, catch_response=True) as r:
+                if r.status_code >= 400:
+                    r.failure(f"{r.status_code} {r.text[:200]}")
+                elif "/login" in r.url:
+                    r.failure("sent to the login page")
+
+        def _api(self, path: str, name: str) -> None:
+            self._get(f"/api/v1/pilots/{pid}{path}", name)
+
+        def _pan(self, zoom: int, half_lon: float, half_lat: float) -> None:
+            x, y = hot_spot(random.randrange(35))
+            x, y = x + random.uniform(-0.01, 0.01), y + random.uniform(-0.005, 0.005)
+            bbox = f"{x - half_lon:.5f},{y - half_lat:.5f},{x + half_lon:.5f},{y + half_lat:.5f}"
+            self._api(f"/incidents/map?bbox={bbox}&zoom={zoom}",
+                      f"map: incidents, {'neighbourhood' if zoom < 17 else 'street'} (z{zoom})")
+
+        def _post(self, path: str, body: dict[str, Any], name: str) -> None:
+            with self.client.post(f"/api/v1/pilots/{pid}{path}", json=body, name=name,
+                                  headers={"X-CSRFToken": self.csrf}, catch_response=True) as r:
+                if r.status_code != 201:
+                    r.failure(f"{r.status_code} {r.text[:200]}")
+
+        @task(2)
+        def home(self) -> None:
+            self._get("/", "page: home")
+
+        @task(4)
+        def workspace(self) -> None:
+            # What workspace.js asks for when the page opens, fitted to the locality.
+            self._get(f"/pilots/{pid}", "page: workspace")
+            self._api("/places", "map: places GeoJSON")
+            self._api("/workspace-options", "map: workspace options")
+            self._api(f"/incidents/map?bbox={w},{s},{e},{n}&zoom=12", "map: incidents, town (z12)")
+
+        @task(1)
+        def overview(self) -> None:
+            self._get(f"/pilots/{pid}/overview", "page: overview")
+
+        @task(3)
+        def place(self) -> None:
+            self._get(f"/pilots/{pid}/places/{random.choice(cfg['places'])}", "page: place")
+
+        @task(2)
+        def assessment(self) -> None:
+            self._get(f"/pilots/{pid}/assessments/{random.choice(cfg['assessments'])}",
+                      "page: assessment")
+
+        @task(1)
+        def dashboard(self) -> None:
+            self._get(f"/pilots/{pid}/dashboard", "page: dashboard")
+
+        @task(4)
+        def neighbourhood(self) -> None:
+            self._pan(15, 0.015, 0.008)
+
+        @task(2)
+        def street(self) -> None:
+            self._pan(17, 0.002, 0.001)
+
+        @task(1)
+        def incident(self) -> None:
+            if not self.writer:
+                return self._pan(15, 0.015, 0.008)
+            x, y = hot_spot(random.randrange(35))
+            self._post("/incidents", {
+                "location": {"type": "Point", "coordinates": [x + random.uniform(-0.003, 0.003),
+                                                              y + random.uniform(-0.002, 0.002)]},
+                "occurred_at": "2025-06-14T21:30:00+01:00", "time_precision": "exact",
+                "category": random.choice(["asb", "drugs", "weapons"]), "severity": 2,
+                "description": "Recorded by the load test."}, "write: incident")
+
+        @task(1)
+        def site_visit(self) -> None:
+            if not self.writer:
+                return self._pan(17, 0.002, 0.001)
+            self._post(f"/places/{random.choice(cfg['places'])}/observations", {
+                "started_at": "2025-06-14T20:00:00+01:00", "ended_at": "2025-06-14T21:00:00+01:00",
+                "young_people_14_15": 6, "adults_present": 2, "guardianship": "low",
+                "notes": "Recorded by the load test."}, "write: site visit")
+
+    env = Environment(user_classes=[Member], events=events)
+    runner = env.create_local_runner()
+    started = time.time()
+    runner.start(cfg["users"], spawn_rate=cfg["spawn_rate"])
+
+    def sample_load() -> None:
+        while True:
+            loads.append([time.time(), *os.getloadavg()])
+            gevent.sleep(5)
+
+    sampler = gevent.spawn(sample_load)
+    # Measure only once every user is in: a burst of logins (argon2 on purpose) is not
+    # the steady state the targets are about; the logins are reported on their own.
+    limit = time.monotonic() + cfg["ramp_limit"]
+    while len(logged_in) < cfg["users"] and time.monotonic() < limit:
+        gevent.sleep(0.2)
+    ready = time.time()
+    Path(cfg["ready"]).write_text(str(ready))
+    gevent.spawn_later(cfg["seconds"], runner.quit)
+    runner.greenlet.join(timeout=cfg["seconds"] + 60)
+    sampler.kill()
+    Path(cfg["out"]).write_text(json.dumps(
+        {"started": started, "ready": ready, "ended": time.time(), "samples": samples,
+         "loadavg": loads}))
+
+
+if __name__ == "__main__":
+    run_load(sys.argv[1])
