@@ -121,13 +121,36 @@ def test_pseudonyms_are_unique_per_pilot(session: Session, world: World) -> None
         ), {"p": world.pilot.id})
 
 
-def test_audit_trail_is_append_only(session: Session, world: World) -> None:
+def test_audit_trail_is_append_only(session: Session, world: World,
+                                    database_url: str) -> None:
+    """Two locks: the app's role may not change the trail, and even the owner is stopped
+    by the append-only trigger."""
+    from sqlalchemy import create_engine
+
+    from locmap.pgserver import OWNER_ROLE, role_url
+
     count = session.scalar(text("SELECT count(*) FROM audit_event"))
     assert count > 0
+    session.commit()
     for statement in ("UPDATE audit_event SET action = 'x'", "DELETE FROM audit_event"):
         with pytest.raises((InternalError, ProgrammingError)) as err, session.begin_nested():
             session.execute(text(statement))
-        assert "append-only" in str(err.value)
+        assert "permission denied" in str(err.value)
+    owner = create_engine(role_url(database_url, OWNER_ROLE))
+    try:
+        with owner.connect() as conn:
+            outer = conn.begin()  # rolled back: the owner's own event leaves no trace
+            conn.execute(text("INSERT INTO audit_event (action, entity, personal_data, "
+                              "detail) VALUES ('test', 'test', false, '{}')"))
+            for statement in ("UPDATE audit_event SET action = 'x'",
+                              "DELETE FROM audit_event"):
+                with pytest.raises((InternalError, ProgrammingError)) as err, \
+                        conn.begin_nested():
+                    conn.execute(text(statement))
+                assert "append-only" in str(err.value)
+            outer.rollback()
+    finally:
+        owner.dispose()
     assert session.scalar(text("SELECT count(*) FROM audit_event")) == count
 
 
