@@ -5,6 +5,7 @@ is in review; and one anchor always gives the same rows."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -102,7 +103,25 @@ def _load_and_dump(connection: Connection, anchor: dt.date) -> dict[str, list[tu
                                {"n": name, "v": value, "c": called})
 
 
-def test_one_anchor_gives_the_same_rows_byte_for_byte(connection: Connection) -> None:
+@pytest.fixture
+def owner_connection(database_url: str) -> Iterator[Connection]:
+    """Resetting sequences (setval) is the owner's right, not the app's."""
+    from sqlalchemy import create_engine
+
+    from locmap.pgserver import OWNER_ROLE, role_url
+
+    engine = create_engine(role_url(database_url, OWNER_ROLE))
+    try:
+        with engine.connect() as conn:
+            outer = conn.begin()
+            yield conn
+            outer.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_one_anchor_gives_the_same_rows_byte_for_byte(owner_connection: Connection) -> None:
+    connection = owner_connection
     anchor = dt.date(2028, 3, 15)
     first = _load_and_dump(connection, anchor)
     assert len(first["incident"]) > 2000 and first["review"]
