@@ -100,6 +100,12 @@ def test_hostile_place_names_stay_text_on_every_map_page(page: Any,
     _show_tooltips(page)
     check("assessment")
     assert LIBRARY in _tooltips(page)
+    # The bar widths and heat-map shades, once inline styles, are set from data-* by script.
+    widths = page.eval_on_selector_all(".weighting .bar", "bs => bs.map(b => b.style.width)")
+    assert widths and all(w.endswith("%") for w in widths) and any(w != "0%" for w in widths)
+    shaded = page.eval_on_selector_all("#heatmap td",
+                                       "ts => ts.filter(t => t.style.background).length")
+    assert shaded == 24 * 7
 
     # The impact page: the target and a buffer place, on the map and in the chart legend.
     page.goto(f"/pilots/{pilot}/places/{burger}/impact?intervention=2025-01-01&buffer_place={lib}")
