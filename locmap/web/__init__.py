@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
@@ -17,7 +19,7 @@ from locmap.web import hardening
 from locmap.web.context import init_request_scope
 from locmap.web.extensions import csrf, login_manager
 
-__all__ = ["create_app", "NOT_FOUND_MESSAGE"]
+__all__ = ["create_app", "content_security_policy", "tile_source", "NOT_FOUND_MESSAGE"]
 
 NOT_FOUND_MESSAGE = "Not found, or not something you have access to."
 
@@ -108,19 +110,66 @@ def _security_headers(app: Flask) -> None:
                            message=f"The request body is over {limit // 2**20} MB."), 413
         return None
 
+    policy = content_security_policy(app.config.get("LOCMAP_TILE_URL"))
+    hsts = bool(app.config.get("SESSION_COOKIE_SECURE"))
+
     @app.after_request
     def _headers(response: Any) -> Any:
-        response.headers.setdefault(
-            "Content-Security-Policy",
-            "default-src 'self'; img-src 'self' data: blob: *; style-src 'self' 'unsafe-inline'; "
-            "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'",
-        )
+        response.headers.setdefault("Content-Security-Policy", policy)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
+        if hsts:
+            # The session cookie only travels over HTTPS, so the site is served over it:
+            # tell the browser never to try plain HTTP (issue 14).
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         if request.path.startswith("/api/") or response.mimetype == "text/html":
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+# Cytoscape injects one <style> element (``position: relative`` on its container); its
+# hash lets exactly that rule through while every other inline style stays refused.
+_CYTOSCAPE_STYLE = "'sha256-pgvDUBa4IjFA2yuSJ2cqcyxmNYJMborsd0ORcRv9vw8='"
+_HOST = re.compile(r"^(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:[0-9]{1,5})?$")
+
+
+def tile_source(tile_url: str | None) -> str | None:
+    """The CSP source that lets map tiles load from ``LOCMAP_TILE_URL``: its scheme and
+    host, with a ``{s}`` subdomain placeholder as ``*.`` (never a bare ``*``). ``None``
+    when no tiles are configured or they come from this site (a relative URL).
+
+    >>> tile_source("https://{s}.tile.openstreetmap.org/{z}/{x}/{y}.png")
+    'https://*.tile.openstreetmap.org'
+    """
+    if not tile_url:
+        return None
+    parts = urlsplit(tile_url)
+    if not parts.scheme and not parts.netloc:
+        return None
+    host = parts.netloc.rpartition("@")[2]
+    labels = host.split(".")
+    if labels and labels[0].startswith("{") and labels[0].endswith("}"):
+        labels[0] = "*"
+    host = ".".join(labels)
+    if parts.scheme not in ("http", "https") or not _HOST.match(host):
+        raise ValueError(
+            f"LOCMAP_TILE_URL {tile_url!r} is not an http(s) URL with a plain host name "
+            "(a placeholder may only be the first label, as in https://{s}.tile.example.org/…)")
+    return f"{parts.scheme}://{host}"
+
+
+def content_security_policy(tile_url: str | None) -> str:
+    """The Content-Security-Policy of every response: scripts, styles, requests and forms
+    from this site only; images also from the configured tile server; no inline script
+    or style (user text must never become live markup, and if it did it could neither
+    run nor beacon out).
+    """
+    tiles = tile_source(tile_url)
+    img = "'self' data: blob:" + (f" {tiles}" if tiles else "")
+    return (f"default-src 'self'; img-src {img}; style-src 'self' {_CYTOSCAPE_STYLE}; "
+            "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+            "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
 def _error_handlers(app: Flask) -> None:

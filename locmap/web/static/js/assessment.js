@@ -29,17 +29,17 @@
     var latest = periods[periods.length - 1];
     sm.filter(function (a) { return a.period === latest; }).forEach(function (a) {
       L.geoJSON(a.geometry, { style: { color: RATING[a.rating], weight: 1, fillOpacity: 0.18 } })
-        .bindTooltip("Safety map " + a.period + ": " + a.rating).addTo(group);
+        .bindTooltip(locmap.text("Safety map " + a.period + ": " + a.rating)).addTo(group);
     });
     ((snap.hotspots && snap.hotspots.hot_cells) || []).forEach(function (c) {
       L.geoJSON(c.geometry, { style: { color: "#b71c1c", weight: 1, fillColor: "#e53935", fillOpacity: 0.45 } })
-        .bindTooltip("Gi* hot cell").addTo(group);
+        .bindTooltip(locmap.text("Gi* hot cell")).addTo(group);
     });
     var place = L.geoJSON(data.place.geometry, {
       style: { color: "#0d47a1", weight: 3, fillOpacity: 0.3 },
       pointToLayer: function (f, latlng) { return L.circleMarker(latlng, { radius: 9, color: "#0d47a1", fillColor: "#1565c0", fillOpacity: 0.9 }); }
     }).addTo(group);
-    place.bindTooltip(data.place.name);
+    place.bindTooltip(locmap.text(data.place.name));  // text, never HTML: names are user input
     L.circle(c, { radius: ringM, color: "#0d47a1", weight: 1, dashArray: "4 4", fill: false, interactive: false }).addTo(map);
   }
 

@@ -72,22 +72,22 @@
     map.fitBounds(L.latLng(centre).toBounds(Math.max(ring, 200) * 2.4));
     if (d.settings.control_geometry) {
       L.geoJSON(d.settings.control_geometry, { style: { color: COLOURS.control, weight: 1, dashArray: "3 3", fillOpacity: 0.08 } })
-        .bindTooltip("control").addTo(map);
+        .bindTooltip(locmap.text("control")).addTo(map);
     }
     if (ring > 0) {
       L.circle(centre, { radius: ring, color: COLOURS.buffer, weight: 2, dashArray: "6 4", fillOpacity: 0.05 })
-        .bindTooltip("buffer ring " + ring + " m").addTo(map);
+        .bindTooltip(locmap.text("buffer ring " + ring + " m")).addTo(map);
     }
     d.settings.buffer_places.forEach(function (p) {
       L.geoJSON(p.geometry, {
         style: { color: COLOURS.buffer, weight: 3, fillOpacity: 0.25 },
         pointToLayer: function (f, ll) { return L.circle(ll, { radius: d.settings.place_m, color: COLOURS.buffer, fillOpacity: 0.3 }); }
-      }).bindTooltip("buffer: " + p.name).addTo(map);
+      }).bindTooltip(locmap.text("buffer: " + p.name)).addTo(map);  // text, never HTML
     });
     L.geoJSON(d.place.geometry, {
       style: { color: COLOURS.target, weight: 3, fillOpacity: 0.3 },
       pointToLayer: function (f, ll) { return L.circle(ll, { radius: d.settings.place_m, color: COLOURS.target, fillOpacity: 0.35 }); }
-    }).bindTooltip("target: " + d.place.name).addTo(map);
+    }).bindTooltip(locmap.text("target: " + d.place.name)).addTo(map);
   }
 
   function displacementPage(data) {

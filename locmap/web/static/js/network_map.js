@@ -42,9 +42,7 @@
       onEachFeature: function (f, layer) {
         var centre = layer.getBounds ? layer.getBounds().getCenter() : layer.getLatLng();
         centres[f.id] = centre;
-        var tip = document.createElement("span");
-        tip.textContent = f.properties.name;
-        layer.bindTooltip(tip);
+        layer.bindTooltip(locmap.text(f.properties.name));
       }
     }).addTo(map);
     var bounds = placeLayer.getBounds();
@@ -73,9 +71,7 @@
                             lng + Math.cos(angle) * span * 0.32 + (lng - middle.lng) * 0.3);
       uses.forEach(function (u) {
         var line = L.polyline([centre, u.at], { color: colour, weight: 2 + 8 * u.n / most, opacity: 0.75 });
-        var tip = document.createElement("span");
-        tip.textContent = label + " → " + u.name + ": " + u.n;
-        line.bindTooltip(tip).addTo(map);
+        line.bindTooltip(locmap.text(label + " → " + u.name + ": " + u.n)).addTo(map);
         lines += 1;
       });
       var box = document.createElement("span");
