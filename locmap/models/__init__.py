@@ -22,7 +22,7 @@ from locmap.models.evidence import (
     incident_person,
 )
 from locmap.models.impact import DisplacementFlag
-from locmap.models.network import Identity, Person, Presence, Relationship
+from locmap.models.network import Identity, Person, Presence, PseudonymCounter, Relationship
 from locmap.models.pilot import Agency, Membership, PeerNetwork, Pilot, ReviewPoint, User
 from locmap.models.place import CrimeTypeMapping, Feature, FeatureLayer, Place
 from locmap.models.plan import (
@@ -48,5 +48,5 @@ __all__ = [
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
     "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
-    "LocalityIncidentCount", "Upload",
+    "LocalityIncidentCount", "Upload", "PseudonymCounter",
 ]

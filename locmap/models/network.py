@@ -22,7 +22,7 @@ from locmap.vocab import (
     VALENCES,
 )
 
-__all__ = ["Person", "Identity", "Relationship", "Presence"]
+__all__ = ["Person", "Identity", "Relationship", "Presence", "PseudonymCounter"]
 
 
 class Person(Timestamped, Base):
@@ -51,6 +51,22 @@ class Person(Timestamped, Base):
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True
     )
     __mapper_args__ = {"version_id_col": version}
+
+
+class PseudonymCounter(Base):
+    """The highest pseudonym number ever issued per pilot and prefix (``YP`` → 40).
+
+    Kept by a trigger on ``person`` (migration 0006) for every insert, whoever makes it,
+    and never lowered: after YP-040 is erased the next young person is YP-041, so a
+    pseudonym in an old minute or export never comes to mean someone else.
+    """
+
+    __tablename__ = "pseudonym_counter"
+
+    pilot_id: Mapped[int] = mapped_column(
+        ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(8), primary_key=True)
+    last_number: Mapped[int]
 
 
 class Identity(Timestamped, Base):

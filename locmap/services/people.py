@@ -8,17 +8,17 @@ pilot may do it.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from locmap import clock
 from locmap.errors import Conflict, InvalidData, NotFound
-from locmap.models import Identity, PeerNetwork, Person
+from locmap.models import Identity, PeerNetwork, Person, PseudonymCounter
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERSON_KINDS
@@ -29,7 +29,6 @@ __all__ = [
 ]
 
 PSEUDONYM_PREFIX = {"young_person": "YP", "adult_of_concern": "AD", "trusted_adult": "TA"}
-_PSEUDONYM = re.compile(r"^(YP|AD|TA)-(\d+)$")
 _RETRIES = 5
 
 
@@ -146,15 +145,20 @@ def _identity_fields(identity: dict[str, Any]) -> dict[str, Any]:
 
 
 def next_pseudonym(session: Session, pilot_id: int, kind: str) -> str:
-    """The next free pseudonym of ``kind`` in the pilot: ``YP-041`` after ``YP-040``."""
+    """A pseudonym of ``kind`` never issued in the pilot: ``YP-041`` after ``YP-040``,
+    even once YP-040 has been erased (the counter only rises; see PseudonymCounter).
+
+    Taking the number locks the pilot's counter row until the transaction ends, so two
+    people added at once get different numbers.
+    """
     prefix = PSEUDONYM_PREFIX[kind]
-    taken = session.scalars(
-        select(Person.pseudonym).where(
-            Person.pilot_id == pilot_id, Person.pseudonym.like(f"{prefix}-%")
-        )
-    ).all()
-    numbers = [int(m.group(2)) for t in taken if (m := _PSEUDONYM.match(t))]
-    return f"{prefix}-{max(numbers, default=0) + 1:03d}"
+    insert = pg_insert(PseudonymCounter).values(pilot_id=pilot_id, prefix=prefix,
+                                                 last_number=1)
+    number = session.scalar(insert.on_conflict_do_update(
+        index_elements=["pilot_id", "prefix"],
+        set_={"last_number": PseudonymCounter.last_number + 1},
+    ).returning(PseudonymCounter.last_number))
+    return f"{prefix}-{number:03d}"
 
 
 def create_person(
