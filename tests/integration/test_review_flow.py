@@ -89,7 +89,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
     v2 = _api(client, "POST", f"{url1}/new-version").get_json()
     door2 = next(f for f in v2["factors"] if f["statement"] == "Dealing near the door")
     _api(client, "PATCH", f"{base}/assessments/{v2['id']}",
-         {"update_factor": {"id": door2["id"], "weight": 2}})
+         {"version": v2["version"], "update_factor": {"id": door2["id"], "weight": 2}})
     assert _api(client, "POST", f"{base}/assessments/{v2['id']}/submit", {}).status_code == 200
     url2 = f"{base}/assessments/{v2['id']}"
     assert _api(client, "POST", f"{url2}/review-requests",
