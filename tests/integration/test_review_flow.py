@@ -71,7 +71,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
              {"decision": "comment", "comment": "Which hours?", "factor_id": door["id"]})
     assert r.status_code == 201, r.get_json()
     # A reviewer cannot edit the assessment.
-    assert _api(client, "PATCH", url1, {"environment": "x"}).status_code == 403
+    assert _api(client, "PATCH", url1, {"version": 1, "environment": "x"}).status_code == 403
     # A request for changes needs text; with text it stands.
     assert _api(client, "POST", f"{url1}/reviews",
                 {"decision": "request_changes"}).status_code == 422
