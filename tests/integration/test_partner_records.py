@@ -180,7 +180,9 @@ def test_partner_pages_show_aggregates_and_no_records(
     assert "fewer than 5" in cafe and "CAFE-" not in cafe
     for path in (f"/pilots/{pid}", f"/pilots/{pid}/network"):
         assert client.get(path).status_code == 200, path
+    assert "export.graphml" not in client.get(f"/pilots/{pid}/network").get_data(as_text=True)
     _as(auth, "practitioner")
     html = client.get(f"/pilots/{pid}/places/{seeded['park']}").get_data(as_text=True)
     assert 'id="incident-list"' in html and "PARK-0" in html
     assert "They avoid the side alley" in html
+    assert "export.graphml" in client.get(f"/pilots/{pid}/network").get_data(as_text=True)

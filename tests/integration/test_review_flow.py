@@ -115,7 +115,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
     auth.logout()
 
     auth.login("practitioner@test.invalid")
-    r = _api(client, "PATCH", url2, {"environment": "late edit"})
+    r = _api(client, "PATCH", url2, {"version": v2["version"], "environment": "late edit"})
     assert r.status_code == 409
     assert session.get(Assessment, v2["id"]).status == "approved"
     # Pages: the history page shows both versions and the factor comment.
