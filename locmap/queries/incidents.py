@@ -142,7 +142,10 @@ def map_cells(
     session: Session, pilot_id: int, bbox: tuple[float, float, float, float], zoom: float,
     f: IncidentFilter,
 ) -> list[dict[str, Any]]:
-    """Occupied grid cells in view: count, centroid of their incidents, worst severity."""
+    """Occupied grid cells in view: count, centroid of their incidents, worst severity,
+    and the cell's grid index (``gx``, ``gy``: its south-west corner is ``gx * cell``,
+    ``gy * cell``).
+    """
     cell = cell_size_deg(zoom)
     x, y = func.ST_X(Incident.location), func.ST_Y(Incident.location)
     gx = func.floor(x / cell).label("gx")
@@ -155,7 +158,8 @@ def map_cells(
         .add_columns(gx, gy)
     )
     return [
-        {"n": r.n, "lon": float(r.lon), "lat": float(r.lat), "max_severity": r.max_severity}
+        {"n": r.n, "lon": float(r.lon), "lat": float(r.lat), "max_severity": r.max_severity,
+         "gx": int(r.gx), "gy": int(r.gy)}
         for r in session.execute(stmt)
     ]
 

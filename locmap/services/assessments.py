@@ -23,6 +23,7 @@ from locmap.queries import assessment as q
 from locmap.services import audit
 from locmap.services.assessment_snapshot import compute_indicators, write_summary
 from locmap.services.permissions import Actor, require
+from locmap.services.versioning import check_version
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 
 __all__ = [
@@ -64,15 +65,14 @@ def get_assessment(session: Session, actor: Actor, pilot_id: int, assessment_id:
 
 
 def _editable(session: Session, actor: Actor, pilot_id: int, assessment_id: int,
-              version: int | None) -> Assessment:
+              version: int | None, *, submitting: bool = False) -> Assessment:
     a = get_assessment(session, actor, pilot_id, assessment_id, permission="assessment.edit")
     if a.status != "draft":
         raise Conflict(f"Version {a.version_no} was submitted and can no longer be changed. "
                        "Start a new version to make changes.",
                        details={"status": a.status})
-    if version is not None and version != a.version:
-        raise Conflict("Someone else saved this assessment first. Reload and try again.",
-                       details={"version": a.version})
+    if version is not None or not submitting:  # a change needs it; a submit may omit it
+        check_version(session, "assessment", a, version, current=_header)
     return a
 
 
@@ -273,7 +273,7 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
                       *, version: int | None = None, ring_m: float = q.RING_M,
                       cell_m: float = q.CELL_M) -> Assessment:
     """Freeze the draft for review with its indicators snapshot and summary."""
-    a = _editable(session, actor, pilot_id, assessment_id, version)
+    a = _editable(session, actor, pilot_id, assessment_id, version, submitting=True)
     place = _place(session, pilot_id, a.place_id)
     factors = _factor_dicts(session, a)
     if not factors:

@@ -73,7 +73,8 @@ def _assessment_and_plan(session: Session, pilot: Pilot, place: Place, users: di
         a = assessments.start_assessment(session, author, pilot.id, place.id)
         assessments.update_assessment(session, author, pilot.id, a.id, {
             "young_people": a_spec["young_people"], "guardianship": a_spec["guardianship"],
-            "environment": a_spec["environment"], "contexts": a_spec["contexts"]})
+            "environment": a_spec["environment"], "contexts": a_spec["contexts"]},
+            version=a.version)
     with clock.frozen(shift.instant(_wall(a_spec["submitted_at"]))):
         assessments.submit_assessment(session, author, pilot.id, a.id)
         reviews.request_review(session, author, pilot.id, "assessment", a.id,

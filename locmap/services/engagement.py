@@ -4,7 +4,9 @@ An engagement record says who was listened to *as a group* (children, families,
 community, businesses, services, with a short description such as "Year 9 girls' group")
 — never a named child — when, and what was said; an awareness activity says when, to
 whom, how, and how many people it reached (KPI c). Both link to places of the same pilot.
-All members read them; coordinators and practitioners record them; writes are audited.
+All members read them — partners without the free text of engagement records (what
+was said, the group's description), which is the owning team's (``evidence.records``);
+coordinators and practitioners record them; writes are audited.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from locmap.errors import InvalidData
 from locmap.models import AwarenessActivity, EngagementRecord, Place
 from locmap.services import audit
 from locmap.services.evidence import check_text, check_vocab, live_place
-from locmap.services.permissions import Actor, require
+from locmap.services.permissions import Actor, can, require
 from locmap.vocab import ENGAGEMENT_GROUPS
 
 __all__ = ["list_engagement", "create_engagement", "list_awareness", "create_awareness"]
@@ -63,10 +65,12 @@ def _place_refs(places: list[Place]) -> list[dict[str, Any]]:
     return [{"id": p.id, "name": p.name} for p in places]
 
 
-def _engagement_dict(e: EngagementRecord) -> dict[str, Any]:
-    return {"id": e.id, "held_on": e.held_on.isoformat(), "with_group": e.with_group,
-            "group_description": e.group_description, "summary": e.summary,
-            "place_ids": sorted(p.id for p in e.places), "places": _place_refs(e.places)}
+def _engagement_dict(e: EngagementRecord, *, free_text: bool = True) -> dict[str, Any]:
+    out = {"id": e.id, "held_on": e.held_on.isoformat(), "with_group": e.with_group,
+           "place_ids": sorted(p.id for p in e.places), "places": _place_refs(e.places)}
+    if free_text:
+        out.update(group_description=e.group_description, summary=e.summary)
+    return out
 
 
 def _awareness_dict(a: AwarenessActivity) -> dict[str, Any]:
@@ -94,7 +98,8 @@ def list_engagement(session: Session, actor: Actor, pilot_id: int,
                     place_id: int | None = None) -> list[dict[str, Any]]:
     """The pilot's engagement records (only those linked to ``place_id`` if given), newest first."""
     rows = _linked_to_places(session, actor, pilot_id, EngagementRecord, place_id)
-    return [_engagement_dict(e) for e in rows]
+    free_text = can(actor, pilot_id, "evidence.records")
+    return [_engagement_dict(e, free_text=free_text) for e in rows]
 
 
 def create_engagement(session: Session, actor: Actor, pilot_id: int,

@@ -6,7 +6,10 @@ Site visits live in :mod:`locmap.services.observations`, safety factors in
 live place inside a pilot, local time, vocabulary and version checks — and the read-only
 overview the place page opens with (header, geometry, incident count, recent incidents).
 Incident descriptions are restricted free text: only the owning team sees them, and each
-read of them is audited.
+read of them is audited. Incidents one by one are the owning team's too
+(``evidence.records``): a partner's place page gets :func:`incident_summary` — counts by
+completed quarter and harm category, withheld below the threshold and rounded to base 5 —
+and a rounded incident count in the header.
 """
 
 from __future__ import annotations
@@ -19,16 +22,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap.errors import Conflict, InvalidData, NotFound
+from locmap import clock
+from locmap.errors import InvalidData, NotFound
 from locmap.geo import to_geojson
 from locmap.models import Agency, Incident, Place
 from locmap.services import audit
+from locmap.services.incidents import partner_count
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import label
 
 __all__ = [
-    "LOCAL_TZ", "live_place", "as_local_aware", "check_vocab", "check_text", "check_version",
-    "iso", "place_overview", "recent_incidents", "place_incident_choices",
+    "LOCAL_TZ", "live_place", "as_local_aware", "check_vocab", "check_text",
+    "iso", "place_overview", "recent_incidents", "place_incident_choices", "incident_summary",
 ]
 
 LOCAL_TZ = ZoneInfo("Europe/London")
@@ -82,19 +87,6 @@ def check_text(field: str, value: Any, max_len: int | None = None, *,
     return text
 
 
-def check_version(kind: str, current: int, given: int | None) -> None:
-    """Optimistic locking: the client says which version it edited; stale → 409."""
-    if given is None:
-        raise InvalidData("version is required to change a record (optimistic locking).",
-                          details={"version": ["Required."]})
-    if given != current:
-        raise Conflict(
-            f"This {kind} was changed by someone else (you edited version {given}, it is now "
-            f"version {current}). Reload it, check their change, then apply yours again.",
-            details={"current_version": current},
-        )
-
-
 def _incident_dict(inc: Incident, restricted: bool) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": inc.id,
@@ -110,9 +102,13 @@ def _incident_dict(inc: Incident, restricted: bool) -> dict[str, Any]:
     return out
 
 
-def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int
-                   ) -> dict[str, Any]:
-    """The place page's header: name, kind, who manages it, geometry, incident count."""
+def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int,
+                   *, threshold: int = 5) -> dict[str, Any]:
+    """The place page's header: name, kind, who manages it, geometry, incident count.
+
+    For a partner the count is as partners see counts: ``"fewer than 5"`` below the
+    threshold, else rounded to base 5 (``incidents_rounded``).
+    """
     require(actor, pilot_id, "place.view")
     place = live_place(session, pilot_id, place_id)
     managed_by = session.scalar(select(Agency.name).where(Agency.id == place.managed_by_id)) \
@@ -121,17 +117,23 @@ def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int
         select(func.count()).select_from(Incident).where(
             Incident.pilot_id == pilot_id, Incident.place_id == place.id)
     ) or 0
+    shown: int | str = incidents
+    records = can(actor, pilot_id, "evidence.records")
+    if not records:
+        rounded = partner_count(incidents, threshold)
+        shown = f"fewer than {threshold}" if rounded is None else rounded
     return {
         "id": place.id, "pilot_id": pilot_id, "name": place.name, "kind": place.kind,
         "kind_label": label(place.kind), "managed_by": managed_by, "notes": place.notes,
-        "geometry": to_geojson(place.geom), "incidents": incidents, "version": place.version,
+        "geometry": to_geojson(place.geom), "incidents": shown,
+        "incidents_rounded": not records, "version": place.version,
     }
 
 
 def recent_incidents(session: Session, actor: Actor, pilot_id: int, place_id: int,
                      limit: int = RECENT_INCIDENTS) -> list[dict[str, Any]]:
     """The latest incidents at the place; descriptions for the owning team only (audited)."""
-    require(actor, pilot_id, "evidence.view")
+    require(actor, pilot_id, "evidence.records")
     live_place(session, pilot_id, place_id)
     rows = session.scalars(
         select(Incident).where(Incident.pilot_id == pilot_id, Incident.place_id == place_id)
@@ -147,8 +149,12 @@ def recent_incidents(session: Session, actor: Actor, pilot_id: int, place_id: in
 
 def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_id: int,
                            limit: int = INCIDENT_CHOICES) -> list[dict[str, Any]]:
-    """The place's latest incidents as evidence choices (no restricted text)."""
+    """The place's latest incidents as evidence choices (no restricted text); none for a
+    partner, who links no evidence and sees incidents only as aggregates.
+    """
     require(actor, pilot_id, "evidence.view")
+    if not can(actor, pilot_id, "evidence.records"):
+        return []
     rows = session.execute(
         select(Incident.id, Incident.occurred_at, Incident.category, Incident.severity,
                Incident.time_precision)
@@ -158,3 +164,38 @@ def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_
     return [{"id": r.id, "occurred_at": iso(r.occurred_at), "time_precision": r.time_precision,
              "category": r.category, "category_label": label(r.category),
              "severity": r.severity} for r in rows]
+
+
+def incident_summary(session: Session, actor: Actor, pilot_id: int, place_id: int,
+                     *, threshold: int = 5, quarters: int = 8) -> list[dict[str, Any]]:
+    """A partner's view of the place's incidents: counts by completed quarter and harm
+    category, newest quarter first.
+
+    Only quarters that have ended are counted (partner figures are at quarter ends, never
+    at a date that could be differenced); a count below ``threshold`` is ``None``
+    (withheld), the others are rounded to base 5.
+    """
+    require(actor, pilot_id, "evidence.view")
+    live_place(session, pilot_id, place_id)
+    today = clock.today()
+    this_quarter = dt.date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
+    first = dt.date(this_quarter.year - (quarters // 4 + 1), this_quarter.month, 1)
+    local = func.timezone(str(LOCAL_TZ), Incident.occurred_at)
+    quarter = func.date_trunc("quarter", local).label("quarter")
+    rows = session.execute(
+        select(quarter, Incident.category, func.count().label("n"))
+        .where(Incident.pilot_id == pilot_id, Incident.place_id == place_id,
+               local < this_quarter, local >= first)
+        .group_by(quarter, Incident.category)
+        .order_by(quarter.desc(), Incident.category)
+    ).all()
+    out: list[dict[str, Any]] = []
+    for r in rows:
+        start = r.quarter.date()
+        label_q = f"{start.year} Q{(start.month - 1) // 3 + 1}"
+        if len({o["quarter"] for o in out} | {label_q}) > quarters:
+            break
+        out.append({"quarter": label_q, "category": r.category,
+                    "category_label": label(r.category),
+                    "count": partner_count(int(r.n), threshold)})
+    return out

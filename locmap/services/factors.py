@@ -14,14 +14,14 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.orm.exc import StaleDataError
 
 from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import EngagementRecord, Incident, Observation, Place, SafetyFactor
 from locmap.models.base import utcnow
 from locmap.services import audit
-from locmap.services.evidence import check_text, check_version, check_vocab, iso, live_place
+from locmap.services.evidence import check_text, check_vocab, iso, live_place
 from locmap.services.permissions import Actor, require
+from locmap.services.versioning import check_version
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 
 __all__ = ["list_factors", "get_factor", "create_factor", "update_factor", "delete_factor",
@@ -174,7 +174,7 @@ def update_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int,
     if f.assessment_id is not None:
         raise Conflict("This factor belongs to an assessment version and cannot be changed; "
                        "edit the place's working set instead.")
-    check_version("safety factor", f.version, version)
+    check_version(session, "safety factor", f, version, current=_dict)
     current = {k: getattr(f, k) for k in ("quadrant", "statement", "weight", "confidence",
                                           "voice")}
     values = _clean(data, current)
@@ -184,10 +184,7 @@ def update_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int,
     links = _set_evidence(session, pilot_id, f, data)
     if links and not changed:
         f.updated_at = utcnow()  # link-only edits still bump the version
-    try:
-        session.flush()
-    except StaleDataError as exc:
-        raise Conflict("This safety factor was changed by someone else; reload it.") from exc
+    session.flush()
     old = {k: current[k] for k in changed if k != "statement"}
     audit.record(session, actor, "update", "safety_factor", f.id, pilot_id=pilot_id,
                  detail={"fields": changed + links, "before": old})
@@ -201,7 +198,7 @@ def delete_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int,
     if f.assessment_id is not None:
         raise Conflict("This factor belongs to an assessment version and cannot be deleted.")
     if version is not None:
-        check_version("safety factor", f.version, version)
+        check_version(session, "safety factor", f, version, current=_dict)
     place_id = f.place_id
     session.delete(f)
     session.flush()

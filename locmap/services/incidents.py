@@ -4,11 +4,19 @@ An incident's place is taken from the request when given, otherwise derived spat
 (:func:`locmap.queries.incidents.derive_place_id`) and marked ``place_derived``. The
 restricted free text (``description``) is shown only to the owning team
 (``evidence.restricted_text``); every read of it is audited as personal data.
+
+Incidents one by one — exact coordinates, time, reference — are the owning team's too
+(``evidence.records``): a partner reviewer gets 403 for the list and a single record,
+and on the map only whole grid cells of at least :data:`PARTNER_CELL_ZOOM`'s size,
+counted over whole quarters, withheld below the suppression threshold and rounded to
+base 5 (:func:`incident_map`). Without that, a "<5" on a review point could be undone by
+listing the place's incidents, or by moving the map's edge or the date filter a little.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from geoalchemy2.shape import from_shape
@@ -16,21 +24,25 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.errors import Conflict, InvalidData, NotFound
+from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, wkb_to_shape
 from locmap.models import Agency, Incident, Place
 from locmap.queries import incidents as q
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
+from locmap.services.versioning import check_version
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
 
 __all__ = [
     "list_incidents", "get_incident", "create_incident", "update_incident", "delete_incident",
-    "incident_map", "IncidentFilter",
+    "incident_map", "IncidentFilter", "partner_count", "PARTNER_CELL_ZOOM",
 ]
 
 IncidentFilter = q.IncidentFilter
 MAX_PAGE = 500
+# Partners' map cells are never finer than the grid at this zoom (60 px ≈ 350 m at 52° N).
+PARTNER_CELL_ZOOM = 14
+ROUND_BASE = 5
 
 
 def _dump(incident: Incident, restricted: bool) -> dict[str, Any]:
@@ -133,7 +145,7 @@ def create_incident(
 def get_incident(
     session: Session, actor: Actor, pilot_id: int, incident_id: int
 ) -> dict[str, Any]:
-    require(actor, pilot_id, "evidence.view")
+    require(actor, pilot_id, "evidence.records")
     incident = _get(session, pilot_id, incident_id)
     restricted = can(actor, pilot_id, "evidence.restricted_text")
     if restricted:
@@ -147,7 +159,7 @@ def list_incidents(
     *, limit: int = 100, offset: int = 0,
 ) -> dict[str, Any]:
     """A page of incidents, newest first, with the total that match the filter."""
-    require(actor, pilot_id, "evidence.view")
+    require(actor, pilot_id, "evidence.records")
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidData(f"limit is 1–{MAX_PAGE} and offset at least 0.")
     where = q.filter_clauses(pilot_id, f)
@@ -172,9 +184,10 @@ def update_incident(
     require(actor, pilot_id, "evidence.edit")
     incident = _get(session, pilot_id, incident_id)
     restricted = can(actor, pilot_id, "evidence.restricted_text")
-    if data.get("version") != incident.version:
-        raise Conflict("This incident was changed by someone else since you opened it.",
-                       details={"current": _dump(incident, restricted)})
+    # The 409 carries the current record without its restricted description: reading
+    # that is a GET, audited as personal data.
+    check_version(session, "incident", incident, data.get("version"),
+                  current=lambda i: _dump(i, False))
     if "description" in data and not restricted:
         raise InvalidData("Your role cannot write the restricted description.")
     _check_fields(session, pilot_id, data)
@@ -206,21 +219,27 @@ def delete_incident(session: Session, actor: Actor, pilot_id: int, incident_id: 
 
 def incident_map(
     session: Session, actor: Actor, pilot_id: int, bbox: tuple[float, float, float, float],
-    zoom: float, f: q.IncidentFilter,
+    zoom: float, f: q.IncidentFilter, *, threshold: int = 5,
 ) -> dict[str, Any]:
     """Incidents in view as GeoJSON: grid clusters, or single points when zoomed in or few.
+
+    A partner (no ``evidence.records``) always gets aggregates (:func:`_partner_map`).
 
     Returns
     -------
     dict
         A FeatureCollection with ``mode`` ("clusters" or "points") and ``total``; a cluster
         Feature has ``count`` and ``max_severity``, a point Feature the incident's fields.
+        A partner's collection also has ``suppressed: true``, ``threshold`` and
+        ``withheld`` (whether any cell in view was left out).
     """
     require(actor, pilot_id, "evidence.view")
     w, s, e, n = bbox
     if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
         raise InvalidData("bbox is west,south,east,north in WGS84 degrees, west < east "
                           "and south < north.", details={"field": "bbox"})
+    if not can(actor, pilot_id, "evidence.records"):
+        return _partner_map(session, pilot_id, bbox, zoom, f, threshold)
     cells = q.map_cells(session, pilot_id, bbox, zoom, f)
     total = sum(c["n"] for c in cells)
     if zoom >= q.POINTS_ZOOM or total <= q.POINTS_MAX:
@@ -251,3 +270,67 @@ def _point_feature(p: dict[str, Any]) -> dict[str, Any]:
             "place_id": p["place_id"],
         },
     }
+
+
+def partner_count(n: int, threshold: int) -> int | None:
+    """A count as partners see it: None below ``threshold``, else rounded to base 5.
+
+    Examples
+    --------
+    >>> [partner_count(n, 5) for n in (0, 4, 5, 7, 8, 12)]
+    [None, None, 5, 5, 10, 10]
+    """
+    if n < threshold:
+        return None
+    return max(ROUND_BASE, ROUND_BASE * ((n + ROUND_BASE // 2) // ROUND_BASE))
+
+
+def _quarter_start(d: dt.date) -> dt.date:
+    return dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
+
+
+def _quarter_end(d: dt.date) -> dt.date:
+    start = _quarter_start(d)
+    nxt = dt.date(start.year + (start.month == 10), (start.month + 2) % 12 + 1, 1)
+    return nxt - dt.timedelta(days=1)
+
+
+def _partner_map(
+    session: Session, pilot_id: int, bbox: tuple[float, float, float, float], zoom: float,
+    f: q.IncidentFilter, threshold: int,
+) -> dict[str, Any]:
+    """Aggregates a partner cannot difference back into single incidents.
+
+    Cells are never finer than :data:`PARTNER_CELL_ZOOM`'s grid and always whole (the
+    view is widened to cell edges, so moving the map's edge changes no count); dates are
+    widened to whole quarters and hour-of-day filters dropped (partner figures are by
+    quarter); a cell is placed at its centre, not at its incidents' mean position; counts
+    below ``threshold`` are withheld and the others rounded to base 5.
+    """
+    cell = q.cell_size_deg(min(zoom, PARTNER_CELL_ZOOM))
+    w, s, e, n = bbox
+    whole = (max(-180.0, math.floor(w / cell) * cell), max(-90.0, math.floor(s / cell) * cell),
+             min(180.0, math.ceil(e / cell) * cell), min(90.0, math.ceil(n / cell) * cell))
+    coarse = q.IncidentFilter(
+        categories=f.categories, place_id=f.place_id,
+        date_from=_quarter_start(f.date_from) if f.date_from else None,
+        date_to=_quarter_end(f.date_to) if f.date_to else None)
+    cells = q.map_cells(session, pilot_id, whole, min(zoom, PARTNER_CELL_ZOOM), coarse)
+    features: list[dict[str, Any]] = []
+    withheld, total = False, 0
+    for c in cells:
+        count = partner_count(c["n"], threshold)
+        if count is None:
+            withheld = True
+            continue
+        total += count
+        features.append({
+            "type": "Feature",
+            "geometry": {"type": "Point",
+                         "coordinates": [round((c["gx"] + 0.5) * cell, 6),
+                                         round((c["gy"] + 0.5) * cell, 6)]},
+            "properties": {"count": count, "max_severity": c["max_severity"]},
+        })
+    return {"type": "FeatureCollection", "mode": "clusters", "suppressed": True,
+            "threshold": threshold, "withheld": withheld,
+            "total": total, "features": features}

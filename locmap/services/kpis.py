@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import plan_logic as pl
-from locmap.errors import Conflict, InvalidData, NotFound
+from locmap.errors import InvalidData, NotFound
 from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
 from locmap.queries import assessment as q
 from locmap.services import audit, plans
 from locmap.services.permissions import Actor
+from locmap.services.versioning import check_version
 
 __all__ = [
     "PERIOD_MONTHS", "SUGGESTED", "suggested_kpis", "set_computed_baselines", "kpi_dicts",
@@ -116,9 +117,7 @@ def update_kpi(session: Session, actor: Actor, kpi_id: int, changes: dict[str, A
     """Change a KPI's name, unit, baseline, target or direction in a draft plan."""
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "plan.edit")
     plans.assert_editable(plan)
-    if version is None or version != kpi.version:
-        raise Conflict("Someone else saved this KPI first. Reload and try again.",
-                       details={"version": kpi.version})
+    check_version(session, "KPI", kpi, version)
     for k, v in _check(changes).items():
         setattr(kpi, k, v)
     kpi.updated_at = clock.now()

@@ -20,7 +20,7 @@ from locmap import network as pure
 from locmap.errors import InvalidData, NotFound
 from locmap.models import PeerNetwork, Person, Place, Presence, Relationship
 from locmap.services import audit
-from locmap.services.permissions import Actor, require
+from locmap.services.permissions import Actor, can, require
 from locmap.vocab import RELATIONSHIP_TYPES, VALENCES
 
 __all__ = [
@@ -80,13 +80,18 @@ def _check_period(since: dt.date | None, until: dt.date | None) -> None:
         raise InvalidData("'until' must be after 'since'.", details={"until": ["before since"]})
 
 
-def _relationship_dict(r: Relationship, names: dict[int, str]) -> dict[str, Any]:
-    return {
+def _relationship_dict(r: Relationship, names: dict[int, str], *, source: bool = True
+                       ) -> dict[str, Any]:
+    # ``source`` (who told us) is the owning team's: partners get the tie without it.
+    out = {
         "id": r.id, "person_a_id": r.person_a_id, "person_b_id": r.person_b_id,
         "person_a": names.get(r.person_a_id), "person_b": names.get(r.person_b_id),
-        "type": r.type, "valence": r.valence, "strength": r.strength, "source": r.source,
+        "type": r.type, "valence": r.valence, "strength": r.strength,
         "since": _date(r.since), "until": _date(r.until),
     }
+    if source:
+        out["source"] = r.source
+    return out
 
 
 def list_relationships(session: Session, actor: Actor, pilot_id: int) -> list[dict[str, Any]]:
@@ -97,7 +102,8 @@ def list_relationships(session: Session, actor: Actor, pilot_id: int) -> list[di
     audit.record(session, actor, "read", "relationship", None, pilot_id=pilot_id,
                  personal_data=True, detail={"list": len(rows)})
     names = _pseudonyms(session, pilot_id)
-    return [_relationship_dict(r, names) for r in rows]
+    source = can(actor, pilot_id, "evidence.records")
+    return [_relationship_dict(r, names, source=source) for r in rows]
 
 
 def create_relationship(
@@ -157,12 +163,17 @@ def delete_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: i
                  personal_data=True)
 
 
-def _presence_dict(p: Presence, names: dict[int, str], places: dict[int, str]) -> dict[str, Any]:
-    return {
+def _presence_dict(p: Presence, names: dict[int, str], places: dict[int, str], *,
+                   free_text: bool = True) -> dict[str, Any]:
+    # When a child is at a place, and who said so, are the owning team's.
+    out = {
         "id": p.id, "person_id": p.person_id, "person": names.get(p.person_id),
         "place_id": p.place_id, "place": places.get(p.place_id), "frequency": p.frequency,
-        "times": p.times, "source": p.source, "since": _date(p.since), "until": _date(p.until),
+        "since": _date(p.since), "until": _date(p.until),
     }
+    if free_text:
+        out.update(times=p.times, source=p.source)
+    return out
 
 
 def _place_names(session: Session, pilot_id: int) -> dict[int, str]:
@@ -181,7 +192,8 @@ def list_presences(session: Session, actor: Actor, pilot_id: int) -> list[dict[s
     audit.record(session, actor, "read", "presence", None, pilot_id=pilot_id,
                  personal_data=True, detail={"list": len(rows)})
     names, places = _pseudonyms(session, pilot_id), _place_names(session, pilot_id)
-    return [_presence_dict(p, names, places) for p in rows]
+    free_text = can(actor, pilot_id, "evidence.records")
+    return [_presence_dict(p, names, places, free_text=free_text) for p in rows]
 
 
 def create_presence(

@@ -2,7 +2,8 @@
 
 The file holds pseudonyms, kinds, age bands, group labels, relationships and place
 presences — never a name, date of birth or case reference — and says so in its own
-graph attributes. Every export is audited.
+graph attributes. Exports are for the owning team only (``network.export``: partners
+see group-level summaries on the network page); every export is audited.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def export_network(
     session: Session, actor: Actor, pilot_id: int, fmt: str, *, as_of: dt.date | None = None
 ) -> bytes:
     """Return the pilot's network as a GraphML or GEXF document (bytes, UTF-8)."""
-    require(actor, pilot_id, "export.run")
+    require(actor, pilot_id, "network.export")
     if fmt not in FORMATS:
         raise InvalidData(f"Export format must be one of {', '.join(FORMATS)}.")
     graph = _graph(session, actor, pilot_id, as_of)

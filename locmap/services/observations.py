@@ -3,8 +3,10 @@
 A visit follows how one is done: when (start, end), the weather and light, who was present
 (young people by age band, adults, staff or guardians), guardianship, lighting, sight
 lines, CCTV, signs of dealing or drug use, what felt safe and what felt unsafe, and notes.
-All members read visits; coordinators and practitioners record, change (optimistic
-locking on ``version``) and delete them; every write is audited.
+All members read visits — partners without the free text (what felt safe or unsafe,
+notes), which is the owning team's (``evidence.records``); coordinators and
+practitioners record, change (optimistic locking on ``version``) and delete them; every
+write is audited.
 """
 
 from __future__ import annotations
@@ -14,21 +16,20 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from locmap import clock
-from locmap.errors import Conflict, InvalidData, NotFound
+from locmap.errors import InvalidData, NotFound
 from locmap.models import Observation, Place, User
 from locmap.services import audit
 from locmap.services.evidence import (
     as_local_aware,
     check_text,
-    check_version,
     check_vocab,
     iso,
     live_place,
 )
-from locmap.services.permissions import Actor, require
+from locmap.services.permissions import Actor, can, require
+from locmap.services.versioning import check_version
 
 __all__ = [
     "LIGHT", "GUARDIANSHIP", "LEVELS", "CCTV", "COUNT_FIELDS", "list_observations",
@@ -47,9 +48,11 @@ _TEXT = {"weather": 100, "felt_safe": 4000, "felt_unsafe": 4000, "notes": 8000}
 _FLAGS = ("signs_of_dealing", "signs_of_drug_use")
 EDITABLE = ("started_at", "ended_at", *_VOCAB, *_TEXT, *COUNT_FIELDS, *_FLAGS)
 MAX_COUNT = 10_000
+FREE_TEXT = ("felt_safe", "felt_unsafe", "notes")
 
 
-def _dict(obs: Observation, observer: str | None = None) -> dict[str, Any]:
+def _dict(obs: Observation, observer: str | None = None, *, free_text: bool = True
+          ) -> dict[str, Any]:
     young = obs.young_people_10_13 + obs.young_people_14_15 + obs.young_people_16_17
     concerns = [w for w, on in (("signs of dealing", obs.signs_of_dealing),
                                 ("signs of drug use", obs.signs_of_drug_use)) if on]
@@ -63,7 +66,7 @@ def _dict(obs: Observation, observer: str | None = None) -> dict[str, Any]:
         "sight_lines": obs.sight_lines, "cctv": obs.cctv,
         "signs_of_dealing": obs.signs_of_dealing, "signs_of_drug_use": obs.signs_of_drug_use,
         "concerns": concerns,
-        "felt_safe": obs.felt_safe, "felt_unsafe": obs.felt_unsafe, "notes": obs.notes,
+        **({f: getattr(obs, f) for f in FREE_TEXT} if free_text else {}),
         "version": obs.version,
     }
 
@@ -137,14 +140,16 @@ def list_observations(session: Session, actor: Actor, pilot_id: int, place_id: i
         .order_by(Observation.started_at.desc(), Observation.id.desc())
     ).all()
     names = _observer_names(session, {o.observer_id for o in rows})
-    return [_dict(o, names.get(o.observer_id or 0)) for o in rows]
+    free_text = can(actor, pilot_id, "evidence.records")
+    return [_dict(o, names.get(o.observer_id or 0), free_text=free_text) for o in rows]
 
 
 def get_observation(session: Session, actor: Actor, pilot_id: int, observation_id: int
                     ) -> dict[str, Any]:
     require(actor, pilot_id, "evidence.view")
     obs = _observation(session, pilot_id, observation_id)
-    return _dict(obs, _observer_names(session, {obs.observer_id}).get(obs.observer_id or 0))
+    return _dict(obs, _observer_names(session, {obs.observer_id}).get(obs.observer_id or 0),
+                 free_text=can(actor, pilot_id, "evidence.records"))
 
 
 def create_observation(session: Session, actor: Actor, pilot_id: int, place_id: int,
@@ -166,16 +171,13 @@ def update_observation(session: Session, actor: Actor, pilot_id: int, observatio
     """Change some fields of a visit; ``version`` must be the one the client edited."""
     require(actor, pilot_id, "evidence.edit")
     obs = _observation(session, pilot_id, observation_id)
-    check_version("site visit", obs.version, version)
+    check_version(session, "site visit", obs, version, current=_dict)
     current = {f: getattr(obs, f) for f in EDITABLE}
     values = _clean(data, current)
     changed = sorted(f for f in values if values[f] != current[f])
     for f in changed:
         setattr(obs, f, values[f])
-    try:
-        session.flush()
-    except StaleDataError as exc:  # a concurrent save between our read and our write
-        raise Conflict("This site visit was changed by someone else; reload it.") from exc
+    session.flush()
     audit.record(session, actor, "update", "observation", obs.id, pilot_id=pilot_id,
                  detail={"fields": changed})
     return get_observation(session, actor, pilot_id, obs.id)
@@ -187,7 +189,7 @@ def delete_observation(session: Session, actor: Actor, pilot_id: int, observatio
     require(actor, pilot_id, "evidence.edit")
     obs = _observation(session, pilot_id, observation_id)
     if version is not None:
-        check_version("site visit", obs.version, version)
+        check_version(session, "site visit", obs, version, current=_dict)
     place_id = obs.place_id
     session.delete(obs)
     session.flush()

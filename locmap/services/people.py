@@ -21,6 +21,7 @@ from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Identity, PeerNetwork, Person, PseudonymCounter
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
+from locmap.services.versioning import check_version
 from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERSON_KINDS
 
 __all__ = [
@@ -232,9 +233,7 @@ def update_person(
     if "identity" in changes:
         require(actor, pilot_id, "identity.edit")
     person = _person_in(session, pilot_id, person_id)
-    if person.version != version:
-        raise Conflict("Someone else changed this person since you loaded it; reload.",
-                       details={"version": person.version})
+    check_version(session, "person", person, version, current=_person_dict)
     kind = changes.get("kind", person.kind)
     age_band = changes.get("age_band", person.age_band)
     _check_kind_and_band(kind, age_band)

@@ -27,12 +27,19 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "evidence.view": ALL_MEMBERS,
     "evidence.edit": frozenset({"coordinator", "practitioner"}),
     "evidence.restricted_text": OWNING_TEAM,
+    # Incidents one by one (exact place, time, reference) and the free text of visits,
+    # engagement records, relationship sources and presence times: the owning team's.
+    # Partners see incidents as suppressed aggregates only (counts by place, category
+    # and quarter; map cells of at least the threshold) — docs/decisions.md.
+    "evidence.records": OWNING_TEAM,
     "import.run": frozenset({"coordinator", "practitioner"}),
     # Exports hold incidents record by record: partners see them only as suppressed
     # aggregates (dashboard, review points, reports), never row by row.
     "export.run": OWNING_TEAM,
     "network.view": ALL_MEMBERS,
     "network.edit": frozenset({"coordinator", "practitioner", "peer_assessor"}),
+    # GraphML/GEXF hold every tie record by record: the owning team only (decided).
+    "network.export": OWNING_TEAM,
     # DESIGN.md: identities are read by the owning pilot's practitioners and peer assessors.
     "identity.read": frozenset({"practitioner", "peer_assessor"}),
     "identity.edit": frozenset({"practitioner", "peer_assessor"}),

@@ -15,13 +15,15 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap.errors import Conflict, InvalidData, NotFound
+from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson, wkb_to_shape
 from locmap.models import Agency, Incident, Pilot, Place
 from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
 from locmap.services import audit
-from locmap.services.permissions import Actor, require
+from locmap.services.incidents import partner_count
+from locmap.services.permissions import Actor, can, require
+from locmap.services.versioning import check_version
 from locmap.vocab import PLACE_KINDS, label
 
 __all__ = [
@@ -33,9 +35,21 @@ _ANY_GEOMETRY = ("POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON")
 
 
 def place_feature(
-    place: Place, incidents: int = 0, managed_by: str | None = None
+    place: Place, incidents: int = 0, managed_by: str | None = None, *,
+    partner_threshold: int | None = None,
 ) -> dict[str, Any]:
-    """A place as a GeoJSON Feature (``geometry`` null for online contexts)."""
+    """A place as a GeoJSON Feature (``geometry`` null for online contexts).
+
+    With ``partner_threshold`` (a partner's view) the incident count is as partners see
+    counts: ``None`` below the threshold, else rounded to base 5, with
+    ``incidents_label`` saying which ("fewer than 5", "about 10").
+    """
+    extra: dict[str, Any] = {}
+    if partner_threshold is not None:
+        shown = partner_count(incidents, partner_threshold)
+        incidents = shown  # type: ignore[assignment]
+        extra["incidents_label"] = (f"fewer than {partner_threshold}" if shown is None
+                                    else f"about {shown}")
     return {
         "type": "Feature",
         "id": place.id,
@@ -50,14 +64,21 @@ def place_feature(
             "osm_id": place.osm_id,
             "notes": place.notes,
             "incidents": incidents,
+            **extra,
             "version": place.version,
         },
     }
 
 
-def list_places(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]:
-    """The pilot's live places as a FeatureCollection (online contexts have null geometry)."""
+def list_places(session: Session, actor: Actor, pilot_id: int, *,
+                threshold: int = 5) -> dict[str, Any]:
+    """The pilot's live places as a FeatureCollection (online contexts have null geometry).
+
+    A partner's incident counts per place are withheld below ``threshold`` and rounded
+    to base 5 (:func:`place_feature`).
+    """
     require(actor, pilot_id, "place.view")
+    partner = None if can(actor, pilot_id, "evidence.records") else threshold
     counts = (
         select(Incident.place_id, func.count().label("n"))
         .where(Incident.pilot_id == pilot_id, Incident.place_id.is_not(None))
@@ -73,7 +94,8 @@ def list_places(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]
     ).all()
     return {
         "type": "FeatureCollection",
-        "features": [place_feature(p, n, agency) for p, n, agency in rows],
+        "features": [place_feature(p, n, agency, partner_threshold=partner)
+                     for p, n, agency in rows],
     }
 
 
@@ -149,9 +171,11 @@ def _parse_geometry(value: dict[str, Any] | None) -> BaseGeometry | None:
     return None if value is None else parse_geojson_geometry(value)
 
 
-def _feature_of(session: Session, place: Place, warnings: list[str]) -> dict[str, Any]:
+def _feature_of(session: Session, place: Place, warnings: list[str],
+                partner_threshold: int | None = None) -> dict[str, Any]:
     count = session.scalar(select(func.count()).where(Incident.place_id == place.id)) or 0
-    out = place_feature(place, count, _agency_name(session, place.managed_by_id))
+    out = place_feature(place, count, _agency_name(session, place.managed_by_id),
+                        partner_threshold=partner_threshold)
     out["warnings"] = warnings
     return out
 
@@ -167,10 +191,14 @@ def other_place_names(
     )]
 
 
-def get_place(session: Session, actor: Actor, pilot_id: int, place_id: int) -> dict[str, Any]:
-    """One live place as a GeoJSON Feature."""
+def get_place(session: Session, actor: Actor, pilot_id: int, place_id: int,
+              *, threshold: int = 5) -> dict[str, Any]:
+    """One live place as a GeoJSON Feature (a partner's incident count as in
+    :func:`list_places`).
+    """
     require(actor, pilot_id, "place.view")
-    return _feature_of(session, _live_place(session, pilot_id, place_id), [])
+    partner = None if can(actor, pilot_id, "evidence.records") else threshold
+    return _feature_of(session, _live_place(session, pilot_id, place_id), [], partner)
 
 
 def create_place(
@@ -219,12 +247,8 @@ def update_place(
     """
     require(actor, pilot_id, "place.edit")
     place = _live_place(session, pilot_id, place_id)
-    if data.get("version") != place.version:
-        raise Conflict(
-            "This place was changed by someone else since you opened it. Review their "
-            "version and apply your change again.",
-            details={"current": _feature_of(session, place, [])},
-        )
+    check_version(session, "place", place, data.get("version"),
+                  current=lambda p: _feature_of(session, p, []))
     changes = {k: data[k] for k in _EDITABLE if k in data}
     kind = changes.get("kind", place.kind)
     if "geometry" in changes:
@@ -258,9 +282,9 @@ def delete_place(
     """Soft-delete a place (``deleted_at``); its incidents keep their location."""
     require(actor, pilot_id, "place.edit")
     place = _live_place(session, pilot_id, place_id)
-    if version is not None and version != place.version:
-        raise Conflict("This place was changed by someone else since you opened it.",
-                       details={"current": _feature_of(session, place, [])})
+    if version is not None:  # a delete checks the version when the client sends one
+        check_version(session, "place", place, version,
+                      current=lambda p: _feature_of(session, p, []))
     place.deleted_at = utcnow()
     session.flush()
     audit.record(session, actor, "delete", "place", place.id, pilot_id=pilot_id,

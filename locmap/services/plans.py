@@ -26,6 +26,7 @@ from locmap.models import Agency, Assessment, Place, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
 from locmap.services import assessments, audit, kpis
 from locmap.services.permissions import Actor, require
+from locmap.services.versioning import check_version
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 
 __all__ = [
@@ -330,9 +331,7 @@ def update_action(session: Session, actor: Actor, action_id: int, changes: dict[
     keys = set(changes) & {*_ACTION_FIELDS, "factor_ids"}
     if not (plan.status == "approved" and keys <= _PROGRESS):
         assert_editable(plan)
-    if version is None or version != action.version:
-        raise Conflict("Someone else saved this action first. Reload and try again.",
-                       details={"version": action.version})
+    check_version(session, "action", action, version)
     for k, v in _check_action(session, plan, changes).items():
         setattr(action, k, v)
     if "factor_ids" in changes:

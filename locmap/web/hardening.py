@@ -9,7 +9,10 @@ What generated API cases found reaching the database as 500s:
   nothing — the ``int`` URL converter is bounded;
 * JSON nested thousands deep (the parser's recursion limit) → 400;
 * any other value the database refuses as out of range (an id in a body or a query) →
-  422 instead of the driver's error.
+  422 instead of the driver's error;
+* an ``UPDATE`` that a concurrent save made stale (``StaleDataError`` from
+  ``version_id_col``) → 409, like the optimistic-locking check in
+  :mod:`locmap.services.versioning` that normally catches it first.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template, request
 from sqlalchemy.exc import DataError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import IntegerConverter
 
 __all__ = ["init_app", "MAX_DB_INT", "MAX_JSON_DEPTH"]
@@ -102,3 +106,10 @@ def init_app(app: Flask) -> None:
         # that validation let through: the request is wrong, not the server.
         return _refuse(422, "invalid", "A value in the request is out of range or not of "
                        "the right kind.")
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError) -> Any:
+        # Someone saved the record between our check and our write: the client must
+        # reload it (the response rolls the request back).
+        return _refuse(409, "conflict", "This record was changed by someone else at the "
+                       "same time. Reload it, check their change, then apply yours again.")

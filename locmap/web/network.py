@@ -37,6 +37,7 @@ def _context(pilot_id: int) -> dict[str, Any]:
     pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
     return {"pilot": pilot, "purpose": network.get_purpose(s, a, pilot_id),
             "can_edit": can(a, pilot_id, "network.edit"),
+            "can_export": can(a, pilot_id, "network.export"),
             "can_identity": can(a, pilot_id, "identity.edit")}
 
 

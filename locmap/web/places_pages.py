@@ -66,7 +66,8 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
             values: dict[str, Any] | None = None, error: str = "") -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
-    place = evidence.place_overview(s, a, pilot_id, place_id)
+    threshold = int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
+    place = evidence.place_overview(s, a, pilot_id, place_id, threshold=threshold)
     visits = observations.list_observations(s, a, pilot_id, place_id)
     for v in visits:
         v["when"] = _when(v)
@@ -79,12 +80,17 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         c["date"] = _local(c["occurred_at"], "%-d %b %Y")
     engagements = engagement.list_engagement(s, a, pilot_id, place_id)
     other_places = places.other_place_names(s, a, pilot_id, place_id)
-    recent = evidence.recent_incidents(s, a, pilot_id, place_id)
+    # Partners see the place's incidents as suppressed counts by quarter, never one by one.
+    records = can(a, pilot_id, "evidence.records")
+    recent = evidence.recent_incidents(s, a, pilot_id, place_id) if records else []
+    summary = None if records else evidence.incident_summary(s, a, pilot_id, place_id,
+                                                              threshold=threshold)
     for r in recent:
         r["date"] = _local(r["occurred_at"], "%-d %b %Y" if r["time_precision"] != "month"
                            else "%b %Y")
     return render_template(
-        "place.html", pilot=pilot, place=place, incidents=recent,
+        "place.html", pilot=pilot, place=place, incidents=recent, incident_summary=summary,
+        threshold=threshold,
         incident_choices=choices, incident_labels={c["id"]: c for c in choices},
         visits=visits, visit_labels={v["id"]: v["when"] for v in visits},
         factors=by_quadrant, factor_total=len(factor_list),

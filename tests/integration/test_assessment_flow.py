@@ -85,7 +85,8 @@ def test_start_edit_submit_version_and_compare(client: Any, auth: Any, setup: di
     a = r.get_json()
     assert [(c["name"], c["share"]) for c in a["context_weighting"]["contexts"]] == [
         ("Test Cafe", 60), ("Group A", 40)]
-    r = _api(client, "PATCH", url, {"set_share": {"name": "Group A", "share": 70}})
+    r = _api(client, "PATCH", url, {"version": a["version"],
+                                    "set_share": {"name": "Group A", "share": 70}})
     assert r.get_json()["weightiest"]["names"] == ["Group A"]
     # A stale version answers 409.
     assert _api(client, "PATCH", url, {"version": a["version"], "environment": "x"}
@@ -102,7 +103,7 @@ def test_start_edit_submit_version_and_compare(client: Any, auth: Any, setup: di
     assert "25 of 30 incidents at the place are not linked" in v1["summary"]
 
     # Frozen: every edit answers 409 with a message.
-    r = _api(client, "PATCH", url, {"environment": "late change"})
+    r = _api(client, "PATCH", url, {"version": v1["version"], "environment": "late change"})
     assert r.status_code == 409 and "new version" in r.get_json()["message"]
 
     r = _api(client, "POST", f"{url}/new-version")
@@ -113,7 +114,7 @@ def test_start_edit_submit_version_and_compare(client: Any, auth: Any, setup: di
     f_door = next(f for f in v2["factors"] if f["statement"] == "Dealing near the door")
     assert f_door["evidence"]["incidents"] == 5
     r = _api(client, "PATCH", f"{base}/assessments/{v2['id']}", {
-        "update_factor": {"id": f_door["id"], "weight": 1},
+        "version": v2["version"], "update_factor": {"id": f_door["id"], "weight": 1},
         "remove_context": "Group A"})
     assert r.status_code == 200
     r = _api(client, "GET", f"{base}/assessments/{v1['id']}/compare/{v2['id']}")
@@ -134,15 +135,15 @@ def test_weighting_must_sum_to_100_with_reasons(client: Any, auth: Any,
     base = f"/api/v1/pilots/{setup['pilot']}"
     a = _api(client, "POST", f"{base}/places/{setup['place']}/assessments").get_json()
     url = f"{base}/assessments/{a['id']}"
-    bad = _api(client, "PATCH", url, {"contexts": [
+    bad = _api(client, "PATCH", url, {"version": a["version"], "contexts": [
         {"name": "Cafe", "share": 60, "reason": "a"}, {"name": "Home", "share": 30,
                                                         "reason": "b"}]})
     assert bad.status_code == 422 and "sum to 100" in bad.get_json()["message"]
-    no_reason = _api(client, "PATCH", url, {"contexts": [
+    no_reason = _api(client, "PATCH", url, {"version": a["version"], "contexts": [
         {"name": "Cafe", "share": 60, "reason": "a"}, {"name": "Home", "share": 40,
                                                         "reason": " "}]})
     assert no_reason.status_code == 422
-    ok = _api(client, "PATCH", url, {"contexts": [
+    ok = _api(client, "PATCH", url, {"version": a["version"], "contexts": [
         {"name": "Cafe", "share": 60, "reason": "a"}, {"name": "Home", "share": 40,
                                                         "reason": "b"}],
         "links": [{"a": "Cafe", "b": "Home", "note": "same young people"}]})

@@ -71,7 +71,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
              {"decision": "comment", "comment": "Which hours?", "factor_id": door["id"]})
     assert r.status_code == 201, r.get_json()
     # A reviewer cannot edit the assessment.
-    assert _api(client, "PATCH", url1, {"environment": "x"}).status_code == 403
+    assert _api(client, "PATCH", url1, {"version": 1, "environment": "x"}).status_code == 403
     # A request for changes needs text; with text it stands.
     assert _api(client, "POST", f"{url1}/reviews",
                 {"decision": "request_changes"}).status_code == 422
@@ -89,7 +89,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
     v2 = _api(client, "POST", f"{url1}/new-version").get_json()
     door2 = next(f for f in v2["factors"] if f["statement"] == "Dealing near the door")
     _api(client, "PATCH", f"{base}/assessments/{v2['id']}",
-         {"update_factor": {"id": door2["id"], "weight": 2}})
+         {"version": v2["version"], "update_factor": {"id": door2["id"], "weight": 2}})
     assert _api(client, "POST", f"{base}/assessments/{v2['id']}/submit", {}).status_code == 200
     url2 = f"{base}/assessments/{v2['id']}"
     assert _api(client, "POST", f"{url2}/review-requests",
@@ -115,7 +115,7 @@ def test_request_changes_then_new_version_approved(client: Any, auth: Any,
     auth.logout()
 
     auth.login("practitioner@test.invalid")
-    r = _api(client, "PATCH", url2, {"environment": "late edit"})
+    r = _api(client, "PATCH", url2, {"version": v2["version"], "environment": "late edit"})
     assert r.status_code == 409
     assert session.get(Assessment, v2["id"]).status == "approved"
     # Pages: the history page shows both versions and the factor comment.

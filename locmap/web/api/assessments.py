@@ -27,7 +27,8 @@ class AssessmentHeaderSchema(Schema):
 class AssessmentPatchSchema(Schema):
     """A change to a draft; ``version`` (optimistic locking) answers 409 when stale."""
 
-    version = fields.Integer()
+    version = fields.Integer(required=True, strict=True,
+                             metadata={"description": "The version you edited; stale → 409."})
     young_people = fields.String()
     guardianship = fields.String()
     environment = fields.String()
@@ -42,7 +43,8 @@ class AssessmentPatchSchema(Schema):
 
 
 class SubmitSchema(Schema):
-    version = fields.Integer()
+    version = fields.Integer(metadata={"description": "The version you read; when sent, a "
+                                       "stale one answers 409."})
     ring_m = fields.Float(load_default=500.0, validate=validate.Range(50, 5000))
     cell_m = fields.Float(load_default=100.0, validate=validate.Range(25, 1000))
 

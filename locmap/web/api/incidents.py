@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import jsonify
+from flask import current_app, jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from locmap.errors import InvalidData
@@ -87,6 +87,10 @@ class IncidentMapSchema(Schema):
     mode = fields.String(validate=validate.OneOf(("clusters", "points")))
     total = fields.Integer()
     features = fields.List(fields.Dict())
+    suppressed = fields.Boolean(metadata={"description": "Partner view: whole cells, "
+                                          "counts withheld below the threshold, rounded to 5"})
+    threshold = fields.Integer()
+    withheld = fields.Boolean(metadata={"description": "Some cells in view were withheld"})
 
 
 def _categories(value: str) -> tuple[str, ...]:
@@ -107,7 +111,8 @@ def _filter(query: dict[str, Any]) -> incidents.IncidentFilter:
            query=IncidentListQuerySchema, response=IncidentPageSchema)
 def list_incidents(pilot_id: int, query: dict[str, Any]) -> Any:
     """Filtered and paginated with ``limit``/``offset``; hour filters keep only incidents
-    whose time is exact.
+    whose time is exact. The owning team only: a partner reviewer gets 403 (partners see
+    incidents as suppressed aggregates: the map, the dashboard, review points).
     """
     return jsonify(incidents.list_incidents(db_session(), actor(), pilot_id, _filter(query),
                                             limit=query["limit"], offset=query["offset"]))
@@ -116,14 +121,18 @@ def list_incidents(pilot_id: int, query: dict[str, Any]) -> Any:
 @api.route("/pilots/<int:pilot_id>/incidents/map", summary="Incidents in view, clustered",
            tag="incidents", query=IncidentMapQuerySchema, response=IncidentMapSchema)
 def incident_map(pilot_id: int, query: dict[str, Any]) -> Any:
-    """Grid clusters aggregated in SQL; single points at zoom 17+ or when few are in view."""
+    """Grid clusters aggregated in SQL; single points at zoom 17+ or when few are in view.
+    A partner reviewer always gets whole cells over whole quarters, withheld below the
+    suppression threshold and rounded to base 5 (``suppressed: true``).
+    """
     try:
         w, s, e, n = (float(v) for v in query["bbox"].split(","))
     except ValueError as exc:
         raise InvalidData("bbox is four numbers: west,south,east,north.",
                           details={"field": "bbox"}) from exc
-    return jsonify(incidents.incident_map(db_session(), actor(), pilot_id, (w, s, e, n),
-                                          query["zoom"], _filter(query)))
+    return jsonify(incidents.incident_map(
+        db_session(), actor(), pilot_id, (w, s, e, n), query["zoom"], _filter(query),
+        threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])))
 
 
 @api.route("/pilots/<int:pilot_id>/incidents", "POST", summary="Record an incident",
@@ -135,6 +144,7 @@ def create_incident(pilot_id: int, body: dict[str, Any]) -> Any:
 @api.route("/pilots/<int:pilot_id>/incidents/<int:incident_id>", summary="One incident",
            tag="incidents", response=IncidentSchema)
 def get_incident(pilot_id: int, incident_id: int) -> Any:
+    """The owning team only: a partner reviewer gets 403."""
     return jsonify(incidents.get_incident(db_session(), actor(), pilot_id, incident_id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 
 from locmap.services import people, pilots, places
 from locmap.web.api import api
@@ -40,7 +40,9 @@ def get_pilot(pilot_id: int) -> Any:
 @api.route("/pilots/<int:pilot_id>/places", summary="The pilot's places (GeoJSON)",
            tag="places", response=PlaceCollectionSchema)
 def list_places(pilot_id: int) -> Any:
-    return jsonify(places.list_places(db_session(), actor(), pilot_id))
+    return jsonify(places.list_places(
+        db_session(), actor(), pilot_id,
+        threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])))
 
 
 @api.route("/pilots/<int:pilot_id>/people", summary="People in the pilot's network (pseudonyms)",

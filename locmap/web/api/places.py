@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import current_app, jsonify
 from marshmallow import Schema, fields, validate
 
 from locmap.services import places
@@ -63,7 +63,9 @@ def create_place(pilot_id: int, body: dict[str, Any]) -> Any:
 @api.route("/pilots/<int:pilot_id>/places/<int:place_id>", summary="One place", tag="places",
            response=PlaceFeatureSchema)
 def get_place(pilot_id: int, place_id: int) -> Any:
-    return jsonify(places.get_place(db_session(), actor(), pilot_id, place_id))
+    return jsonify(places.get_place(
+        db_session(), actor(), pilot_id, place_id,
+        threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])))
 
 
 @api.route("/pilots/<int:pilot_id>/places/<int:place_id>", "PATCH", summary="Change a place",

@@ -46,7 +46,10 @@ class PlacePropertiesSchema(Schema):
     managed_by = fields.String(allow_none=True)
     osm_id = fields.Integer(allow_none=True)
     notes = fields.String()
-    incidents = fields.Integer()
+    incidents = fields.Integer(allow_none=True, metadata={
+        "description": "For a partner: null below the suppression threshold, else rounded "
+                       "to base 5 (see incidents_label)"})
+    incidents_label = fields.String(metadata={"description": "Partner view only"})
     version = fields.Integer()
 
 

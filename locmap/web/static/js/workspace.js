@@ -126,12 +126,17 @@
     cancel.addEventListener("click", function () { closeEditor(); if (opts.onCancel) { opts.onCancel(); } });
   }
 
+  /* A partner's per-place count is withheld or rounded: the server says so in a label. */
+  function incidentBadge(p) {
+    return p.incidents_label ? p.incidents_label.replace("fewer than ", "<").replace("about ", "~") : String(p.incidents);
+  }
+
   function listItem(f) {
     var li = el("li", { "class": "place", "data-place-id": String(f.id), "data-kind": f.properties.kind });
     li.appendChild(el("span", { "class": "swatch kind-" + f.properties.kind }));
     li.appendChild(el("span", { "class": "place-name" }, f.properties.name));
     li.appendChild(el("span", { "class": "muted small" }, f.properties.kind_label + (f.geometry ? "" : " · no map location")));
-    li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, f.properties.incidents));
+    li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, incidentBadge(f.properties)));
     li.addEventListener("click", function () { focusPlace(f.id); });
     return li;
   }
@@ -196,7 +201,7 @@
       if (!r.ok) { return; }
       r.body.features.forEach(function (f) {
         var badge = document.querySelector('#place-list [data-place-id="' + f.id + '"] .badge');
-        if (badge) { badge.textContent = String(f.properties.incidents); }
+        if (badge) { badge.textContent = incidentBadge(f.properties); }
         var lyr = ws.places.byId[f.id];
         if (lyr && lyr.feature) { lyr.feature.properties.incidents = f.properties.incidents; lyr.feature.properties.version = f.properties.version; }
       });
