@@ -1,6 +1,6 @@
 """A pilot's data out: GeoJSON, GeoPackage and CSV that say what they are and for whom.
 
-Permission ``export.run``: the owning team only (a partner reviewer gets Forbidden, a
+Permission ``export.records``: the owning team only (a partner reviewer gets Forbidden, a
 non-member NotFound), because an export holds incidents record by record with their exact
 places and times; partners see incidents as suppressed aggregates elsewhere. The incident
 description is restricted text (``evidence.restricted_text``). People never appear, so
@@ -39,7 +39,7 @@ INCIDENT_CSV_HEADER = ["id", "occurred_at", "time_precision", "category", "sever
 
 def export_data(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]:
     """The rows of an export: places, incidents, safety factors and feature layers."""
-    require(actor, pilot_id, "export.run")
+    require(actor, pilot_id, "export.records")
     pilot = session.get(Pilot, pilot_id)
     if pilot is None:
         raise NotFound("No such pilot.")

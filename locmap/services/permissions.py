@@ -33,9 +33,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # and quarter; map cells of at least the threshold) — docs/decisions.md.
     "evidence.records": OWNING_TEAM,
     "import.run": frozenset({"coordinator", "practitioner"}),
-    # Exports hold incidents record by record: partners see them only as suppressed
-    # aggregates (dashboard, review points, reports), never row by row.
-    "export.run": OWNING_TEAM,
+    # Exports of aggregates (the dashboard, suppressed for partners) and of plans.
+    "export.run": ALL_MEMBERS,
+    # The pilot's data exports hold incidents record by record: partners see incidents
+    # only as suppressed aggregates (dashboard, review points, reports), never row by row.
+    "export.records": OWNING_TEAM,
     "network.view": ALL_MEMBERS,
     "network.edit": frozenset({"coordinator", "practitioner", "peer_assessor"}),
     # GraphML/GEXF hold every tie record by record: the owning team only (decided).

@@ -36,5 +36,5 @@ def pilot(pilot_id: int) -> Any:
         review_points=p.review_points, interval=p.review_interval_months,
         tile_url=current_app.config["LOCMAP_TILE_URL"],
         tile_attribution=current_app.config["LOCMAP_TILE_ATTRIBUTION"],
-        can_export=can(a, pilot_id, "export.run"),
+        can_export=can(a, pilot_id, "export.records"),
     )

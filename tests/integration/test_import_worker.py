@@ -98,10 +98,15 @@ def test_worker_runs_a_queued_import(
     start_worker(queue_db.url, "--concurrency", "1")
     wait_for(lambda: status_of(queue_db, import_id) == "done", 60, "the import to finish")
     assert incidents_of(queue_db, pilot_id) == 7
+
+    def job_status() -> str:
+        with Session(queue_db.engine) as s:
+            return str(s.scalar(text("SELECT status FROM procrastinate_jobs "
+                                     "WHERE args->>'import_id' = :id"), {"id": str(import_id)}))
+
+    # The import commits "done" inside the job; the queue records the job's end just after.
+    wait_for(lambda: job_status() == "succeeded", 30, "the queue to record the job's end")
     with Session(queue_db.engine) as s:
-        job = s.execute(text("SELECT status, worker_id FROM procrastinate_jobs "
-                             "WHERE args->>'import_id' = :id"), {"id": str(import_id)}).one()
-        assert job.status == "succeeded"
         assert s.scalar(select(func.count()).select_from(Upload)
                         .where(Upload.data_import_id == import_id)) == 0
 
