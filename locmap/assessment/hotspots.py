@@ -374,7 +374,11 @@ def _gi_star_moments(
     variance = variance / (n - 1)
     variance = variance * (1 / n**2)
     variance = variance * (var_y / (mean**2))
-    z = (statistic - expected) / np.sqrt(variance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z = (statistic - expected) / np.sqrt(variance)
+    # A cell whose neighbourhood is the whole grid (a 3 x 3 grid's centre) has no variance
+    # under permutation: its Gi* is undefined, so it gets z = 0 and is never significant.
+    z = np.where(variance > 0, z, 0.0)
     return statistic, expected, variance, z
 
 
