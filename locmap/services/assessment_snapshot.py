@@ -280,8 +280,15 @@ def _unnamed(factors: list[dict[str, Any]], snap: dict[str, Any] | None) -> list
                              if not incident_factors else "."))
     ratio = ((ind.get("overall") or {}).get("place_vs_ring") or {})
     if ratio.get("ci_low") and ratio["ci_low"] > 1:
-        out.append(f"Incidents per km2 at the place are {ratio['ratio']:.1f} times the ring "
-                   f"around it (95% interval {ratio['ci_low']:.1f} to {ratio['ci_high']:.1f}).")
+        if ratio.get("ratio") is None or ratio.get("ci_high") is None:
+            # No incident in the ring: the ratio is unbounded, only its lower limit is known.
+            out.append("Incidents per km2 at the place are at least "
+                       f"{ratio['ci_low']:.1f} times the ring around it (95% lower limit; "
+                       "the ring has no incident).")
+        else:
+            out.append(f"Incidents per km2 at the place are {ratio['ratio']:.1f} times the "
+                       f"ring around it (95% interval {ratio['ci_low']:.1f} to "
+                       f"{ratio['ci_high']:.1f}).")
     hot = snap.get("hotspots") or {}
     if hot.get("place_near_hot") and not incident_factors:
         out.append("The place is in or next to a Gi* hot spot, and no factor names it.")
