@@ -14,6 +14,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from locmap.errors import Conflict, InvalidData
 from locmap.services import assessments
+from locmap.services.permissions import require
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 from locmap.web.context import actor, db_session, login_required
 
@@ -91,6 +92,7 @@ def _changes(op: str) -> dict[str, Any]:
 @login_required
 def edit(pilot_id: int, assessment_id: int) -> Any:
     s, a = db_session(), actor()
+    require(a, pilot_id, "assessment.edit")  # 404/403 before the form is read
     op = request.form.get("op", "")
     target = url_for(".view", pilot_id=pilot_id, assessment_id=assessment_id)
     version = request.form.get("version", type=int)

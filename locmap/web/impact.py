@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 
 from locmap.errors import InvalidData
 from locmap.services import assessments, displacement, impact, places
-from locmap.services.permissions import can
+from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot
 from locmap.web.context import actor, db_session, login_required
 
@@ -124,6 +124,7 @@ def watch(pilot_id: int) -> Any:
 @login_required
 def decide(pilot_id: int) -> Any:
     s, a = db_session(), actor()
+    require(a, pilot_id, "displacement.decide")  # 404/403 before the form is read
     f = request.form
     back = url_for(".watch", pilot_id=pilot_id) + ("?" + f["query"] if f.get("query") else "")
     try:

@@ -13,7 +13,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from locmap.errors import Conflict, InvalidData
 from locmap.services import assessments, kpis, plans
-from locmap.services.permissions import can
+from locmap.services.permissions import can, require
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 from locmap.web.context import actor, db_session, login_required
 
@@ -142,6 +142,7 @@ def _apply(op: str, pilot_id: int, plan_id: int) -> str:
 @login_required
 def edit(pilot_id: int, plan_id: int) -> Any:
     s = db_session()
+    require(actor(), pilot_id, "plan.edit")  # 404/403 before the form is read
     op = request.form.get("op", "")
     target = url_for(".view", pilot_id=pilot_id, plan_id=plan_id)
     if op == "new_version":

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
-from locmap.errors import Conflict, Forbidden, InvalidData
+from locmap.errors import Conflict, InvalidData
 from locmap.services import report, review_history, reviews, timeline
 from locmap.services.assessments import assessment_view
 from locmap.services.permissions import can
@@ -106,7 +106,7 @@ def give_review(pilot_id: int, kinds: str, subject_id: int) -> Any:
                             comment=request.form.get("comment", ""),
                             factor_id=ids["factor_id"], action_id=ids["action_id"])
         flash("Your review is recorded.", "info")
-    except (InvalidData, Conflict, Forbidden) as exc:
+    except (InvalidData, Conflict) as exc:  # a Forbidden role answers 403
         s.rollback()
         flash(exc.message, "error")
     return redirect(url_for(".review_page", pilot_id=pilot_id, kinds=kinds,

@@ -76,7 +76,8 @@ def get_assessment(pilot_id: int, assessment_id: int) -> Any:
 
 
 @api.route(f"{_P}/assessments/<int:assessment_id>", "PATCH", body=AssessmentPatchSchema,
-           summary="Change a draft", tag="assessments")
+           summary="Change a draft", tag="assessments",
+           permission="assessment.edit")
 def patch_assessment(pilot_id: int, assessment_id: int, body: dict[str, Any]) -> Any:
     """Only drafts change: a submitted version answers 409. A context weighting whose shares
     do not sum to 100, or a context without a reason, answers 422.
@@ -89,7 +90,8 @@ def patch_assessment(pilot_id: int, assessment_id: int, body: dict[str, Any]) ->
 
 @api.route(f"{_P}/assessments/<int:assessment_id>/submit", "POST", body=SubmitSchema,
            summary="Submit a draft for review (stores the indicators snapshot)",
-           tag="assessments")
+           tag="assessments",
+           permission="assessment.edit")
 def submit_assessment(pilot_id: int, assessment_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     assessments.submit_assessment(s, a, pilot_id, assessment_id, version=body.get("version"),

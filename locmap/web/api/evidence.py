@@ -42,7 +42,8 @@ def list_observations(pilot_id: int, place_id: int) -> Any:
 
 
 @api.route(f"{_PLACE}/observations", "POST", summary="Record a site visit at a place",
-           tag="evidence", body=ObservationInSchema, response=ObservationSchema, status=201)
+           tag="evidence", body=ObservationInSchema, response=ObservationSchema, status=201,
+           permission="evidence.edit")
 def create_observation(pilot_id: int, place_id: int, body: dict[str, Any]) -> Any:
     out = observations.create_observation(db_session(), actor(), pilot_id, place_id, body)
     return jsonify(out), 201
@@ -56,7 +57,8 @@ def get_observation(pilot_id: int, observation_id: int) -> Any:
 
 
 @api.route(f"{_PILOT}/observations/<int:observation_id>", "PATCH", summary="Change a site visit",
-           tag="evidence", body=ObservationPatchSchema, response=ObservationSchema)
+           tag="evidence", body=ObservationPatchSchema, response=ObservationSchema,
+           permission="evidence.edit")
 def update_observation(pilot_id: int, observation_id: int, body: dict[str, Any]) -> Any:
     """Send only the fields that change and the ``version`` you edited (409 if stale)."""
     version = body.pop("version")
@@ -81,7 +83,8 @@ def list_factors(pilot_id: int, place_id: int) -> Any:
 
 
 @api.route(f"{_PLACE}/factors", "POST", summary="Add a safety factor with its evidence",
-           tag="evidence", body=FactorInSchema, response=FactorSchema, status=201)
+           tag="evidence", body=FactorInSchema, response=FactorSchema, status=201,
+           permission="evidence.edit")
 def create_factor(pilot_id: int, place_id: int, body: dict[str, Any]) -> Any:
     """Evidence ids (incidents, site visits, engagement records) must be of this pilot (422)."""
     return jsonify(factors.create_factor(db_session(), actor(), pilot_id, place_id, body)), 201
@@ -94,7 +97,8 @@ def get_factor(pilot_id: int, factor_id: int) -> Any:
 
 
 @api.route(f"{_PILOT}/factors/<int:factor_id>", "PATCH", summary="Change a safety factor",
-           tag="evidence", body=FactorPatchSchema, response=FactorSchema)
+           tag="evidence", body=FactorPatchSchema, response=FactorSchema,
+           permission="evidence.edit")
 def update_factor(pilot_id: int, factor_id: int, body: dict[str, Any]) -> Any:
     """Send the changed fields and the ``version`` you edited (409 if stale); an id list
     replaces that kind of evidence link.
@@ -121,7 +125,8 @@ def list_engagement(pilot_id: int, query: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_PILOT}/engagement", "POST", summary="Record listening to a group",
-           tag="evidence", body=EngagementInSchema, response=EngagementSchema, status=201)
+           tag="evidence", body=EngagementInSchema, response=EngagementSchema, status=201,
+           permission="evidence.edit")
 def create_engagement(pilot_id: int, body: dict[str, Any]) -> Any:
     """Describe the group (e.g. "Year 9 girls' group"); never name a child."""
     return jsonify(engagement.create_engagement(db_session(), actor(), pilot_id, body)), 201
@@ -135,6 +140,7 @@ def list_awareness(pilot_id: int, query: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_PILOT}/awareness", "POST", summary="Record an awareness-raising activity",
-           tag="evidence", body=AwarenessInSchema, response=AwarenessSchema, status=201)
+           tag="evidence", body=AwarenessInSchema, response=AwarenessSchema, status=201,
+           permission="evidence.edit")
 def create_awareness(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(engagement.create_awareness(db_session(), actor(), pilot_id, body)), 201

@@ -75,7 +75,8 @@ def displacement_watch(pilot_id: int, query: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_P}/displacement/decisions", "POST", body=DecisionSchema, status=201,
-           summary="Confirm or dismiss a displacement flag, with a reason", tag="impact")
+           summary="Confirm or dismiss a displacement flag, with a reason", tag="impact",
+           permission="displacement.decide")
 def decide_flag(pilot_id: int, body: dict[str, Any]) -> Any:
     """Coordinators and practitioners only. Confirming links the two places' latest
     assessments on the flag; deciding again replaces the earlier decision.

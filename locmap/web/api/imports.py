@@ -50,7 +50,8 @@ def get_crime_type_mapping(pilot_id: int) -> Any:
 
 @api.route("/pilots/<int:pilot_id>/crime-type-mapping", "PUT", summary="Change the crime-type"
            " mapping (coordinator)", tag="imports", body=CrimeTypeMappingSchema,
-           response=CrimeTypeMappingSchema)
+           response=CrimeTypeMappingSchema,
+           permission="pilot.manage")
 def put_crime_type_mapping(pilot_id: int, body: dict[str, Any]) -> Any:
     """Sets the given crime types; the others keep their category. Applies to later imports."""
     mapping = imports.set_crime_type_mapping(db_session(), actor(), pilot_id, body["mapping"])

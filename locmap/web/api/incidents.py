@@ -136,7 +136,8 @@ def incident_map(pilot_id: int, query: dict[str, Any]) -> Any:
 
 
 @api.route("/pilots/<int:pilot_id>/incidents", "POST", summary="Record an incident",
-           tag="incidents", body=IncidentCreateSchema, response=IncidentSchema, status=201)
+           tag="incidents", body=IncidentCreateSchema, response=IncidentSchema, status=201,
+           permission="evidence.edit")
 def create_incident(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(incidents.create_incident(db_session(), actor(), pilot_id, body)), 201
 
@@ -150,7 +151,8 @@ def get_incident(pilot_id: int, incident_id: int) -> Any:
 
 @api.route("/pilots/<int:pilot_id>/incidents/<int:incident_id>", "PATCH",
            summary="Change an incident", tag="incidents", body=IncidentUpdateSchema,
-           response=IncidentSchema)
+           response=IncidentSchema,
+           permission="evidence.edit")
 def update_incident(pilot_id: int, incident_id: int, body: dict[str, Any]) -> Any:
     return jsonify(incidents.update_incident(db_session(), actor(), pilot_id, incident_id, body))
 

@@ -107,7 +107,8 @@ class AnalysisQuerySchema(Schema):
 
 
 @api.route(f"{_PILOT}/people", "POST", summary="Record a person (pseudonym chosen by locmap)",
-           tag="network", body=PersonInSchema, response=PersonSchema, status=201)
+           tag="network", body=PersonInSchema, response=PersonSchema, status=201,
+           permission="network.edit")
 def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
     """Optionally with an identity (practitioners and peer assessors), relationships to
     existing people by pseudonym and the places they spend time — all or nothing.
@@ -118,7 +119,8 @@ def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_PILOT}/people/<int:person_id>", "PATCH", summary="Change a person",
-           tag="network", body=PersonPatchSchema, response=PersonSchema)
+           tag="network", body=PersonPatchSchema, response=PersonSchema,
+           permission="network.edit")
 def update_person(pilot_id: int, person_id: int, body: dict[str, Any]) -> Any:
     """Send the ``version`` you read; 409 if someone changed the person since."""
     version = body.pop("version")
@@ -141,7 +143,8 @@ def list_relationships(pilot_id: int) -> Any:
 
 
 @api.route(f"{_PILOT}/relationships", "POST", summary="Record a relationship", tag="network",
-           body=RelationshipSchema, response=RelationshipSchema, status=201)
+           body=RelationshipSchema, response=RelationshipSchema, status=201,
+           permission="network.edit")
 def create_relationship(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(network.create_relationship(db_session(), actor(), pilot_id, **body)), 201
 
@@ -160,7 +163,8 @@ def list_presences(pilot_id: int) -> Any:
 
 
 @api.route(f"{_PILOT}/presences", "POST", summary="Record a presence at a place", tag="network",
-           body=PresenceSchema, response=PresenceSchema, status=201)
+           body=PresenceSchema, response=PresenceSchema, status=201,
+           permission="network.edit")
 def create_presence(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(network.create_presence(db_session(), actor(), pilot_id, **body)), 201
 
@@ -179,7 +183,8 @@ def get_network_purpose(pilot_id: int) -> Any:
 
 
 @api.route(f"{_PILOT}/network/purpose", "PUT", summary="Record purpose and lawful basis",
-           tag="network", body=PurposeSchema, response=PurposeSchema)
+           tag="network", body=PurposeSchema, response=PurposeSchema,
+           permission="network.edit")
 def set_network_purpose(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(network.set_purpose(db_session(), actor(), pilot_id, **body))
 

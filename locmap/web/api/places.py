@@ -52,7 +52,8 @@ class WorkspaceOptionsSchema(Schema):
 
 
 @api.route("/pilots/<int:pilot_id>/places", "POST", summary="Draw a place", tag="places",
-           body=PlaceCreateSchema, response=PlaceFeatureSchema, status=201)
+           body=PlaceCreateSchema, response=PlaceFeatureSchema, status=201,
+           permission="place.edit")
 def create_place(pilot_id: int, body: dict[str, Any]) -> Any:
     """Invalid geometry gets 422 with ``details.reason`` and ``details.repaired``; a place
     outside the pilot's locality is saved and the Feature carries ``warnings``.
@@ -69,7 +70,8 @@ def get_place(pilot_id: int, place_id: int) -> Any:
 
 
 @api.route("/pilots/<int:pilot_id>/places/<int:place_id>", "PATCH", summary="Change a place",
-           tag="places", body=PlaceUpdateSchema, response=PlaceFeatureSchema)
+           tag="places", body=PlaceUpdateSchema, response=PlaceFeatureSchema,
+           permission="place.edit")
 def update_place(pilot_id: int, place_id: int, body: dict[str, Any]) -> Any:
     return jsonify(places.update_place(db_session(), actor(), pilot_id, place_id, body))
 

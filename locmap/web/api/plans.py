@@ -83,7 +83,8 @@ def list_plans(pilot_id: int, assessment_id: int) -> Any:
 
 
 @api.route(f"{_P}/assessments/<int:assessment_id>/plans", "POST", body=PlanCreateSchema,
-           status=201, summary="Make draft plan v1 from a submitted assessment", tag="plans")
+           status=201, summary="Make draft plan v1 from a submitted assessment", tag="plans",
+           permission="plan.edit")
 def create_plan(pilot_id: int, assessment_id: int, body: dict[str, Any]) -> Any:
     """A draft assessment answers 422; an assessment that already has a plan answers 409.
     The four suggested KPIs are created with the plan.
@@ -106,7 +107,8 @@ def list_actions(pilot_id: int, plan_id: int) -> Any:
 
 
 @api.route(f"{_P}/plans/<int:plan_id>/actions", "POST", body=ActionSchema, status=201,
-           summary="Add an action to a draft plan", tag="plans")
+           summary="Add an action to a draft plan", tag="plans",
+           permission="plan.edit")
 def add_action(pilot_id: int, plan_id: int, body: dict[str, Any]) -> Any:
     s = db_session()
     a = plans.add_action(s, actor(), plan_id, body, pilot_id=pilot_id)
@@ -114,7 +116,8 @@ def add_action(pilot_id: int, plan_id: int, body: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_P}/actions/<int:action_id>", "PATCH", body=ActionPatchSchema,
-           summary="Change an action (versioned)", tag="plans")
+           summary="Change an action (versioned)", tag="plans",
+           permission="plan.edit")
 def patch_action(pilot_id: int, action_id: int, body: dict[str, Any]) -> Any:
     """A stale ``version`` answers 409. In an approved plan only status and progress notes
     change; anything else answers 409 (start a new plan version).
@@ -139,7 +142,8 @@ def plan_gaps(pilot_id: int, plan_id: int) -> Any:
 
 
 @api.route(f"{_P}/plans/<int:plan_id>/gap-reasons", "POST", body=GapReasonSchema, status=201,
-           summary="Write why a gap has no action", tag="plans")
+           summary="Write why a gap has no action", tag="plans",
+           permission="plan.edit")
 def write_gap_reason(pilot_id: int, plan_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     plans.write_gap_reason(s, a, plan_id, reason=body["reason"],
@@ -155,14 +159,16 @@ def list_kpis(pilot_id: int, plan_id: int) -> Any:
 
 
 @api.route(f"{_P}/plans/<int:plan_id>/kpis", "POST", body=KPISchema, status=201,
-           summary="Add a custom KPI to a draft plan", tag="plans")
+           summary="Add a custom KPI to a draft plan", tag="plans",
+           permission="plan.edit")
 def add_kpi(pilot_id: int, plan_id: int, body: dict[str, Any]) -> Any:
     k = kpis.add_kpi(db_session(), actor(), plan_id, body, pilot_id=pilot_id)
     return jsonify(next(x for x in _detail(plan_id, pilot_id)["kpis"] if x["id"] == k.id)), 201
 
 
 @api.route(f"{_P}/kpis/<int:kpi_id>", "PATCH", body=KPIPatchSchema,
-           summary="Change a KPI's baseline, target or direction (versioned)", tag="plans")
+           summary="Change a KPI's baseline, target or direction (versioned)", tag="plans",
+           permission="plan.edit")
 def patch_kpi(pilot_id: int, kpi_id: int, body: dict[str, Any]) -> Any:
     version = body.pop("version")
     k = kpis.update_kpi(db_session(), actor(), kpi_id, body, version=version,
@@ -177,7 +183,8 @@ def list_measurements(pilot_id: int, kpi_id: int) -> Any:
 
 @api.route(f"{_P}/kpis/<int:kpi_id>/measurements", "POST", body=MeasurementSchema, status=201,
            summary="Enter a measurement for a period (replaces that period's value)",
-           tag="plans")
+           tag="plans",
+           permission="plan.edit")
 def add_measurement(pilot_id: int, kpi_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     kpis.add_measurement(s, a, kpi_id, body, pilot_id=pilot_id)

@@ -4,6 +4,12 @@
 body and the query string with the given schemas (422 with field errors otherwise), and
 records the same schemas for the OpenAPI 3 document — the document cannot drift from the
 validation because both read the same classes.
+
+Authorization comes before validation: a route under ``/pilots/<pilot_id>`` answers 404 to
+a user who is not a member of that pilot, and a route that declares ``permission`` answers
+403 to a member whose role lacks it, whatever the body holds — otherwise the field errors
+of a 422 would tell anyone what a route accepts before the permission table has spoken.
+The services still check every permission themselves; this only moves the answer first.
 """
 
 from __future__ import annotations
@@ -20,7 +26,8 @@ from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
 
 from locmap import __version__
-from locmap.web.context import login_required
+from locmap.services.permissions import require
+from locmap.web.context import actor, login_required
 
 __all__ = ["ApiRegistry"]
 
@@ -42,6 +49,17 @@ class _Route:
     path_args: list[tuple[str, str]] = field(default_factory=list)
 
 
+def _authorize(pilot_id: int, permission: str | None) -> None:
+    """404 for a non-member, 403 for a member without ``permission`` (raised as the domain
+    errors the app's handler answers).
+    """
+    a = actor()
+    if permission is not None:
+        require(a, pilot_id, permission)
+    elif not a.is_member(pilot_id):
+        require(a, pilot_id, "pilot.view")  # raises the same NotFound as every service
+
+
 class ApiRegistry:
     def __init__(self, blueprint: Blueprint) -> None:
         self.blueprint = blueprint
@@ -60,10 +78,13 @@ class ApiRegistry:
         many: bool = False,
         status: int = 200,
         public: bool = False,
+        permission: str | None = None,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
             def view(**kwargs: Any) -> Any:
+                if not public and "pilot_id" in kwargs:
+                    _authorize(kwargs["pilot_id"], permission)
                 try:
                     if body is not None:
                         payload = request.get_json(silent=True)

@@ -63,7 +63,8 @@ def submit_plan(pilot_id: int, plan_id: int) -> Any:
 
 
 @api.route(f"{_S}/review-requests", "POST", body=ReviewRequestSchema, status=201,
-           summary="Send a submitted version to named reviewers or agencies", tag="reviews")
+           summary="Send a submitted version to named reviewers or agencies", tag="reviews",
+           permission="assessment.edit")
 def request_review(pilot_id: int, kinds: str, subject_id: int, body: dict[str, Any]) -> Any:
     reviews.request_review(db_session(), actor(), pilot_id, _KINDS[kinds], subject_id,
                            reviewer_ids=body["reviewer_ids"], agency_ids=body["agency_ids"])
@@ -71,7 +72,8 @@ def request_review(pilot_id: int, kinds: str, subject_id: int, body: dict[str, A
 
 
 @api.route(f"{_S}/reviews", "POST", body=ReviewSchema, status=201,
-           summary="Comment, request changes or approve (partner reviewers)", tag="reviews")
+           summary="Comment, request changes or approve (partner reviewers)", tag="reviews",
+           permission="review.give")
 def give_review(pilot_id: int, kinds: str, subject_id: int, body: dict[str, Any]) -> Any:
     """403 for a practitioner, for the version's author, or for a decision by a reviewer
     who was not asked; 409 when the version is not under review.
@@ -100,7 +102,8 @@ def review_point(pilot_id: int, point_id: int) -> Any:
 
 
 @api.route(f"{_P}/review-points/<int:point_id>", "PATCH", body=ReviewPointPatchSchema,
-           summary="Record a review point (coordinators)", tag="timeline")
+           summary="Record a review point (coordinators)", tag="timeline",
+           permission="review_point.manage")
 def record_review_point(pilot_id: int, point_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     timeline.record_review_point(s, a, pilot_id, point_id, body)
