@@ -122,6 +122,8 @@ class FactorSchema(_FactorFields):
     evidence_counts = fields.Nested(_Counts)
     has_evidence = fields.Boolean()
     version = fields.Integer()
+    updated_at = fields.String(allow_none=True, metadata={
+        "description": "When it last changed (ISO 8601, to the minute)."})
 
 
 class _PlaceRef(Schema):

@@ -98,6 +98,7 @@ class PresenceSchema(Schema):
 class PurposeSchema(Schema):
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     lawful_basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    updated_at = fields.DateTime(dump_only=True, allow_none=True)
 
 
 class AnalysisQuerySchema(Schema):

@@ -44,6 +44,7 @@ class PlacePropertiesSchema(Schema):
     kind = fields.String(validate=validate.OneOf(PLACE_KINDS))
     kind_label = fields.String()
     managed_by = fields.String(allow_none=True)
+    managed_by_id = fields.Integer(allow_none=True)
     osm_id = fields.Integer(allow_none=True)
     notes = fields.String()
     incidents = fields.Integer(allow_none=True, metadata={
@@ -58,6 +59,8 @@ class PlaceFeatureSchema(Schema):
     id = fields.Integer()
     geometry = fields.Nested(GeoJSONGeometry, allow_none=True)
     properties = fields.Nested(PlacePropertiesSchema)
+    warnings = fields.List(fields.String(), metadata={
+        "description": "On one place: what to check (e.g. it lies outside the locality)."})
 
 
 class PlaceCollectionSchema(Schema):
@@ -84,6 +87,10 @@ class PersonSchema(Schema):
     case_status = fields.String(allow_none=True, metadata={"description": "Owning team only."})
     last_risk_assessment_on = fields.Date(allow_none=True,
                                           metadata={"description": "Owning team only."})
+    relationships = fields.List(fields.Dict(), metadata={
+        "description": "On create: the relationships recorded with the person."})
+    presences = fields.List(fields.Dict(), metadata={
+        "description": "On create: the places recorded with the person."})
 
 
 class PersonQuerySchema(Schema):
