@@ -144,6 +144,8 @@ class EngagementInSchema(Schema):
 
 class EngagementSchema(EngagementInSchema):
     id = fields.Integer()
+    summary = fields.String(metadata={
+        "description": "What was heard: returned to the owning team only."})
     places = fields.List(fields.Nested(_PlaceRef))
 
 
