@@ -327,7 +327,7 @@ def record_failure(
 
 
 def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) -> DataImport:
-    require(actor, pilot_id, "pilot.view")
+    require(actor, pilot_id, "evidence.records")  # rejected rows are records
     if fail_interrupted(session, pilot_id):
         session.expire_all()
     di = session.scalar(
@@ -341,7 +341,7 @@ def get_import(session: Session, actor: Actor, pilot_id: int, import_id: int) ->
 def list_imports(
     session: Session, actor: Actor, pilot_id: int, limit: int = 50
 ) -> list[DataImport]:
-    require(actor, pilot_id, "pilot.view")
+    require(actor, pilot_id, "evidence.records")
     if fail_interrupted(session, pilot_id):
         session.expire_all()
     return list(session.scalars(
