@@ -42,6 +42,12 @@ def _check_coordinates(geom: BaseGeometry) -> None:
     if not all(math.isfinite(v) for v in coords.ravel()):
         raise InvalidGeometry("The geometry has NaN or infinite coordinates.")
     lon, lat = coords[:, 0], coords[:, 1]
+    if geom.geom_type == "Point" and lon[0] == 0 and lat[0] == 0:
+        # Where a missing location lands when a tool writes zeros ("Null Island", in the
+        # Gulf of Guinea): never a real place in a UK partnership's data.
+        raise InvalidGeometry(
+            "Coordinate (0, 0) is where a missing location lands, not a real place; "
+            "give the location or leave the record out.", details={"coordinate": [0.0, 0.0]})
     if (abs(lon) > 180).any() or (abs(lat) > 90).any():
         big = coords[(abs(lon) > 180) | (abs(lat) > 90)][0]
         hint = ""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, text
 
+from locmap import clock
 from locmap.errors import InvalidData
 from locmap.io.sources import Source
 
@@ -207,7 +209,18 @@ _STAGED = ("Crime ID", "Month", "Longitude", "Latitude", "Location", "Crime type
            "LSOA code", "Last outcome category", "Context")
 
 
-def _staged_line(cells: list[str], idx: tuple[int, ...], prefix: str) -> str:
+def month_window() -> tuple[str, str]:
+    """("1990-01", this month) as YYYY-MM text: the months a police row may carry.
+
+    The one event window of :func:`locmap.clock.event_date_problem`, at month precision
+    (police open data dates a crime to its month); compared as text in the hot path.
+    """
+    latest = clock.today() + dt.timedelta(days=1)
+    return f"{clock.EARLIEST_EVENT:%Y-%m}", f"{latest:%Y-%m}"
+
+
+def _staged_line(cells: list[str], idx: tuple[int, ...], prefix: str,
+                 window: tuple[str, str] = ("1990-01", "9999-12")) -> str:
     """The row as one line of COPY text, or ``"!"`` + the reason it is rejected.
 
     Hot path (run once per row): no dicts, no per-cell objects beyond the strings.
@@ -217,6 +230,8 @@ def _staged_line(cells: list[str], idx: tuple[int, ...], prefix: str) -> str:
     if len(month) != 7 or month[4] != "-" or not (month[:4] + month[5:]).isdigit() \
             or not 1 <= int(month[5:]) <= 12:
         return f"!Month {month[:20]!r} is not YYYY-MM"
+    if not window[0] <= month <= window[1]:
+        return f"!Month {month} is outside {window[0]} to {window[1]}"
     lon_text, lat_text = cells[c_lon].strip(), cells[c_lat].strip()
     if not lon_text or not lat_text:
         return "!no coordinates (police.uk: no location)"
@@ -296,6 +311,7 @@ def stage_and_insert(
         The file is not a police CSV or is malformed; the caller rolls back.
     """
     result = PoliceResult()
+    window = month_window()
     # The window sort for hash keys spills to disk with the default 4 MB.
     conn.execute(text("SET LOCAL work_mem = '64MB'"))
     conn.execute(text("DROP TABLE IF EXISTS pg_temp.police_stage"))
@@ -318,7 +334,7 @@ def stage_and_insert(
                     idx = tuple(columns.get(c, len(columns)) for c in _STAGED)
                 cells.append("")
                 result.rows_read += 1
-                staged = _staged_line(cells, idx, f"{file_no}\t{line}")
+                staged = _staged_line(cells, idx, f"{file_no}\t{line}", window)
                 if staged[0] == "!":
                     result.reject(source.name, line, staged[1:],
                                   {c: cells[i].strip() for c, i in columns.items()})

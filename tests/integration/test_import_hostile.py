@@ -182,3 +182,22 @@ def test_formula_and_control_characters_are_stored_verbatim(
     assert inc is not None and inc.external_ref == "f1"
     assert inc.description.startswith(
         'Drugs: =HYPERLINK("http://x.invalid")\tback\\slash\nnew line')
+
+
+def test_police_months_outside_the_event_window_are_rejected_rows(
+        session: Session, world: World, tmp_path: Path) -> None:
+    """Month=9999-12 made every analysis of the pilot overflow; now it is a rejected row."""
+    from locmap import clock
+    from tests.integration.test_import_police import crime_row
+
+    next_year = f"{clock.today().year + 1}-01"
+    rows = [crime_row("b" * 63 + "1", "9999-12"), crime_row("b" * 63 + "2", "1989-12"),
+            crime_row("b" * 63 + "3", next_year), crime_row("b" * 63 + "4", "2025-03")]
+    path = write_csv(tmp_path / "months.csv", rows)
+    di = imports.import_police(session, actor_for(session, world.users["practitioner"]),
+                               world.pilot.id, path)
+    assert (di.rows_accepted, di.rows_rejected) == (1, 3)
+    reasons = sorted(r["reason"] for r in di.report)
+    assert all("is outside 1990-01 to" in r for r in reasons), reasons
+    assert session.scalar(select(func.max(Incident.occurred_at))
+                          .where(Incident.pilot_id == world.pilot.id)).year == 2025

@@ -68,6 +68,7 @@ def test_validation_errors_are_422_and_write_nothing(
         _body(-1.49, 52.505, severity=6),
         _body(-1.49, 52.505, severity=0),
         _body(52.505, -191.0),
+        _body(0, 0),  # Null Island: a missing location, never saved silently
         _body(433_000, 290_000),
         _body(-1.49, 52.505, time_precision="year"),
         _body(-1.49, 52.505, occurred_at="last tuesday"),
