@@ -40,16 +40,28 @@ _ACTION_FIELDS = ("description", "category", "domain", "context_name", "owner_ag
                   "lead", "due_on", "status", "progress_notes")
 
 
+# Plans look ahead (due dates, KPI periods), so their dates may be in the future, but not
+# outside a span a plan can mean: 0001-01-01 made quarter arithmetic fail (year 0).
+LATEST_PLAN_DATE = dt.date(2100, 12, 31)
+
+
 def parse_date(value: Any, name: str) -> dt.date | None:
-    """A date from a date, an ISO string or nothing (empty → None); bad text → InvalidData."""
+    """A date from a date, an ISO string or nothing (empty → None); bad text, or a date
+    outside 1990..2100, → InvalidData.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError as exc:
-        raise InvalidData(f"{name} must be a date (YYYY-MM-DD).") from exc
+        day = value
+    else:
+        try:
+            day = dt.date.fromisoformat(str(value))
+        except ValueError as exc:
+            raise InvalidData(f"{name} must be a date (YYYY-MM-DD).") from exc
+    if not clock.EARLIEST_EVENT <= day <= LATEST_PLAN_DATE:
+        raise InvalidData(f"{name} must be between {clock.EARLIEST_EVENT:%Y} and "
+                          f"{LATEST_PLAN_DATE:%Y}.")
+    return day
 
 
 def plan_pilot(session: Session, plan: Plan) -> int:

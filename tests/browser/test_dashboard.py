@@ -53,6 +53,7 @@ def test_police_reviewer_sees_small_numbers_withheld(page: Any, live_server: str
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/dashboard-reviewer.png", full_page=True)
     page.locator("#printable").click()
+    page.wait_for_selector("body.printable")  # the printable page, not the one it left
     assert not page.locator(".dash-controls").is_visible()
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/dashboard-print.png", full_page=True)

@@ -16,7 +16,8 @@ def test_login_and_see_the_pilot_places_on_the_map(page: Any, live_server: str) 
     page.on("request", lambda r: requests.append(r.url))
     login(page, "practitioner@demo.locmap.invalid")
     page.wait_for_selector("#pilot-list .card")
-    assert page.locator("#map").get_attribute("data-pilots-rendered") == "1"
+    # The map marks itself once drawn, a moment after the list (a loaded machine shows it).
+    page.wait_for_selector("#map[data-pilots-rendered='1']")
     page.click("text=Eastbrook Town Centre")
     page.wait_for_selector("#map[data-places-rendered]")
     # Every place with a map location is drawn; online contexts (the group chat) are
