@@ -87,7 +87,10 @@ def test_user_mistakes_end_cleanly(runner: CliRunner) -> None:
     assert "Traceback" not in r.output
     r = runner.invoke(main, ["user", "add", "short@test.invalid", "--role", "admin",
                              "--password-stdin"], input="short\n")
-    assert r.exit_code == 1 and "at least 10 characters" in r.output
+    assert r.exit_code == 1 and "at least 12 characters" in r.output
+    r = runner.invoke(main, ["user", "add", "eleven@test.invalid", "--role", "admin",
+                             "--password-stdin"], input="elevenchars\n")  # 11: one short
+    assert r.exit_code == 1 and "at least 12 characters" in r.output
 
 
 def test_pilot_list(runner: CliRunner) -> None:
