@@ -113,7 +113,7 @@ class Observation(Timestamped, Base):
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
         CheckConstraint(
             "young_people_10_13 >= 0 AND young_people_14_15 >= 0 AND young_people_16_17 >= 0 "
-            "AND adults_present >= 0 AND staff_guardians_present >= 0",
+            "AND young_people_18_24 >= 0 AND adults_present >= 0 AND staff_guardians_present >= 0",
             name="counts_non_negative",
         ),
         in_vocab("light", ("daylight", "dusk", "dark")),
@@ -134,6 +134,7 @@ class Observation(Timestamped, Base):
     young_people_10_13: Mapped[int] = mapped_column(default=0)
     young_people_14_15: Mapped[int] = mapped_column(default=0)
     young_people_16_17: Mapped[int] = mapped_column(default=0)
+    young_people_18_24: Mapped[int] = mapped_column(default=0)
     adults_present: Mapped[int] = mapped_column(default=0)
     staff_guardians_present: Mapped[int] = mapped_column(default=0)
     guardianship: Mapped[str] = mapped_column(String(10), default="none")

@@ -1,12 +1,16 @@
 """Site visits (observations): recording what a practitioner saw and felt at a place.
 
 A visit follows how one is done: when (start, end), the weather and light, who was present
-(young people by age band, adults, staff or guardians), guardianship, lighting, sight
+(young people by age band, 10 to 24, adults, staff or guardians), guardianship, lighting, sight
 lines, CCTV, signs of dealing or drug use, what felt safe and what felt unsafe, and notes.
 All members read visits — partners without the free text (what felt safe or unsafe,
 notes), which is the owning team's (``evidence.records``); coordinators and
 practitioners record, change (optimistic locking on ``version``) and delete them; every
 write is audited.
+
+The light is read from the sun at the place when the practitioner leaves it to the time
+(``light`` omitted or empty): daylight, dusk or dark at the place's centre at the start
+of the visit (:mod:`locmap.sun`).
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from locmap import clock
+from locmap import clock, sun
 from locmap.errors import InvalidData, NotFound
 from locmap.models import Observation, Place, User
 from locmap.services import audit
@@ -34,14 +38,16 @@ from locmap.services.versioning import check_version
 __all__ = [
     "LIGHT", "GUARDIANSHIP", "LEVELS", "CCTV", "COUNT_FIELDS", "list_observations",
     "get_observation", "create_observation", "update_observation", "delete_observation",
+    "visit_form_defaults",
 ]
 
 LIGHT = ("daylight", "dusk", "dark")
 GUARDIANSHIP = ("none", "low", "moderate", "strong")
 LEVELS = ("poor", "adequate", "good")
 CCTV = ("none", "present_not_working", "present_working", "unknown")
-COUNT_FIELDS = ("young_people_10_13", "young_people_14_15", "young_people_16_17",
-                "adults_present", "staff_guardians_present")
+YOUNG_FIELDS = ("young_people_10_13", "young_people_14_15", "young_people_16_17",
+                "young_people_18_24")
+COUNT_FIELDS = (*YOUNG_FIELDS, "adults_present", "staff_guardians_present")
 _VOCAB = {"light": LIGHT, "guardianship": GUARDIANSHIP, "lighting": LEVELS,
           "sight_lines": LEVELS, "cctv": CCTV}
 _TEXT = {"weather": 100, "felt_safe": 4000, "felt_unsafe": 4000, "notes": 8000}
@@ -53,7 +59,7 @@ FREE_TEXT = ("felt_safe", "felt_unsafe", "notes")
 
 def _dict(obs: Observation, observer: str | None = None, *, free_text: bool = True
           ) -> dict[str, Any]:
-    young = obs.young_people_10_13 + obs.young_people_14_15 + obs.young_people_16_17
+    young = sum(getattr(obs, f) for f in YOUNG_FIELDS)
     concerns = [w for w, on in (("signs of dealing", obs.signs_of_dealing),
                                 ("signs of drug use", obs.signs_of_drug_use)) if on]
     return {
@@ -71,8 +77,22 @@ def _dict(obs: Observation, observer: str | None = None, *, free_text: bool = Tr
     }
 
 
-def _clean(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
-    """Check a whole visit (``base`` updated with ``data``) and return the clean values."""
+def _centre(session: Session, place_id: int) -> tuple[float, float] | None:
+    """The place's centre as WGS84 (lon, lat), or None for a place without a shape."""
+    row = session.execute(
+        select(func.ST_X(func.ST_PointOnSurface(Place.geom)),
+               func.ST_Y(func.ST_PointOnSurface(Place.geom))).where(Place.id == place_id)
+    ).first()
+    return None if row is None or row[0] is None else (float(row[0]), float(row[1]))
+
+
+def _clean(data: dict[str, Any], base: dict[str, Any],
+           centre: tuple[float, float] | None = None) -> dict[str, Any]:
+    """Check a whole visit (``base`` updated with ``data``) and return the clean values.
+
+    ``light`` given as None or "" is read from the sun at ``centre`` when the visit
+    started (daylight for a place without a shape, as before).
+    """
     unknown = set(data) - set(EDITABLE)
     if unknown:
         raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
@@ -90,6 +110,8 @@ def _clean(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
         raise InvalidData("ended_at: the visit cannot end before it started.",
                           details={"ended_at": ["Must not be before started_at."]})
     out["started_at"], out["ended_at"] = started, ended
+    if v.get("light") in (None, ""):
+        v["light"] = sun.light_at(*centre, started) if centre else "daylight"
     for f, words in _VOCAB.items():
         out[f] = check_vocab(f, v.get(f), words)
     for f, max_len in _TEXT.items():
@@ -106,7 +128,7 @@ def _clean(data: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
 
 
 _DEFAULTS: dict[str, Any] = {
-    "light": "daylight", "guardianship": "none", "lighting": "adequate",
+    "light": None, "guardianship": "none", "lighting": "adequate",
     "sight_lines": "adequate", "cctv": "unknown",
 }
 
@@ -157,7 +179,7 @@ def create_observation(session: Session, actor: Actor, pilot_id: int, place_id: 
     """Record a site visit at the place, observed by the actor."""
     require(actor, pilot_id, "evidence.edit")
     live_place(session, pilot_id, place_id)
-    values = _clean(data, _DEFAULTS)
+    values = _clean(data, _DEFAULTS, _centre(session, place_id))
     obs = Observation(place_id=place_id, observer_id=actor.user_id, **values)
     session.add(obs)
     session.flush()
@@ -173,7 +195,7 @@ def update_observation(session: Session, actor: Actor, pilot_id: int, observatio
     obs = _observation(session, pilot_id, observation_id)
     check_version(session, "site visit", obs, version, current=_dict)
     current = {f: getattr(obs, f) for f in EDITABLE}
-    values = _clean(data, current)
+    values = _clean(data, current, _centre(session, obs.place_id))
     changed = sorted(f for f in values if values[f] != current[f])
     for f in changed:
         setattr(obs, f, values[f])
@@ -195,3 +217,21 @@ def delete_observation(session: Session, actor: Actor, pilot_id: int, observatio
     session.flush()
     audit.record(session, actor, "delete", "observation", observation_id, pilot_id=pilot_id,
                  detail={"place_id": place_id})
+
+
+def visit_form_defaults(session: Session, actor: Actor, pilot_id: int, place_id: int
+                        ) -> dict[str, Any]:
+    """What the visit form starts from: now, the light now, and today's sunrise/sunset
+    at the place (None for a place without a shape).
+    """
+    require(actor, pilot_id, "evidence.view")
+    live_place(session, pilot_id, place_id)
+    centre = _centre(session, place_id)
+    now = clock.local_now()
+    times = sun.sun_times(*centre, now.date()) if centre else None
+    return {
+        "started_at": now.strftime("%Y-%m-%dT%H:%M"),
+        "light": sun.light_at(*centre, now) if centre else "daylight",
+        "sunrise": times[0].strftime("%H:%M") if times else None,
+        "sunset": times[1].strftime("%H:%M") if times else None,
+    }

@@ -14,7 +14,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 
 from locmap.errors import Conflict, InvalidData
 from locmap.services import assessments
-from locmap.services.permissions import require
+from locmap.services.permissions import can, require
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 from locmap.web.context import actor, db_session, login_required
 
@@ -38,7 +38,7 @@ def start(pilot_id: int, place_id: int) -> Any:
         return redirect(url_for(".view", pilot_id=pilot_id, assessment_id=new.id))
     place = assessments.place_header(s, a, pilot_id, place_id)
     return render_template("assessment_new.html", pilot_id=pilot_id, place=place,
-                           versions=versions)
+                           versions=versions, can_edit=can(a, pilot_id, "assessment.edit"))
 
 
 @bp.route("/pilots/<int:pilot_id>/assessments/<int:assessment_id>")

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError
 
 from locmap import clock
 from locmap.errors import Conflict, InvalidData
-from locmap.services import engagement, evidence, factors, observations, places
+from locmap.services import assessments, engagement, evidence, factors, observations, places
 from locmap.services.evidence import LOCAL_TZ
 from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot
@@ -27,21 +27,26 @@ from locmap.web.api.evidence_schemas import (
     FactorInSchema,
     FactorPatchSchema,
     ObservationInSchema,
+    ObservationPatchSchema,
 )
 from locmap.web.context import actor, db_session, login_required
 
 bp = Blueprint("places_pages", __name__)
 
 _URL = "/pilots/<int:pilot_id>/places/<int:place_id>"
-_INTS = {"young_people_10_13", "young_people_14_15", "young_people_16_17", "adults_present",
-         "staff_guardians_present", "weight", "reached", "version"}
+_INTS = {*observations.COUNT_FIELDS, "weight", "reached", "version"}
 _LISTS = {"incident_ids", "observation_ids", "engagement_ids", "place_ids"}
 
 
 def _form_data(schema: Schema) -> dict[str, Any]:
     """The posted form as the schema's input: numbers as ints, multi-selects as id lists."""
     out: dict[str, Any] = {}
-    for name in schema.fields:
+    # A form lists its checkboxes in ``_checkboxes``: an unticked box is not posted at all,
+    # and on an edit form it must read as "no", not "unchanged".
+    boxes = set(request.form.get("_checkboxes", "").split()) & set(schema.fields)
+    for name in boxes:
+        out[name] = name in request.form
+    for name in set(schema.fields) - boxes:
         if name in _LISTS:
             out[name] = [int(v) if v.isdigit() else v for v in request.form.getlist(name)]
             continue
@@ -71,6 +76,8 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
     visits = observations.list_observations(s, a, pilot_id, place_id)
     for v in visits:
         v["when"] = _when(v)
+        v["started_local"] = _local(v["started_at"], "%Y-%m-%dT%H:%M")
+        v["ended_local"] = _local(v["ended_at"], "%Y-%m-%dT%H:%M")
     factor_list = factors.list_factors(s, a, pilot_id, place_id)
     by_quadrant: dict[str, list[dict[str, Any]]] = {q: [] for q in QUADRANTS}
     for f in factor_list:
@@ -93,16 +100,20 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         threshold=threshold,
         incident_choices=choices, incident_labels={c["id"]: c for c in choices},
         visits=visits, visit_labels={v["id"]: v["when"] for v in visits},
+        linked_visits={o for f in factor_list for o in f["observation_ids"]},
         factors=by_quadrant, factor_total=len(factor_list),
         engagements=engagements,
         engagement_labels={e["id"]: f"{e['held_on']} · {e['with_group']}" for e in engagements},
         awareness=engagement.list_awareness(s, a, pilot_id, place_id),
         other_places=other_places, can_edit=can(a, pilot_id, "evidence.edit"),
+        assessment_versions=assessments.list_assessments(s, a, pilot_id, place_id),
+        can_assess=can(a, pilot_id, "assessment.edit"),
         quadrants=QUADRANTS, confidence=CONFIDENCE, voices=VOICES, groups=ENGAGEMENT_GROUPS,
         vocab={"light": observations.LIGHT, "guardianship": observations.GUARDIANSHIP,
                "levels": observations.LEVELS, "cctv": observations.CCTV},
         open_form=open_form, values=values or {}, error=error,
         now=clock.local_now().strftime("%Y-%m-%dT%H:%M"),
+        visit_defaults=observations.visit_form_defaults(s, a, pilot_id, place_id),
         today=clock.today().isoformat(),
         map_data={"geometry": place["geometry"], "kind": place["kind"],
                   "tile_url": current_app.config["LOCMAP_TILE_URL"],
@@ -150,6 +161,34 @@ def add_observation(pilot_id: int, place_id: int) -> Any:
     return _save(pilot_id, place_id, "visit", ObservationInSchema(),
                  lambda s, a, d: observations.create_observation(s, a, pilot_id, place_id, d),
                  "visits", "Site visit recorded.")
+
+
+@bp.route(f"{_URL}/observations/<int:observation_id>", methods=["POST"])
+@login_required
+def edit_observation(pilot_id: int, place_id: int, observation_id: int) -> Any:
+    def write(s: Any, a: Any, d: dict[str, Any]) -> Any:
+        version = d.pop("version")
+        return observations.update_observation(s, a, pilot_id, observation_id, d, version)
+
+    return _save(pilot_id, place_id, f"visit-{observation_id}", ObservationPatchSchema(),
+                 write, f"visit-{observation_id}", "Site visit updated.")
+
+
+@bp.route(f"{_URL}/observations/<int:observation_id>/delete", methods=["POST"])
+@login_required
+def delete_observation(pilot_id: int, place_id: int, observation_id: int) -> Any:
+    s, a = db_session(), actor()
+    version = request.form.get("version", "")
+    try:
+        observations.delete_observation(s, a, pilot_id, observation_id,
+                                        int(version) if version.isdigit() else None)
+    except Conflict as exc:
+        s.rollback()
+        return _render(pilot_id, place_id, status=exc.status,
+                       error=f"Not deleted — {exc.message}")
+    flash("Site visit deleted.", "info")
+    return redirect(url_for("places_pages.place", pilot_id=pilot_id, place_id=place_id,
+                            _anchor="visits"))
 
 
 @bp.route(f"{_URL}/factors", methods=["POST"])

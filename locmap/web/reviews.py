@@ -150,8 +150,10 @@ def review_point(pilot_id: int, point_id: int) -> Any:
 @bp.route("/pilots/<int:pilot_id>/overview")
 @login_required
 def overview(pilot_id: int) -> Any:
-    d = timeline.pilot_overview(db_session(), actor(), pilot_id)
-    return render_template("overview.html", d=d, pilot_id=pilot_id)
+    a = actor()
+    d = timeline.pilot_overview(db_session(), a, pilot_id)
+    return render_template("overview.html", d=d, pilot_id=pilot_id,
+                           can_assess=can(a, pilot_id, "assessment.edit"))
 
 
 @bp.route("/waiting")

@@ -114,6 +114,8 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("places_pages.add_factor", "POST"): "evidence.edit",
     ("places_pages.edit_factor", "POST"): "evidence.edit",
     ("places_pages.add_observation", "POST"): "evidence.edit",
+    ("places_pages.edit_observation", "POST"): "evidence.edit",
+    ("places_pages.delete_observation", "POST"): "evidence.edit",
     # imports and exports
     ("api.list_imports", "GET"): "evidence.records",
     ("api.get_import", "GET"): "evidence.records",

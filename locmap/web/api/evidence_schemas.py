@@ -37,10 +37,15 @@ class _ObservationFields(Schema):
     started_at = _time(required=True)
     ended_at = _time(allow_none=True, load_default=None)
     weather = fields.String(validate=validate.Length(max=100), load_default="")
-    light = fields.String(validate=validate.OneOf(LIGHT), load_default="daylight")
+    light = fields.String(
+        validate=validate.OneOf(LIGHT), load_default=None, allow_none=True,
+        metadata={"description": "Omitted or null: read from the sun at the place when the "
+                                 "visit started (daylight, dusk below the horizon, dark "
+                                 "below civil twilight)."})
     young_people_10_13 = _count(load_default=0)
     young_people_14_15 = _count(load_default=0)
     young_people_16_17 = _count(load_default=0)
+    young_people_18_24 = _count(load_default=0)
     adults_present = _count(load_default=0)
     staff_guardians_present = _count(load_default=0)
     guardianship = fields.String(validate=validate.OneOf(GUARDIANSHIP), load_default="none")

@@ -135,7 +135,11 @@
     var li = el("li", { "class": "place", "data-place-id": String(f.id), "data-kind": f.properties.kind });
     li.appendChild(el("span", { "class": "swatch kind-" + f.properties.kind }));
     li.appendChild(el("span", { "class": "place-name" }, f.properties.name));
-    li.appendChild(el("span", { "class": "muted small" }, f.properties.kind_label + (f.geometry ? "" : " · no map location")));
+    var meta = el("span", { "class": "muted small" }, f.properties.kind_label + (f.geometry ? "" : " · no map location") + " · ");
+    var link = el("a", { "class": "place-evidence-link", href: "/pilots/" + pilotId + "/places/" + f.id }, "evidence");
+    link.appendChild(el("span", { "class": "visually-hidden" }, " at " + f.properties.name));
+    meta.appendChild(link);
+    li.appendChild(meta);
     li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, incidentBadge(f.properties)));
     li.addEventListener("click", function () { focusPlace(f.id); });
     return li;
