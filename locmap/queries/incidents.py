@@ -91,6 +91,17 @@ class IncidentFilter:
     hour_from: int | None = None
     hour_to: int | None = None
     place_id: int | None = None
+    severities: tuple[int, ...] = ()
+    source_agency_id: int | None = None
+    data_import_id: int | None = None
+
+    @property
+    def by_record(self) -> bool:
+        """Whether the filter uses fields only the owning team filters on (severity,
+        source agency, import): partners' aggregates are by category and quarter.
+        """
+        return bool(self.severities) or self.source_agency_id is not None \
+            or self.data_import_id is not None
 
 
 def filter_clauses(pilot_id: int, f: IncidentFilter) -> list[ColumnElement[bool]]:
@@ -116,6 +127,12 @@ def filter_clauses(pilot_id: int, f: IncidentFilter) -> list[ColumnElement[bool]
         where.append(hour.between(lo, hi) if lo <= hi else (hour >= lo) | (hour <= hi))
     if f.place_id is not None:
         where.append(Incident.place_id == f.place_id)
+    if f.severities:
+        where.append(Incident.severity.in_(f.severities))
+    if f.source_agency_id is not None:
+        where.append(Incident.source_agency_id == f.source_agency_id)
+    if f.data_import_id is not None:
+        where.append(Incident.data_import_id == f.data_import_id)
     return where
 
 

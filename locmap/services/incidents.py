@@ -26,7 +26,8 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, wkb_to_shape
-from locmap.models import Agency, Incident, Place
+from locmap.io.export import csv_lines
+from locmap.models import Agency, DataImport, Incident, Place
 from locmap.queries import incidents as q
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
@@ -35,7 +36,8 @@ from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
 
 __all__ = [
     "list_incidents", "get_incident", "create_incident", "update_incident", "delete_incident",
-    "incident_map", "IncidentFilter", "partner_count", "PARTNER_CELL_ZOOM",
+    "incident_map", "IncidentFilter", "partner_count", "PARTNER_CELL_ZOOM", "SORTS",
+    "table_choices", "incidents_csv",
 ]
 
 IncidentFilter = q.IncidentFilter
@@ -58,6 +60,7 @@ def _dump(incident: Incident, restricted: bool) -> dict[str, Any]:
         "category_label": label(incident.category),
         "severity": incident.severity,
         "source_agency_id": incident.source_agency_id,
+        "data_import_id": incident.data_import_id,
         "external_ref": incident.external_ref,
         "version": incident.version,
     }
@@ -154,20 +157,40 @@ def get_incident(
     return _dump(incident, restricted)
 
 
+# The orders the incident table offers; every one ends on the id so pages never overlap.
+SORTS: dict[str, tuple[Any, ...]] = {
+    "newest": (Incident.occurred_at.desc(), Incident.id.desc()),
+    "oldest": (Incident.occurred_at.asc(), Incident.id.asc()),
+    "category": (Incident.category.asc(), Incident.occurred_at.desc(), Incident.id.desc()),
+    "severity": (Incident.severity.desc(), Incident.occurred_at.desc(), Incident.id.desc()),
+    "place": (Place.name.asc().nulls_last(), Incident.occurred_at.desc(), Incident.id.desc()),
+}
+# A CSV of the table holds at most this many rows; narrow the filter for more.
+MAX_CSV_ROWS = 100_000
+
+
+def _ordered(where: list[Any], sort: str) -> Any:
+    if sort not in SORTS:
+        raise InvalidData(f"sort is one of: {', '.join(SORTS)}.", details={"field": "sort"})
+    stmt = select(Incident).where(*where)
+    if sort == "place":
+        stmt = stmt.outerjoin(Place, Place.id == Incident.place_id)
+    return stmt.order_by(*SORTS[sort])
+
+
 def list_incidents(
     session: Session, actor: Actor, pilot_id: int, f: q.IncidentFilter,
-    *, limit: int = 100, offset: int = 0,
+    *, limit: int = 100, offset: int = 0, sort: str = "newest",
 ) -> dict[str, Any]:
-    """A page of incidents, newest first, with the total that match the filter."""
+    """A page of incidents (newest first unless ``sort`` says otherwise), with the total
+    that match the filter.
+    """
     require(actor, pilot_id, "evidence.records")
     if not 1 <= limit <= MAX_PAGE or offset < 0:
         raise InvalidData(f"limit is 1–{MAX_PAGE} and offset at least 0.")
     where = q.filter_clauses(pilot_id, f)
     total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
-    rows = session.scalars(
-        select(Incident).where(*where)
-        .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit).offset(offset)
-    ).all()
+    rows = session.scalars(_ordered(where, sort).limit(limit).offset(offset)).all()
     restricted = can(actor, pilot_id, "evidence.restricted_text")
     if restricted and rows:
         audit.record(session, actor, "read", "incident", None, pilot_id=pilot_id,
@@ -175,6 +198,65 @@ def list_incidents(
                      detail={"fields": ["description"], "ids": [r.id for r in rows]})
     return {"items": [_dump(r, restricted) for r in rows], "total": total,
             "limit": limit, "offset": offset}
+
+
+def table_choices(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]:
+    """Names for the incident table and its filters: the pilot's places (deleted ones
+    marked), the agencies, and the pilot's imports.
+    """
+    require(actor, pilot_id, "evidence.records")
+    places = {r.id: r.name + (" (deleted)" if r.deleted_at else "") for r in session.execute(
+        select(Place.id, Place.name, Place.deleted_at).where(Place.pilot_id == pilot_id)
+        .order_by(Place.name))}
+    agencies = dict(session.execute(select(Agency.id, Agency.name).order_by(Agency.name))
+                    .tuples().all())
+    imports = {r.id: {"filename": r.filename, "kind": r.kind, "status": r.status,
+                      "started_at": r.started_at}
+               for r in session.execute(
+                   select(DataImport.id, DataImport.filename, DataImport.kind,
+                          DataImport.status, DataImport.started_at)
+                   .where(DataImport.pilot_id == pilot_id)
+                   .order_by(DataImport.id.desc()))}
+    return {"places": places, "agencies": agencies, "imports": imports,
+            "sorts": tuple(SORTS)}
+
+
+def incidents_csv(session: Session, actor: Actor, pilot_id: int, f: q.IncidentFilter,
+                  *, sort: str = "newest") -> str:
+    """The incidents the table shows, as CSV (formula-like cells neutralised).
+
+    The owning team's export: exact places and times; the restricted description only
+    for roles that read it. Audited as an export, as personal data when it holds the
+    description. More than :data:`MAX_CSV_ROWS` rows is refused: narrow the filter.
+    """
+    require(actor, pilot_id, "evidence.records")
+    where = q.filter_clauses(pilot_id, f)
+    total = session.scalar(select(func.count()).select_from(Incident).where(*where)) or 0
+    if total > MAX_CSV_ROWS:
+        raise InvalidData(f"{total:,} incidents match; a download holds at most "
+                          f"{MAX_CSV_ROWS:,}. Narrow the dates or categories.")
+    restricted = can(actor, pilot_id, "evidence.restricted_text")
+    names = table_choices(session, actor, pilot_id)
+    header = ["id", "occurred_at", "time_precision", "category", "severity", "place",
+              "place_derived", "source_agency", "import_id", "external_ref", "lon", "lat",
+              *(["description"] if restricted else [])]
+    rows = []
+    for r in session.scalars(_ordered(where, sort)):
+        point = wkb_to_shape(r.location)
+        rows.append([
+            r.id, r.occurred_at.astimezone(clock.LOCAL_TZ).isoformat(), r.time_precision,
+            label(r.category), r.severity, names["places"].get(r.place_id or 0, ""),
+            r.place_derived, names["agencies"].get(r.source_agency_id or 0, ""),
+            r.data_import_id or "", r.external_ref or "",
+            round(point.x, 7) if point else "", round(point.y, 7) if point else "",
+            *([r.description] if restricted else []),
+        ])
+    audit.record(session, actor, "export", "incident", None, pilot_id=pilot_id,
+                 personal_data=restricted,
+                 detail={"format": "csv", "incidents": len(rows), "sort": sort,
+                         "restricted_text": restricted,
+                         "ids": [row[0] for row in rows][:1000]})
+    return "".join(csv_lines(header, rows))
 
 
 def update_incident(
@@ -239,6 +321,9 @@ def incident_map(
         raise InvalidData("bbox is west,south,east,north in WGS84 degrees, west < east "
                           "and south < north.", details={"field": "bbox"})
     if not can(actor, pilot_id, "evidence.records"):
+        if f.by_record:
+            raise InvalidData("Partners see incidents by category and quarter; severity, "
+                              "source and import filters are the owning team's.")
         return _partner_map(session, pilot_id, bbox, zoom, f, threshold)
     cells = q.map_cells(session, pilot_id, bbox, zoom, f)
     total = sum(c["n"] for c in cells)

@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         health,
         impact,
         imports,
+        incidents_pages,
         network,
         pages,
         places_pages,
@@ -79,7 +80,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
-                      plans.bp, health.bp):
+                      plans.bp, health.bp, incidents_pages.bp):
         app.register_blueprint(blueprint)
     return app
 

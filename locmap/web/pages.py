@@ -37,4 +37,5 @@ def pilot(pilot_id: int) -> Any:
         tile_url=current_app.config["LOCMAP_TILE_URL"],
         tile_attribution=current_app.config["LOCMAP_TILE_ATTRIBUTION"],
         can_export=can(a, pilot_id, "export.records"),
+        can_list_incidents=can(a, pilot_id, "evidence.records"),
     )

@@ -116,6 +116,11 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("places_pages.add_observation", "POST"): "evidence.edit",
     ("places_pages.edit_observation", "POST"): "evidence.edit",
     ("places_pages.delete_observation", "POST"): "evidence.edit",
+    ("incidents_pages.table", "GET"): "evidence.records",
+    ("incidents_pages.download", "GET"): "evidence.records",
+    ("incidents_pages.edit", "GET"): "evidence.records",
+    ("incidents_pages.save", "POST"): "evidence.edit",
+    ("incidents_pages.delete", "POST"): "evidence.edit",
     # imports and exports
     ("api.list_imports", "GET"): "evidence.records",
     ("api.get_import", "GET"): "evidence.records",

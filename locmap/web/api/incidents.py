@@ -25,6 +25,17 @@ class IncidentFilterSchema(Schema):
     hour_from = fields.Integer(load_default=None, validate=validate.Range(0, 23))
     hour_to = fields.Integer(load_default=None, validate=validate.Range(0, 23))
     place_id = fields.Integer(load_default=None)
+    severity = fields.String(load_default="", metadata={
+        "description": "Comma-separated severities (1–5). The owning team's filter."})
+    source_agency_id = fields.Integer(load_default=None, metadata={
+        "description": "Incidents reported by this agency. The owning team's filter."})
+    data_import_id = fields.Integer(load_default=None, metadata={
+        "description": "Incidents that arrived with this import. The owning team's filter."})
+
+    @validates_schema
+    def _known_severities(self, data: dict[str, Any], **_: Any) -> None:
+        if any(v not in {"1", "2", "3", "4", "5"} for v in _categories(data["severity"])):
+            raise ValidationError("Severities are whole numbers from 1 to 5.", "severity")
 
     @validates_schema
     def _known_categories(self, data: dict[str, Any], **_: Any) -> None:
@@ -70,6 +81,8 @@ class IncidentUpdateSchema(_IncidentFields):
 
 class IncidentSchema(_IncidentFields):
     id = fields.Integer()
+    data_import_id = fields.Integer(allow_none=True, metadata={
+        "description": "The import it arrived with (null when recorded by hand)."})
     place_derived = fields.Boolean()
     category_label = fields.String()
     version = fields.Integer()
@@ -104,6 +117,8 @@ def _filter(query: dict[str, Any]) -> incidents.IncidentFilter:
         categories=_categories(query["category"]), date_from=query["date_from"],
         date_to=query["date_to"], hour_from=query["hour_from"], hour_to=query["hour_to"],
         place_id=query["place_id"],
+        severities=tuple(int(v) for v in _categories(query["severity"])),
+        source_agency_id=query["source_agency_id"], data_import_id=query["data_import_id"],
     )
 
 

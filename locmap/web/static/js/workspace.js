@@ -304,7 +304,7 @@
   function filterQuery() {
     var f = document.getElementById("incident-filters");
     var q = [];
-    ["category", "date_from", "date_to"].forEach(function (n) {
+    ["category", "date_from", "date_to", "data_import_id"].forEach(function (n) {
       var v = f.elements[n].value; if (v) { q.push(n + "=" + encodeURIComponent(v)); }
     });
     return q.join("&");
@@ -352,10 +352,32 @@
     return true;
   }
 
+  /* The incident list links here with its filters (?category=…&date_from=…&import=N):
+     the map opens showing the same incidents, and says so when it is one import's. */
+  function applyUrlFilters(form) {
+    var params = new URLSearchParams(window.location.search);
+    ["category", "date_from", "date_to"].forEach(function (n) {
+      var v = params.get(n);
+      if (v && form.elements[n]) { form.elements[n].value = v.split(",")[0]; }
+    });
+    var imp = params.get("import");
+    if (imp && /^[0-9]{1,9}$/.test(imp)) {
+      form.elements.data_import_id.value = imp;
+      document.getElementById("import-chip-text").textContent = "Only incidents from import #" + imp + ".";
+      document.getElementById("import-chip").hidden = false;
+    }
+    document.getElementById("import-chip-clear").addEventListener("click", function () {
+      form.elements.data_import_id.value = "";
+      document.getElementById("import-chip").hidden = true;
+      loadIncidents();
+    });
+  }
+
   function setupIncidents() {
     incidentLayer = L.featureGroup().addTo(ws.map);
     var catSel = document.getElementById("incident-filters").elements.category;
     options.harm_categories.forEach(function (c) { catSel.appendChild(el("option", { value: c.value }, c.label)); });
+    applyUrlFilters(document.getElementById("incident-filters"));
     document.getElementById("incident-filters").addEventListener("change", loadIncidents);
     ws.map.on("moveend", loadIncidents);
     loadIncidents();
