@@ -130,3 +130,6 @@ class Presence(Timestamped, Base):
     since: Mapped[dt.date | None]
     until: Mapped[dt.date | None]
     notes: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"version_id_col": version}

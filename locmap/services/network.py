@@ -21,12 +21,15 @@ from locmap.errors import InvalidData, NotFound
 from locmap.models import PeerNetwork, Person, Place, Presence, Relationship
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
+from locmap.services.versioning import check_version
 from locmap.vocab import RELATIONSHIP_TYPES, VALENCES
 
 __all__ = [
     "FREQUENCIES", "get_purpose", "set_purpose", "list_relationships", "create_relationship",
     "delete_relationship", "list_presences", "create_presence", "delete_presence",
     "network_records", "analysis", "person_ids_named", "record_person_with_links",
+    "update_relationship", "update_presence", "RELATIONSHIP_EDITABLE", "PRESENCE_EDITABLE",
+    "person_links",
 ]
 
 FREQUENCIES = ("daily", "weekly", "monthly", "occasional")
@@ -87,7 +90,7 @@ def _relationship_dict(r: Relationship, names: dict[int, str], *, source: bool =
         "id": r.id, "person_a_id": r.person_a_id, "person_b_id": r.person_b_id,
         "person_a": names.get(r.person_a_id), "person_b": names.get(r.person_b_id),
         "type": r.type, "valence": r.valence, "strength": r.strength,
-        "since": _date(r.since), "until": _date(r.until),
+        "since": _date(r.since), "until": _date(r.until), "version": r.version,
     }
     if source:
         out["source"] = r.source
@@ -122,20 +125,8 @@ def create_relationship(
 ) -> dict[str, Any]:
     """Record a relationship between two people of the pilot."""
     require(actor, pilot_id, "network.edit")
-    errors: dict[str, list[str]] = {}
-    if person_a_id == person_b_id:
-        errors["person_b_id"] = ["a person cannot be related to themself"]
-    if type not in RELATIONSHIP_TYPES:
-        errors["type"] = [f"not one of {list(RELATIONSHIP_TYPES)}"]
-    if valence not in VALENCES:
-        errors["valence"] = [f"not one of {list(VALENCES)}"]
-    if isinstance(strength, bool) or strength not in (1, 2, 3):
-        errors["strength"] = ["must be 1, 2 or 3"]
-    if len(source) > 100:
-        errors["source"] = ["at most 100 characters"]
-    if errors:
-        raise InvalidData("The relationship is not valid.", details=errors)
-    _check_period(since, until)
+    _check_relationship(person_a_id, person_b_id, type, valence, strength, source, since,
+                        until)
     names = _pseudonyms(session, pilot_id)
     unknown = [pid for pid in (person_a_id, person_b_id) if pid not in names]
     if unknown:
@@ -151,12 +142,66 @@ def create_relationship(
     return _relationship_dict(rel, names)
 
 
-def delete_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int) -> None:
-    require(actor, pilot_id, "network.edit")
+def _check_relationship(person_a_id: int, person_b_id: int, type: str, valence: str,
+                        strength: Any, source: str, since: dt.date | None,
+                        until: dt.date | None) -> None:
+    """One rule for a relationship, new or changed."""
+    errors: dict[str, list[str]] = {}
+    if person_a_id == person_b_id:
+        errors["person_b_id"] = ["a person cannot be related to themself"]
+    if type not in RELATIONSHIP_TYPES:
+        errors["type"] = [f"not one of {list(RELATIONSHIP_TYPES)}"]
+    if valence not in VALENCES:
+        errors["valence"] = [f"not one of {list(VALENCES)}"]
+    if isinstance(strength, bool) or strength not in (1, 2, 3):
+        errors["strength"] = ["must be 1, 2 or 3"]
+    if not isinstance(source, str) or len(source) > 100:
+        errors["source"] = ["at most 100 characters"]
+    if errors:
+        raise InvalidData("The relationship is not valid.", details=errors)
+    _check_period(since, until)
+
+
+def _relationship_in(session: Session, pilot_id: int, rel_id: int) -> Relationship:
     rel = session.scalar(select(Relationship).where(
         Relationship.id == rel_id, Relationship.pilot_id == pilot_id))
     if rel is None:
         raise NotFound("No such relationship in this pilot.")
+    return rel
+
+
+RELATIONSHIP_EDITABLE = ("type", "valence", "strength", "source", "since", "until")
+PRESENCE_EDITABLE = ("frequency", "times", "source", "since", "until")
+
+
+def update_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int,
+                        changes: dict[str, Any], version: Any) -> dict[str, Any]:
+    """Change a relationship (its kind, valence, strength, source or period — "end it"
+    is setting ``until``), if ``version`` is still the current one (else 409).
+    """
+    require(actor, pilot_id, "network.edit")
+    unknown = set(changes) - set(RELATIONSHIP_EDITABLE)
+    if unknown:
+        raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    rel = _relationship_in(session, pilot_id, rel_id)
+    names = _pseudonyms(session, pilot_id)
+    check_version(session, "relationship", rel, version,
+                  current=lambda r: _relationship_dict(r, names))
+    v = {f: changes.get(f, getattr(rel, f)) for f in RELATIONSHIP_EDITABLE}
+    _check_relationship(rel.person_a_id, rel.person_b_id, v["type"], v["valence"],
+                        v["strength"], v["source"], v["since"], v["until"])
+    changed = sorted(f for f in RELATIONSHIP_EDITABLE if v[f] != getattr(rel, f))
+    for f in changed:
+        setattr(rel, f, v[f])
+    session.flush()
+    audit.record(session, actor, "update", "relationship", rel.id, pilot_id=pilot_id,
+                 personal_data=True, detail={"fields": changed})
+    return _relationship_dict(rel, names)
+
+
+def delete_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int) -> None:
+    require(actor, pilot_id, "network.edit")
+    rel = _relationship_in(session, pilot_id, rel_id)
     session.delete(rel)
     session.flush()
     audit.record(session, actor, "delete", "relationship", rel_id, pilot_id=pilot_id,
@@ -169,7 +214,7 @@ def _presence_dict(p: Presence, names: dict[int, str], places: dict[int, str], *
     out = {
         "id": p.id, "person_id": p.person_id, "person": names.get(p.person_id),
         "place_id": p.place_id, "place": places.get(p.place_id), "frequency": p.frequency,
-        "since": _date(p.since), "until": _date(p.until),
+        "since": _date(p.since), "until": _date(p.until), "version": p.version,
     }
     if free_text:
         out.update(times=p.times, source=p.source)
@@ -212,18 +257,8 @@ def create_presence(
     """Record that a person of the pilot spends time at one of the pilot's places."""
     require(actor, pilot_id, "network.edit")
     names, places = _pseudonyms(session, pilot_id), _place_names(session, pilot_id)
-    errors: dict[str, list[str]] = {}
-    if person_id not in names:
-        errors["person_id"] = ["no such person in this pilot"]
-    if place_id not in places:
-        errors["place_id"] = ["no such place in this pilot"]
-    if frequency not in FREQUENCIES:
-        errors["frequency"] = [f"not one of {list(FREQUENCIES)}"]
-    if len(times) > 200 or len(source) > 100:
-        errors["times"] = ["times at most 200, source at most 100 characters"]
-    if errors:
-        raise InvalidData("The presence is not valid.", details=errors)
-    _check_period(since, until)
+    _check_presence(person_id in names, place_id in places, frequency, times, source,
+                    since, until)
     row = Presence(person_id=person_id, place_id=place_id, frequency=frequency, times=times,
                    source=source, since=since, until=until)
     session.add(row)
@@ -233,11 +268,59 @@ def create_presence(
     return _presence_dict(row, names, places)
 
 
-def delete_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int) -> None:
-    require(actor, pilot_id, "network.edit")
+def _check_presence(person_known: bool, place_known: bool, frequency: str, times: Any,
+                    source: Any, since: dt.date | None, until: dt.date | None) -> None:
+    """One rule for a presence, new or changed."""
+    errors: dict[str, list[str]] = {}
+    if not person_known:
+        errors["person_id"] = ["no such person in this pilot"]
+    if not place_known:
+        errors["place_id"] = ["no such place in this pilot"]
+    if frequency not in FREQUENCIES:
+        errors["frequency"] = [f"not one of {list(FREQUENCIES)}"]
+    if not isinstance(times, str) or not isinstance(source, str) \
+            or len(times) > 200 or len(source) > 100:
+        errors["times"] = ["times at most 200, source at most 100 characters"]
+    if errors:
+        raise InvalidData("The presence is not valid.", details=errors)
+    _check_period(since, until)
+
+
+def _presence_in(session: Session, pilot_id: int, presence_id: int) -> Presence:
     row = session.scalar(_presences_query(pilot_id).where(Presence.id == presence_id))
     if row is None:
         raise NotFound("No such presence in this pilot.")
+    return row
+
+
+def update_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int,
+                    changes: dict[str, Any], version: Any) -> dict[str, Any]:
+    """Change how often, when, on whose word, or for which period a person is at a place
+    ("end it" is setting ``until``), if ``version`` is still current (else 409).
+    """
+    require(actor, pilot_id, "network.edit")
+    unknown = set(changes) - set(PRESENCE_EDITABLE)
+    if unknown:
+        raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    row = _presence_in(session, pilot_id, presence_id)
+    names, places = _pseudonyms(session, pilot_id), _place_names(session, pilot_id)
+    check_version(session, "presence", row, version,
+                  current=lambda p: _presence_dict(p, names, places))
+    v = {f: changes.get(f, getattr(row, f)) for f in PRESENCE_EDITABLE}
+    _check_presence(True, True, v["frequency"], v["times"], v["source"], v["since"],
+                    v["until"])
+    changed = sorted(f for f in PRESENCE_EDITABLE if v[f] != getattr(row, f))
+    for f in changed:
+        setattr(row, f, v[f])
+    session.flush()
+    audit.record(session, actor, "update", "presence", row.id, pilot_id=pilot_id,
+                 personal_data=True, detail={"fields": changed})
+    return _presence_dict(row, names, places)
+
+
+def delete_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int) -> None:
+    require(actor, pilot_id, "network.edit")
+    row = _presence_in(session, pilot_id, presence_id)
     session.delete(row)
     session.flush()
     audit.record(session, actor, "delete", "presence", presence_id, pilot_id=pilot_id,
@@ -354,3 +437,32 @@ def record_person_with_links(
     return {"id": person.id, "pseudonym": person.pseudonym, "kind": person.kind,
             "age_band": person.age_band, "version": person.version,
             "relationships": ties, "presences": presences}
+
+
+def person_links(session: Session, actor: Actor, pilot_id: int, person_id: int
+                 ) -> dict[str, list[dict[str, Any]]]:
+    """One person's relationships (either end) and presences, for the person page: the
+    owning team's view, with who said so and when.
+    """
+    require(actor, pilot_id, "evidence.records")
+    names, places = _pseudonyms(session, pilot_id), _place_names(session, pilot_id)
+    if person_id not in names:
+        raise NotFound("No such person in this pilot.")
+    rels = session.scalars(select(Relationship).where(
+        Relationship.pilot_id == pilot_id,
+        or_(Relationship.person_a_id == person_id, Relationship.person_b_id == person_id))
+        .order_by(Relationship.until.is_not(None), Relationship.id)).all()
+    pres = session.scalars(_presences_query(pilot_id).where(Presence.person_id == person_id)
+                           .order_by(Presence.until.is_not(None), Presence.id)).all()
+    audit.record(session, actor, "read", "person", person_id, pilot_id=pilot_id,
+                 personal_data=True, detail={"relationships": len(rels),
+                                             "presences": len(pres)})
+    out_rels = []
+    for r in rels:
+        d = _relationship_dict(r, names)
+        other = r.person_b_id if r.person_a_id == person_id else r.person_a_id
+        d.update(other_id=other, other=names.get(other))
+        out_rels.append(d)
+    return {"relationships": out_rels,
+            "presences": [_presence_dict(p, names, places) for p in pres]}
+

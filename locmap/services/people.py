@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -18,7 +18,14 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from locmap import clock
 from locmap.errors import Conflict, InvalidData, NotFound
-from locmap.models import Identity, PeerNetwork, Person, PseudonymCounter
+from locmap.models import (
+    Identity,
+    PeerNetwork,
+    Person,
+    Presence,
+    PseudonymCounter,
+    Relationship,
+)
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
@@ -26,7 +33,7 @@ from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERS
 
 __all__ = [
     "PSEUDONYM_PREFIX", "list_people", "get_person", "create_person", "update_person",
-    "delete_person", "next_pseudonym",
+    "delete_person", "next_pseudonym", "find_people", "CASE_FIELDS",
 ]
 
 PSEUDONYM_PREFIX = {"young_person": "YP", "adult_of_concern": "AD", "trusted_adult": "TA"}
@@ -83,6 +90,47 @@ def get_person(
 
 
 CASE_FIELDS = ("exploitation_category", "case_status", "last_risk_assessment_on")
+MAX_FOUND = 500
+
+
+def find_people(session: Session, actor: Actor, pilot_id: int, *, text: str = "",
+                kind: str = "", by_name: bool = False) -> list[dict[str, Any]]:
+    """The people list of the owning team: pseudonym, kind, age band, case fields and how
+    many ties and places each has; searched by pseudonym, or by name for roles that read
+    identities (the search is then an audited read of identities; the audit keeps how
+    many matched, never the words searched for).
+    """
+    require(actor, pilot_id, "evidence.records")
+    if kind and kind not in PERSON_KINDS:
+        raise InvalidData(f"Kind must be one of {', '.join(PERSON_KINDS)}.")
+    if len(text) > 100:
+        raise InvalidData("Search for at most 100 characters.")
+    ties = (select(func.count()).select_from(Relationship)
+            .where(or_(Relationship.person_a_id == Person.id,
+                       Relationship.person_b_id == Person.id),
+                   Relationship.until.is_(None)).scalar_subquery())
+    places = (select(func.count()).select_from(Presence)
+              .where(Presence.person_id == Person.id, Presence.until.is_(None))
+              .scalar_subquery())
+    stmt = select(Person, ties, places).where(Person.pilot_id == pilot_id)
+    if kind:
+        stmt = stmt.where(Person.kind == kind)
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    if text.strip() and by_name:
+        require(actor, pilot_id, "identity.read")
+        stmt = stmt.join(Identity, Identity.person_id == Person.id).where(
+            Identity.name.ilike(pattern, escape="\\"))
+    elif text.strip():
+        stmt = stmt.where(Person.pseudonym.ilike(pattern, escape="\\"))
+    rows = session.execute(stmt.order_by(Person.kind, Person.pseudonym).limit(MAX_FOUND)).all()
+    searched_names = bool(text.strip()) and by_name
+    audit.record(session, actor, "search_identity" if searched_names else "read", "person",
+                 None, pilot_id=pilot_id, personal_data=True,
+                 detail={"list": len(rows), **({"by_name": True} if searched_names else {})})
+    case = can(actor, pilot_id, "aggregate.unsuppressed")
+    return [{**_person_dict(p), **(_case_dict(p) if case else {}), "ties": n_ties,
+             "places": n_places} for p, n_ties, n_places in rows]
 
 
 def _case_dict(person: Person) -> dict[str, Any]:

@@ -73,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         incidents_pages,
         network,
         pages,
+        people_pages,
         places_pages,
         plans,
         reviews,
@@ -80,7 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
-                      plans.bp, health.bp, incidents_pages.bp):
+                      plans.bp, health.bp, incidents_pages.bp, people_pages.bp):
         app.register_blueprint(blueprint)
     return app
 

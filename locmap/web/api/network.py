@@ -80,6 +80,21 @@ class RelationshipSchema(Schema):
     source = fields.String(load_default="", validate=validate.Length(max=100))
     since = fields.Date(load_default=None, allow_none=True)
     until = fields.Date(load_default=None, allow_none=True)
+    version = fields.Integer(dump_only=True)
+
+
+class RelationshipPatchSchema(Schema):
+    """Changed fields of a relationship with the version you read; ending it is setting
+    ``until``.
+    """
+
+    version = fields.Integer(required=True, strict=True)
+    type = fields.String(validate=validate.OneOf(RELATIONSHIP_TYPES))
+    valence = fields.String(validate=validate.OneOf(VALENCES))
+    strength = fields.Integer(strict=True, validate=validate.Range(1, 3))
+    source = fields.String(validate=validate.Length(max=100))
+    since = fields.Date(allow_none=True)
+    until = fields.Date(allow_none=True)
 
 
 class PresenceSchema(Schema):
@@ -93,6 +108,40 @@ class PresenceSchema(Schema):
     source = fields.String(load_default="", validate=validate.Length(max=100))
     since = fields.Date(load_default=None, allow_none=True)
     until = fields.Date(load_default=None, allow_none=True)
+    version = fields.Integer(dump_only=True)
+
+
+class PresencePatchSchema(Schema):
+    """Changed fields of a presence with the version you read; ending it is setting
+    ``until``.
+    """
+
+    version = fields.Integer(required=True, strict=True)
+    frequency = fields.String(validate=validate.OneOf(network.FREQUENCIES))
+    times = fields.String(validate=validate.Length(max=200))
+    source = fields.String(validate=validate.Length(max=100))
+    since = fields.Date(allow_none=True)
+    until = fields.Date(allow_none=True)
+
+
+class PeopleQuerySchema(Schema):
+    q = fields.String(load_default="", validate=validate.Length(max=100), metadata={
+        "description": "Part of a pseudonym, or of a name with by_name (audited)."})
+    kind = fields.String(load_default="", validate=validate.OneOf(("", *PERSON_KINDS)))
+    by_name = fields.Boolean(load_default=False)
+
+
+class PersonRowSchema(Schema):
+    id = fields.Integer()
+    pseudonym = fields.String()
+    kind = fields.String()
+    age_band = fields.String()
+    version = fields.Integer()
+    exploitation_category = fields.String(allow_none=True)
+    case_status = fields.String(allow_none=True)
+    last_risk_assessment_on = fields.String(allow_none=True)
+    ties = fields.Integer(metadata={"description": "Relationships in force"})
+    places = fields.Integer(metadata={"description": "Places in force"})
 
 
 class PurposeSchema(Schema):
@@ -105,6 +154,16 @@ class AnalysisQuerySchema(Schema):
     as_of = fields.Date(load_default=None, metadata={"description": "Ties in force that day."})
     compare_with = fields.Date(load_default=None,
                                metadata={"description": "Earlier date to compare with."})
+
+
+@api.route(f"{_PILOT}/people/records", summary="People with their case fields (owning team)",
+           tag="network", query=PeopleQuerySchema, response=PersonRowSchema, many=True)
+def find_people(pilot_id: int, query: dict[str, Any]) -> Any:
+    """Pseudonyms with their case fields and how many ties and places are in force;
+    searching by name reads identities and is audited.
+    """
+    return jsonify(people.find_people(db_session(), actor(), pilot_id, text=query["q"],
+                                      kind=query["kind"], by_name=query["by_name"]))
 
 
 @api.route(f"{_PILOT}/people", "POST", summary="Record a person (pseudonym chosen by locmap)",
@@ -150,6 +209,16 @@ def create_relationship(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(network.create_relationship(db_session(), actor(), pilot_id, **body)), 201
 
 
+@api.route(f"{_PILOT}/relationships/<int:rel_id>", "PATCH", summary="Change or end a relationship",
+           tag="network", body=RelationshipPatchSchema, response=RelationshipSchema,
+           permission="network.edit")
+def update_relationship(pilot_id: int, rel_id: int, body: dict[str, Any]) -> Any:
+    """Send the ``version`` you read (409 if it changed); ``until`` ends the tie."""
+    version = body.pop("version")
+    return jsonify(network.update_relationship(db_session(), actor(), pilot_id, rel_id,
+                                               body, version))
+
+
 @api.route(f"{_PILOT}/relationships/<int:rel_id>", "DELETE", summary="Delete a relationship",
            tag="network", status=204)
 def delete_relationship(pilot_id: int, rel_id: int) -> Any:
@@ -168,6 +237,16 @@ def list_presences(pilot_id: int) -> Any:
            permission="network.edit")
 def create_presence(pilot_id: int, body: dict[str, Any]) -> Any:
     return jsonify(network.create_presence(db_session(), actor(), pilot_id, **body)), 201
+
+
+@api.route(f"{_PILOT}/presences/<int:presence_id>", "PATCH", summary="Change or end a presence",
+           tag="network", body=PresencePatchSchema, response=PresenceSchema,
+           permission="network.edit")
+def update_presence(pilot_id: int, presence_id: int, body: dict[str, Any]) -> Any:
+    """Send the ``version`` you read (409 if it changed); ``until`` ends the presence."""
+    version = body.pop("version")
+    return jsonify(network.update_presence(db_session(), actor(), pilot_id, presence_id,
+                                           body, version))
 
 
 @api.route(f"{_PILOT}/presences/<int:presence_id>", "DELETE", summary="Delete a presence",
