@@ -142,7 +142,8 @@ def user_set_password(email: str, password_stdin: bool) -> None:
 @_friendly
 def user_totp_reset(email: str) -> None:
     """Turn off a user's two-factor sign-in (a lost phone) and end their sessions; they
-    set it up again at their next login (admins and auditors must)."""
+    set it up again at their next login (admins and auditors must).
+    """
     from locmap.services import two_factor
 
     database = _database()

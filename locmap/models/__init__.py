@@ -49,7 +49,8 @@ from locmap.models.plan import (
 from locmap.models.upload import Upload
 
 __all__ = [
-    "Base", "Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint", "PeerNetwork", "Place",
+    "Base", "Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint",
+    "PeerNetwork", "Place",
     "FeatureLayer", "Feature", "CrimeTypeMapping", "Incident", "incident_person", "Observation",
     "SafetyFactor", "factor_incident", "factor_observation", "factor_engagement",
     "EngagementRecord", "engagement_place", "AwarenessActivity", "awareness_place", "SafetyMap",

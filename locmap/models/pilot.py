@@ -67,7 +67,8 @@ class User(Timestamped, Base):
 
 class UserSession(Base):
     """A server-side login session: the cookie carries only a random token, this row its
-    SHA-256. Logout, deactivation and a password change end it at once (issue 14)."""
+    SHA-256. Logout, deactivation and a password change end it at once (issue 14).
+    """
 
     __tablename__ = "user_session"
 

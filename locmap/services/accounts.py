@@ -42,7 +42,8 @@ from locmap.vocab import PILOT_ROLES
 __all__ = [
     "hash_password", "verify_password", "authenticate", "actor_for", "create_user",
     "add_membership", "grant_role", "active_user", "LOCKOUT_FAILURES", "MIN_PASSWORD_LENGTH",
-    "password_problem", "set_password", "reset_password", "change_password", "set_active", "is_locked",
+    "password_problem", "set_password", "reset_password", "change_password", "set_active",
+    "is_locked",
     "SessionPolicy", "start_session", "session_user", "end_session", "revoke_sessions",
     "open_sessions", "purge_sessions",
 ]
@@ -246,7 +247,8 @@ def add_membership(session: Session, by: Actor | None, user: User, pilot: Pilot,
 def set_password(session: Session, by: Actor | None, user: User, password: str, *,
                  keep_session_id: int | None = None) -> None:
     """Give ``user`` a new password (checked by :func:`password_problem`) and end every
-    session of theirs but ``keep_session_id`` (the one that made the change, if any)."""
+    session of theirs but ``keep_session_id`` (the one that made the change, if any).
+    """
     problem = password_problem(password)
     if problem:
         raise InvalidData(problem)
@@ -268,7 +270,8 @@ def reset_password(session: Session, by: Actor | None, email: str, password: str
 def change_password(session: Session, by: Actor, user: User, current: str, new: str, *,
                     keep_session_id: int | None = None) -> None:
     """The user's own change: the current password first (a hijacked session alone cannot
-    lock the owner out)."""
+    lock the owner out).
+    """
     if not verify_password(user.password_hash, current):
         audit.record(session, by, "password_change_refused", "user", user.id)
         raise InvalidData("The current password is not right.")
@@ -277,7 +280,8 @@ def change_password(session: Session, by: Actor, user: User, current: str, new: 
 
 def set_active(session: Session, by: Actor | None, user: User, active: bool) -> None:
     """Activate or deactivate an account; deactivating ends its sessions at once (so
-    does a bare ``active = False``: every request refuses an inactive user)."""
+    does a bare ``active = False``: every request refuses an inactive user).
+    """
     user.active = active
     if not active:
         revoke_sessions(session, user.id)
@@ -306,7 +310,8 @@ def start_session(session: Session, user: User, policy: SessionPolicy, *,
                   ) -> tuple[str, UserSession]:
     """A new login session for ``user``: returns the token for the cookie (shown nowhere
     else, stored only as its hash) and the row. Expired and ended sessions of everyone
-    are deleted first (one indexed DELETE per login keeps the table small)."""
+    are deleted first (one indexed DELETE per login keeps the table small).
+    """
     purge_sessions(session, policy)
     token = secrets.token_urlsafe(32)
     now = clock.now()
@@ -322,7 +327,8 @@ def session_user(session: Session, token: str, policy: SessionPolicy
                  ) -> tuple[User, UserSession] | None:
     """The active user behind a live session token, or None (unknown, ended, idle too
     long, too old, or the user deactivated). One indexed query per request; the
-    last-seen time is written at most once a minute."""
+    last-seen time is written at most once a minute.
+    """
     if not token or len(token) > 128:
         return None
     now = clock.now()
@@ -355,7 +361,8 @@ def end_session(session: Session, token: str) -> None:
 def revoke_sessions(session: Session, user_id: int, *, keep_session_id: int | None = None
                     ) -> int:
     """End every open session of ``user_id`` (but ``keep_session_id``) at once; returns
-    how many were open."""
+    how many were open.
+    """
     stmt = update(UserSession).where(UserSession.user_id == user_id,
                                      UserSession.revoked_at.is_(None))
     if keep_session_id is not None:

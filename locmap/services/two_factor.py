@@ -50,7 +50,8 @@ def must_enrol(user: User, required_for_admins: bool) -> bool:
 
 def pending_secret(session: Session, user: User) -> str:
     """The secret being enrolled: kept while the user has not confirmed it, so reloading
-    the page shows the same QR code; a fresh one when there is none."""
+    the page shows the same QR code; a fresh one when there is none.
+    """
     if is_enrolled(user):
         raise InvalidData("Two-factor sign-in is already on for this account.")
     if not user.totp_secret:
@@ -81,7 +82,8 @@ def _new_recovery_codes(user: User) -> list[str]:
 
 def _matching_step(secret: str, code: str, after: int | None) -> int | None:
     """The 30-second step whose code is ``code`` (around the real time), if any and later
-    than ``after`` (the last one used)."""
+    than ``after`` (the last one used).
+    """
     totp = pyotp.TOTP(secret)
     current = totp.timecode(clock.real_now())
     for step in range(current - _DRIFT_STEPS, current + _DRIFT_STEPS + 1):
@@ -98,7 +100,8 @@ def _digits(code: str) -> str:
 
 def confirm(session: Session, by: Actor, user: User, code: str) -> list[str]:
     """Turn two-factor on once ``code`` matches the pending secret; returns the recovery
-    codes (shown once)."""
+    codes (shown once).
+    """
     if is_enrolled(user):
         raise InvalidData("Two-factor sign-in is already on for this account.")
     if not user.totp_secret:
@@ -119,7 +122,8 @@ def check_code(session: Session, user_id: int, code: str, remote_addr: str | Non
                ) -> User | None:
     """The second step of a login: the enrolled, active user if ``code`` is their current
     code (or an unused recovery code), else None. Audited either way; refused without
-    checking while the email or the address is locked out."""
+    checking while the email or the address is locked out.
+    """
     user = session.get(User, user_id)
     if user is None or not user.active or not is_enrolled(user):
         return None
@@ -164,7 +168,8 @@ def disable(session: Session, by: Actor, user: User, password: str) -> None:
 
 def reset(session: Session, by: Actor | None, email: str) -> User:
     """An operator's reset (``locmap user totp-reset``) for a lost phone: two-factor off
-    and every session ended; the user enrols again at the next login."""
+    and every session ended; the user enrols again at the next login.
+    """
     user = session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
         raise NotFound(f"No user with email {email}.")

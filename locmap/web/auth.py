@@ -44,7 +44,8 @@ ENROL_ENDPOINTS = frozenset({"account.two_factor", "auth.logout", "auth.login",
 
 class LoginUser(UserMixin):
     """Flask-Login's view of a user; the ORM row stays in ``.user``, the session's token
-    (what the cookie carries) in ``.token`` and its row id in ``.session_id``."""
+    (what the cookie carries) in ``.token`` and its row id in ``.session_id``.
+    """
 
     def __init__(self, user: Any, token: str, session_id: int) -> None:
         self.user = user
