@@ -71,7 +71,8 @@ def qr_svg(uri: str) -> str:
 
 
 def _hash_recovery(code: str) -> str:
-    return hashlib.sha256(code.replace("-", "").strip().lower().encode()).hexdigest()
+    return hashlib.sha256(
+        code.replace("-", "").strip().lower().encode("utf-8", "replace")).hexdigest()
 
 
 def _new_recovery_codes(user: User) -> list[str]:
