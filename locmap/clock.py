@@ -28,7 +28,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-__all__ = ["LOCAL_TZ", "now", "today", "local_now", "set_clock", "reset_clock", "frozen",
+__all__ = ["LOCAL_TZ", "now", "real_now", "today", "local_now", "set_clock", "reset_clock",
+           "frozen",
            "parse_clock", "EARLIEST_EVENT", "event_date_problem"]
 
 LOCAL_TZ = ZoneInfo("Europe/London")
@@ -44,6 +45,14 @@ EARLIEST_EVENT = dt.date(1990, 1, 1)
 
 def _real_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def real_now() -> dt.datetime:
+    """The machine's real time, never moved: only for what is checked against another
+    device's clock (a two-factor code from the user's phone), not for anything locmap
+    records or compares with its own timestamps.
+    """
+    return _real_now()
 
 
 def now() -> dt.datetime:

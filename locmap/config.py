@@ -7,6 +7,11 @@ the embedded default described in :mod:`locmap.pgserver`. ``LOCMAP_DATA_DIR`` (d
 the app's own role needs no right to alter tables. ``LOCMAP_TRUSTED_PROXIES`` is how many
 reverse proxies in front of the app may be believed about the client's address;
 ``LOCMAP_REQUIRE_WORKER=1`` makes ``/healthz`` fail while no background worker runs.
+Login sessions end after ``LOCMAP_SESSION_IDLE_MINUTES`` (default 30) without a request
+and ``LOCMAP_SESSION_ABSOLUTE_HOURS`` (default 8) after the login, whatever happens;
+``LOCMAP_REQUIRE_TOTP_FOR_ADMINS`` (default on) makes admins and auditors enrol in
+two-factor sign-in before they can reach anything (``locmap demo`` turns it off, with a
+banner on every page).
 The web server's own settings (workers, threads, timeout) are options of ``locmap serve``.
 """
 
@@ -39,6 +44,9 @@ class Settings:
     suppression_threshold: int
     trusted_proxies: int = 0
     require_worker: bool = False
+    session_idle_minutes: int = 30
+    session_absolute_hours: int = 8
+    require_totp_for_admins: bool = True
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -66,6 +74,13 @@ def _count(name: str, default: int) -> int:
     return int(raw)
 
 
+def _positive(name: str, default: int) -> int:
+    value = _count(name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("LOCMAP_DATA_DIR", "var")).resolve()
     return Settings(
@@ -80,4 +95,8 @@ def load_settings() -> Settings:
         suppression_threshold=int(os.environ.get("LOCMAP_SUPPRESSION_THRESHOLD", "5")),
         trusted_proxies=_count("LOCMAP_TRUSTED_PROXIES", 0),
         require_worker=os.environ.get("LOCMAP_REQUIRE_WORKER", "0").lower() in _TRUE,
+        session_idle_minutes=_positive("LOCMAP_SESSION_IDLE_MINUTES", 30),
+        session_absolute_hours=_positive("LOCMAP_SESSION_ABSOLUTE_HOURS", 8),
+        require_totp_for_admins=os.environ.get(
+            "LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "1").lower() in _TRUE,
     )

@@ -43,6 +43,9 @@ from locmap.pgserver import (
 from tests import factories
 
 os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
+# The seeded admins and auditors sign in with the password alone, as in the demo;
+# tests/integration/test_totp.py turns the requirement on where it is the subject.
+os.environ.setdefault("LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "0")
 
 
 def _fresh_database(suffix: str, *, owner: str | None = None) -> str:

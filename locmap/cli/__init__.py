@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -118,6 +119,39 @@ def user_add(email: str, name: str, role: str, pilot_name: str | None, agency: s
     click.echo(f"{email}: {role}" + (f" in {pilot_name}" if pilot_name else ""))
 
 
+@user.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@_friendly
+def user_set_password(email: str, password_stdin: bool) -> None:
+    """Reset a user's password (prompted for); every session of theirs ends."""
+    from locmap.services import accounts
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = str(click.prompt("New password", hide_input=True, confirmation_prompt=True))
+    database = _database()
+    with database.session() as s:
+        accounts.reset_password(s, None, email, password)
+    click.echo(f"{email}: password set; every session of this user has ended.")
+
+
+@user.command("totp-reset")
+@click.argument("email")
+@_friendly
+def user_totp_reset(email: str) -> None:
+    """Turn off a user's two-factor sign-in (a lost phone) and end their sessions; they
+    set it up again at their next login (admins and auditors must).
+    """
+    from locmap.services import two_factor
+
+    database = _database()
+    with database.session() as s:
+        two_factor.reset(s, None, email)
+    click.echo(f"{email}: two-factor sign-in reset; every session of this user has ended.")
+
+
 @main.group()
 def pilot() -> None:
     """Pilots."""
@@ -177,7 +211,15 @@ def demo(host: str, port: int, workers: int, threads: int, timeout: int,
     for email, role in report.logins:
         click.echo(f"  {role:<18} {email}")
     if no_serve:
+        click.echo("\n`locmap serve` asks admins and auditors to set up two-factor sign-in "
+                   "at their first login; LOCMAP_REQUIRE_TOTP_FOR_ADMINS=0 lets them in "
+                   "with the password alone.")
         return
+    if os.environ.get("LOCMAP_REQUIRE_TOTP_FOR_ADMINS") is None:
+        # The demo's admin and auditor sign in with the password alone; every page says so.
+        os.environ["LOCMAP_REQUIRE_TOTP_FOR_ADMINS"] = "0"
+        click.echo("\nTwo-factor sign-in is not required for the demo's admin and auditor "
+                   "(LOCMAP_REQUIRE_TOTP_FOR_ADMINS=0 for this server; a banner says so).")
     worker = start_child("worker") if "worker" in main.commands else None
     try:
         status = serve_app(host, port, workers, threads, timeout)

@@ -5,13 +5,24 @@ from __future__ import annotations
 import datetime as dt
 
 from geoalchemy2 import Geometry, WKBElement
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from locmap.models.base import Base, Timestamped, in_vocab, utcnow, valid_geom
 from locmap.vocab import AGENCY_KINDS, PILOT_ROLES
 
-__all__ = ["Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork"]
+__all__ = ["Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint", "PeerNetwork"]
 
 
 class Agency(Base):
@@ -38,11 +49,40 @@ class User(Timestamped, Base):
     is_auditor: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[dt.datetime | None]
+    # Two-factor sign-in (TOTP, RFC 6238). The secret is set while enrolling and only
+    # counts once ``totp_enabled_at`` is set (a code confirmed it); it is never shown again.
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[dt.datetime | None]
+    # The last 30-second step whose code was accepted: a code is good once (no replay).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+    # SHA-256 (hex) of the unused single-use recovery codes.
+    totp_recovery: Mapped[list[str]] = mapped_column(JSONB, default=list,
+                                                     server_default="[]")
 
     agency: Mapped[Agency | None] = relationship()
     memberships: Mapped[list[Membership]] = relationship(
         back_populates="user", cascade="all, delete-orphan", passive_deletes=True
     )
+
+
+class UserSession(Base):
+    """A server-side login session: the cookie carries only a random token, this row its
+    SHA-256. Logout, deactivation and a password change end it at once (issue 14).
+    """
+
+    __tablename__ = "user_session"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, index=True)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+    remote_addr: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+
+    user: Mapped[User] = relationship()
 
 
 class Pilot(Timestamped, Base):

@@ -1,24 +1,40 @@
-"""Users, passwords and logins.
+"""Users, passwords, logins and login sessions.
 
 Passwords are hashed with Argon2id (argon2-cffi's defaults, RFC 9106). A login with an
 unknown email still verifies against a dummy hash so the response time does not reveal
-which emails exist; ten failures in fifteen minutes lock the email for the rest of the
-window. Every login, failed login and account change is audited.
+which emails exist; ten failures (wrong passwords and wrong two-factor codes together) in
+fifteen minutes lock the email for the rest of the window. Every login, failed login and
+account change is audited.
+
+A password is at least :data:`MIN_PASSWORD_LENGTH` characters and not on the bundled list
+of common passwords (``locmap/data``); :func:`password_problem` is the one rule, applied
+wherever a password is set.
+
+Login sessions live in ``user_session`` (issue 14): the cookie carries a random token and
+the row only its SHA-256, so logout, deactivation and a password change end a session at
+once. A session ends after ``idle`` without a request and ``absolute`` after the login,
+both on the application clock (:mod:`locmap.clock`) like every timestamp the row holds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
+import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.errors import InvalidData, NotFound
-from locmap.models import Agency, AuditEvent, Membership, Pilot, User
+from locmap.models import Agency, AuditEvent, Membership, Pilot, User, UserSession
 from locmap.services import audit
 from locmap.services.permissions import Actor
 from locmap.vocab import PILOT_ROLES
@@ -26,6 +42,10 @@ from locmap.vocab import PILOT_ROLES
 __all__ = [
     "hash_password", "verify_password", "authenticate", "actor_for", "create_user",
     "add_membership", "grant_role", "active_user", "LOCKOUT_FAILURES", "MIN_PASSWORD_LENGTH",
+    "password_problem", "set_password", "reset_password", "change_password", "set_active",
+    "is_locked",
+    "SessionPolicy", "start_session", "session_user", "end_session", "revoke_sessions",
+    "open_sessions", "purge_sessions",
 ]
 
 _hasher = PasswordHasher()
@@ -37,6 +57,36 @@ LOCKOUT_FAILURES = 10
 ADDRESS_FAILURES = 30
 LOCKOUT_WINDOW = dt.timedelta(minutes=15)
 MIN_PASSWORD_LENGTH = 12  # ASVS 2.1.1; NCSC advises length over complexity
+MAX_PASSWORD_LENGTH = 1024  # hashing a megabyte "password" is work for nothing
+_COMMON_PASSWORDS = Path(__file__).resolve().parent.parent / "data" / "common-passwords.txt.gz"
+# Failures that count towards an email's lockout: wrong passwords and wrong codes alike.
+_FAILURES = ("login_failed", "totp_failed")
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    with gzip.open(_COMMON_PASSWORDS, "rt", encoding="utf-8") as f:
+        return frozenset(line.strip().lower() for line in f if line.strip())
+
+
+def password_problem(password: str) -> str | None:
+    """Why ``password`` cannot be anyone's password, or None if it can: the one rule.
+
+    >>> password_problem("short")
+    'The password must have at least 12 characters.'
+    >>> password_problem("Password1234")[:45]
+    'This password is on a list of common password'
+    >>> password_problem("correct horse battery") is None
+    True
+    """
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"The password must have at least {MIN_PASSWORD_LENGTH} characters."
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"The password must have at most {MAX_PASSWORD_LENGTH} characters."
+    if password.strip().lower() in _common_passwords():
+        return ("This password is on a list of common passwords that attackers try first; "
+                "choose another (three or four unrelated words are easy to remember).")
+    return None
 
 
 def hash_password(password: str) -> str:
@@ -60,11 +110,18 @@ def _recent_failures(session: Session, *, email: str | None = None,
     since = func.now() - LOCKOUT_WINDOW
     stmt = select(func.count()).select_from(AuditEvent).where(AuditEvent.at >= since)
     if email is not None:
-        stmt = stmt.where(AuditEvent.action == "login_failed", AuditEvent.user_email == email)
+        stmt = stmt.where(AuditEvent.action.in_(_FAILURES), AuditEvent.user_email == email)
     else:
-        stmt = stmt.where(AuditEvent.action.in_(("login_failed", "login_locked")),
+        stmt = stmt.where(AuditEvent.action.in_((*_FAILURES, "login_locked")),
                           AuditEvent.remote_addr == remote_addr)
     return session.scalar(stmt) or 0
+
+
+def is_locked(session: Session, email: str, remote_addr: str | None) -> bool:
+    """Too many failures for this email, or from this address, in the window."""
+    return _recent_failures(session, email=email) >= LOCKOUT_FAILURES or (
+        remote_addr is not None
+        and _recent_failures(session, remote_addr=remote_addr) >= ADDRESS_FAILURES)
 
 
 def authenticate(
@@ -73,10 +130,7 @@ def authenticate(
     """Return the active user with these credentials, or None; audit either way."""
     email = email.strip().lower()
     who = Actor(user_id=None, email=email, remote_addr=remote_addr)
-    locked = _recent_failures(session, email=email) >= LOCKOUT_FAILURES or (
-        remote_addr is not None
-        and _recent_failures(session, remote_addr=remote_addr) >= ADDRESS_FAILURES)
-    if locked:
+    if is_locked(session, email, remote_addr):
         # Same work and answer as a wrong password, so timing tells nothing.
         verify_password(_DUMMY_HASH, password)
         audit.record(session, who, "login_locked", "user", detail={"email": email})
@@ -124,8 +178,9 @@ def create_user(
     email = email.strip().lower()
     if "@" not in email or len(email) > 254:
         raise InvalidData(f"{email!r} is not an email address.")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidData(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+    problem = password_problem(password)
+    if problem:
+        raise InvalidData(problem)
     if session.scalar(select(User.id).where(User.email == email)):
         raise InvalidData(f"A user with email {email} already exists.")
     agency_row = None
@@ -187,3 +242,152 @@ def add_membership(session: Session, by: Actor | None, user: User, pilot: Pilot,
     session.flush()
     audit.record(session, by, "create", "membership", user.id, pilot_id=pilot.id,
                  detail={"role": role})
+
+
+def set_password(session: Session, by: Actor | None, user: User, password: str, *,
+                 keep_session_id: int | None = None) -> None:
+    """Give ``user`` a new password (checked by :func:`password_problem`) and end every
+    session of theirs but ``keep_session_id`` (the one that made the change, if any).
+    """
+    problem = password_problem(password)
+    if problem:
+        raise InvalidData(problem)
+    user.password_hash = hash_password(password)
+    ended = revoke_sessions(session, user.id, keep_session_id=keep_session_id)
+    audit.record(session, by, "password_set", "user", user.id,
+                 detail={"sessions_ended": ended})
+
+
+def reset_password(session: Session, by: Actor | None, email: str, password: str) -> User:
+    """An operator's reset (``locmap user set-password``): every session ends."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"No user with email {email}.")
+    set_password(session, by, user, password)
+    return user
+
+
+def change_password(session: Session, by: Actor, user: User, current: str, new: str, *,
+                    keep_session_id: int | None = None) -> None:
+    """The user's own change: the current password first (a hijacked session alone cannot
+    lock the owner out).
+    """
+    if not verify_password(user.password_hash, current):
+        audit.record(session, by, "password_change_refused", "user", user.id)
+        raise InvalidData("The current password is not right.")
+    set_password(session, by, user, new, keep_session_id=keep_session_id)
+
+
+def set_active(session: Session, by: Actor | None, user: User, active: bool) -> None:
+    """Activate or deactivate an account; deactivating ends its sessions at once (so
+    does a bare ``active = False``: every request refuses an inactive user).
+    """
+    user.active = active
+    if not active:
+        revoke_sessions(session, user.id)
+    audit.record(session, by, "update", "user", user.id, detail={"active": active})
+
+
+# --- login sessions -------------------------------------------------------------------
+
+# last_seen_at is written at most this often per session: one UPDATE a minute, not one
+# per request, while the idle timeout stays exact to the minute.
+SESSION_TOUCH = dt.timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    idle: dt.timedelta = dt.timedelta(minutes=30)
+    absolute: dt.timedelta = dt.timedelta(hours=8)
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+
+
+def start_session(session: Session, user: User, policy: SessionPolicy, *,
+                  remote_addr: str | None = None, user_agent: str | None = None
+                  ) -> tuple[str, UserSession]:
+    """A new login session for ``user``: returns the token for the cookie (shown nowhere
+    else, stored only as its hash) and the row. Expired and ended sessions of everyone
+    are deleted first (one indexed DELETE per login keeps the table small).
+    """
+    purge_sessions(session, policy)
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    row = UserSession(token_hash=_token_hash(token), user_id=user.id, created_at=now,
+                      last_seen_at=now, remote_addr=(remote_addr or None) and remote_addr[:45],
+                      user_agent=(user_agent or "")[:200] or None)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def session_user(session: Session, token: str, policy: SessionPolicy
+                 ) -> tuple[User, UserSession] | None:
+    """The active user behind a live session token, or None (unknown, ended, idle too
+    long, too old, or the user deactivated). One indexed query per request; the
+    last-seen time is written at most once a minute.
+    """
+    if not token or len(token) > 128:
+        return None
+    now = clock.now()
+    found = session.execute(
+        select(User, UserSession).join(UserSession, UserSession.user_id == User.id).where(
+            UserSession.token_hash == _token_hash(token),
+            UserSession.revoked_at.is_(None),
+            UserSession.last_seen_at > now - policy.idle,
+            UserSession.created_at > now - policy.absolute,
+            User.active.is_(True),
+        )
+    ).first()
+    if found is None:
+        return None
+    user, row = found
+    if now - row.last_seen_at >= SESSION_TOUCH:
+        session.execute(update(UserSession).where(UserSession.id == row.id)
+                        .values(last_seen_at=now))
+        row.last_seen_at = now
+    return user, row
+
+
+def end_session(session: Session, token: str) -> None:
+    """Logout: the token no longer opens anything, wherever a copy of the cookie is."""
+    session.execute(update(UserSession).where(
+        UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
+        .values(revoked_at=clock.now()))
+
+
+def revoke_sessions(session: Session, user_id: int, *, keep_session_id: int | None = None
+                    ) -> int:
+    """End every open session of ``user_id`` (but ``keep_session_id``) at once; returns
+    how many were open.
+    """
+    stmt = update(UserSession).where(UserSession.user_id == user_id,
+                                     UserSession.revoked_at.is_(None))
+    if keep_session_id is not None:
+        stmt = stmt.where(UserSession.id != keep_session_id)
+    result = session.execute(stmt.values(revoked_at=clock.now()))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def open_sessions(session: Session, user_id: int, policy: SessionPolicy) -> list[UserSession]:
+    """The user's live sessions, most recently used first."""
+    now = clock.now()
+    return list(session.scalars(
+        select(UserSession).where(
+            UserSession.user_id == user_id, UserSession.revoked_at.is_(None),
+            UserSession.last_seen_at > now - policy.idle,
+            UserSession.created_at > now - policy.absolute,
+        ).order_by(UserSession.last_seen_at.desc(), UserSession.id.desc())))
+
+
+def purge_sessions(session: Session, policy: SessionPolicy) -> int:
+    """Delete ended and expired sessions (they open nothing any more)."""
+    now = clock.now()
+    result = session.execute(delete(UserSession).where(or_(
+        UserSession.revoked_at.is_not(None),
+        UserSession.created_at <= now - policy.absolute,
+        UserSession.last_seen_at <= now - policy.idle,
+    )))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -37,7 +37,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_SECURE=settings.cookie_secure,
         REMEMBER_COOKIE_SECURE=settings.cookie_secure,
         REMEMBER_COOKIE_HTTPONLY=True,
-        PERMANENT_SESSION_LIFETIME=8 * 3600,
+        PERMANENT_SESSION_LIFETIME=settings.session_absolute_hours * 3600,
+        LOCMAP_SESSION_IDLE_MINUTES=settings.session_idle_minutes,
+        LOCMAP_SESSION_ABSOLUTE_HOURS=settings.session_absolute_hours,
+        LOCMAP_REQUIRE_TOTP_FOR_ADMINS=settings.require_totp_for_admins,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,
         LOCMAP_MAX_JSON_BYTES=10 * 1024 * 1024,
         LOCMAP_TILE_URL=settings.tile_url,
@@ -63,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["label"] = label
 
     from locmap.web import (
+        account,
         api,
         assessments,
         auth,
@@ -79,7 +83,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         reviews,
     )
 
-    for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
+    for blueprint in (auth.bp, account.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
                       plans.bp, health.bp, incidents_pages.bp, people_pages.bp):
         app.register_blueprint(blueprint)

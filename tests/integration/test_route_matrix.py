@@ -57,6 +57,16 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("auth.login", "POST"): PUBLIC,
     ("api.openapi", "GET"): PUBLIC,
     ("auth.logout", "POST"): LOGIN,
+    # The code step of a login: public, it only answers for a password already checked.
+    ("auth.login_code", "GET"): PUBLIC,
+    ("auth.login_code", "POST"): PUBLIC,
+    # The signed-in user's own account.
+    ("account.index", "GET"): LOGIN,
+    ("account.change_password", "POST"): LOGIN,
+    ("account.end_other_sessions", "POST"): LOGIN,
+    ("account.two_factor", "GET"): LOGIN,
+    ("account.two_factor", "POST"): LOGIN,
+    ("account.disable_two_factor", "POST"): LOGIN,
     ("pages.home", "GET"): LOGIN,
     ("api.list_pilots", "GET"): LOGIN,
     ("api.waiting", "GET"): LOGIN,
