@@ -23,7 +23,16 @@ from locmap.models.evidence import (
 )
 from locmap.models.impact import DisplacementFlag
 from locmap.models.network import Identity, Person, Presence, PseudonymCounter, Relationship
-from locmap.models.pilot import Agency, Membership, PeerNetwork, Pilot, ReviewPoint, User
+from locmap.models.pilot import (
+    Agency,
+    Invitation,
+    Membership,
+    PeerNetwork,
+    Pilot,
+    ReviewPoint,
+    User,
+    pilot_approver_agency,
+)
 from locmap.models.place import CrimeTypeMapping, Feature, FeatureLayer, Place
 from locmap.models.plan import (
     KPI,
@@ -41,7 +50,8 @@ from locmap.models.plan import (
 from locmap.models.upload import Upload
 
 __all__ = [
-    "Base", "Agency", "User", "Pilot", "Membership", "ReviewPoint", "PeerNetwork", "Place",
+    "Base", "Agency", "User", "Invitation", "pilot_approver_agency", "Pilot", "Membership",
+    "ReviewPoint", "PeerNetwork", "Place",
     "FeatureLayer", "Feature", "CrimeTypeMapping", "Incident", "incident_person", "Observation",
     "SafetyFactor", "factor_incident", "factor_observation", "factor_engagement",
     "EngagementRecord", "engagement_place", "AwarenessActivity", "awareness_place", "SafetyMap",

@@ -20,7 +20,7 @@ from locmap import clock
 from locmap.errors import InvalidData, NotFound
 from locmap.models import Agency, AuditEvent, Membership, Pilot, User
 from locmap.services import audit
-from locmap.services.permissions import Actor
+from locmap.services.permissions import READ_ONLY_STATUSES, Actor
 from locmap.vocab import PILOT_ROLES
 
 __all__ = [
@@ -104,9 +104,12 @@ def actor_for(session: Session, user: User, remote_addr: str | None = None) -> A
     roles: dict[int, set[str]] = {}
     for pilot_id, role in rows:
         roles.setdefault(pilot_id, set()).add(role)
+    closed = session.scalars(select(Pilot.id).where(
+        Pilot.id.in_(roles), Pilot.status.in_(READ_ONLY_STATUSES))).all() if roles else []
     return Actor(
         user_id=user.id, email=user.email, is_admin=user.is_admin, is_auditor=user.is_auditor,
         roles={k: frozenset(v) for k, v in roles.items()}, remote_addr=remote_addr,
+        read_only=frozenset(closed),
     )
 
 

@@ -63,6 +63,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.jinja_env.globals["label"] = label
 
     from locmap.web import (
+        admin,
         api,
         assessments,
         auth,
@@ -77,7 +78,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         reviews,
     )
 
-    for blueprint in (auth.bp, pages.bp, api.bp, places_pages.bp, network.bp,
+    for blueprint in (auth.bp, admin.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
                       plans.bp, health.bp):
         app.register_blueprint(blueprint)
