@@ -50,7 +50,7 @@ def locality_from_file(path: Path, *, crs: str | None = None,
     rows = list(gdf.itertuples(index=False))
     if feature:
         wanted = feature.strip().lower()
-        text_cols = [c for c in gdf.columns if c != "geometry" and gdf[c].dtype == object]
+        text_cols = [c for c in gdf.columns if c != gdf.geometry.name]
         rows = [r for r in rows if any(str(getattr(r, c, "")).strip().lower() == wanted
                                        for c in text_cols)]
         if not rows:
