@@ -34,7 +34,7 @@ from locmap.web.context import actor, db_session, login_required
 
 bp = Blueprint("admin", __name__)
 
-_OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "admin.invite"})
+_OPEN_ENDPOINTS = frozenset({"static", "health.healthz", "admin.invite", "api.openapi"})
 _PASSWORD_OK = frozenset({"static", "health.healthz", "admin.change_password", "auth.logout",
                           "admin.invite"})
 
