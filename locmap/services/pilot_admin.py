@@ -14,13 +14,13 @@ from typing import Any
 
 import shapely
 from shapely.geometry import mapping
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from locmap.errors import Conflict, InvalidData, InvalidGeometry, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson
 from locmap.io.gis import read_gis
-from locmap.models import Agency, Membership, Pilot, ReviewPoint, User
+from locmap.models import Agency, Feature, FeatureLayer, Membership, Pilot, ReviewPoint, User
 from locmap.services import audit, pilots
 from locmap.services.admin import require_admin
 from locmap.services.permissions import READ_ONLY_STATUSES, Actor, require
@@ -30,7 +30,7 @@ from locmap.vocab import PILOT_ROLES, PILOT_STATUSES
 __all__ = [
     "locality_from_file", "create_pilot", "admin_pilot", "update_pilot", "set_timeline",
     "set_approval_rule", "set_status", "list_members", "add_member", "remove_member",
-    "list_pilots",
+    "list_pilots", "boundary_choices", "locality_from_feature",
 ]
 
 POLYGONS = ("Polygon", "MultiPolygon")
@@ -67,6 +67,33 @@ def locality_from_file(path: Path, *, crs: str | None = None,
         raise InvalidData(f"{path.name} holds no polygon to use as the locality.")
     area = shapes[0] if len(shapes) == 1 else shapely.union_all(shapes)
     return dict(mapping(area))
+
+
+_POLYGONAL = func.ST_GeometryType(Feature.geom).in_(("ST_Polygon", "ST_MultiPolygon"))
+
+
+def boundary_choices(session: Session, actor: Actor, limit: int = 500) -> list[dict[str, Any]]:
+    """Polygon features of imported layers (wards, beats, estates) an admin may pick as a
+    new pilot's locality: boundaries, not case data, so every pilot's layers are offered.
+    """
+    require_admin(actor)
+    rows = session.execute(
+        select(Feature.id, Feature.name, FeatureLayer.name, Pilot.name)
+        .join(FeatureLayer, Feature.layer_id == FeatureLayer.id)
+        .join(Pilot, FeatureLayer.pilot_id == Pilot.id)
+        .where(_POLYGONAL).order_by(FeatureLayer.name, Feature.name, Feature.id).limit(limit))
+    return [{"id": fid, "label": f"{layer}: {name or f'feature {fid}'} ({pilot})"}
+            for fid, name, layer, pilot in rows]
+
+
+def locality_from_feature(session: Session, actor: Actor, feature_id: int) -> dict[str, Any]:
+    """The GeoJSON of one imported polygon feature, to become a locality."""
+    require_admin(actor)
+    geom = session.scalar(select(Feature.geom).where(Feature.id == feature_id, _POLYGONAL))
+    found = to_geojson(geom) if geom is not None else None
+    if found is None:
+        raise InvalidData("No imported boundary polygon with that id.")
+    return found
 
 
 def _check_locality(locality: dict[str, Any]) -> dict[str, Any]:

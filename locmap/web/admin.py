@@ -255,6 +255,9 @@ def _form_locality() -> dict[str, Any]:
     uploaded = _uploaded_locality()
     if uploaded is not None:
         return uploaded
+    feature_id = _int_or_none("feature_id")
+    if feature_id is not None:
+        return pilot_admin.locality_from_feature(db_session(), actor(), feature_id)
     drawn = (request.form.get("locality") or "").strip()
     if not drawn:
         raise InvalidData("Draw the locality on the map or upload a boundary file.")
@@ -297,7 +300,8 @@ def new_pilot() -> Any:
                   "Now add its members.", "info")
             return redirect(url_for("admin.members", pilot_id=p.id))
     return render_template("admin/pilot_new.html", error=error, repaired=repaired,
-                           drawn=drawn, form=request.form, map=_map_config()), (
+                           drawn=drawn, form=request.form, map=_map_config(),
+                           boundaries=pilot_admin.boundary_choices(s, a)), (
         422 if error else 200)
 
 

@@ -12,17 +12,28 @@ from typing import Any
 
 import geopandas as gpd
 import pytest
+from geoalchemy2.shape import from_shape
 from shapely.geometry import Polygon, box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.errors import InvalidData, InvalidGeometry
-from locmap.models import Agency, AuditEvent, Invitation, ReviewPoint, User
+from locmap.models import (
+    Agency,
+    AuditEvent,
+    Feature,
+    FeatureLayer,
+    Invitation,
+    Pilot,
+    ReviewPoint,
+    User,
+)
 from locmap.services import accounts, admin, pilot_admin
+from locmap.services.permissions import Actor
 from tests import factories
 
-OPERATOR = admin.Actor(user_id=None, email="test-operator", is_admin=True)
+OPERATOR = Actor(user_id=None, email="test-operator", is_admin=True)
 
 
 def _csrf(client: Any, path: str = "/") -> str:
@@ -271,3 +282,28 @@ def test_timeline_edit_keeps_held_review_points(session: Session,
     assert [p.number for p in points] == list(range(1, len(points) + 1))
     assert len(points) == 12  # every 2 months for 24, the first held at its old date
     assert points[1].due_on == dt.date(2025, 5, 6)
+
+
+def test_locality_picked_from_an_imported_boundary(client: Any, auth: Any, session: Session,
+                                                   world: factories.World) -> None:
+    layer = FeatureLayer(pilot_id=world.other_pilot.id, name="Wards", source="test")
+    session.add(layer)
+    session.flush()
+    ward = Feature(layer_id=layer.id, name="Canal Ward",
+                   geom=from_shape(box(-1.45, 52.45, -1.44, 52.46), srid=4326))
+    stop = Feature(layer_id=layer.id, name="Bus stop",
+                   geom=from_shape(box(-1.45, 52.45, -1.44, 52.46).centroid, srid=4326))
+    session.add_all([ward, stop])
+    session.commit()
+    auth.login("admin@test.invalid")
+    html = client.get("/admin/pilots/new").get_data(as_text=True)
+    assert "Wards: Canal Ward (Other Pilot)" in html and "Bus stop" not in html
+    r = client.post("/admin/pilots/new", data={
+        "csrf_token": _csrf(client, "/admin/pilots/new"), "name": "Canal",
+        "start_date": "2026-02-02", "feature_id": str(ward.id)})
+    assert r.status_code == 302, r.get_data(as_text=True)[:1000]
+    pilot = session.scalar(select(Pilot).where(Pilot.name == "Canal"))
+    assert pilot is not None
+    r = _api(client, "POST", "/api/v1/admin/pilots", {
+        "name": "Stop", "start_date": "2026-02-02", "locality_feature_id": stop.id})
+    assert r.status_code == 422

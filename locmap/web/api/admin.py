@@ -119,7 +119,8 @@ def admin_reset_link(user_id: int) -> Any:
 @api.route("/admin/pilots", "POST", summary="Create a pilot with its locality (admins)",
            tag="admin", status=201)
 def admin_create_pilot() -> Any:
-    """Body: ``name``, ``locality`` (GeoJSON Polygon/MultiPolygon in WGS84),
+    """Body: ``name``, ``locality`` (GeoJSON Polygon/MultiPolygon in WGS84) or
+    ``locality_feature_id`` (a polygon of an imported feature layer),
     ``start_date``, optional ``duration_months`` (18), ``review_interval_months`` (3),
     ``description``.
     """
@@ -130,8 +131,11 @@ def admin_create_pilot() -> Any:
     except ValueError:
         raise InvalidData("start_date must be a date (YYYY-MM-DD).") from None
     locality = d.get("locality")
+    if locality is None and isinstance(d.get("locality_feature_id"), int):
+        locality = pilot_admin.locality_from_feature(s, a, d["locality_feature_id"])
     if not isinstance(locality, dict):
-        raise InvalidData("locality must be a GeoJSON geometry.")
+        raise InvalidData("locality must be a GeoJSON geometry (or give "
+                          "locality_feature_id, an imported boundary polygon).")
     p = pilot_admin.create_pilot(
         s, a, name=_str(d, "name", ""), locality=locality, start_date=start,
         duration_months=_opt(d, "duration_months", int) or 18,
