@@ -307,3 +307,36 @@ def test_locality_picked_from_an_imported_boundary(client: Any, auth: Any, sessi
     r = _api(client, "POST", "/api/v1/admin/pilots", {
         "name": "Stop", "start_date": "2026-02-02", "locality_feature_id": stop.id})
     assert r.status_code == 422
+
+
+def test_invitation_is_emailed_when_smtp_is_configured(
+        session: Session, world: factories.World, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[Any] = []
+
+    class Relay:  # stands in for the partnership's SMTP relay
+        def __init__(self, host: str, port: int, timeout: int) -> None:
+            assert (host, port) == ("relay.test.invalid", 25)
+
+        def __enter__(self) -> Relay:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def starttls(self, context: Any) -> None:
+            raise AssertionError("STARTTLS is off for this relay")
+
+        def send_message(self, msg: Any) -> None:
+            sent.append(msg)
+
+    import smtplib
+
+    monkeypatch.setattr(smtplib, "SMTP", Relay)
+    monkeypatch.setenv("LOCMAP_SMTP_HOST", "relay.test.invalid")
+    monkeypatch.setenv("LOCMAP_SMTP_PORT", "25")
+    monkeypatch.setenv("LOCMAP_SMTP_STARTTLS", "0")
+    user, link = admin.invite_user(session, OPERATOR, email="mailed@test.invalid",
+                                   name="Mailed Person", base_url="https://lm.test.invalid/")
+    assert link.emailed and len(sent) == 1
+    assert sent[0]["To"] == "mailed@test.invalid"
+    assert link.url("https://lm.test.invalid/") in sent[0].get_content()
