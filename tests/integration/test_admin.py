@@ -310,7 +310,7 @@ def test_locality_picked_from_an_imported_boundary(client: Any, auth: Any, sessi
 
 
 def test_invitation_is_emailed_when_smtp_is_configured(
-        session: Session, world: factories.World, monkeypatch: pytest.MonkeyPatch) -> None:
+        session: Session, monkeypatch: pytest.MonkeyPatch) -> None:
     sent: list[Any] = []
 
     class Relay:  # stands in for the partnership's SMTP relay
