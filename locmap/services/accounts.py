@@ -99,13 +99,15 @@ def active_user(session: Session, user_id: int) -> User | None:
 
 def actor_for(session: Session, user: User, remote_addr: str | None = None) -> Actor:
     rows = session.execute(
-        select(Membership.pilot_id, Membership.role).where(Membership.user_id == user.id)
+        select(Membership.pilot_id, Membership.role, Pilot.status)
+        .join(Pilot, Pilot.id == Membership.pilot_id).where(Membership.user_id == user.id)
     ).all()
     roles: dict[int, set[str]] = {}
-    for pilot_id, role in rows:
+    closed = set()
+    for pilot_id, role, status in rows:
         roles.setdefault(pilot_id, set()).add(role)
-    closed = session.scalars(select(Pilot.id).where(
-        Pilot.id.in_(roles), Pilot.status.in_(READ_ONLY_STATUSES))).all() if roles else []
+        if status in READ_ONLY_STATUSES:  # closed or archived: read-only (issue 15)
+            closed.add(pilot_id)
     return Actor(
         user_id=user.id, email=user.email, is_admin=user.is_admin, is_auditor=user.is_auditor,
         roles={k: frozenset(v) for k, v in roles.items()}, remote_addr=remote_addr,

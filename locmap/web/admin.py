@@ -48,7 +48,7 @@ def _gates() -> Any:
             app.extensions["locmap_has_admin"] = True
         else:
             return render_template("admin/setup_needed.html"), 503
-    if (current_user.is_authenticated and endpoint not in _PASSWORD_OK
+    if (endpoint not in _PASSWORD_OK and current_user.is_authenticated
             and admin.must_change_password(db_session(), current_user.id)):
         if request.path.startswith("/api/"):
             return {"error": "password_change_required",
