@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry"]
+__all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry",
+           "LinkExpired"]
 
 
 class LocmapError(Exception):
@@ -49,3 +50,10 @@ class InvalidData(LocmapError):
 
 class InvalidGeometry(InvalidData):
     code = "invalid_geometry"
+
+
+class LinkExpired(LocmapError):
+    """A one-time link that was used, has expired or never existed (issue 15)."""
+
+    status = 410
+    code = "link_expired"

@@ -7,7 +7,8 @@ importers all read these tuples, so a word means the same thing everywhere.
 from __future__ import annotations
 
 __all__ = [
-    "ROLES", "PILOT_ROLES", "PLACE_KINDS", "HARM_CATEGORIES", "TIME_PRECISIONS", "QUADRANTS",
+    "ROLES", "PILOT_ROLES", "PILOT_STATUSES", "PLACE_KINDS", "HARM_CATEGORIES",
+    "TIME_PRECISIONS", "QUADRANTS",
     "CONFIDENCE", "VOICES", "PERSON_KINDS", "AGE_BANDS", "RELATIONSHIP_TYPES", "VALENCES",
     "AGENCY_KINDS", "ASSESSMENT_STATUSES", "PLAN_CATEGORIES", "FRAMEWORK_DOMAINS",
     "ACTION_STATUSES", "KPI_KINDS", "REVIEW_DECISIONS", "SAFETY_RATINGS", "ENGAGEMENT_GROUPS",
@@ -15,6 +16,7 @@ __all__ = [
     "EXPLOITATION_CATEGORIES", "CASE_STATUSES",
 ]
 
+PILOT_STATUSES = ("planned", "active", "closed", "archived")
 PILOT_ROLES = ("coordinator", "practitioner", "peer_assessor", "partner_reviewer")
 ROLES = ("admin", "auditor", *PILOT_ROLES)
 
@@ -93,6 +95,11 @@ LABELS.update({
     "early_help": "Early help", "open_case": "Open case",
     "child_in_need": "Child in need", "child_protection": "Child protection",
     "looked_after": "Looked after", "not_open": "Not open to services",
+})
+
+LABELS.update({
+    "children_services": "Children's services", "community_safety": "Community safety",
+    "youth_justice": "Youth justice", "voluntary": "Voluntary sector",
 })
 
 # What a coordinator decided about a displacement flag.

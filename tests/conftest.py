@@ -148,6 +148,7 @@ def auth(client: Any) -> AuthActions:
 DATED_MODULES = frozenset({
     "tests/unit/test_clock.py", "tests/unit/test_demo_data.py", "tests/unit/test_demo_shift.py",
     "tests/unit/test_timeline.py",
+    "tests/integration/test_admin.py",
     "tests/integration/test_assessment_flow.py", "tests/integration/test_auth.py",
     "tests/integration/test_dashboard.py", "tests/integration/test_demo_anchor.py",
     "tests/integration/test_displacement_demo.py", "tests/integration/test_engagement.py",
@@ -157,6 +158,7 @@ DATED_MODULES = frozenset({
     "tests/integration/test_plan_api.py", "tests/integration/test_plan_pages.py",
     "tests/integration/test_review_flow.py", "tests/integration/test_timeline_review_points.py",
     "tests/browser/test_dashboard.py", "tests/browser/test_plan_review.py",
+    "tests/browser/test_first_run.py",
 })
 
 

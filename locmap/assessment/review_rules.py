@@ -3,7 +3,10 @@
 A version submitted for review is approved when the pilot's approval rule is met:
 ``all_named`` — every named reviewer's *latest* decision is ``approve``;
 ``one_per_agency`` — for every agency asked, at least one reviewer of that agency has a
-latest decision of ``approve``. A reviewer's latest ``request_changes`` outweighs their
+latest decision of ``approve``. The pilot may add to either rule (issue 15): agencies
+that must approve every version whoever it was sent to (``required_agencies``, met as an
+agency request is) and a minimum number of approving reviewers (``min_approvals``).
+A reviewer's latest ``request_changes`` outweighs their
 earlier approval, and while any requested reviewer's latest decision is
 ``request_changes`` the version is "changes requested", never approved. Comments
 (``decision == "comment"``) never change a reviewer's standing decision.
@@ -77,7 +80,9 @@ def _latest(decisions: Iterable[Decision]) -> dict[int, Decision]:
 
 
 def approval_state(rule: str, requests: Sequence[Request],
-                   decisions: Iterable[Decision]) -> ApprovalState:
+                   decisions: Iterable[Decision], *,
+                   required_agencies: Iterable[int] = (),
+                   min_approvals: int = 0) -> ApprovalState:
     """Evaluate the pilot's approval rule for one version.
 
     Parameters
@@ -89,6 +94,12 @@ def approval_state(rule: str, requests: Sequence[Request],
         ``all_named``, by that reviewer's own approval; under ``one_per_agency`` it
         stands for the reviewer's agency, so one approval from that agency meets it.
     decisions : iterable of Decision
+    required_agencies : iterable of int
+        Agencies that must approve in any case: each is an agency request added to
+        ``requests``.
+    min_approvals : int
+        At least this many in-scope reviewers must approve; while fewer have,
+        ``outstanding`` holds ``("approvals", n)`` with the number still needed.
 
     Returns
     -------
@@ -108,6 +119,7 @@ def approval_state(rule: str, requests: Sequence[Request],
         raise ValueError(f"unknown approval rule {rule!r}; expected one of {RULES}")
     if not requests:
         return ApprovalState("not_requested", False)
+    requests = [*requests, *(Request(agency_id=a) for a in sorted(set(required_agencies)))]
     latest = _latest(decisions)
     requested_people = {r.reviewer_id for r in requests if r.reviewer_id is not None}
     requested_agencies = {r.agency_id for r in requests if r.agency_id is not None}
@@ -129,6 +141,8 @@ def approval_state(rule: str, requests: Sequence[Request],
     outstanding = [("reviewer", r) for r in sorted(requested_people) if r not in approvals]
     outstanding += [("agency", a) for a in sorted(requested_agencies)
                     if a not in approving_agencies]
+    if len(approvals) < min_approvals:
+        outstanding.append(("approvals", min_approvals - len(approvals)))
     if changes:
         return ApprovalState("changes_requested", False, tuple(outstanding), changes,
                              approvals)

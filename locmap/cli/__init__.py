@@ -21,7 +21,7 @@ from locmap.db import Database, connections, downgrade, upgrade
 from locmap.errors import LocmapError
 from locmap.pgserver import DatabaseUnavailable
 from locmap.services.permissions import Actor
-from locmap.vocab import ROLES
+from locmap.vocab import AGENCY_KINDS, PILOT_ROLES, ROLES
 
 __all__ = ["main"]
 
@@ -151,10 +151,164 @@ def user_totp_reset(email: str) -> None:
         two_factor.reset(s, None, email)
     click.echo(f"{email}: two-factor sign-in reset; every session of this user has ended.")
 
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt("Password (at least 12 characters)", hide_input=True,
+                            confirmation_prompt=True))
+
+
+@main.command()
+@click.option("--email", prompt="The first admin's email", help="The first admin's email.")
+@click.option("--name", default="", help="Display name (default: the email).")
+@click.option("--link", "use_link", is_flag=True,
+              help="Print a one-time setup link (24 hours) instead of asking for a password.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--base-url", envvar="LOCMAP_BASE_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="Where the app is served (for the setup link).")
+@_friendly
+def init(email: str, name: str, use_link: bool, password_stdin: bool, base_url: str) -> None:
+    """First run: upgrade the database and create the first admin (only while none exists).
+
+    Until an admin exists the web app answers every page with "run locmap init".
+    """
+    from locmap.services import admin
+
+    conns = connections(load_settings())
+    upgrade(conns.owner, app_role=conns.app_role)
+    database = Database(conns.app)
+    with database.session() as s:
+        if admin.has_admin(s):
+            raise click.ClickException("An admin already exists; nothing to do.")
+        password = None if use_link else _read_password(password_stdin)
+        user, link = admin.init_first_admin(s, email=email, name=name, password=password)
+        email = user.email
+    if link is not None:
+        click.echo(f"admin {email} created. Open this one-time link within 24 hours to "
+                   f"choose the password:\n  {link.url(base_url)}")
+    else:
+        click.echo(f"admin {email} created; log in at {base_url}/login")
+
+
+@main.group()
+def agency() -> None:
+    """Agencies of the partnership."""
+
+
+@agency.command("add")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(AGENCY_KINDS), required=True)
+@_friendly
+def agency_add(name: str, kind: str) -> None:
+    """Add an agency (police, school, children's services...)."""
+    from locmap.services import admin
+
+    with _database().session() as s:
+        a = admin.create_agency(s, OPERATOR, name=name, kind=kind)
+        click.echo(f"{a.id:>4}  {a.name}  {a.kind}")
+
+
+@agency.command("list")
+@_friendly
+def agency_list() -> None:
+    """List the agencies."""
+    from locmap.services import admin
+
+    with _database().session() as s:
+        for a in admin.list_agencies(s, OPERATOR):
+            click.echo(f"{a['id']:>4}  {a['name']}  {a['kind']}"
+                       + ("" if a["active"] else "  (deactivated)"))
+
+
+@user.command("invite")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (default: the email).")
+@click.option("--agency", help="Agency name (must exist).")
+@click.option("--admin", "is_admin", is_flag=True, help="Make them an admin.")
+@click.option("--auditor", "is_auditor", is_flag=True, help="Make them an auditor.")
+@click.option("--base-url", envvar="LOCMAP_BASE_URL", default="http://127.0.0.1:8000",
+              show_default=True, help="Where the app is served (for the link).")
+@_friendly
+def user_invite(email: str, name: str, agency: str | None, is_admin: bool, is_auditor: bool,
+                base_url: str) -> None:
+    """Invite a user: prints a one-time link (7 days) to choose their password."""
+    from locmap.services import admin
+
+    with _database().session() as s:
+        agency_id = None
+        if agency:
+            match = [a for a in admin.list_agencies(s, OPERATOR) if a["name"] == agency]
+            if not match:
+                raise click.ClickException(f"No agency called {agency!r}.")
+            agency_id = match[0]["id"]
+        _, link = admin.invite_user(s, OPERATOR, email=email, name=name, agency_id=agency_id,
+                                    is_admin=is_admin, is_auditor=is_auditor,
+                                    base_url=base_url)
+    click.echo(f"{email} invited; one-time link until {link.expires_at:%Y-%m-%d %H:%M} UTC"
+               + (" (emailed)" if link.emailed else "") + f":\n  {link.url(base_url)}")
+
+
+@main.group()
+def member() -> None:
+    """Members of pilots."""
+
+
+@member.command("add")
+@click.argument("email")
+@click.option("--pilot", "pilot_name", required=True, help="Pilot name.")
+@click.option("--role", type=click.Choice(PILOT_ROLES), required=True)
+@_friendly
+def member_add(email: str, pilot_name: str, role: str) -> None:
+    """Add an existing user to a pilot with a role."""
+    from locmap.services import pilot_admin
+
+    with _database().session() as s:
+        pid = _pilot_id(s, pilot_name)
+        pilot_admin.add_member(s, OPERATOR, pid, email=email, role=role)
+    click.echo(f"{email}: {role} in {pilot_name}")
+
+
+def _pilot_id(session: Any, name: str) -> int:
+    from locmap.services import pilot_admin
+
+    match = [p for p in pilot_admin.list_pilots(session, OPERATOR) if p["name"] == name]
+    if not match:
+        raise click.ClickException(f"No pilot called {name!r}.")
+    return int(match[0]["id"])
+
 
 @main.group()
 def pilot() -> None:
     """Pilots."""
+
+
+@pilot.command("create")
+@click.argument("name")
+@click.option("--locality", "locality_file", required=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help="GeoJSON, GeoPackage or zipped Shapefile holding the locality.")
+@click.option("--feature", help="Use the one feature with this name from the file.")
+@click.option("--crs", help="The file's coordinate system, if it declares none "
+              "(e.g. EPSG:27700).")
+@click.option("--start", "start", type=click.DateTime(["%Y-%m-%d"]), required=True)
+@click.option("--months", default=18, show_default=True, help="Duration in months.")
+@click.option("--review-every", default=3, show_default=True, help="Months between reviews.")
+@click.option("--description", default="")
+@_friendly
+def pilot_create(name: str, locality_file: str, feature: str | None, crs: str | None,
+                 start: dt.datetime, months: int, review_every: int, description: str) -> None:
+    """Create a pilot with its locality; its review points follow from the timeline."""
+    from pathlib import Path
+
+    from locmap.services import pilot_admin
+
+    area = pilot_admin.locality_from_file(Path(locality_file), crs=crs, feature=feature)
+    with _database().session() as s:
+        p = pilot_admin.create_pilot(s, OPERATOR, name=name, locality=area,
+                                     start_date=start.date(), duration_months=months,
+                                     review_interval_months=review_every,
+                                     description=description)
+        click.echo(f"{p.id:>4}  {p.name}: {len(p.review_points)} review points")
 
 
 @pilot.command("list")

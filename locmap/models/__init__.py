@@ -25,12 +25,14 @@ from locmap.models.impact import DisplacementFlag
 from locmap.models.network import Identity, Person, Presence, PseudonymCounter, Relationship
 from locmap.models.pilot import (
     Agency,
+    Invitation,
     Membership,
     PeerNetwork,
     Pilot,
     ReviewPoint,
     User,
     UserSession,
+    pilot_approver_agency,
 )
 from locmap.models.place import CrimeTypeMapping, Feature, FeatureLayer, Place
 from locmap.models.plan import (
@@ -49,8 +51,8 @@ from locmap.models.plan import (
 from locmap.models.upload import Upload
 
 __all__ = [
-    "Base", "Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint",
-    "PeerNetwork", "Place",
+    "Base", "Agency", "User", "UserSession", "Invitation", "pilot_approver_agency", "Pilot",
+    "Membership", "ReviewPoint", "PeerNetwork", "Place",
     "FeatureLayer", "Feature", "CrimeTypeMapping", "Incident", "incident_person", "Observation",
     "SafetyFactor", "factor_incident", "factor_observation", "factor_engagement",
     "EngagementRecord", "engagement_place", "AwarenessActivity", "awareness_place", "SafetyMap",

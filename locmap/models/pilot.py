@@ -8,10 +8,12 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Column,
     ForeignKey,
     Index,
     LargeBinary,
     String,
+    Table,
     Text,
     UniqueConstraint,
     func,
@@ -20,9 +22,10 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from locmap.models.base import Base, Timestamped, in_vocab, utcnow, valid_geom
-from locmap.vocab import AGENCY_KINDS, PILOT_ROLES
+from locmap.vocab import AGENCY_KINDS, PILOT_ROLES, PILOT_STATUSES
 
-__all__ = ["Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint", "PeerNetwork"]
+__all__ = ["Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint", "PeerNetwork",
+           "Invitation", "pilot_approver_agency"]
 
 
 class Agency(Base):
@@ -32,6 +35,14 @@ class Agency(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     kind: Mapped[str] = mapped_column(String(40))
+    active: Mapped[bool] = mapped_column(default=True, server_default="true")
+
+
+pilot_approver_agency = Table(
+    "pilot_approver_agency", Base.metadata,
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True),
+    Column("agency_id", ForeignKey("agency.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class User(Timestamped, Base):
@@ -48,6 +59,7 @@ class User(Timestamped, Base):
     is_admin: Mapped[bool] = mapped_column(default=False)
     is_auditor: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default="false")
     last_login_at: Mapped[dt.datetime | None]
     # Two-factor sign-in (TOTP, RFC 6238). The secret is set while enrolling and only
     # counts once ``totp_enabled_at`` is set (a code confirmed it); it is never shown again.
@@ -93,8 +105,9 @@ class Pilot(Timestamped, Base):
         valid_geom("locality"),
         CheckConstraint("duration_months BETWEEN 1 AND 60", name="duration_range"),
         CheckConstraint("review_interval_months BETWEEN 1 AND 12", name="review_interval_range"),
-        in_vocab("status", ("planned", "active", "closed")),
+        in_vocab("status", PILOT_STATUSES),
         in_vocab("approval_rule", ("all_named", "one_per_agency")),
+        CheckConstraint("min_approvals BETWEEN 0 AND 20", name="min_approvals_range"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -106,6 +119,11 @@ class Pilot(Timestamped, Base):
     review_interval_months: Mapped[int] = mapped_column(default=3)
     status: Mapped[str] = mapped_column(String(20), default="active")
     approval_rule: Mapped[str] = mapped_column(String(20), default="all_named")
+    # Beyond whom a version was sent to: these agencies must approve, and at least this
+    # many partner reviewers (0: no minimum) — issue 15.
+    min_approvals: Mapped[int] = mapped_column(default=0, server_default="0")
+    approver_agencies: Mapped[list[Agency]] = relationship(
+        secondary=pilot_approver_agency, order_by="Agency.name")
     version: Mapped[int] = mapped_column(default=1)
 
     memberships: Mapped[list[Membership]] = relationship(
@@ -116,6 +134,29 @@ class Pilot(Timestamped, Base):
         passive_deletes=True,
     )
     __mapper_args__ = {"version_id_col": version}
+
+
+class Invitation(Base):
+    """A one-time link: an invitation, a password reset or the first admin's setup.
+
+    Only the SHA-256 of the token is stored; the link works once, until ``expires_at``.
+    """
+
+    __tablename__ = "invitation"
+    __table_args__ = (in_vocab("purpose", ("invite", "reset", "setup")),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"),
+                                         index=True)
+    purpose: Mapped[str] = mapped_column(String(10))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now())
+    expires_at: Mapped[dt.datetime]
+    used_at: Mapped[dt.datetime | None]
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
 
 
 class Membership(Base):

@@ -36,7 +36,7 @@ from locmap import clock
 from locmap.errors import InvalidData, NotFound
 from locmap.models import Agency, AuditEvent, Membership, Pilot, User, UserSession
 from locmap.services import audit
-from locmap.services.permissions import Actor
+from locmap.services.permissions import READ_ONLY_STATUSES, Actor
 from locmap.vocab import PILOT_ROLES
 
 __all__ = [
@@ -153,14 +153,19 @@ def active_user(session: Session, user_id: int) -> User | None:
 
 def actor_for(session: Session, user: User, remote_addr: str | None = None) -> Actor:
     rows = session.execute(
-        select(Membership.pilot_id, Membership.role).where(Membership.user_id == user.id)
+        select(Membership.pilot_id, Membership.role, Pilot.status)
+        .join(Pilot, Pilot.id == Membership.pilot_id).where(Membership.user_id == user.id)
     ).all()
     roles: dict[int, set[str]] = {}
-    for pilot_id, role in rows:
+    closed = set()
+    for pilot_id, role, status in rows:
         roles.setdefault(pilot_id, set()).add(role)
+        if status in READ_ONLY_STATUSES:  # closed or archived: read-only (issue 15)
+            closed.add(pilot_id)
     return Actor(
         user_id=user.id, email=user.email, is_admin=user.is_admin, is_auditor=user.is_auditor,
         roles={k: frozenset(v) for k, v in roles.items()}, remote_addr=remote_addr,
+        read_only=frozenset(closed),
     )
 
 
@@ -253,6 +258,7 @@ def set_password(session: Session, by: Actor | None, user: User, password: str, 
     if problem:
         raise InvalidData(problem)
     user.password_hash = hash_password(password)
+    user.must_change_password = False
     ended = revoke_sessions(session, user.id, keep_session_id=keep_session_id)
     audit.record(session, by, "password_set", "user", user.id,
                  detail={"sessions_ended": ended})

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from locmap.errors import Forbidden, NotFound
+from locmap.errors import Conflict, Forbidden, NotFound
 
-__all__ = ["Actor", "PERMISSIONS", "require", "can", "OWNING_TEAM"]
+__all__ = ["Actor", "PERMISSIONS", "require", "can", "OWNING_TEAM", "WRITES", "READ_ONLY_STATUSES"]
 
 ALL_MEMBERS = frozenset({"coordinator", "practitioner", "peer_assessor", "partner_reviewer"})
 # The owning team sees identities and restricted free text; partners see pseudonyms.
@@ -56,6 +56,16 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 }
 
 
+# What a closed or archived pilot refuses to everyone (issue 15): it is read-only, its
+# records stay readable (and exportable) for the partnership and the auditor.
+WRITES = frozenset({
+    "pilot.manage", "place.edit", "evidence.edit", "import.run", "network.edit",
+    "identity.edit", "assessment.edit", "plan.edit", "review.give", "review_point.manage",
+    "displacement.decide",
+})
+READ_ONLY_STATUSES = ("closed", "archived")
+
+
 @dataclass(frozen=True)
 class Actor:
     """The user behind a request or command, with their roles per pilot."""
@@ -66,6 +76,8 @@ class Actor:
     is_auditor: bool = False
     roles: dict[int, frozenset[str]] = field(default_factory=dict)
     remote_addr: str | None = None
+    # Pilots (of the actor's) that are closed or archived: no write permission holds there.
+    read_only: frozenset[int] = frozenset()
 
     def roles_in(self, pilot_id: int) -> frozenset[str]:
         return self.roles.get(pilot_id, frozenset())
@@ -91,3 +103,6 @@ def require(actor: Actor, pilot_id: int, permission: str) -> None:
         raise NotFound("No such pilot, or you are not a member of it.")
     if not can(actor, pilot_id, permission):
         raise Forbidden(f"Your role in this pilot does not allow this ({permission}).")
+    if permission in WRITES and pilot_id in actor.read_only:
+        raise Conflict("This pilot is closed: its records are read-only.",
+                       details={"pilot_id": pilot_id})

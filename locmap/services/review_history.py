@@ -96,7 +96,7 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
     items = _item_labels(session, reviews)
     out = []
     for v in versions:
-        state = approval_of(session, pilot.approval_rule, kind, v.id)
+        state = approval_of(session, pilot, kind, v.id)
         label = {"approved": "approved", "draft": "draft"}.get(v.status) or (
             "changes requested" if state.state == "changes_requested"
             else "superseded" if v.status == "superseded"
@@ -112,7 +112,8 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
             "author": names.get(v.created_by_id or 0, ("unknown", None))[0],
             "author_id": v.created_by_id,
             "outstanding": [names.get(i, (f"reviewer {i}", None))[0] if k == "reviewer"
-                            else agencies.get(i, f"agency {i}")
+                            else f"{i} more approval{'s' if i > 1 else ''}"
+                            if k == "approvals" else agencies.get(i, f"agency {i}")
                             for k, i in state.outstanding],
             "requests": [{"to": names.get(r.reviewer_id, ("?", None))[0] if r.reviewer_id
                           else f"any reviewer of {agencies.get(r.agency_id)}",
@@ -129,7 +130,9 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
             "diff": diff,
         })
     return {"kind": kind, "subject_id": subject_id, "pilot_id": pilot_id,
-            "approval_rule": pilot.approval_rule, "place": place_of(session, subject).name,
+            "approval_rule": pilot.approval_rule,
+            "approver_agencies": [a.name for a in pilot.approver_agencies],
+            "min_approvals": pilot.min_approvals, "place": place_of(session, subject).name,
             "versions": out,
             "events": [{"at": e.at, "who": names.get(e.user_id or 0, (e.user_email, None))[0],
                         "action": e.action, "version_id": int(e.entity_id or 0),

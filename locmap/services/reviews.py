@@ -183,8 +183,19 @@ def _user_agencies(session: Session, ids: set[int]) -> dict[int, int | None]:
     return {uid: aid for uid, aid in rows}
 
 
-def approval_of(session: Session, rule: str, kind: str, subject_id: int) -> rules.ApprovalState:
-    """Evaluate the approval rule for one version from its requests and reviews."""
+def approval_of(session: Session, rule: str | Pilot, kind: str,
+                subject_id: int) -> rules.ApprovalState:
+    """Evaluate the approval rule for one version from its requests and reviews.
+
+    ``rule`` is the pilot (its rule, the agencies that must approve and the minimum number
+    of approvals, issue 15) or a bare rule name.
+    """
+    required: list[int] = []
+    minimum = 0
+    if isinstance(rule, Pilot):
+        required = [a.id for a in rule.approver_agencies]
+        minimum = rule.min_approvals
+        rule = rule.approval_rule
     reqs = _requests(session, kind, subject_id)
     reviews = session.scalars(select(Review).where(
         getattr(Review, _fk(kind)) == subject_id)).all()
@@ -195,12 +206,19 @@ def approval_of(session: Session, rule: str, kind: str, subject_id: int) -> rule
         [rules.Request(r.reviewer_id, r.agency_id,
                        agency.get(r.reviewer_id) if r.reviewer_id else None) for r in reqs],
         [rules.Decision(r.author_id, agency.get(r.author_id), r.decision, r.created_at)
-         for r in reviews])
+         for r in reviews],
+        required_agencies=required, min_approvals=minimum)
 
 
-def _was_asked(session: Session, actor: Actor, kind: str, subject_id: int) -> bool:
+def _was_asked(session: Session, actor: Actor, kind: str, subject_id: int,
+               pilot: Pilot | None = None) -> bool:
+    """Named on a request, of an agency asked, or of an agency the pilot's rule says must
+    approve every version.
+    """
     agency = _user_agencies(session, {actor.user_id} if actor.user_id else set()).get(
         actor.user_id or 0)
+    if pilot is not None and agency and agency in {a.id for a in pilot.approver_agencies}:
+        return True
     return any(r.reviewer_id == actor.user_id or (agency and r.agency_id == agency)
                for r in _requests(session, kind, subject_id))
 
@@ -260,7 +278,9 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
                        details={"status": subject.status})
     if subject.created_by_id is not None and subject.created_by_id == actor.user_id:
         raise Forbidden("You cannot review a version you wrote.")
-    if decision != "comment" and not _was_asked(session, actor, kind, subject_id):
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    if decision != "comment" and not _was_asked(session, actor, kind, subject_id, pilot):
         raise Forbidden("Only the reviewers this version was sent to can decide on it.")
     _check_item(session, kind, subject_id, factor_id, action_id)
     review = Review(**{_fk(kind): subject_id}, factor_id=factor_id, action_id=action_id,
@@ -270,9 +290,7 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
     session.flush()
     audit.record(session, actor, "review", kind, subject_id, pilot_id=pilot_id,
                  detail={"decision": decision, "factor_id": factor_id, "action_id": action_id})
-    pilot = session.get(Pilot, pilot_id)
-    assert pilot is not None
-    state = approval_of(session, pilot.approval_rule, kind, subject_id)
+    state = approval_of(session, pilot, kind, subject_id)
     if state.approved:
         _supersede_others(session, subject)
         subject.status = "approved"

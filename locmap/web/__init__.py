@@ -67,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     from locmap.web import (
         account,
+        admin,
         api,
         assessments,
         auth,
@@ -83,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         reviews,
     )
 
-    for blueprint in (auth.bp, account.bp, pages.bp, api.bp, places_pages.bp, network.bp,
+    for blueprint in (auth.bp, account.bp, admin.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
                       plans.bp, health.bp, incidents_pages.bp, people_pages.bp):
         app.register_blueprint(blueprint)

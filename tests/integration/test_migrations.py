@@ -63,3 +63,37 @@ def test_models_and_migrations_agree(database_url: str) -> None:
             )) == 1
     finally:
         eng.dispose()
+
+
+def test_0010_keeps_agencies_users_and_pilots_and_archived_goes_back_to_closed(
+        empty_url: str) -> None:
+    """Issue 15's migration: rows made before it keep their meaning (agencies active,
+    no forced password change, no extra approvers); downgrading turns archived into closed.
+    """
+    upgrade(empty_url, "0010-1")
+    eng = create_engine(empty_url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text("INSERT INTO agency (name, kind) VALUES ('Old Police', 'police')"))
+            conn.execute(text(
+                "INSERT INTO user_account (email, name, password_hash, is_admin, is_auditor, "
+                "active) VALUES ('old@test.invalid', 'Old', 'x', false, false, true)"))
+            conn.execute(text(
+                "INSERT INTO pilot (name, description, locality, start_date, duration_months, "
+                "review_interval_months, status, approval_rule, version) VALUES ('Old Pilot', "
+                "'', ST_Multi(ST_MakeEnvelope(-1.5, 52.5, -1.49, 52.51, 4326)), '2025-01-06', "
+                "18, 3, 'closed', 'all_named', 1)"))
+        upgrade(empty_url, "0010")
+        with eng.begin() as conn:
+            assert conn.execute(text("SELECT active FROM agency")).scalar() is True
+            assert conn.execute(text(
+                "SELECT must_change_password FROM user_account")).scalar() is False
+            assert conn.execute(text("SELECT min_approvals FROM pilot")).scalar() == 0
+            conn.execute(text("UPDATE pilot SET status = 'archived'"))
+        downgrade(empty_url, "0010-1")
+        with eng.begin() as conn:
+            assert conn.execute(text("SELECT status FROM pilot")).scalar() == "closed"
+            conn.execute(text("DELETE FROM pilot; DELETE FROM user_account; DELETE FROM agency"))
+    finally:
+        eng.dispose()
+    upgrade(empty_url)

@@ -40,12 +40,12 @@ from shapely.geometry import Point, box
 from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
-from locmap.models import DataImport, Identity, Person, Place, User
+from locmap.models import Agency, DataImport, Identity, Membership, Person, Place, User
 from locmap.services import accounts, import_jobs
 from locmap.services.permissions import PERMISSIONS
 from tests import factories
 
-PUBLIC, LOGIN = "public", "login"
+PUBLIC, LOGIN, ADMIN = "public", "login", "admin"
 
 # Endpoint (the rule's endpoint name) and method → what it needs. A permission name is
 # looked up in PERMISSIONS at run time. A new route needs a line here.
@@ -231,7 +231,43 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("reviews.report_pdf", "GET"): "assessment.view",
     ("reviews.give_review", "POST"): "review.give",
     ("reviews.request_review", "POST"): "assessment.edit",
+    # administration (issue 15): admins only; a pilot's members also by its coordinator
+    ("admin.invite", "GET"): PUBLIC,
+    ("admin.invite", "POST"): PUBLIC,
+    ("admin.change_password", "GET"): LOGIN,
+    ("admin.change_password", "POST"): LOGIN,
+    ("admin.index", "GET"): ADMIN,
+    ("admin.agencies", "GET"): ADMIN,
+    ("admin.agencies", "POST"): ADMIN,
+    ("admin.agency", "POST"): ADMIN,
+    ("admin.users", "GET"): ADMIN,
+    ("admin.users", "POST"): ADMIN,
+    ("admin.user", "GET"): ADMIN,
+    ("admin.user", "POST"): ADMIN,
+    ("admin.new_pilot", "GET"): ADMIN,
+    ("admin.new_pilot", "POST"): ADMIN,
+    ("admin.pilot", "GET"): ADMIN,
+    ("admin.pilot", "POST"): ADMIN,
+    ("admin.members", "GET"): "pilot.manage",
+    ("admin.members", "POST"): "pilot.manage",
+    ("admin.remove_member", "POST"): "pilot.manage",
+    ("api.admin_list_agencies", "GET"): ADMIN,
+    ("api.admin_create_agency", "POST"): ADMIN,
+    ("api.admin_update_agency", "PATCH"): ADMIN,
+    ("api.admin_list_users", "GET"): ADMIN,
+    ("api.admin_invite_user", "POST"): ADMIN,
+    ("api.admin_update_user", "PATCH"): ADMIN,
+    ("api.admin_reset_link", "POST"): ADMIN,
+    ("api.admin_create_pilot", "POST"): ADMIN,
+    ("api.admin_get_pilot", "GET"): ADMIN,
+    ("api.admin_update_pilot", "PATCH"): ADMIN,
+    ("api.admin_add_member", "POST"): ADMIN,
+    ("api.list_members", "GET"): "pilot.manage",
+    ("api.add_member", "POST"): "pilot.manage",
+    ("api.remove_member", "DELETE"): "pilot.manage",
 }
+# Pages where an admin (no member of the pilot) may act as the coordinator does.
+ADMIN_TOO = frozenset({"admin.members", "admin.remove_member"})
 
 # Converter name → the key of the seeded record it takes. ``kinds`` is expanded to both
 # of its values; string converters take fixed values.
@@ -242,6 +278,8 @@ ID_OF = {
     "incident_id": "incident", "observation_id": "observation", "person_id": "person",
     "rel_id": "relationship", "presence_id": "presence", "kpi_id": "kpi",
     "point_id": "review_point", "import_id": "import", "token": "token",
+    "agency_id": "agency", "user_id": "user", "admin_pilot_id": "pilot",
+    "membership_id": "membership",
 }
 SUBJECT_OF_KIND = {"assessments": "assessment", "plans": "plan"}
 FIXED = {"filename": "css/locmap.css", "label": "A"}
@@ -331,6 +369,10 @@ def _seed(session: Session, client: Any, token: str, pilot_id: int, user_id: int
     ids["kpi"] = _api(client, token, "POST", f"{base}/plans/{ids['plan']}/kpis",
                       {"name": f"{tag} reach"})["id"]
     ids["review_point"] = _api(client, token, "GET", f"{base}/review-points")[0]["id"]
+    ids["membership"] = session.scalar(select(Membership.id).where(
+        Membership.pilot_id == pilot_id, Membership.user_id == user_id))
+    ids["user"] = user_id
+    ids["agency"] = session.scalar(select(Agency.id).order_by(Agency.id).limit(1))
     actor = accounts.actor_for(session, session.get(User, user_id), None)
     ids["token"] = import_jobs.store_upload(
         session, actor, pilot_id, "street.csv",
@@ -409,7 +451,7 @@ def _routes(app: Flask) -> list[tuple[Any, str, str]]:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint})")
                 continue
             need = REQUIRED[key]
-            assert need in (PUBLIC, LOGIN) or need in PERMISSIONS, (
+            assert need in (PUBLIC, LOGIN, ADMIN) or need in PERMISSIONS, (
                 f"{key}: unknown permission {need!r}")
             routes.append((rule, method, need))
     assert not missing, (
@@ -433,6 +475,8 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                     expect = "anonymous"
                 elif need == LOGIN:
                     expect = "allowed"
+                elif need == ADMIN or (who == "admin" and rule.endpoint in ADMIN_TOO):
+                    expect = "allowed" if who == "admin" else "hidden_or_forbidden"
                 elif pilot_a not in roles[who]:
                     expect = "hidden"
                 elif roles[who][pilot_a] not in PERMISSIONS[need]:
@@ -442,7 +486,7 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                 else:
                     expect = "allowed"
                 probes.append(Probe(who, method, url, rule.endpoint, expect, secrets_a))
-        if need in (PUBLIC, LOGIN):
+        if need in (PUBLIC, LOGIN, ADMIN):
             continue
         for who in MEMBER_ROLES:
             # A's members with B's ids everywhere: B is not theirs.

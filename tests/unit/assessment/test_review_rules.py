@@ -100,3 +100,29 @@ def test_action_overdue_and_kpi_trend() -> None:
     assert kpi_trend([5], "increase") == "no data"
     with pytest.raises(ValueError):
         kpi_trend([1, 2], "up")
+
+
+def test_required_agencies_and_a_minimum_add_to_either_rule() -> None:
+    """Issue 15: the pilot names agencies that must approve and a least number of
+    approvals, whoever the version was sent to."""
+    reqs = [Request(reviewer_id=1)]
+    decisions = [_d(1, CSP, "approve")]
+    assert approval_state("all_named", reqs, decisions).approved
+    for rule in ("all_named", "one_per_agency"):
+        s = approval_state(rule, reqs, decisions, required_agencies=[POLICE])
+        assert not s.approved and s.outstanding == (("agency", POLICE),)
+        s = approval_state(rule, reqs, [*decisions, _d(7, POLICE, "approve", 1)],
+                           required_agencies=[POLICE])
+        assert s.approved and s.approvals == (1, 7)
+    s = approval_state("all_named", reqs, decisions, min_approvals=3)
+    assert not s.approved and s.outstanding == (("approvals", 2),)
+    # Not asked and of no required agency: an approval does not count towards the minimum.
+    s = approval_state("all_named", reqs, [*decisions, _d(8, None, "approve", 1)],
+                       min_approvals=2)
+    assert not s.approved
+    s = approval_state("all_named", reqs, [*decisions, _d(7, POLICE, "approve", 1)],
+                       required_agencies=[POLICE], min_approvals=2)
+    assert s.approved
+    # Nothing requested yet: still not requested, whatever the pilot requires.
+    assert approval_state("all_named", [], [], required_agencies=[POLICE]).state == \
+        "not_requested"

@@ -1,0 +1,226 @@
+"""Administration over JSON (issue 15): agencies, users, pilots and members.
+
+Admin only (403 otherwise), except a pilot's members, which its coordinator manages too
+(``/pilots/<pilot_id>/members``). The admin's own member routes live under
+``/admin/pilots/<admin_pilot_id>`` because an admin is usually no member of the pilot.
+The body is read after the admin check, so a non-admin learns nothing from field errors.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from flask import jsonify, request
+
+from locmap.errors import InvalidData
+from locmap.services import admin, pilot_admin
+from locmap.web.api import api
+from locmap.web.context import actor, db_session
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise InvalidData("Expected a JSON object.")
+    return data
+
+
+def _str(d: dict[str, Any], key: str, default: str | None = None) -> str:
+    value = d.get(key, default)
+    if not isinstance(value, str):
+        raise InvalidData(f"{key} must be text.")
+    return value
+
+
+def _opt(d: dict[str, Any], key: str, kind: type) -> Any:
+    value = d.get(key)
+    if value is not None and (not isinstance(value, kind) or
+                              (kind is int and isinstance(value, bool))):
+        raise InvalidData(f"{key} must be {'a number' if kind is int else kind.__name__}.")
+    return value
+
+
+def _admin() -> tuple[Any, Any]:
+    s, a = db_session(), actor()
+    admin.require_admin(a)
+    return s, a
+
+
+@api.route("/admin/agencies", summary="Every agency (admins)", tag="admin")
+def admin_list_agencies() -> Any:
+    s, a = _admin()
+    return jsonify(admin.list_agencies(s, a))
+
+
+@api.route("/admin/agencies", "POST", summary="Add an agency (admins)", tag="admin",
+           status=201)
+def admin_create_agency() -> Any:
+    """Body: ``{"name": ..., "kind": one of the agency kinds}``."""
+    s, a = _admin()
+    d = _body()
+    ag = admin.create_agency(s, a, name=_str(d, "name", ""), kind=_str(d, "kind", ""))
+    return jsonify({"id": ag.id, "name": ag.name, "kind": ag.kind, "active": ag.active}), 201
+
+
+@api.route("/admin/agencies/<int:agency_id>", "PATCH", summary="Rename, re-kind or "
+           "deactivate an agency (admins)", tag="admin")
+def admin_update_agency(agency_id: int) -> Any:
+    s, a = _admin()
+    d = _body()
+    ag = admin.update_agency(s, a, agency_id, name=_opt(d, "name", str),
+                             kind=_opt(d, "kind", str), active=_opt(d, "active", bool))
+    return jsonify({"id": ag.id, "name": ag.name, "kind": ag.kind, "active": ag.active})
+
+
+@api.route("/admin/users", summary="Every user (admins)", tag="admin")
+def admin_list_users() -> Any:
+    s, a = _admin()
+    return jsonify(admin.list_users(s, a))
+
+
+@api.route("/admin/users", "POST", summary="Invite a user (admins): answers the one-time "
+           "link", tag="admin", status=201)
+def admin_invite_user() -> Any:
+    """Body: ``email``, ``name``, optional ``agency_id``, ``is_admin``, ``is_auditor``."""
+    s, a = _admin()
+    d = _body()
+    user, link = admin.invite_user(
+        s, a, email=_str(d, "email", ""), name=_str(d, "name", ""),
+        agency_id=_opt(d, "agency_id", int), is_admin=bool(_opt(d, "is_admin", bool)),
+        is_auditor=bool(_opt(d, "is_auditor", bool)), base_url=request.url_root)
+    return jsonify({"id": user.id, "email": user.email, "link": link.url(request.url_root),
+                    "expires_at": link.expires_at.isoformat(), "emailed": link.emailed}), 201
+
+
+@api.route("/admin/users/<int:user_id>", "PATCH", summary="Change a user (admins): name, "
+           "agency, flags, active, must change password", tag="admin")
+def admin_update_user(user_id: int) -> Any:
+    s, a = _admin()
+    d = _body()
+    admin.update_user(
+        s, a, user_id, name=_opt(d, "name", str),
+        agency_id=_opt(d, "agency_id", int) if "agency_id" in d else False,
+        is_admin=_opt(d, "is_admin", bool), is_auditor=_opt(d, "is_auditor", bool),
+        active=_opt(d, "active", bool),
+        must_change_password=_opt(d, "must_change_password", bool))
+    return jsonify(admin.user_dict(s, a, user_id))
+
+
+@api.route("/admin/users/<int:user_id>/reset-link", "POST", summary="A one-time password "
+           "reset link for a user (admins)", tag="admin")
+def admin_reset_link(user_id: int) -> Any:
+    s, a = _admin()
+    link = admin.reset_link(s, a, user_id, base_url=request.url_root)
+    return jsonify({"link": link.url(request.url_root),
+                    "expires_at": link.expires_at.isoformat(), "emailed": link.emailed})
+
+
+@api.route("/admin/pilots", "POST", summary="Create a pilot with its locality (admins)",
+           tag="admin", status=201)
+def admin_create_pilot() -> Any:
+    """Body: ``name``, ``locality`` (GeoJSON Polygon/MultiPolygon in WGS84) or
+    ``locality_feature_id`` (a polygon of an imported feature layer),
+    ``start_date``, optional ``duration_months`` (18), ``review_interval_months`` (3),
+    ``description``.
+    """
+    s, a = _admin()
+    d = _body()
+    try:
+        start = dt.date.fromisoformat(_str(d, "start_date", ""))
+    except ValueError:
+        raise InvalidData("start_date must be a date (YYYY-MM-DD).") from None
+    locality = d.get("locality")
+    if locality is None and isinstance(d.get("locality_feature_id"), int):
+        locality = pilot_admin.locality_from_feature(s, a, d["locality_feature_id"])
+    if not isinstance(locality, dict):
+        raise InvalidData("locality must be a GeoJSON geometry (or give "
+                          "locality_feature_id, an imported boundary polygon).")
+    p = pilot_admin.create_pilot(
+        s, a, name=_str(d, "name", ""), locality=locality, start_date=start,
+        duration_months=_opt(d, "duration_months", int) or 18,
+        review_interval_months=_opt(d, "review_interval_months", int) or 3,
+        description=_str(d, "description", ""))
+    return jsonify(pilot_admin.pilot_settings(s, a, p.id)), 201
+
+
+@api.route("/admin/pilots/<int:admin_pilot_id>", summary="A pilot's settings (admins)",
+           tag="admin")
+def admin_get_pilot(admin_pilot_id: int) -> Any:
+    s, a = _admin()
+    return jsonify(pilot_admin.pilot_settings(s, a, admin_pilot_id))
+
+
+@api.route("/admin/pilots/<int:admin_pilot_id>", "PATCH", summary="Change a pilot (admins): "
+           "name, description, timeline, approval rule, status", tag="admin")
+def admin_update_pilot(admin_pilot_id: int) -> Any:
+    """Any of: ``name``, ``description``; ``start_date`` + ``duration_months`` +
+    ``review_interval_months`` (review points not held are regenerated); ``approval_rule``
+    + ``approver_agency_ids`` + ``min_approvals``; ``status``.
+    """
+    s, a = _admin()
+    d = _body()
+    pid = admin_pilot_id
+    current = pilot_admin.pilot_settings(s, a, pid)
+    if "name" in d or "description" in d:
+        pilot_admin.update_pilot(s, a, pid, name=_opt(d, "name", str),
+                                 description=_opt(d, "description", str))
+    if {"start_date", "duration_months", "review_interval_months"} & d.keys():
+        try:
+            start = dt.date.fromisoformat(_str(d, "start_date", current["start_date"]))
+        except ValueError:
+            raise InvalidData("start_date must be a date (YYYY-MM-DD).") from None
+        pilot_admin.set_timeline(
+            s, a, pid, start_date=start,
+            duration_months=_opt(d, "duration_months", int) or current["duration_months"],
+            review_interval_months=_opt(d, "review_interval_months", int)
+            or current["review_interval_months"])
+    if {"approval_rule", "approver_agency_ids", "min_approvals"} & d.keys():
+        ids = d.get("approver_agency_ids", current["approver_agency_ids"])
+        if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+            raise InvalidData("approver_agency_ids must be a list of agency ids.")
+        minimum = _opt(d, "min_approvals", int)
+        pilot_admin.set_approval_rule(
+            s, a, pid, rule=_str(d, "approval_rule", current["approval_rule"]),
+            agency_ids=ids,
+            min_approvals=current["min_approvals"] if minimum is None else minimum)
+    if "status" in d:
+        pilot_admin.set_status(s, a, pid, _str(d, "status"))
+    return jsonify(pilot_admin.pilot_settings(s, a, pid))
+
+
+@api.route("/admin/pilots/<int:admin_pilot_id>/members", "POST", summary="Add a member "
+           "(admins)", tag="admin", status=201)
+def admin_add_member(admin_pilot_id: int) -> Any:
+    return _add_member(admin_pilot_id, admin_only=True)
+
+
+@api.route("/pilots/<int:pilot_id>/members", summary="The pilot's members (coordinator)",
+           tag="pilots", permission="pilot.manage")
+def list_members(pilot_id: int) -> Any:
+    return jsonify(pilot_admin.list_members(db_session(), actor(), pilot_id))
+
+
+@api.route("/pilots/<int:pilot_id>/members", "POST", summary="Add a member by email and "
+           "role (coordinator)", tag="pilots", status=201, permission="pilot.manage")
+def add_member(pilot_id: int) -> Any:
+    """Body: ``{"email": ..., "role": coordinator | practitioner | peer_assessor |
+    partner_reviewer}``; the user must exist (an admin invites them).
+    """
+    return _add_member(pilot_id, admin_only=False)
+
+
+def _add_member(pilot_id: int, *, admin_only: bool) -> Any:
+    s, a = (_admin() if admin_only else (db_session(), actor()))
+    pilot_admin.list_members(s, a, pilot_id)  # the permission before the body
+    d = _body()
+    m = pilot_admin.add_member(s, a, pilot_id, email=_str(d, "email", ""),
+                               role=_str(d, "role", ""))
+    return jsonify({"id": m.id, "user_id": m.user_id, "role": m.role}), 201
+
+
+@api.route("/pilots/<int:pilot_id>/members/<int:membership_id>", "DELETE",
+           summary="Remove a member (coordinator)", tag="pilots", permission="pilot.manage")
+def remove_member(pilot_id: int, membership_id: int) -> Any:
+    pilot_admin.remove_member(db_session(), actor(), pilot_id, membership_id)
+    return "", 204
