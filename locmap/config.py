@@ -7,6 +7,8 @@ the embedded default described in :mod:`locmap.pgserver`. ``LOCMAP_DATA_DIR`` (d
 the app's own role needs no right to alter tables. ``LOCMAP_TRUSTED_PROXIES`` is how many
 reverse proxies in front of the app may be believed about the client's address;
 ``LOCMAP_REQUIRE_WORKER=1`` makes ``/healthz`` fail while no background worker runs.
+``LOCMAP_ANALYSIS_SECONDS`` (default 30) bounds one analysis request (impact, displacement
+watch, a place's indicators): past it the database stops it and the user is told so.
 The web server's own settings (workers, threads, timeout) are options of ``locmap serve``.
 """
 
@@ -39,6 +41,7 @@ class Settings:
     suppression_threshold: int
     trusted_proxies: int = 0
     require_worker: bool = False
+    analysis_seconds: float = 30.0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -66,6 +69,19 @@ def _count(name: str, default: int) -> int:
     return int(raw)
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("LOCMAP_DATA_DIR", "var")).resolve()
     return Settings(
@@ -80,4 +96,5 @@ def load_settings() -> Settings:
         suppression_threshold=int(os.environ.get("LOCMAP_SUPPRESSION_THRESHOLD", "5")),
         trusted_proxies=_count("LOCMAP_TRUSTED_PROXIES", 0),
         require_worker=os.environ.get("LOCMAP_REQUIRE_WORKER", "0").lower() in _TRUE,
+        analysis_seconds=_seconds("LOCMAP_ANALYSIS_SECONDS", 30.0),
     )

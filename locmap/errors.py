@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry"]
+__all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry",
+           "TooSlow"]
 
 
 class LocmapError(Exception):
@@ -49,3 +50,10 @@ class InvalidData(LocmapError):
 
 class InvalidGeometry(InvalidData):
     code = "invalid_geometry"
+
+
+class TooSlow(LocmapError):
+    """An analysis ran past its time limit and was stopped (the database cancelled it)."""
+
+    status = 503
+    code = "too_slow"

@@ -22,22 +22,58 @@ from shapely.validation import explain_validity, make_valid
 from locmap.errors import InvalidGeometry
 
 __all__ = [
-    "ALLOWED_TYPES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",
+    "ALLOWED_TYPES", "MAX_VERTICES", "PLACE_MAX_VERTICES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",
     "repair",
 ]
 
 ALLOWED_TYPES = ("Point", "LineString", "Polygon", "MultiPolygon")
+# A pilot's locality (a local authority boundary at full resolution) or a feature layer's
+# district may be detailed; a place is a park, a street, an estate: its outline needs a few
+# hundred points, and every analysis tests incidents against it (see docs/decisions.md).
 MAX_VERTICES = 100_000
+PLACE_MAX_VERTICES = 5_000
 
 
-def _check_coordinates(geom: BaseGeometry) -> None:
+def _raw_problem(gtype: str, coords: Any) -> str | None:
+    """What the GeoJSON coordinates say that shapely would smooth over: a third value (a
+    height, dropped by 2-D storage) or a polygon ring whose last position is not its first
+    (closed silently by shapely). None when neither.
+    """
+    depth = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPolygon": 3}.get(gtype)
+    if depth is None or not isinstance(coords, list | tuple):
+        return None
+    stack: list[tuple[Any, int]] = [(coords, depth)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, list | tuple):
+            return None  # shapely reports the malformed structure
+        if level == 0:
+            if len(node) > 2:
+                shown = ", ".join(f"{v:g}" if isinstance(v, int | float) else repr(v)
+                                  for v in node[:3])
+                return (f"Position ({shown}) has a third value (a height, Z): locmap stores "
+                        "positions on the map only, so the height would be lost. Send "
+                        "[longitude, latitude] pairs.")
+            continue
+        if level == 1 and gtype in ("Polygon", "MultiPolygon") and len(node) >= 2 \
+                and list(node[0]) != list(node[-1]):
+            return ("A polygon ring is not closed: its last position must repeat its first "
+                    f"({', '.join(map(str, node[0]))}). Close the ring; locmap does not "
+                    "guess where a boundary ends.")
+        stack.extend((child, level - 1) for child in node)
+    return None
+
+
+def _check_coordinates(geom: BaseGeometry, max_vertices: int = MAX_VERTICES) -> None:
     coords = shapely.get_coordinates(geom, include_z=False)
     if coords.size == 0:
         raise InvalidGeometry("The geometry has no coordinates.")
-    if len(coords) > MAX_VERTICES:
+    if len(coords) > max_vertices:
         raise InvalidGeometry(
-            f"The geometry has {len(coords):,} vertices; the limit is {MAX_VERTICES:,}. "
-            "Simplify it in your GIS first."
+            f"The geometry has {len(coords):,} vertices; the limit is {max_vertices:,}"
+            f"{' for a place' if max_vertices == PLACE_MAX_VERTICES else ''}. "
+            "Simplify it in your GIS first (a tolerance of a metre or two keeps its shape).",
+            details={"vertices": int(len(coords)), "limit": max_vertices},
         )
     if not all(math.isfinite(v) for v in coords.ravel()):
         raise InvalidGeometry("The geometry has NaN or infinite coordinates.")
@@ -65,9 +101,15 @@ def _check_coordinates(geom: BaseGeometry) -> None:
 
 
 def parse_geojson_geometry(
-    data: dict[str, Any] | str, *, allowed: tuple[str, ...] = ALLOWED_TYPES
+    data: dict[str, Any] | str, *, allowed: tuple[str, ...] = ALLOWED_TYPES,
+    max_vertices: int = MAX_VERTICES,
 ) -> BaseGeometry:
-    """Parse a GeoJSON geometry object, check it and return a valid 2-D shapely geometry."""
+    """Parse a GeoJSON geometry object, check it and return a valid 2-D shapely geometry.
+
+    Nothing is coerced silently: a position with a height (Z) and an unclosed polygon ring
+    are refused with the reason, as is a geometry of more than ``max_vertices`` vertices
+    (:data:`PLACE_MAX_VERTICES` for places).
+    """
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -82,13 +124,16 @@ def parse_geojson_geometry(
         raise InvalidGeometry(
             f"Geometry type {gtype!r} is not accepted here; use one of {', '.join(allowed)}."
         )
+    problem = _raw_problem(gtype, data.get("coordinates"))
+    if problem:
+        raise InvalidGeometry(problem)
     try:
         geom = shape(data)
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         raise InvalidGeometry(f"The {gtype} could not be read: {exc}.") from exc
     if geom.is_empty:
         raise InvalidGeometry("The geometry is empty.")
-    _check_coordinates(geom)
+    _check_coordinates(geom, max_vertices)
     geom = shapely.force_2d(geom)
     if not geom.is_valid:
         reason = explain_validity(geom)

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from locmap.config import load_settings
 from locmap.db import Database
 from locmap.errors import LocmapError, NotFound
+from locmap.services import limits
 from locmap.vocab import label
 from locmap.web import hardening
 from locmap.web.context import init_request_scope
@@ -46,10 +47,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCMAP_DATA_DIR=str(settings.data_dir),
         LOCMAP_TRUSTED_PROXIES=settings.trusted_proxies,
         LOCMAP_REQUIRE_WORKER=settings.require_worker,
+        LOCMAP_ANALYSIS_SECONDS=settings.analysis_seconds,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
+    limits.configure(float(app.config["LOCMAP_ANALYSIS_SECONDS"]))
     db = app.config.get("DATABASE") or Database.from_settings(settings)
     app.extensions["locmap_db"] = db
     _trust_proxies(app, int(app.config["LOCMAP_TRUSTED_PROXIES"]))
