@@ -34,34 +34,36 @@ MAX_VERTICES = 100_000
 PLACE_MAX_VERTICES = 5_000
 
 
-def _raw_problem(gtype: str, coords: Any) -> str | None:
-    """What the GeoJSON coordinates say that shapely would smooth over: a third value (a
-    height, dropped by 2-D storage) or a polygon ring whose last position is not its first
-    (closed silently by shapely). None when neither.
+def _unclosed_ring(gtype: str, coords: Any) -> str | None:
+    """Why a polygon's rings are not closed as GeoJSON requires (shapely would close them
+    silently), or None. Only the rings' ends are looked at; shapely reports a malformed
+    structure itself.
     """
-    depth = {"Point": 0, "LineString": 1, "Polygon": 2, "MultiPolygon": 3}.get(gtype)
-    if depth is None or not isinstance(coords, list | tuple):
+    if gtype == "Polygon":
+        polygons = [coords]
+    elif gtype == "MultiPolygon" and isinstance(coords, list):
+        polygons = coords
+    else:
         return None
-    stack: list[tuple[Any, int]] = [(coords, depth)]
-    while stack:
-        node, level = stack.pop()
-        if not isinstance(node, list | tuple):
-            return None  # shapely reports the malformed structure
-        if level == 0:
-            if len(node) > 2:
-                shown = ", ".join(f"{v:g}" if isinstance(v, int | float) else repr(v)
-                                  for v in node[:3])
-                return (f"Position ({shown}) has a third value (a height, Z): locmap stores "
-                        "positions on the map only, so the height would be lost. Send "
-                        "[longitude, latitude] pairs.")
-            continue
-        if level == 1 and gtype in ("Polygon", "MultiPolygon") and len(node) >= 2 \
-                and list(node[0]) != list(node[-1]):
-            return ("A polygon ring is not closed: its last position must repeat its first "
-                    f"({', '.join(map(str, node[0]))}). Close the ring; locmap does not "
-                    "guess where a boundary ends.")
-        stack.extend((child, level - 1) for child in node)
+    for rings in polygons:
+        for ring in rings if isinstance(rings, list) else ():
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                start = ", ".join(f"{v:g}" if isinstance(v, int | float) else repr(v)
+                                  for v in (ring[0] if isinstance(ring[0], list) else [])[:3])
+                return ("A polygon ring is not closed: its last position must repeat its "
+                        f"first ({start}). Close the ring; locmap does not guess where a "
+                        "boundary ends.")
     return None
+
+
+def _height_problem(geom: BaseGeometry) -> str | None:
+    """A geometry with heights (Z) is refused: 2-D storage would drop them silently."""
+    if not shapely.has_z(geom):
+        return None
+    x, y, z = shapely.get_coordinates(geom, include_z=True)[0]
+    return (f"Position ({x:g}, {y:g}, {z:g}) has a third value (a height, Z): locmap "
+            "stores positions on the map only, so the height would be lost. Send "
+            "[longitude, latitude] pairs.")
 
 
 def _check_coordinates(geom: BaseGeometry, max_vertices: int = MAX_VERTICES) -> None:
@@ -124,7 +126,7 @@ def parse_geojson_geometry(
         raise InvalidGeometry(
             f"Geometry type {gtype!r} is not accepted here; use one of {', '.join(allowed)}."
         )
-    problem = _raw_problem(gtype, data.get("coordinates"))
+    problem = _unclosed_ring(gtype, data.get("coordinates"))
     if problem:
         raise InvalidGeometry(problem)
     try:
@@ -134,7 +136,9 @@ def parse_geojson_geometry(
     if geom.is_empty:
         raise InvalidGeometry("The geometry is empty.")
     _check_coordinates(geom, max_vertices)
-    geom = shapely.force_2d(geom)
+    problem = _height_problem(geom)
+    if problem:
+        raise InvalidGeometry(problem)
     if not geom.is_valid:
         reason = explain_validity(geom)
         fixed = repair(geom)

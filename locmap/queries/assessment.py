@@ -482,7 +482,7 @@ def place_incidents(
 # 27700 is BNG_SRID written out: SQL text stays free of string formatting.
 _AREAS = text(
     """
-    WITH g AS (
+    WITH g AS MATERIALIZED (
       SELECT (CASE WHEN GeometryType(a.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN a.geom
               ELSE ST_Buffer(a.geom::geography, :place_m)::geometry END) AS place_geom,
              a.geom, pi.locality

@@ -69,12 +69,15 @@ class SourcePlace:
     incidents: int
 
 
+# A place's outline is read simplified (see ANALYSIS_SIMPLIFY_M); the CTEs that simplify
+# are MATERIALIZED so that it is done once per place, not once per incident tested.
+
 # One row per (month, area). The CASE tests the innermost area first, so the buffer is a
 # ring *outside* the place and the control is what is left of the locality (or of the
 # drawn polygon) outside both.
 _AREA_MONTHS = text(
     """
-    WITH pl AS (
+    WITH pl AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
@@ -82,7 +85,7 @@ _AREA_MONTHS = text(
       CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
                 ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
-    ), bp AS (
+    ), bp AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
       FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
@@ -156,7 +159,7 @@ def area_month_counts(
 # ix_incident_location_geog serves; the control is the locality outside the scanned circle.
 _SUBJECT_MONTHS = text(
     """
-    WITH src AS (
+    WITH src AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
@@ -164,7 +167,7 @@ _SUBJECT_MONTHS = text(
       CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
                 ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
-    ), subj AS (
+    ), subj AS MATERIALIZED (
       SELECT 'source' AS key, geom, geog, is_poly FROM src
       UNION ALL
       SELECT 'place:' || p.id, a.geom, a.geom::geography,
@@ -220,7 +223,7 @@ def subject_month_counts(
 
 _CANDIDATES = text(
     """
-    WITH src AS (
+    WITH src AS MATERIALIZED (
       SELECT p.id, p.pilot_id, a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
       FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
@@ -336,7 +339,7 @@ def feature_layers(session: Session, pilot_id: int) -> list[LayerRow]:
 # Places under a plan (with a start date), else places with enough incidents at them.
 _SOURCES = text(
     """
-    WITH p AS (
+    WITH p AS MATERIALIZED (
       SELECT p.id, p.name, p.kind, g.geom, g.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              (SELECT max(pl.starts_on) FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
