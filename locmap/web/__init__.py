@@ -196,7 +196,12 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
+        # The exception's own headers (a 405's Allow, RFC 9110 15.5.6) travel with the
+        # rendered answer; its content type does not.
+        headers = [(k, v) for k, v in exc.get_headers()
+                   if k.lower() not in ("content-type", "content-length")]
         if _wants_json():
             return jsonify(error=exc.name.lower().replace(" ", "_"),
-                           message=exc.description), status
-        return render_template("error.html", status=status, message=exc.description), status
+                           message=exc.description), status, headers
+        return render_template("error.html", status=status,
+                               message=exc.description), status, headers
