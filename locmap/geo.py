@@ -22,8 +22,8 @@ from shapely.validation import explain_validity, make_valid
 from locmap.errors import InvalidGeometry
 
 __all__ = [
-    "ALLOWED_TYPES", "MAX_VERTICES", "PLACE_MAX_VERTICES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",
-    "repair",
+    "ALLOWED_TYPES", "MAX_VERTICES", "PLACE_MAX_VERTICES", "parse_geojson_geometry",
+    "to_multipolygon", "to_geojson", "wkb_to_shape", "repair",
 ]
 
 ALLOWED_TYPES = ("Point", "LineString", "Polygon", "MultiPolygon")

@@ -41,7 +41,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 __all__ = [
-    "ANALYSIS_SIMPLIFY_M", "BNG_SRID", "PLACE_RADIUS_M", "RING_M", "CELL_M", "AreaSizes", "ClassifiedIncident",
+    "ANALYSIS_SIMPLIFY_M", "BNG_SRID", "PLACE_RADIUS_M", "RING_M", "CELL_M", "AreaSizes",
+    "ClassifiedIncident",
     "GridCell", "Grid", "PlaceRow", "SafetyMapAreaRow", "PresenceRow", "place_row",
     "classified_incidents", "PlaceIncidents", "place_incidents", "area_sizes", "grid_counts",
     "feature_points", "safety_map_areas", "presences_in_force", "factor_evidence_counts",
@@ -237,8 +238,11 @@ _NEAR = text(
                ST_Buffer(a.geom::geography,
                          greatest(:ring_m, :place_m) * 1.01 + 1)::geometry AS outer_reach
         FROM place p JOIN pilot pi ON pi.id = p.pilot_id
-        CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+        CROSS JOIN LATERAL (
+          SELECT CASE WHEN ST_NPoints(p.geom) > 64
+            THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                          :simplify_m), 4326)
+            ELSE p.geom END AS geom) a
         WHERE p.id = :place_id
       ) AS b
     ), c AS (
@@ -487,8 +491,11 @@ _AREAS = text(
               ELSE ST_Buffer(a.geom::geography, :place_m)::geometry END) AS place_geom,
              a.geom, pi.locality
       FROM place pl JOIN pilot pi ON pi.id = pl.pilot_id
-      CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(pl.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(pl.geom, 27700), :simplify_m), 4326) ELSE pl.geom END) AS geom) a
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(pl.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(pl.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE pl.geom END AS geom) a
       WHERE pl.id = :place_id AND pl.geom IS NOT NULL
     ), c AS (
       SELECT ST_Intersection(place_geom, locality) AS p,

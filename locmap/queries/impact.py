@@ -82,14 +82,20 @@ _AREA_MONTHS = text(
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
-      CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
     ), bp AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
-      FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = ANY(CAST(:buffer_ids AS int[])) AND p.geom IS NOT NULL
         AND p.deleted_at IS NULL
     ), ctl AS (
@@ -164,16 +170,22 @@ _SUBJECT_MONTHS = text(
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
-      CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
     ), subj AS MATERIALIZED (
       SELECT 'source' AS key, geom, geog, is_poly FROM src
       UNION ALL
       SELECT 'place:' || p.id, a.geom, a.geom::geography,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
-      FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = ANY(CAST(:place_ids AS int[])) AND p.geom IS NOT NULL
       UNION ALL
       SELECT 'feature:' || f.id, f.geom, f.geom::geography,
@@ -226,8 +238,11 @@ _CANDIDATES = text(
     WITH src AS MATERIALIZED (
       SELECT p.id, p.pilot_id, a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
-      FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) a
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
     ), c AS (
       SELECT 'place' AS kind, p.id, p.name, p.kind AS detail, p.geom
@@ -344,8 +359,11 @@ _SOURCES = text(
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              (SELECT max(pl.starts_on) FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
               WHERE a.place_id = p.id) AS plan_starts_on
-      FROM place p CROSS JOIN LATERAL (SELECT (CASE WHEN ST_NPoints(p.geom) > 64 THEN ST_Transform(ST_SimplifyPreserveTopology(
-                ST_Transform(p.geom, 27700), :simplify_m), 4326) ELSE p.geom END) AS geom) g
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) g
       WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL
     )
     SELECT p.id, p.name, p.kind, p.plan_starts_on,
