@@ -12,6 +12,8 @@ and ``LOCMAP_SESSION_ABSOLUTE_HOURS`` (default 8) after the login, whatever happ
 ``LOCMAP_REQUIRE_TOTP_FOR_ADMINS`` (default on) makes admins and auditors enrol in
 two-factor sign-in before they can reach anything (``locmap demo`` turns it off, with a
 banner on every page).
+``LOCMAP_ANALYSIS_SECONDS`` (default 30) bounds one analysis request (impact, displacement
+watch, a place's indicators): past it the database stops it and the user is told so.
 The web server's own settings (workers, threads, timeout) are options of ``locmap serve``.
 """
 
@@ -47,6 +49,7 @@ class Settings:
     session_idle_minutes: int = 30
     session_absolute_hours: int = 8
     require_totp_for_admins: bool = True
+    analysis_seconds: float = 30.0
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -81,6 +84,19 @@ def _positive(name: str, default: int) -> int:
     return value
 
 
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86_400:
+        raise ConfigError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value
+
+
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("LOCMAP_DATA_DIR", "var")).resolve()
     return Settings(
@@ -99,4 +115,5 @@ def load_settings() -> Settings:
         session_absolute_hours=_positive("LOCMAP_SESSION_ABSOLUTE_HOURS", 8),
         require_totp_for_admins=os.environ.get(
             "LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "1").lower() in _TRUE,
+        analysis_seconds=_seconds("LOCMAP_ANALYSIS_SECONDS", 30.0),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry",
-           "LinkExpired"]
+           "LinkExpired", "TooSlow"]
 
 
 class LocmapError(Exception):
@@ -57,3 +57,10 @@ class LinkExpired(LocmapError):
 
     status = 410
     code = "link_expired"
+
+
+class TooSlow(LocmapError):
+    """An analysis ran past its time limit and was stopped (the database cancelled it)."""
+
+    status = 503
+    code = "too_slow"

@@ -22,22 +22,60 @@ from shapely.validation import explain_validity, make_valid
 from locmap.errors import InvalidGeometry
 
 __all__ = [
-    "ALLOWED_TYPES", "parse_geojson_geometry", "to_multipolygon", "to_geojson", "wkb_to_shape",
-    "repair",
+    "ALLOWED_TYPES", "MAX_VERTICES", "PLACE_MAX_VERTICES", "parse_geojson_geometry",
+    "to_multipolygon", "to_geojson", "wkb_to_shape", "repair",
 ]
 
 ALLOWED_TYPES = ("Point", "LineString", "Polygon", "MultiPolygon")
+# A pilot's locality (a local authority boundary at full resolution) or a feature layer's
+# district may be detailed; a place is a park, a street, an estate: its outline needs a few
+# hundred points, and every analysis tests incidents against it (see docs/decisions.md).
 MAX_VERTICES = 100_000
+PLACE_MAX_VERTICES = 5_000
 
 
-def _check_coordinates(geom: BaseGeometry) -> None:
+def _unclosed_ring(gtype: str, coords: Any) -> str | None:
+    """Why a polygon's rings are not closed as GeoJSON requires (shapely would close them
+    silently), or None. Only the rings' ends are looked at; shapely reports a malformed
+    structure itself.
+    """
+    if gtype == "Polygon":
+        polygons = [coords]
+    elif gtype == "MultiPolygon" and isinstance(coords, list):
+        polygons = coords
+    else:
+        return None
+    for rings in polygons:
+        for ring in rings if isinstance(rings, list) else ():
+            if isinstance(ring, list) and len(ring) >= 2 and ring[0] != ring[-1]:
+                start = ", ".join(f"{v:g}" if isinstance(v, int | float) else repr(v)
+                                  for v in (ring[0] if isinstance(ring[0], list) else [])[:3])
+                return ("A polygon ring is not closed: its last position must repeat its "
+                        f"first ({start}). Close the ring; locmap does not guess where a "
+                        "boundary ends.")
+    return None
+
+
+def _height_problem(geom: BaseGeometry) -> str | None:
+    """A geometry with heights (Z) is refused: 2-D storage would drop them silently."""
+    if not shapely.has_z(geom):
+        return None
+    x, y, z = shapely.get_coordinates(geom, include_z=True)[0]
+    return (f"Position ({x:g}, {y:g}, {z:g}) has a third value (a height, Z): locmap "
+            "stores positions on the map only, so the height would be lost. Send "
+            "[longitude, latitude] pairs.")
+
+
+def _check_coordinates(geom: BaseGeometry, max_vertices: int = MAX_VERTICES) -> None:
     coords = shapely.get_coordinates(geom, include_z=False)
     if coords.size == 0:
         raise InvalidGeometry("The geometry has no coordinates.")
-    if len(coords) > MAX_VERTICES:
+    if len(coords) > max_vertices:
         raise InvalidGeometry(
-            f"The geometry has {len(coords):,} vertices; the limit is {MAX_VERTICES:,}. "
-            "Simplify it in your GIS first."
+            f"The geometry has {len(coords):,} vertices; the limit is {max_vertices:,}"
+            f"{' for a place' if max_vertices == PLACE_MAX_VERTICES else ''}. "
+            "Simplify it in your GIS first (a tolerance of a metre or two keeps its shape).",
+            details={"vertices": int(len(coords)), "limit": max_vertices},
         )
     if not all(math.isfinite(v) for v in coords.ravel()):
         raise InvalidGeometry("The geometry has NaN or infinite coordinates.")
@@ -65,9 +103,15 @@ def _check_coordinates(geom: BaseGeometry) -> None:
 
 
 def parse_geojson_geometry(
-    data: dict[str, Any] | str, *, allowed: tuple[str, ...] = ALLOWED_TYPES
+    data: dict[str, Any] | str, *, allowed: tuple[str, ...] = ALLOWED_TYPES,
+    max_vertices: int = MAX_VERTICES,
 ) -> BaseGeometry:
-    """Parse a GeoJSON geometry object, check it and return a valid 2-D shapely geometry."""
+    """Parse a GeoJSON geometry object, check it and return a valid 2-D shapely geometry.
+
+    Nothing is coerced silently: a position with a height (Z) and an unclosed polygon ring
+    are refused with the reason, as is a geometry of more than ``max_vertices`` vertices
+    (:data:`PLACE_MAX_VERTICES` for places).
+    """
     if isinstance(data, str):
         try:
             data = json.loads(data)
@@ -82,14 +126,19 @@ def parse_geojson_geometry(
         raise InvalidGeometry(
             f"Geometry type {gtype!r} is not accepted here; use one of {', '.join(allowed)}."
         )
+    problem = _unclosed_ring(gtype, data.get("coordinates"))
+    if problem:
+        raise InvalidGeometry(problem)
     try:
         geom = shape(data)
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         raise InvalidGeometry(f"The {gtype} could not be read: {exc}.") from exc
     if geom.is_empty:
         raise InvalidGeometry("The geometry is empty.")
-    _check_coordinates(geom)
-    geom = shapely.force_2d(geom)
+    _check_coordinates(geom, max_vertices)
+    problem = _height_problem(geom)
+    if problem:
+        raise InvalidGeometry(problem)
     if not geom.is_valid:
         reason = explain_validity(geom)
         fixed = repair(geom)

@@ -3,7 +3,9 @@
 Spreadsheets execute cells that start with ``=``, ``+``, ``-``, ``@`` (and tab or carriage
 return): a crime location such as ``=HYPERLINK(…)`` would run when a partner opens the
 CSV. Every text cell written to CSV passes :func:`neutralise_cell`, which prefixes such a
-cell with an apostrophe (OWASP "CSV Injection"); numbers are written as numbers.
+cell with an apostrophe (OWASP "CSV Injection"); numbers are written as numbers. Leading
+whitespace does not make a formula safe (spreadsheets trim it on import, and ``" =1+1"``
+runs once trimmed), so the test looks past it.
 """
 
 from __future__ import annotations
@@ -25,8 +27,11 @@ def neutralise_cell(value: Any) -> Any:
     --------
     >>> neutralise_cell("=1+1"), neutralise_cell("-3 apples"), neutralise_cell(-3)
     ("'=1+1", "'-3 apples", -3)
+    >>> neutralise_cell("  =1+1"), neutralise_cell(" @SUM(A1)"), neutralise_cell(" a-b")
+    ("'  =1+1", "' @SUM(A1)", ' a-b')
     """
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and (value.startswith(_FORMULA_START)
+                                   or value.lstrip().startswith(_FORMULA_START)):
         return "'" + value
     return value
 

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.errors import InvalidData, InvalidGeometry
-from locmap.geo import MAX_VERTICES, parse_geojson_geometry
+from locmap.geo import MAX_VERTICES, PLACE_MAX_VERTICES, parse_geojson_geometry
 from locmap.io.sources import MAX_RATIO, MAX_TOTAL_BYTES, Loaded
 from locmap.models import Feature, FeatureLayer, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
@@ -142,9 +142,13 @@ def json_safe(value: Any) -> Any:
     return str(value)
 
 
-def checked_geometry(geom: BaseGeometry | None) -> BaseGeometry:
+def checked_geometry(geom: BaseGeometry | None, *,
+                     max_vertices: int = MAX_VERTICES) -> BaseGeometry:
     """A row's geometry through :func:`locmap.geo.parse_geojson_geometry` (single-part
     multi-points/lines unwrapped); :class:`InvalidGeometry` with the reason otherwise.
+
+    A file declares its own dimension (a PolygonZ Shapefile): its heights are dropped here,
+    on purpose, and :func:`write_gis` says so in its message (never silently).
     """
     if geom is None or geom.is_empty:
         raise InvalidGeometry("The row has no geometry (or NaN coordinates).")
@@ -152,7 +156,8 @@ def checked_geometry(geom: BaseGeometry | None) -> BaseGeometry:
         geom = geom.geoms[0]
     if not shapely.is_valid_input(geom):
         raise InvalidGeometry("The geometry could not be read.")
-    return parse_geojson_geometry(dict(mapping(geom)))
+    return parse_geojson_geometry(dict(mapping(shapely.force_2d(geom))),
+                                  max_vertices=max_vertices)
 
 
 def preview_gis(path: Path, *, crs: str | None = None, limit: int = 10) -> dict[str, Any]:
@@ -215,10 +220,12 @@ def write_gis(
     rejects: list[dict[str, Any]] = []
     rows: list[Any] = []
     records = gdf[columns].to_dict("records")
+    limit = PLACE_MAX_VERTICES if as_ == "places" else MAX_VERTICES
+    heights = bool(len(gdf)) and bool(gdf.geometry.has_z.any())
     for i, (geom, props) in enumerate(zip(gdf.geometry, records, strict=True), start=1):
         name = "" if name_col is None else str(json_safe(props.get(name_col)) or "").strip()
         try:
-            shp = checked_geometry(geom)
+            shp = checked_geometry(geom, max_vertices=limit)
         except InvalidGeometry as exc:
             rejects.append({"file": shown, "row": i, "name": name, "reason": exc.message})
             continue
@@ -248,7 +255,9 @@ def write_gis(
     return Loaded(
         rows_read=len(gdf), rows_accepted=len(rows), rows_rejected=len(rejects),
         report=rejects,
-        message=f"{len(rows):,} {what} added from {len(gdf):,} rows; {len(rejects):,} rejected.",
+        message=(f"{len(rows):,} {what} added from {len(gdf):,} rows; {len(rejects):,} rejected."
+                 + (" The file's heights (Z) were dropped: locmap keeps map positions only."
+                    if heights else "")),
         options={"as": as_, "crs": crs, "layer_id": layer.id if layer else None,
                  "name_column": name_col, "kind_column": kind_col if as_ == "places" else None},
         audit={"accepted": len(rows), "rejected": len(rejects)},

@@ -8,8 +8,9 @@ connector can reach several groups at once; that is the whole use of the word he
 Betweenness is computed with Brandes' algorithm — one breadth-first search per source over
 a compressed sparse adjacency, compiled with numba — giving the same numbers as
 ``networkx.betweenness_centrality`` — exactly, or with the same ``k`` sampled sources for
-the same ``seed`` — at a fraction of the time. Above ``exact_max_nodes`` young people the
-sources are sampled; docs/perf/network.md records the error measured against exact values.
+the same ``seed`` — at a fraction of the time. Above :data:`EXACT_MAX_NODES` young people
+(the largest network computed exactly within 2 s) :data:`SAMPLE_SIZE` sources are sampled
+and the result says "approximate"; docs/performance.md records the measured time and error.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from locmap.network.groups import PeerGroups, young_people_graph
 from locmap.network.model import NodeId, check_graph
 
 __all__ = [
+    "EXACT_MAX_NODES",
+    "SAMPLE_SIZE",
     "Bridge",
     "Connector",
     "Connectors",
@@ -38,6 +41,14 @@ __all__ = [
 ]
 
 _PARALLEL_MIN_SOURCES = 64  # below this a second thread costs more than it saves
+
+# Exact betweenness up to the largest network whose exact computation runs within 2 s on
+# the reference machine (2 cores; bench/bench_betweenness_exact.py, docs/performance.md);
+# above it SAMPLE_SIZE sources are sampled and the connectors are labelled approximate.
+EXACT_MAX_NODES = 4_000
+SAMPLE_SIZE = 256
+# Measured error of the sampled values against exact on 4,500 young people, 5 seeds (ibid.).
+SAMPLED_ERROR = "max abs error 5e-3, mean 3e-4; 26-31 of the top 50 the same"
 
 
 def _is_int(value: object, minimum: int) -> bool:
@@ -320,6 +331,7 @@ class Connectors:
     articulation_points: tuple[NodeId, ...]
     betweenness_exact: bool
     betweenness_sources: int
+    betweenness_note: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
@@ -331,8 +343,8 @@ def find_connectors(
     graph: nx.Graph,
     groups: PeerGroups,
     *,
-    exact_max_nodes: int = 2000,
-    sample_size: int = 256,
+    exact_max_nodes: int | None = None,
+    sample_size: int | None = None,
     seed: int = 0,
     max_connectors: int | None = 50,
 ) -> Connectors:
@@ -344,11 +356,12 @@ def find_connectors(
         A people graph from :func:`~locmap.network.model.build_people_graph`.
     groups : PeerGroups
         Its peer groups, from :func:`~locmap.network.groups.find_peer_groups`.
-    exact_max_nodes : int
-        Exact betweenness up to this many young people; above it, ``sample_size``
-        sampled sources (seeded).
-    sample_size : int
-        Number of sampled sources (>= 2) when sampling.
+    exact_max_nodes : int, optional
+        Exact betweenness up to this many young people (default :data:`EXACT_MAX_NODES`);
+        above it, ``sample_size`` sampled sources (seeded) and the result says
+        "approximate" in ``betweenness_note``.
+    sample_size : int, optional
+        Number of sampled sources (>= 2) when sampling (default :data:`SAMPLE_SIZE`).
     seed : int
         Seed of the source sample.
     max_connectors : int or None
@@ -376,6 +389,8 @@ def find_connectors(
     ``networkx.articulation_points`` on the young-people graph.
     """
     check_graph(graph, "people")
+    exact_max_nodes = EXACT_MAX_NODES if exact_max_nodes is None else exact_max_nodes
+    sample_size = SAMPLE_SIZE if sample_size is None else sample_size
     if not isinstance(groups, PeerGroups):
         raise ValueError("groups must be a PeerGroups from find_peer_groups")
     if not _is_int(exact_max_nodes, 0):
@@ -423,4 +438,10 @@ def find_connectors(
         articulation_points=tuple(sorted(cut_points, key=rank.__getitem__)),
         betweenness_exact=exact,
         betweenness_sources=n if exact else sample_size,
+        betweenness_note=(
+            f"Exact betweenness over all {n:,} young people." if exact else
+            f"Approximate: betweenness estimated from {sample_size:,} of {n:,} young people "
+            f"(sampled sources; measured {SAMPLED_ERROR} against exact on a network of this "
+            "size). Read the connectors as young people with high betweenness; cut points "
+            "and bridges are exact."),
     )

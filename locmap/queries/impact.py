@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from locmap.queries.assessment import ANALYSIS_SIMPLIFY_M
+
 __all__ = [
     "MonthCount", "Candidate", "MovedPerson", "LayerRow", "SourcePlace", "area_month_counts",
     "subject_month_counts", "nearby_candidates", "moved_people", "latest_plan_start",
@@ -67,21 +69,33 @@ class SourcePlace:
     incidents: int
 
 
+# A place's outline is read simplified (see ANALYSIS_SIMPLIFY_M); the CTEs that simplify
+# are MATERIALIZED so that it is done once per place, not once per incident tested.
+
 # One row per (month, area). The CASE tests the innermost area first, so the buffer is a
 # ring *outside* the place and the control is what is left of the locality (or of the
 # drawn polygon) outside both.
 _AREA_MONTHS = text(
     """
-    WITH pl AS (
-      SELECT p.geom, p.geom::geography AS geog,
+    WITH pl AS MATERIALIZED (
+      SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
-    ), bp AS (
-      SELECT p.geom, p.geom::geography AS geog,
+    ), bp AS MATERIALIZED (
+      SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
-      FROM place p
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = ANY(CAST(:buffer_ids AS int[])) AND p.geom IS NOT NULL
         AND p.deleted_at IS NULL
     ), ctl AS (
@@ -141,6 +155,7 @@ def area_month_counts(
     rows = session.execute(_AREA_MONTHS, {
         "place_id": place_id, "place_m": place_m, "buffer_m": buffer_m,
         "buffer_ids": list(buffer_place_ids), "control": control_geojson,
+        "simplify_m": ANALYSIS_SIMPLIFY_M,
     })
     return [MonthCount(r.month, r.area, int(r.n)) for r in rows]
 
@@ -150,18 +165,28 @@ def area_month_counts(
 # ix_incident_location_geog serves; the control is the locality outside the scanned circle.
 _SUBJECT_MONTHS = text(
     """
-    WITH src AS (
-      SELECT p.geom, p.geom::geography AS geog,
+    WITH src AS MATERIALIZED (
+      SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              pi.id AS pilot_id, pi.locality
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
       WHERE p.id = :place_id AND p.geom IS NOT NULL
-    ), subj AS (
+    ), subj AS MATERIALIZED (
       SELECT 'source' AS key, geom, geog, is_poly FROM src
       UNION ALL
-      SELECT 'place:' || p.id, p.geom, p.geom::geography,
+      SELECT 'place:' || p.id, a.geom, a.geom::geography,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON')
-      FROM place p WHERE p.id = ANY(CAST(:place_ids AS int[])) AND p.geom IS NOT NULL
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
+      WHERE p.id = ANY(CAST(:place_ids AS int[])) AND p.geom IS NOT NULL
       UNION ALL
       SELECT 'feature:' || f.id, f.geom, f.geom::geography,
              GeometryType(f.geom) IN ('POLYGON', 'MULTIPOLYGON')
@@ -200,6 +225,7 @@ def subject_month_counts(
     rows = session.execute(_SUBJECT_MONTHS, {
         "place_id": place_id, "place_ids": list(place_ids), "feature_ids": list(feature_ids),
         "place_m": place_m, "outer_m": distance_m + place_m,
+        "simplify_m": ANALYSIS_SIMPLIFY_M,
     })
     out: dict[str, dict[dt.date, int]] = {}
     for r in rows:
@@ -209,10 +235,15 @@ def subject_month_counts(
 
 _CANDIDATES = text(
     """
-    WITH src AS (
-      SELECT p.id, p.pilot_id, p.geom, p.geom::geography AS geog,
+    WITH src AS MATERIALIZED (
+      SELECT p.id, p.pilot_id, a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
-      FROM place p WHERE p.id = :place_id AND p.geom IS NOT NULL
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) a
+      WHERE p.id = :place_id AND p.geom IS NOT NULL
     ), c AS (
       SELECT 'place' AS kind, p.id, p.name, p.kind AS detail, p.geom
       FROM src JOIN place p ON p.pilot_id = src.pilot_id AND p.id <> src.id
@@ -247,7 +278,8 @@ def nearby_candidates(session: Session, place_id: int, *, distance_m: float, pla
     same spot, the street the place stands on): they share its incidents.
     """
     rows = session.execute(_CANDIDATES, {"place_id": place_id, "distance_m": distance_m,
-                                         "place_m": place_m, "layer_ids": list(layer_ids)})
+                                         "place_m": place_m, "layer_ids": list(layer_ids),
+                                         "simplify_m": ANALYSIS_SIMPLIFY_M})
     return [Candidate(f"{r.kind}:{r.id}", r.kind, r.id, r.name, r.detail, float(r.dist),
                       bool(r.overlaps)) for r in rows]
 
@@ -322,12 +354,16 @@ def feature_layers(session: Session, pilot_id: int) -> list[LayerRow]:
 # Places under a plan (with a start date), else places with enough incidents at them.
 _SOURCES = text(
     """
-    WITH p AS (
-      SELECT p.id, p.name, p.kind, p.geom, p.geom::geography AS geog,
+    WITH p AS MATERIALIZED (
+      SELECT p.id, p.name, p.kind, g.geom, g.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              (SELECT max(pl.starts_on) FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
               WHERE a.place_id = p.id) AS plan_starts_on
-      FROM place p
+      FROM place p CROSS JOIN LATERAL (
+        SELECT CASE WHEN ST_NPoints(p.geom) > 64
+          THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
+                                                        :simplify_m), 4326)
+          ELSE p.geom END AS geom) g
       WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL
     )
     SELECT p.id, p.name, p.kind, p.plan_starts_on,
@@ -343,4 +379,5 @@ _SOURCES = text(
 def watch_sources(session: Session, pilot_id: int, *, place_m: float) -> list[SourcePlace]:
     """Every live mapped place with its latest plan start (or None) and incident count."""
     return [SourcePlace(r.id, r.name, r.kind, r.plan_starts_on, int(r.n))
-            for r in session.execute(_SOURCES, {"pilot_id": pilot_id, "place_m": place_m})]
+            for r in session.execute(_SOURCES, {"pilot_id": pilot_id, "place_m": place_m,
+                                                "simplify_m": ANALYSIS_SIMPLIFY_M})]

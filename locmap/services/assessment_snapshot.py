@@ -30,6 +30,7 @@ from locmap.assessment.indicators import (
 )
 from locmap.assessment.risk_terrain import fit_risk_terrain, terrain_covariates
 from locmap.queries import assessment as q
+from locmap.services.limits import analysis_time_limit
 
 __all__ = ["INFLUENCE_M", "compute_indicators", "jsonable", "write_summary"]
 
@@ -94,6 +95,15 @@ def compute_indicators(
         ``safety_maps`` (by period, areas covering the place), ``people_present``
         (counts by kind and pseudonyms) and ``notes`` on what could not be computed.
     """
+    with analysis_time_limit(session, "the place's indicators"):
+        return _compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m,
+                                   place_m=place_m, as_of=as_of)
+
+
+def _compute_indicators(
+    session: Session, place: q.PlaceRow, *, ring_m: float, cell_m: float, place_m: float,
+    as_of: dt.datetime | None,
+) -> dict[str, Any]:
     notes: list[str] = []
     today = (as_of or clock.now()).date()
     out: dict[str, Any] = {

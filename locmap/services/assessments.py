@@ -191,8 +191,12 @@ def _check_factor(data: dict[str, Any]) -> None:
         raise InvalidData(f"quadrant must be one of {', '.join(QUADRANTS)}.")
     if "statement" in data and not str(data["statement"]).strip():
         raise InvalidData("A factor needs a statement.")
-    if "weight" in data and (not isinstance(data["weight"], int) or not 0 <= data["weight"] <= 3):
-        raise InvalidData("weight must be a whole number from 0 (none) to 3 (high).")
+    # bool is an int in Python but not a number in JSON: ``weight: true`` is refused.
+    if "weight" in data and (isinstance(data["weight"], bool)
+                             or not isinstance(data["weight"], int)
+                             or not 0 <= data["weight"] <= 3):
+        raise InvalidData("weight must be a whole number from 0 (none) to 3 (high).",
+                          details={"field": "weight"})
     if "confidence" in data and data["confidence"] not in CONFIDENCE:
         raise InvalidData(f"confidence must be one of {', '.join(CONFIDENCE)}.")
     if "voice" in data and data["voice"] not in VOICES:

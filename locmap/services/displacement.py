@@ -37,6 +37,7 @@ from locmap.services.impact import (
     month_label,
     month_range,
 )
+from locmap.services.limits import Budget, analysis_time_limit
 from locmap.services.permissions import Actor, can, require
 from locmap.vocab import FLAG_STATUSES
 
@@ -218,6 +219,24 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
     if pilot is None:
         raise NotFound("No such pilot, or you are not a member of it.")
     layers, chosen = _layers(session, pilot_id, layer_ids)
+    with analysis_time_limit(session, "the displacement watch") as budget:
+        out, people_shown, flags = _watch(session, actor, pilot, distance_m=distance_m,
+                                          month=month, chosen=chosen, place_m=place_m,
+                                          budget=budget)
+    audit.record(session, actor, "read", "displacement_watch", pilot_id, pilot_id=pilot_id,
+                 personal_data=people_shown,
+                 detail={"distance_m": distance_m, "flags": flags})
+    out["layers"] = layers
+    return jsonable(out)
+
+
+def _watch(session: Session, actor: Actor, pilot: Pilot, *, distance_m: float,
+           month: dt.date | None, chosen: tuple[int, ...], place_m: float,
+           budget: Budget) -> tuple[dict[str, Any], bool, int]:
+    """The watch itself: the output (without its layers), whether people were shown and
+    the number of flags; the budget is checked before each watched place.
+    """
+    pilot_id = pilot.id
     sources = q.watch_sources(session, pilot_id, place_m=place_m)
     planned = [s for s in sources if s.plan_starts_on is not None]
     if planned:
@@ -233,6 +252,7 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
     decisions = _decisions(session, pilot_id)
     blocks, flags, people_shown = [], [], False
     for s in watched:
+        budget.check()
         month0 = _first(s.plan_starts_on) if s.plan_starts_on else default_month
         scan = _scan(session, s, month0, distance_m=distance_m, place_m=place_m,
                      layer_ids=chosen)
@@ -259,13 +279,10 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
     # Places (where people and presences are recorded) before features, nearest first.
     flags.sort(key=lambda f: (f["source"]["name"], f["dest"]["kind"] != "place",
                               f["dest"]["distance_m"]))
-    audit.record(session, actor, "read", "displacement_watch", pilot_id, pilot_id=pilot_id,
-                 personal_data=people_shown,
-                 detail={"distance_m": distance_m, "flags": len(flags)})
-    return jsonable({"selection": selection, "rule": rule, "distance_m": distance_m,
-            "place_m": place_m, "default_month": month_label(default_month),
-            "layers": layers, "places": blocks, "flags": flags,
-            "move_window_months": MOVE_WINDOW_MONTHS})
+    return ({"selection": selection, "rule": rule, "distance_m": distance_m,
+             "place_m": place_m, "default_month": month_label(default_month),
+             "layers": [], "places": blocks, "flags": flags,
+             "move_window_months": MOVE_WINDOW_MONTHS}, people_shown, len(flags))
 
 
 def _destination(session: Session, pilot_id: int, kind: str,

@@ -64,7 +64,8 @@ def iso(value: dt.datetime | dt.date | None) -> str | None:
     if value is None:
         return None
     if isinstance(value, dt.datetime):
-        return value.astimezone(LOCAL_TZ).isoformat(timespec="minutes")
+        # RFC 3339 date-time (seconds included), as the API document declares.
+        return value.astimezone(LOCAL_TZ).isoformat(timespec="seconds")
     return value.isoformat()
 
 

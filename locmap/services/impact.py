@@ -27,6 +27,7 @@ from locmap.queries import impact as q
 from locmap.queries.assessment import PLACE_RADIUS_M, PlaceRow, place_row
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
+from locmap.services.limits import analysis_time_limit
 from locmap.services.permissions import Actor, require
 
 __all__ = [
@@ -202,9 +203,10 @@ def place_impact(
     if intervention is None:
         intervention, source = intervention_default(session, place_id, pilot.start_date)
 
-    rows = q.area_month_counts(session, place_id, place_m=place_m, buffer_m=buffer_m,
-                               buffer_place_ids=tuple(p.id for p in buffer_places),
-                               control_geojson=control_json)
+    with analysis_time_limit(session, "the impact analysis"):
+        rows = q.area_month_counts(session, place_id, place_m=place_m, buffer_m=buffer_m,
+                                   buffer_place_ids=tuple(p.id for p in buffer_places),
+                                   control_geojson=control_json)
     month0 = dt.date(intervention.year, intervention.month, 1)
     if not rows:
         raise InvalidData("There are no incidents in this pilot's area to compare.")

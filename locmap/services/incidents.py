@@ -81,6 +81,7 @@ def _check_fields(session: Session, pilot_id: int, data: dict[str, Any]) -> None
         raise InvalidData(f"Unknown harm category {data['category']!r}.",
                           details={"field": "category"})
     if "severity" in data and not (isinstance(data["severity"], int)
+                                   and not isinstance(data["severity"], bool)
                                    and 1 <= data["severity"] <= 5):
         raise InvalidData("Severity is a whole number from 1 (low) to 5 (high).",
                           details={"field": "severity"})

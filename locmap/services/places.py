@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap.errors import InvalidData, NotFound
-from locmap.geo import parse_geojson_geometry, to_geojson, wkb_to_shape
+from locmap.geo import PLACE_MAX_VERTICES, parse_geojson_geometry, to_geojson, wkb_to_shape
 from locmap.models import Agency, Incident, Pilot, Place
 from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
@@ -168,7 +168,8 @@ def _locality_warnings(session: Session, pilot_id: int, geom: BaseGeometry | Non
 
 
 def _parse_geometry(value: dict[str, Any] | None) -> BaseGeometry | None:
-    return None if value is None else parse_geojson_geometry(value)
+    return None if value is None else parse_geojson_geometry(
+        value, max_vertices=PLACE_MAX_VERTICES)
 
 
 def _feature_of(session: Session, place: Place, warnings: list[str],

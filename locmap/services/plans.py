@@ -295,8 +295,8 @@ def _check_action(session: Session, plan: Plan, data: dict[str, Any]) -> dict[st
 
 
 def _set_factors(session: Session, plan: Plan, action: Action, factor_ids: Any) -> None:
-    if not isinstance(factor_ids, list | tuple) or not all(isinstance(i, int)
-                                                            for i in factor_ids):
+    if not isinstance(factor_ids, list | tuple) or not all(
+            isinstance(i, int) and not isinstance(i, bool) for i in factor_ids):
         raise InvalidData("factor_ids must be a list of factor ids.")
     own = set(session.scalars(select(SafetyFactor.id).where(
         SafetyFactor.assessment_id == plan.assessment_id)))

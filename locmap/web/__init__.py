@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from locmap.config import load_settings
 from locmap.db import Database
 from locmap.errors import LocmapError, NotFound
+from locmap.services import limits
 from locmap.vocab import label
 from locmap.web import hardening
 from locmap.web.context import init_request_scope
@@ -49,10 +50,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCMAP_DATA_DIR=str(settings.data_dir),
         LOCMAP_TRUSTED_PROXIES=settings.trusted_proxies,
         LOCMAP_REQUIRE_WORKER=settings.require_worker,
+        LOCMAP_ANALYSIS_SECONDS=settings.analysis_seconds,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if config:
         app.config.update(config)
+    limits.configure(float(app.config["LOCMAP_ANALYSIS_SECONDS"]))
     db = app.config.get("DATABASE") or Database.from_settings(settings)
     app.extensions["locmap_db"] = db
     _trust_proxies(app, int(app.config["LOCMAP_TRUSTED_PROXIES"]))
@@ -200,7 +203,12 @@ def _error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Any:
         status = exc.code or 500
+        # The exception's own headers (a 405's Allow, RFC 9110 15.5.6) travel with the
+        # rendered answer; its content type does not.
+        headers = [(k, v) for k, v in exc.get_headers()
+                   if k.lower() not in ("content-type", "content-length")]
         if _wants_json():
             return jsonify(error=exc.name.lower().replace(" ", "_"),
-                           message=exc.description), status
-        return render_template("error.html", status=status, message=exc.description), status
+                           message=exc.description), status, headers
+        return render_template("error.html", status=status,
+                               message=exc.description), status, headers

@@ -70,7 +70,7 @@ def test_record_and_list_a_site_visit(pr: Api, world: World, session: Session) -
     assert r.status_code == 201, r.json
     obs = r.json
     # A naive time is UK local time: 15:30 BST on 3 June.
-    assert obs["started_at"] == "2025-06-03T15:30+01:00"
+    assert obs["started_at"] == "2025-06-03T15:30:00+01:00"
     assert obs["young_people"] == 22 and obs["concerns"] == ["signs of dealing"]
     assert obs["observer"] == "practitioner" and obs["version"] == 1
     row = session.get_one(Observation, obs["id"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import re
 from typing import Any
@@ -113,3 +114,31 @@ def test_demo_network_shows_groups_adults_and_the_shared_library(session: Sessio
     before, _ = network.analysis(session, actor, pilot.id, as_of=shift.date(dt.date(2024, 11, 1)))
     burger = next(p for p in before.places.places if p.name == "Burger Hub")
     assert len(burger.groups) >= 2
+
+
+def test_sampled_connectors_are_labelled_approximate_on_the_page_and_in_the_api(
+    auth: AuthActions, client: Any, world: World, session: Session,
+    monkeypatch: Any,
+) -> None:
+    from locmap.models import Relationship
+    from locmap.network import connectors
+
+    pid = world.pilot.id
+    people = [Person(pilot_id=pid, pseudonym=f"YP-9{i:02}", kind="young_person")
+              for i in range(6)]
+    session.add_all(people)
+    session.flush()
+    session.add_all(Relationship(pilot_id=pid, person_a_id=a.id, person_b_id=b.id,
+                                 type="friend") for a, b in itertools.pairwise(people))
+    session.flush()
+    auth.login("practitioner@test.invalid")
+    html = client.get(f"/pilots/{pid}/network").get_data(as_text=True)
+    assert 'id="connectors-approximate"' not in html  # 7 young people: exact
+    monkeypatch.setattr(connectors, "EXACT_MAX_NODES", 3)
+    monkeypatch.setattr(connectors, "SAMPLE_SIZE", 2)
+    html = client.get(f"/pilots/{pid}/network").get_data(as_text=True)
+    assert 'id="connectors-approximate">approximate</span>' in html
+    assert "Approximate: betweenness estimated from 2 of 7 young people" in html
+    data = client.get(f"/api/v1/pilots/{pid}/network/analysis").get_json()
+    assert data["connectors"]["betweenness_exact"] is False
+    assert data["connectors"]["betweenness_note"].startswith("Approximate")

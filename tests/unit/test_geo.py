@@ -1,8 +1,10 @@
+import math
+
 import pytest
 import shapely
 
 from locmap.errors import InvalidGeometry
-from locmap.geo import parse_geojson_geometry, to_multipolygon
+from locmap.geo import PLACE_MAX_VERTICES, parse_geojson_geometry, to_multipolygon
 
 
 def test_valid_polygon_is_normalised_to_rfc7946_winding() -> None:
@@ -44,6 +46,27 @@ def test_wrong_type_and_garbage_are_refused() -> None:
         parse_geojson_geometry({"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]})
 
 
-def test_z_values_are_dropped() -> None:
-    geom = parse_geojson_geometry({"type": "Point", "coordinates": [-1.5, 52.5, 80.0]})
-    assert not geom.has_z
+def test_z_values_are_refused_not_dropped() -> None:
+    with pytest.raises(InvalidGeometry, match=r"\(-1.5, 52.5, 80\) has a third value"):
+        parse_geojson_geometry({"type": "Point", "coordinates": [-1.5, 52.5, 80.0]})
+    with pytest.raises(InvalidGeometry, match="height"):
+        parse_geojson_geometry({"type": "Polygon", "coordinates": [
+            [[0, 0, 1], [1, 0, 1], [1, 1, 1], [0, 0, 1]]]})
+
+
+def test_unclosed_rings_are_refused_not_closed() -> None:
+    with pytest.raises(InvalidGeometry, match="ring is not closed"):
+        parse_geojson_geometry({"type": "MultiPolygon", "coordinates": [
+            [[[0, 0], [1, 0], [1, 1], [0, 0]]], [[[2, 2], [3, 2], [3, 3], [2, 3]]]]})
+
+
+def test_places_have_a_lower_vertex_cap() -> None:
+    def circle(n: int) -> dict[str, object]:  # n vertices, the last repeating the first
+        ring = [[math.cos(i / (n - 1) * 2 * math.pi), math.sin(i / (n - 1) * 2 * math.pi)]
+                for i in range(n - 1)]
+        return {"type": "Polygon", "coordinates": [[*ring, ring[0]]]}
+
+    assert parse_geojson_geometry(circle(5_000), max_vertices=PLACE_MAX_VERTICES).is_valid
+    assert parse_geojson_geometry(circle(5_001)).is_valid  # a locality may be detailed
+    with pytest.raises(InvalidGeometry, match="5,001 vertices; the limit is 5,000 for a place"):
+        parse_geojson_geometry(circle(5_001), max_vertices=PLACE_MAX_VERTICES)

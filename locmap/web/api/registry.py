@@ -31,7 +31,35 @@ from locmap.web.context import actor, login_required
 
 __all__ = ["ApiRegistry"]
 
-_RULE_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
+# A werkzeug rule argument: <name>, <conv:name> or <conv(args):name>.
+_RULE_ARG = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
+_WRITES = frozenset({"post", "put", "patch", "delete"})
+
+# The one body of every error answer (domain errors, validation, the request guards).
+_ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string", "description": "machine-readable code"},
+        "message": {"type": "string", "description": "what went wrong, in words"},
+        "details": {"type": "object", "additionalProperties": True,
+                    "description": "field errors, the current record of a conflict, ..."},
+    },
+    "additionalProperties": False,
+}
+
+
+def _path_param(conv: str, args: str, name: str) -> dict[str, Any]:
+    """The OpenAPI path parameter of one rule argument (``any(...)`` is an enum)."""
+    schema: dict[str, Any]
+    if conv == "int":
+        schema = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+    elif conv == "any":
+        schema = {"type": "string",
+                  "enum": [a.strip().strip("'\"") for a in args.split(",") if a.strip()]}
+    else:
+        schema = {"type": "string"}
+    return {"in": "path", "name": name, "required": True, "schema": schema}
 
 
 @dataclass
@@ -46,7 +74,7 @@ class _Route:
     many: bool
     status: int
     description: str
-    path_args: list[tuple[str, str]] = field(default_factory=list)
+    path_args: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _authorize(pilot_id: int, permission: str | None) -> None:
@@ -105,7 +133,8 @@ class ApiRegistry:
                 rule=rule, method=method.lower(), summary=summary, tag=tag, body=body,
                 query=query, response=response, many=many, status=status,
                 description=(fn.__doc__ or "").strip(),
-                path_args=[(conv or "string", name) for conv, name in _RULE_ARG.findall(rule)],
+                path_args=[(conv or "string", args, name)
+                           for conv, args, name in _RULE_ARG.findall(rule)],
             ))
             return wrapped
 
@@ -119,17 +148,19 @@ class ApiRegistry:
                   "Safeguarding. Session-cookie authentication; state-changing requests need "
                   "the X-CSRFToken header."},
         )
+        spec.components.schema("Error", _ERROR_SCHEMA)
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+        def answer(description: str) -> dict[str, Any]:
+            return {"description": description, "content": error}
+
         paths: dict[str, dict[str, Any]] = {}
         for r in self.routes:
-            path = prefix + _RULE_ARG.sub(r"{\2}", r.rule)
+            path = prefix + _RULE_ARG.sub(r"{\3}", r.rule)
             op: dict[str, Any] = {"summary": r.summary, "tags": [r.tag], "responses": {}}
             if r.description:
                 op["description"] = r.description
-            params: list[dict[str, Any]] = [
-                {"in": "path", "name": name, "required": True,
-                 "schema": {"type": "integer" if conv == "int" else "string"}}
-                for conv, name in r.path_args
-            ]
+            params: list[dict[str, Any]] = [_path_param(*arg) for arg in r.path_args]
             if r.query is not None:
                 params.append({"in": "query", "schema": r.query})
             if params:
@@ -143,14 +174,33 @@ class ApiRegistry:
                 if r.many:
                     schema = {"type": "array", "items": r.response}
                 ok["content"] = {"application/json": {"schema": schema}}
-            op["responses"][str(r.status)] = ok
-            if not r.rule.endswith("openapi.json"):
-                op["responses"]["401"] = {"description": "Not logged in"}
-                op["responses"]["404"] = {"description": "Absent or not visible to you"}
-            if r.body is not None or r.query is not None:
-                op["responses"]["422"] = {"description": "Invalid input, with field errors"}
-            if r.method != "get":
-                op["responses"]["403"] = {"description": "Your role does not allow this"}
+            responses = op["responses"]
+            responses[str(r.status)] = ok
+            write = r.method in _WRITES
+            if r.rule.endswith("openapi.json"):
+                paths.setdefault(path, {})[r.method] = op
+                continue
+            # 400: a request the guards refuse before validation (NUL bytes or lone
+            # surrogates in any query or body text, JSON nested too deep, a write without
+            # its CSRF token or with no JSON body).
+            responses["400"] = answer("Malformed request: unreadable text or JSON, or a "
+                                      "write without its CSRF token")
+            responses["401"] = answer("Not logged in")
+            if write:
+                responses["403"] = answer("Your role does not allow this")
+            responses["404"] = answer("Absent or not visible to you")
+            if write:
+                responses["409"] = answer("Someone else changed the record first (the "
+                                          "current record is in details), or it can no "
+                                          "longer change")
+            if r.body is not None:
+                responses["413"] = answer("The request body is over the size limit")
+            # 422: field errors, and any value the services or the database refuse.
+            responses["422"] = answer("Invalid input, with the reason (field errors in "
+                                      "details)")
+            if r.tag in ("impact",) or r.rule.endswith(("/indicators", "/submit")):
+                responses["503"] = answer("The analysis took too long and was stopped "
+                                          "(LOCMAP_ANALYSIS_SECONDS)")
             paths.setdefault(path, {})[r.method] = op
         for path, ops in paths.items():
             spec.path(path=path, operations=ops)
