@@ -42,6 +42,7 @@ from scipy.optimize import linprog
 __all__ = [
     "PUBLISHED", "WITHHELD", "ABSENT", "MARK", "BASE", "CellRef", "TableSpec",
     "ReleasedTable", "Release", "round_to_base", "published_bounds", "attack", "protect",
+    "partner_value",
 ]
 
 PUBLISHED, WITHHELD, ABSENT = "published", "withheld", "absent"
@@ -61,6 +62,24 @@ def round_to_base(n: int, base: int = BASE) -> int:
     [0, 0, 5, 5, 10, 10, 15]
     """
     return base * ((n + base // 2) // base)
+
+
+def partner_value(value: float | None, threshold: int = 5,
+                  base: int = BASE) -> float | str | None:
+    """One count (or a rate of one) that stands alone, as partners see it: 0, withheld
+    below `threshold` (:data:`MARK`), else rounded to `base`. A figure in no additive
+    relation needs no complement; anything in a table goes through :func:`protect`.
+
+    Examples
+    --------
+    >>> [partner_value(v) for v in (None, 0, 2, 4.5, 7, 12.4)]
+    [None, 0, '[c]', '[c]', 5, 10]
+    """
+    if value is None or value == 0:
+        return value
+    if 0 < value < threshold:
+        return MARK
+    return round_to_base(int(value + 0.5), base)
 
 
 def published_bounds(value: int, threshold: int, base: int = BASE) -> tuple[float, float]:
@@ -101,6 +120,9 @@ class TableSpec:
     counts: Sequence[Sequence[int]]
     row_totals: bool = True
     col_totals: bool = True
+    floor: int = 0
+    """What a reader knows every inner cell to be at least (1 for a list that shows only
+    rows with something in them)."""
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -199,6 +221,7 @@ class _System:
     a_eq: np.ndarray                        # relations: total - sum(members) = 0
     var_relations: list[list[int]]          # variable -> relations it appears in
     rel_vars: list[list[int]]               # relation -> its variables
+    floor: list[float]                      # a reader's lower bound when withheld
 
 
 def _system(specs: Sequence[TableSpec], links: Iterable[tuple[CellRef, CellRef]]) -> _System:
@@ -228,17 +251,20 @@ def _system(specs: Sequence[TableSpec], links: Iterable[tuple[CellRef, CellRef]]
     cells: dict[CellRef, int] = {}
     names: list[CellRef] = []
     is_total: list[bool] = []
+    floor: list[float] = []
     for ref in order:
         root = uf.find(ref)
         if root not in roots:
             roots[root] = len(names)
             names.append(ref)
             is_total.append(True)
+            floor.append(0.0)
         v = roots[root]
         cells[ref] = v
         r, c = by_key[ref[0]].shape
         if ref[1] < r and ref[2] < c:
             is_total[v] = False
+            floor[v] = max(floor[v], float(by_key[ref[0]].floor))
     rows: list[np.ndarray] = []
     rel_vars: list[list[int]] = []
     for s in specs:
@@ -255,10 +281,10 @@ def _system(specs: Sequence[TableSpec], links: Iterable[tuple[CellRef, CellRef]]
         for v in vs:
             var_relations[v].append(k)
     a_eq = np.array(rows) if rows else np.zeros((0, len(names)))
-    return _System(cells, names, is_total, a_eq, var_relations, rel_vars)
+    return _System(cells, names, is_total, a_eq, var_relations, rel_vars, floor)
 
 
-def _interval(system: _System, bounds: list[tuple[float, float | None]],
+def _interval(system: _System, bounds: Sequence[tuple[float, float | None]],
               var: int) -> tuple[float, float]:
     """Minimum and maximum of `var` subject to the relations and `bounds` (HiGHS)."""
     n = len(system.names)
@@ -320,7 +346,6 @@ def attack(
     """
     system = _system(specs, links)
     n = len(system.names)
-    bounds: list[tuple[float, float | None]] = [(0.0, None)] * n
     known: list[tuple[float, float] | None] = [None] * n
     for ref, v in system.cells.items():
         value = published[ref[0]][ref[1]][ref[2]]
@@ -333,7 +358,7 @@ def attack(
             prev = known[v]
             assert prev is not None
             known[v] = (max(prev[0], b[0]), min(prev[1], b[1]))
-    bounds = [(0.0, None) if k is None else k for k in known]
+    bounds = [(system.floor[v], None) if k is None else k for v, k in enumerate(known)]
     out: dict[CellRef, tuple[float, float]] = {}
     cache: dict[int, tuple[float, float]] = {}
     for ref, v in system.cells.items():
@@ -398,8 +423,8 @@ def protect(
     assigned = [False] * n
     for s in specs:
         full = s.augmented()
-        if (full < 0).any():
-            raise ValueError(f"table {s.key!r} has a negative count")
+        if (full < 0).any() or (full[:-1, :-1] < s.floor).any():
+            raise ValueError(f"table {s.key!r} has a count below {max(s.floor, 0)}")
         for i, j in np.ndindex(full.shape):
             ref = (s.key, i, j)
             if ref not in system.cells:
@@ -409,12 +434,12 @@ def protect(
                 raise ValueError(f"linked cells differ: {system.names[v]} = {truth[v]} but "
                                  f"{ref} = {full[i, j]}")
             truth[v], assigned[v] = full[i, j], True
-    withheld = [(0 < t < threshold) for t in truth]
+    withheld = [bool(0 < t < threshold) for t in truth]
 
     def bounds() -> list[tuple[float, float | None]]:
-        return [(0.0, None) if w else published_bounds(round_to_base(int(t), base),
-                                                      threshold, base)
-                for w, t in zip(withheld, truth, strict=True)]
+        return [(system.floor[v], None) if withheld[v]
+                else published_bounds(round_to_base(int(truth[v]), base), threshold, base)
+                for v in range(n)]
 
     def candidate(var: int) -> int | None:
         relations = list(system.var_relations[var])

@@ -71,6 +71,19 @@ def test_an_unbounded_withheld_cell_has_an_infinite_interval() -> None:
     assert got[("t", 0, 0)] == (0.0, float("inf"))
 
 
+def test_a_list_of_non_empty_rows_tells_the_reader_each_is_at_least_one() -> None:
+    # Places listed only when they had incidents: two withheld rows summing to 5..7.
+    spec = TableSpec("t", [[3], [4], [20]], row_totals=False)
+    got = attack([spec], {"t": [[N, N], [N, N], [20, N], [25, N]]})
+    assert got[("t", 0, 0)] == (0.0, 9.0)
+    floored = TableSpec("t", [[3], [4], [20]], row_totals=False, floor=1)
+    assert attack([floored], {"t": [[N, N], [N, N], [20, N], [25, N]]})[("t", 0, 0)] == (1.0, 8.0)
+    release = protect([floored])
+    assert all(high - low >= 5 for low, high in release.intervals.values())
+    with pytest.raises(ValueError, match="below 1"):
+        protect([TableSpec("t", [[0], [4]], floor=1)])
+
+
 def test_rounding_and_bounds() -> None:
     assert [round_to_base(n) for n in (5, 7, 8, 12, 13, 102)] == [5, 5, 10, 10, 15, 100]
     assert published_bounds(5, 5) == (5.0, 7.0)  # a published count is never below 5
