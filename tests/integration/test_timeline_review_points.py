@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.models import KPI, Action, Assessment, Incident, KPIMeasurement, Plan
-from locmap.services import accounts, plans, timeline
+from locmap.services import accounts, kpis, timeline
 from tests import factories
 
 TODAY = dt.date(2026, 11, 22)
@@ -97,10 +97,11 @@ def test_review_point_page_and_minutes(client: Any, auth: Any, session: Session,
     kpi = timeline.review_point_detail(session, reviewer, pid, second, today=TODAY)["kpis"][0]
     assert (kpi["values"], kpi["latest"], kpi["baseline"], kpi["target"]) == ([10, 5], 5, 10, 5)
     assert kpi["trend"] == "improving"
-    shown = plans.plan_detail(session, reviewer, plan.id, pilot_id=pid)["kpis"][0]
+    shown = kpis.kpi_dicts(plan, partner=True)[0]
     assert [m["value"] for m in shown["measurements"]] == [10, 5] and shown["protected"]
-    exact = plans.plan_detail(session, coord, plan.id, pilot_id=pid)["kpis"][0]
-    assert [m["value"] for m in exact["measurements"]] == [12, 7] and not exact["protected"]
+    kpi_id = shown["id"]
+    assert [m["value"] for m in kpis.list_measurements(session, reviewer, kpi_id)] == [10, 5]
+    assert [m["value"] for m in kpis.list_measurements(session, coord, kpi_id)] == [12, 7]
 
     base = f"/api/v1/pilots/{pid}/review-points/{first}"
     auth.login("practitioner@test.invalid")
