@@ -63,6 +63,9 @@ def test_police_reviewer_sees_small_numbers_withheld(page: Any, live_server: str
     assert page.get_by_label("exact numbers").count() == 0  # no toggle for partners
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/dashboard-reviewer.png", full_page=True)
+        page.set_viewport_size({"width": 390, "height": 844})
+        page.screenshot(path=f"{SHOTS}/dashboard-reviewer-phone.png", full_page=False)
+        page.set_viewport_size({"width": 1280, "height": 800})
     page.locator("#printable").click()
     page.wait_for_selector("body.printable")  # the printable page, not the one it left
     assert not page.locator(".dash-controls").is_visible()
