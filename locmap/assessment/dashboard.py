@@ -2,9 +2,11 @@
 
 Plain records in (one per young person: exploitation category, case status, date of the
 last risk assessment, the day their record was created, their district), count tables out.
-Each table is then *published*: exactly for the owning team, or through
-:func:`locmap.assessment.suppression.suppress_table` for partners, so that no count below
-the threshold can be read or worked out from the totals.
+Each table is then *published*: exactly for the owning team, or, for partners, all the
+tables of one quarter end together through :func:`locmap.assessment.disclosure.protect`
+(:func:`publish_all`): every count rounded to base 5, small counts withheld, and enough
+others withheld that, jointly across the tables, no withheld count can be narrowed to an
+interval narrower than the threshold.
 
 Rules (also printed on the page):
 
@@ -13,6 +15,8 @@ Rules (also printed on the page):
   An assessment dated after the "as of" date was not known then; the young person counts
   as *overdue* on that date, or *not recorded* when there is no assessment at all.
 - *Counted on a date*: a young person whose record was created on or before that date.
+- *Partner figures*: at calendar quarter ends only (:func:`partner_quarter_end`), so that
+  two pictures a few days apart cannot be differenced into one young person.
 - *Trend*: at each calendar quarter end, the young people recorded by then, by their
   current category. Categories have no history yet, so a change of category moves a young
   person in every quarter; the trend shows who the partnership knew of, not how
@@ -27,17 +31,24 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from locmap.assessment.suppression import PUBLISHED, SuppressedTable, suppress_table
+from locmap.assessment import disclosure
+from locmap.assessment.suppression import PUBLISHED, SuppressedTable
 
 __all__ = [
     "YoungPersonRecord", "CountTable", "PublishedTable", "UNKNOWN_DISTRICT", "NOT_RECORDED",
     "RISK_STATUSES", "one_month_before", "risk_assessment_status", "quarter_ends",
-    "crosstab", "dashboard_tables", "publish",
+    "crosstab", "dashboard_tables", "publish", "publish_all", "last_quarter_end",
+    "partner_quarter_end", "dashboard_links", "PARTNER_RULE",
 ]
 
 UNKNOWN_DISTRICT = "Unknown district"
 NOT_RECORDED = "not_recorded"
 RISK_STATUSES = ("up_to_date", "overdue", NOT_RECORDED)
+PARTNER_RULE = ("Figures at quarter ends, rounded to the nearest 5, small numbers withheld. "
+                "Counts from 1 to {small} are withheld, and so are some others, so that none "
+                "can be worked out from totals or from the other tables; a withheld number "
+                "shows as \"{mark}\". Totals are rounded on their own, so rounded numbers "
+                "need not add up.")
 _EXACT_RULE = ("Exact numbers, visible only to the pilot's own team. Partners see this table "
                "with small numbers withheld.")
 
@@ -150,6 +161,40 @@ def quarter_ends(start: dt.date, as_of: dt.date, *, limit: int = 8) -> list[dt.d
         ends.append(end)
         year, quarter = (year, quarter + 1) if quarter < 4 else (year + 1, 1)
     return ends[-limit:]
+
+
+def last_quarter_end(day: dt.date) -> dt.date:
+    """The latest calendar quarter end on or before `day`.
+
+    Examples
+    --------
+    >>> last_quarter_end(dt.date(2026, 11, 22)), last_quarter_end(dt.date(2026, 9, 30))
+    (datetime.date(2026, 9, 30), datetime.date(2026, 9, 30))
+    >>> last_quarter_end(dt.date(2026, 2, 1))
+    datetime.date(2025, 12, 31)
+    """
+    tomorrow = day + dt.timedelta(days=1)
+    if tomorrow.day == 1 and tomorrow.month in (1, 4, 7, 10):
+        return day
+    return dt.date(day.year, 3 * ((day.month - 1) // 3) + 1, 1) - dt.timedelta(days=1)
+
+
+def partner_quarter_end(requested: dt.date | None, today: dt.date) -> dt.date:
+    """The quarter end partners are shown for a `requested` date.
+
+    Partner figures exist at completed quarter ends only: the last quarter end on or
+    before `requested`, and never later than the last one before `today` (a quarter that
+    ends today is still being recorded). No date asks for the latest.
+
+    Examples
+    --------
+    >>> today = dt.date(2026, 11, 22)
+    >>> [partner_quarter_end(d, today).isoformat() for d in (
+    ...     None, dt.date(2026, 8, 15), dt.date(2026, 6, 30), dt.date(2027, 5, 1))]
+    ['2026-09-30', '2026-06-30', '2026-06-30', '2026-09-30']
+    """
+    latest = last_quarter_end(today - dt.timedelta(days=1))
+    return latest if requested is None else min(last_quarter_end(requested), latest)
 
 
 def crosstab(pairs: Iterable[tuple[str, str]], rows: Sequence[str],
@@ -276,19 +321,84 @@ def _percent_first_column(t: SuppressedTable) -> tuple[str, ...]:
     return tuple(out)
 
 
-def publish(table: CountTable, *, suppressed: bool, threshold: int) -> PublishedTable:
-    """The table as a reader sees it: `suppressed` for partners, exact for the team.
+def _partner_table(table: CountTable, released: disclosure.ReleasedTable,
+                   threshold: int) -> SuppressedTable:
+    return SuppressedTable(
+        row_labels=(*table.row_labels, "Total"), col_labels=(*table.col_labels, "Total"),
+        display=released.display(), values=released.values, flags=released.flags,
+        threshold=threshold, zeros="show",
+        rule_text=PARTNER_RULE.format(small=threshold - 1, mark=disclosure.MARK))
 
-    A percentage is shown only when its numerator and denominator are both published,
-    so a percentage never gives away a withheld count.
-    """
-    if not table.counts or not table.col_labels:
-        raise ValueError(f"table {table.key!r} has no cells")
-    t = (suppress_table(table.counts, table.row_labels, table.col_labels, threshold=threshold)
-         if suppressed else _exact(table))
+
+def _published(table: CountTable, t: SuppressedTable, suppressed: bool) -> PublishedTable:
     percent = _percent_first_column(t) if table.key == "risk_assessment" else None
     return PublishedTable(
         key=table.key, title=table.title, table=t, suppressed=suppressed,
         show_row_totals=table.show_row_totals, note=table.note, percent_column=percent,
         percent_label="% up to date" if percent else "",
     )
+
+
+def dashboard_links(tables: Sequence[CountTable],
+                    as_of: dt.date) -> list[tuple[disclosure.CellRef, disclosure.CellRef]]:
+    """Cells that are the same number in two of the dashboard's tables.
+
+    The young people of a category are the row total of ``by_district`` and
+    ``by_case_status`` and, when `as_of` is the trend's last quarter end, its last column;
+    a district's young people are a column total of ``by_district`` and a row total of
+    ``risk_assessment``; all four share the grand total.
+    """
+    by = {t.key: t for t in tables}
+    links: list[tuple[disclosure.CellRef, disclosure.CellRef]] = []
+    d = by.get("by_district")
+    if d is None:
+        return links
+    n_cat, n_dist = len(d.row_labels), len(d.col_labels)
+    s = by.get("by_case_status")
+    if s is not None and s.row_labels == d.row_labels:
+        links += [(("by_district", i, n_dist), ("by_case_status", i, len(s.col_labels)))
+                  for i in range(n_cat + 1)]
+    r = by.get("risk_assessment")
+    if r is not None and r.row_labels == d.col_labels:
+        links += [(("by_district", n_cat, j), ("risk_assessment", j, len(r.col_labels)))
+                  for j in range(n_dist + 1)]
+    t = by.get("trend")
+    if (t is not None and t.row_labels == d.row_labels and t.col_labels
+            and t.col_labels[-1] == as_of.isoformat()):
+        last = len(t.col_labels) - 1
+        links += [(("by_district", i, n_dist), ("trend", i, last)) for i in range(n_cat + 1)]
+    return links
+
+
+def publish_all(tables: Sequence[CountTable], *, suppressed: bool, threshold: int,
+                as_of: dt.date) -> list[PublishedTable]:
+    """Every table as a reader sees it: exact for the team, or protected jointly.
+
+    For partners the tables go through :func:`locmap.assessment.disclosure.protect`
+    together, with the cells they share (:func:`dashboard_links`), so that no withheld
+    count can be narrowed down by combining tables. A percentage is shown only when its
+    numerator and denominator are both published (and then from the rounded numbers).
+    """
+    for table in tables:
+        if not table.counts or not table.col_labels:
+            raise ValueError(f"table {table.key!r} has no cells")
+    if not suppressed:
+        return [_published(t, _exact(t), False) for t in tables]
+    specs = [disclosure.TableSpec(t.key, t.counts, row_totals=t.show_row_totals)
+             for t in tables]
+    release = disclosure.protect(specs, links=dashboard_links(tables, as_of),
+                                 threshold=threshold)
+    return [_published(t, _partner_table(t, release.tables[t.key], threshold), True)
+            for t in tables]
+
+
+def publish(table: CountTable, *, suppressed: bool, threshold: int) -> PublishedTable:
+    """One table as a reader sees it (:func:`publish_all` with this table alone)."""
+    if not table.counts or not table.col_labels:
+        raise ValueError(f"table {table.key!r} has no cells")
+    if not suppressed:
+        return _published(table, _exact(table), False)
+    spec = disclosure.TableSpec(table.key, table.counts, row_totals=table.show_row_totals)
+    release = disclosure.protect([spec], threshold=threshold)
+    return _published(table, _partner_table(table, release.tables[table.key], threshold),
+                      True)

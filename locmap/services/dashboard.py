@@ -1,9 +1,12 @@
 """The partnership dashboard: the current picture of the pilot's young people, in counts.
 
-Every member of a pilot may read it. Partner reviewers always get small numbers withheld
-(:func:`locmap.assessment.suppression.suppress_table`, threshold from the app setting);
-the owning team sees exact numbers and may preview the partner version. Exports carry
-the same suppression as the screen, say what they contain, and are audited.
+Every member of a pilot may read it. Partner reviewers always get the partner version:
+figures at a completed calendar quarter end only (any other date is snapped back to the
+last quarter end on or before it, :func:`locmap.assessment.dashboard.partner_quarter_end`),
+every count rounded to base 5, small counts withheld, and the four tables protected
+jointly (:func:`locmap.assessment.dashboard.publish_all`; threshold from the app setting).
+The owning team sees exact numbers on any date and may preview the partner version.
+Exports carry the same protection as the screen, say what they contain, and are audited.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.assessment.dashboard import PublishedTable, dashboard_tables, publish
+from locmap.assessment.dashboard import (
+    PublishedTable,
+    dashboard_tables,
+    partner_quarter_end,
+    publish_all,
+    quarter_ends,
+)
 from locmap.errors import InvalidData
 from locmap.io.export import neutralise_cell
 from locmap.queries import dashboard as q
@@ -49,11 +58,23 @@ class Dashboard:
     threshold: int
     young_people: int | None
     tables: list[PublishedTable]
+    requested_as_of: dt.date | None = None
+    quarters: tuple[dt.date, ...] = ()
+
+    @property
+    def snapped(self) -> bool:
+        """A partner asked for a date that is not a completed quarter end."""
+        return (self.suppressed and self.requested_as_of is not None
+                and self.requested_as_of != self.as_of)
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
         return {"pilot_id": self.pilot_id, "pilot_name": self.pilot_name,
                 "as_of": self.as_of.isoformat(), "suppressed": self.suppressed,
+                "requested_as_of": (self.requested_as_of.isoformat()
+                                    if self.requested_as_of else None),
+                "quarter_end": self.suppressed,
+                "quarters": [q.isoformat() for q in self.quarters],
                 "threshold": self.threshold, "contains": CONTAINS,
                 "tables": [t.to_dict() for t in self.tables]}
 
@@ -67,7 +88,9 @@ def dashboard(
     Parameters
     ----------
     as_of : date, optional
-        The date of the picture (default today).
+        The date of the picture (default today). For the partner version, the last
+        completed quarter end on or before it (default: the last completed one): partner
+        figures exist at quarter ends only, so that two dates cannot be differenced.
     threshold : int
         Counts from 1 to ``threshold - 1`` are withheld for partners.
     partner_view : bool
@@ -84,22 +107,27 @@ def dashboard(
     pilot = get_pilot(session, actor, pilot_id, "dashboard.view")
     exact_allowed = can(actor, pilot_id, "aggregate.unsuppressed")
     suppressed = partner_view or not exact_allowed
-    as_of = as_of or clock.today()
+    today = clock.today()
+    requested = as_of
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 3:
         raise InvalidData(f"The suppression threshold must be a whole number of at least 3, "
                           f"got {threshold!r}.")
-    if as_of < dt.date(2000, 1, 1):
+    if requested is not None and requested < dt.date(2000, 1, 1):
         raise InvalidData("The 'as of' date must be in 2000 or later.")
+    as_of = partner_quarter_end(requested, today) if suppressed else (requested or today)
     records = q.young_people(session, pilot_id, as_of)
     tables = dashboard_tables(
         records, as_of=as_of, pilot_start=pilot.start_date,
         districts=q.district_names(session, pilot_id), categories=EXPLOITATION_CATEGORIES,
         case_statuses=CASE_STATUSES, label=_label)
-    published = [publish(t, suppressed=suppressed, threshold=threshold) for t in tables]
+    published = publish_all(tables, suppressed=suppressed, threshold=threshold, as_of=as_of)
     total = published[0].table.values[-1][-1]
+    latest = partner_quarter_end(None, today)
+    quarters = tuple(reversed(quarter_ends(min(pilot.start_date, latest), latest, limit=40)))
     return Dashboard(pilot_id=pilot_id, pilot_name=pilot.name, as_of=as_of,
                      suppressed=suppressed, can_see_exact=exact_allowed, threshold=threshold,
-                     young_people=total, tables=published)
+                     young_people=total, tables=published, requested_as_of=requested,
+                     quarters=quarters)
 
 
 def _label(word: str) -> str:
@@ -132,7 +160,8 @@ def export_dashboard(
 
 
 def _preamble(board: Dashboard) -> list[str]:
-    version = ("Partner version: small numbers withheld" if board.suppressed
+    version = ("Partner version: figures at the quarter end, rounded to the nearest 5, small "
+               "numbers withheld" if board.suppressed
                else "Exact numbers: for the pilot's own team only")
     return [f"{board.pilot_name}: partnership dashboard as of {board.as_of.isoformat()}",
             version, f"Contains: {CONTAINS}"]

@@ -7,7 +7,9 @@ awareness raising linked to the place, people per period; (d) community percepti
 safety, green minus red as a percentage of the safety-map areas over the place (or entered
 survey results). Periods are quarters aligned to the plan's start. Computing (b)–(d)
 writes one measurement per complete period, each saying where it came from, and never
-overwrites a measurement someone entered. Places are classified exactly as the assessment
+overwrites a measurement someone entered. Partners see the KPIs that count children or
+incidents (kinds a and b) rounded to base 5 with small values withheld
+(:func:`kpi_dicts` with ``partner=True``). Places are classified exactly as the assessment
 does (:func:`locmap.queries.assessment.classified_incidents`).
 """
 
@@ -22,13 +24,14 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.assessment import plan_logic as pl
+from locmap.assessment.disclosure import MARK, partner_value
 from locmap.errors import InvalidData, NotFound
 from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
 from locmap.queries import assessment as q
 from locmap.services import audit, plans
-from locmap.services.permissions import Actor
+from locmap.services.permissions import Actor, can
 from locmap.services.versioning import check_version
 
 __all__ = [
@@ -49,6 +52,7 @@ SUGGESTED: tuple[dict[str, Any], ...] = (
      "unit": "green minus red, % of rated areas", "direction": "increase"},
 )
 COMPUTED = ("b", "c", "d")
+COUNTS = ("a", "b")  # children supported; incidents of harm: protected for partners
 
 
 def suggested_kpis(plan_id: int) -> list[KPI]:
@@ -127,10 +131,23 @@ def update_kpi(session: Session, actor: Actor, kpi_id: int, changes: dict[str, A
     return kpi
 
 
-def _measurement_dict(m: KPIMeasurement) -> dict[str, Any]:
+def _measurement_dict(m: KPIMeasurement, protect: bool = False) -> dict[str, Any]:
+    value: Any = m.value
+    withheld = False
+    if protect:
+        shown = partner_value(m.value)
+        withheld = shown == MARK
+        value = None if withheld else shown
     return {"id": m.id, "period_start": m.period_start.isoformat(),
-            "period_end": m.period_end.isoformat(), "value": m.value, "source": m.source,
-            "computed": m.computed}
+            "period_end": m.period_end.isoformat(), "value": value, "source": m.source,
+            "computed": m.computed, **({"withheld": withheld} if protect else {})}
+
+
+def _protected(value: float | None, protect: bool) -> float | None:
+    if not protect:
+        return value
+    shown = partner_value(value)
+    return None if shown == MARK else shown  # type: ignore[return-value]
 
 
 def _upsert(kpi: KPI, period: pl.Period, value: float, source: str, computed: bool) -> bool:
@@ -179,18 +196,30 @@ def add_measurement(session: Session, actor: Actor, kpi_id: int, data: dict[str,
 
 def list_measurements(session: Session, actor: Actor, kpi_id: int, *,
                       pilot_id: int | None = None) -> list[dict[str, Any]]:
-    """A KPI's measurements in period order."""
-    kpi, _ = _kpi(session, actor, kpi_id, pilot_id, "assessment.view")
-    return [_measurement_dict(m) for m in kpi.measurements]
+    """A KPI's measurements in period order (protected for partners, as in
+    :func:`kpi_dicts`).
+    """
+    kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "assessment.view")
+    partner = not can(actor, plans.plan_pilot(session, plan), "aggregate.unsuppressed")
+    return [_measurement_dict(m, partner and kpi.kind in COUNTS) for m in kpi.measurements]
 
 
-def kpi_dicts(plan: Plan) -> list[dict[str, Any]]:
-    """The plan's KPIs, JSON-ready, with measurements."""
-    return [{"id": k.id, "kind": k.kind, "name": k.name, "unit": k.unit,
-             "baseline": k.baseline, "target": k.target, "direction": k.direction,
-             "version": k.version, "computable": k.kind in COMPUTED,
-             "measurements": [_measurement_dict(m) for m in k.measurements]}
-            for k in plan.kpis]
+def kpi_dicts(plan: Plan, *, partner: bool = False) -> list[dict[str, Any]]:
+    """The plan's KPIs, JSON-ready, with measurements.
+
+    With `partner`, the values, baseline and target of kinds a and b are rounded to base 5
+    and those below 5 withheld (None, with ``withheld: true`` on the measurement).
+    """
+    out = []
+    for k in plan.kpis:
+        protect = partner and k.kind in COUNTS
+        out.append({"id": k.id, "kind": k.kind, "name": k.name, "unit": k.unit,
+                    "baseline": _protected(k.baseline, protect),
+                    "target": _protected(k.target, protect), "direction": k.direction,
+                    "version": k.version, "computable": k.kind in COMPUTED,
+                    "protected": protect,
+                    "measurements": [_measurement_dict(m, protect) for m in k.measurements]})
+    return out
 
 
 def _series(session: Session, plan: Plan, since: dt.date) -> dict[str, list[Any]]:

@@ -2,7 +2,9 @@
 
 Every text cell passes :func:`locmap.io.export.neutralise_cell` (a description such as
 ``=HYPERLINK(...)`` must not run when a partner opens the file); numbers and dates stay
-typed. Each export is audited with what it held.
+typed. Each export is audited with what it held. Partners get the KPIs that count
+children or incidents (kinds a and b) as on screen: rounded to base 5, values below 5
+withheld as "[c]" (:func:`locmap.assessment.disclosure.partner_value`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from openpyxl import Workbook
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.assessment.disclosure import partner_value
 from locmap.errors import InvalidData
 from locmap.io.export import csv_lines, neutralise_cell
 from locmap.services import audit, plans
-from locmap.services.permissions import Actor, require
+from locmap.services.kpis import COUNTS
+from locmap.services.permissions import Actor, can, require
 from locmap.vocab import label
 
 __all__ = ["TABLES", "export_csv", "export_xlsx"]
@@ -39,9 +43,14 @@ def _rows(session: Session, actor: Actor, plan_id: int, pilot_id: int | None
              a["owner_agency"] or "", a["lead"], a["due_on"] or "", a["status"],
              "yes" if a["overdue"] else "", a["progress_notes"])
             for a in plans.action_dicts(session, plan, clock.today())]
-    meas = [(k.id, k.kind, k.name, k.unit, k.direction, k.baseline, k.target,
-             m.period_start.isoformat(), m.period_end.isoformat(), m.value, m.source,
-             "yes" if m.computed else "")
+    partner = not can(actor, pid, "aggregate.unsuppressed")
+
+    def shown(k: Any, value: float | None) -> Any:
+        return partner_value(value) if partner and k.kind in COUNTS else value
+
+    meas = [(k.id, k.kind, k.name, k.unit, k.direction, shown(k, k.baseline),
+             shown(k, k.target), m.period_start.isoformat(), m.period_end.isoformat(),
+             shown(k, m.value), m.source, "yes" if m.computed else "")
             for k in plan.kpis for m in k.measurements]
     return pid, {"actions": acts, "measurements": meas}
 

@@ -25,7 +25,7 @@ from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Agency, Assessment, Place, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
 from locmap.services import assessments, audit, kpis
-from locmap.services.permissions import Actor, require
+from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 
@@ -402,7 +402,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *,
         "gaps": [g.to_dict() for g in gaps],
         "gap_reasons": [{"id": r.id, "factor_id": r.factor_id, "context_name": r.context_name,
                          "reason": r.reason} for r in reasons],
-        "kpis": kpis.kpi_dicts(plan),
+        "kpis": kpis.kpi_dicts(plan, partner=not can(actor, pid, "aggregate.unsuppressed")),
         "review_points": [{"number": r.number, "due_on": r.due_on.isoformat()}
                           for r in points],
         "versions": list_plans(session, actor, pid, plan.assessment_id),

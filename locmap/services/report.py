@@ -2,9 +2,11 @@
 
 Permission first (any member of the pilot), then the data: the assessment (its context
 weighting, quadrants and key figures), the plan's actions and KPIs when the report is of
-a plan, the review history, and the map geometry. Partners get the suppressed version:
-incident counts and counts of children (KPI kinds a and b) from 1 to 4 print as "<5" and
-their charts are withheld, with a note saying so. No identities or restricted free text
+a plan, the review history, and the map geometry. Partners get the partner version:
+incident counts and the values of KPIs that count children or incidents (kinds a and b)
+are rounded to base 5, values from 1 to 4 print as "[c]" and their charts are withheld,
+with a note saying so
+(:func:`locmap.assessment.disclosure.partner_value`). No identities or restricted free text
 are read at all, so none can leak. Every report is audited.
 """
 
@@ -18,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.assessment.disclosure import MARK, partner_value
 from locmap.errors import Conflict
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
@@ -26,7 +29,7 @@ from locmap.services.assessments import assessment_view
 from locmap.services.permissions import Actor, can
 from locmap.services.review_history import history
 from locmap.services.reviews import get_subject
-from locmap.services.timeline import SMALL, shown_count
+from locmap.services.timeline import SMALL
 
 __all__ = ["report_data", "report_pdf_bytes"]
 
@@ -37,15 +40,19 @@ def _kpis(session: Session, plan: Plan, suppress: bool) -> list[dict[str, Any]]:
     out = []
     for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
         ms = list(k.measurements)
-        small = suppress and k.kind in _CHILD_COUNTS and any(0 < m.value < SMALL for m in ms)
-        shown: list[dict[str, Any]] = [{"period": f"{m.period_start:%b %Y}",
-                  "value": shown_count(int(m.value), True) if small and m.value == int(m.value)
-                  else m.value} for m in ms]
+        protect = suppress and k.kind in _CHILD_COUNTS
+        values = [partner_value(m.value) if protect else m.value for m in ms]
+        small = any(v == MARK for v in values)
+        shown: list[dict[str, Any]] = [{"period": f"{m.period_start:%b %Y}", "value": v}
+                                       for m, v in zip(ms, values, strict=True)]
+        baseline = partner_value(k.baseline) if protect else k.baseline
+        target = partner_value(k.target) if protect else k.target
         chart = None if small else report_pdf.kpi_chart_png(
-            k.name, [s["period"] for s in shown], [m.value for m in ms], k.baseline,
-            k.target, k.unit)
-        out.append({"name": k.name, "kind": k.kind, "unit": k.unit, "baseline": k.baseline,
-                    "target": k.target, "direction": k.direction, "measurements": shown,
+            k.name, [s["period"] for s in shown], [float(v) for v in values],  # type: ignore[arg-type]
+            None if isinstance(baseline, str) else baseline,
+            None if isinstance(target, str) else target, k.unit)
+        out.append({"name": k.name, "kind": k.kind, "unit": k.unit, "baseline": baseline,
+                    "target": target, "direction": k.direction, "measurements": shown,
                     "chart": chart, "withheld": small})
     return out
 
@@ -61,7 +68,8 @@ def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any]]:
     snap = view.get("indicators") or {}
     counts = snap.get("incidents") or {}
     out: list[tuple[str, Any]] = [
-        (f"Incidents {area}", shown_count(int(n), suppress)) for area, n in counts.items()
+        (f"Incidents {area}", partner_value(int(n)) if suppress else n)
+        for area, n in counts.items()
         if isinstance(n, int | float)]
     overall = ((snap.get("indicators") or {}).get("overall") or {}).get("place_vs_ring") or {}
     if overall.get("ratio") is not None:
@@ -93,7 +101,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
         "pilot": pilot.name, "place": view["place"], "version_no": subject.version_no,
         "status": subject.status, "approved_at": subject.approved_at,
         "submitted_at": subject.submitted_at, "generated_at": clock.now(),
-        "audience": "partner version (small numbers suppressed)" if suppress
+        "audience": "partner version (rounded to the nearest 5, small numbers withheld)" if suppress
         else "owning team version",
         "suppressed": suppress, "small": SMALL,
         "map": report_pdf.place_map_png(view["place"]["geometry"],

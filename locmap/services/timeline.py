@@ -3,8 +3,10 @@ what is waiting for each user.
 
 A review point's page assembles the period since the previous point (or the pilot's
 start): KPI movement, actions done / due / overdue, new incidents and safety factors at
-the pilot's places, and versions awaiting review. Partners see incident counts below 5
-as "<5" (DESIGN.md: suppressed aggregates). Only coordinators record a review point
+the pilot's places, and versions awaiting review. Partners see the incident counts by
+place and their total through :func:`locmap.assessment.disclosure.protect` (rounded to
+base 5, small counts withheld as "[c]" with complements, checked by linear programming;
+places listed by name, not by count). Only coordinators record a review point
 (held on, attendees, minutes, decisions). The "current" plan of a place is its newest
 version that is not superseded.
 """
@@ -18,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.assessment.disclosure import MARK, WITHHELD, TableSpec, partner_value, protect
 from locmap.assessment.review_rules import action_overdue, kpi_trend, review_point_status
 from locmap.errors import InvalidData, NotFound
 from locmap.models import (
@@ -38,7 +41,7 @@ from locmap.services.reviews import load_subject, my_agency, open_requests_for, 
 
 __all__ = [
     "SMALL", "list_review_points", "review_point_detail", "record_review_point",
-    "pilot_overview", "waiting_for", "shown_count",
+    "pilot_overview", "waiting_for", "shown_count", "partner_counts_by_place",
 ]
 
 SMALL = 5
@@ -48,6 +51,28 @@ _TEXT_MAX = 20000
 def shown_count(n: int, suppress: bool) -> int | str:
     """A count as a partner may see it: 1–4 become ``"<5"`` when ``suppress``."""
     return "<5" if suppress and 0 < n < SMALL else n
+
+
+def partner_counts_by_place(rows: list[tuple[str, int]], threshold: int = SMALL,
+                            ) -> tuple[int | str, list[dict[str, Any]]]:
+    """Counts by place and their total as partners see them: protected together.
+
+    Only places with at least one count are listed, so a reader knows each is at least 1
+    (``floor=1``); the list is in name order, since an order by count would rank the
+    withheld ones.
+    """
+    rows = sorted(rows)
+    if not rows:
+        return 0, []
+    release = protect([TableSpec("by_place", [[c] for _, c in rows], row_totals=False,
+                                 floor=1)], threshold=threshold)
+    t = release.tables["by_place"]
+
+    def shown(i: int) -> int | str:
+        value = t.values[i][0]
+        return MARK if t.flags[i][0] == WITHHELD or value is None else value
+
+    return shown(len(rows)), [{"place": n, "count": shown(i)} for i, (n, _) in enumerate(rows)]
 
 
 def _pilot(session: Session, actor: Actor, pilot_id: int, permission: str) -> Pilot:
@@ -79,7 +104,7 @@ def _current_plans(session: Session, pilot_id: int) -> dict[int, Plan]:
 
 
 def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
-              end: dt.date) -> list[dict[str, Any]]:
+              end: dt.date, suppress: bool = False) -> list[dict[str, Any]]:
     out = []
     for plan in plans:
         for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
@@ -87,10 +112,14 @@ def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
             before = [v for d, v in values if start is not None and d <= start]
             series = ([before[-1]] if before else []) + [
                 v for d, v in values if start is None or d > start]
+            def shown(v: float | None, kind: str = k.kind) -> Any:
+                return partner_value(v) if suppress and kind in ("a", "b") else v
+
             out.append({"id": k.id, "name": k.name, "kind": k.kind, "unit": k.unit,
-                        "baseline": k.baseline, "target": k.target, "direction": k.direction,
-                        "values": [v for _, v in values],
-                        "latest": values[-1][1] if values else None,
+                        "baseline": shown(k.baseline), "target": shown(k.target),
+                        "direction": k.direction,
+                        "values": [shown(v) for _, v in values],
+                        "latest": shown(values[-1][1]) if values else None,
                         "trend": kpi_trend(series, k.direction)})
     return out
 
@@ -131,6 +160,10 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
                   "place": place_of(session, p).name}
                  for p in plans.values() if p.status == "in_review"]
     total = sum(n for _, n in incidents)
+    if suppress:
+        shown_total, by_place = partner_counts_by_place([(n, int(c)) for n, c in incidents])
+    else:
+        shown_total, by_place = total, [{"place": n, "count": c} for n, c in incidents]
     return {
         "id": rp.id, "number": rp.number, "due_on": rp.due_on, "held_on": rp.held_on,
         "status": review_point_status(rp.due_on, rp.held_on, today),
@@ -139,9 +172,7 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
         "previous_id": points[i - 1].id if i else None,
         "next_id": points[i + 1].id if i + 1 < len(points) else None,
         "suppressed": suppress,
-        "incidents": {"total": shown_count(total, suppress),
-                      "by_place": [{"place": n, "count": shown_count(c, suppress)}
-                                   for n, c in incidents]},
+        "incidents": {"total": shown_total, "by_place": by_place},
         "factors": [{"place": n, "quadrant": q, "statement": s, "weight": w}
                     for n, q, s, w in factors],
         "actions": {
@@ -151,7 +182,7 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
                     if a.due_on is not None and start < a.due_on <= end],
             "overdue": [_action(a, today) for a in actions if action_overdue(
                 a.status, a.due_on, min(today, end + dt.timedelta(days=1)))]},
-        "kpis": _kpi_rows(session, list(plans.values()), start, end),
+        "kpis": _kpi_rows(session, list(plans.values()), start, end, suppress),
         "awaiting_review": awaiting,
     }
 
@@ -197,6 +228,7 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
     """For the strategic board: each place's latest assessment, plan progress and KPIs."""
     pilot = _pilot(session, actor, pilot_id, "assessment.view")
     today = today or clock.today()
+    suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
     plans = _current_plans(session, pilot_id)
     latest = {a.place_id: a for a in session.scalars(
         select(Assessment).join(Place).where(Place.pilot_id == pilot_id)
@@ -207,7 +239,7 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
                                  .order_by(Place.name)):
         a, p = latest.get(place.id), plans.get(place.id)
         acts = [x for x in (p.actions if p else []) if x.status != "dropped"]
-        kpis = _kpi_rows(session, [p], None, today) if p else []
+        kpis = _kpi_rows(session, [p], None, today, suppress) if p else []
         rows.append({
             "place_id": place.id, "name": place.name, "kind": place.kind,
             "assessment": {"id": a.id, "version_no": a.version_no, "status": a.status}

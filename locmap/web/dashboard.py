@@ -1,7 +1,9 @@
-"""The partnership dashboard page: counts of young people, suppressed for partners.
+"""The partnership dashboard page: counts of young people, protected for partners.
 
-The owning team sees exact numbers and can preview the partner version (``view=partner``);
-partner reviewers always see small numbers withheld. ``print=1`` gives a printable page.
+The owning team sees exact numbers on any date and can preview the partner version
+(``view=partner``); partner reviewers always see the partner version, which exists at
+completed quarter ends only (a quarter picker; any other ``as_of`` is snapped back to the
+last quarter end on or before it, and the page says so). ``print=1`` gives a printable page.
 """
 
 from __future__ import annotations

@@ -7,7 +7,6 @@ import datetime as dt
 import io
 from typing import Any
 
-import numpy as np
 import pytest
 from geoalchemy2.shape import from_shape
 from openpyxl import load_workbook
@@ -15,7 +14,7 @@ from shapely.geometry import box
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap.assessment.suppression import feasible_range
+from locmap.assessment.disclosure import TableSpec, attack, round_to_base
 from locmap.errors import NotFound
 from locmap.models import AuditEvent, Feature, FeatureLayer, Person, Presence
 from locmap.queries import dashboard as q
@@ -24,6 +23,7 @@ from locmap.services.accounts import actor_for
 from tests.factories import World
 
 AS_OF = dt.date(2026, 11, 22)
+QUARTER = dt.date(2026, 9, 30)  # the last quarter end on or before AS_OF: what partners see
 RECORDED = dt.datetime(2025, 2, 1, 12, tzinfo=dt.UTC)
 # (category, case status, district via place, how many, last risk assessment)
 PLANTED = [
@@ -68,8 +68,8 @@ def pilot(session: Session, world: World) -> World:
 
 
 def board_for(session: Session, w: World, role: str, **kw: Any) -> dashboard.Dashboard:
-    return dashboard.dashboard(session, actor_for(session, w.users[role]), w.pilot.id,
-                               as_of=AS_OF, **kw)
+    kw.setdefault("as_of", AS_OF)
+    return dashboard.dashboard(session, actor_for(session, w.users[role]), w.pilot.id, **kw)
 
 
 def test_district_is_the_polygon_containing_the_centre_of_a_young_persons_places(
@@ -97,45 +97,96 @@ def test_owning_team_sees_exact_numbers(session: Session, pilot: World) -> None:
     assert row["Missing from home"] == ("3", "0", "0", "3")
 
 
+def _specs_and_links(board: dashboard.Dashboard) -> tuple[list[TableSpec], list[Any]]:
+    """The structure a reader knows, written out independently of the service: which
+    margins each table prints, and which printed numbers count the same young people."""
+    t = {p.key: p for p in board.tables}
+    specs = [TableSpec(p.key, [[0] * (len(p.table.col_labels) - 1)] * (len(p.table.row_labels) - 1),
+                       row_totals=p.show_row_totals) for p in board.tables]
+    cats, dists = len(t["by_district"].table.row_labels), len(t["by_district"].table.col_labels)
+    statuses, quarters = len(t["by_case_status"].table.col_labels), len(t["trend"].table.col_labels)
+    assert t["trend"].table.col_labels[-2] == board.as_of.isoformat()
+    links = [(("by_district", i, dists - 1), ("by_case_status", i, statuses - 1))
+             for i in range(cats)]
+    links += [(("by_district", i, dists - 1), ("trend", i, quarters - 2)) for i in range(cats)]
+    links += [(("by_district", cats - 1, j), ("risk_assessment", j, 3)) for j in range(dists)]
+    return specs, links
+
+
 @pytest.mark.parametrize("role,kw", [("partner_reviewer", {}),
                                      ("partner_reviewer", {"partner_view": False}),
                                      ("coordinator", {"partner_view": True})])
-def test_partner_tables_leave_no_small_count_recoverable(
+def test_a_partners_quarter_passes_the_joint_lp_audit_across_all_its_tables(
         session: Session, pilot: World, role: str, kw: dict[str, Any]) -> None:
-    exact = board_for(session, pilot, "coordinator")
     partner = board_for(session, pilot, role, **kw)
-    assert partner.suppressed
-    primaries = 0
-    for e, p in zip(exact.tables, partner.tables, strict=True):
-        truth = np.array(e.table.values, dtype=np.int64)
-        flags = np.array(p.table.flags, dtype=object)
-        for (i, j), value in np.ndenumerate(truth):
-            shown = p.table.values[i][j]
-            if 0 < value < 5:
-                assert flags[i, j] == "primary" and p.table.display[i][j] == "<5", (p.key, i, j)
-            if flags[i, j] == "published":
-                assert shown == value
-                continue
-            assert shown is None
-            low, high = feasible_range(truth, flags, 5, "show", (i, j))
-            assert high - low >= 1, (p.key, i, j, low, high)  # never pinned down
-            assert low <= value <= high
-            primaries += flags[i, j] == "primary"
-        assert f"<{p.table.threshold}" in p.table.rule_text
-    assert primaries >= 6  # the planted small counts really were there to protect
+    assert partner.suppressed and partner.as_of == QUARTER  # AS_OF is not a quarter end
+    exact = dashboard.dashboard(session, actor_for(session, pilot.users["coordinator"]),
+                                pilot.pilot.id, as_of=QUARTER)
+    truth = {(e.key, i, j): v for e in exact.tables
+             for i, row in enumerate(e.table.values) for j, v in enumerate(row)}
+    small = 0
+    for p in partner.tables:
+        for i, row in enumerate(p.table.values):
+            for j, shown in enumerate(row):
+                value, flag = truth[(p.key, i, j)], p.table.flags[i][j]
+                if flag == "absent":
+                    assert not p.show_row_totals and shown is None
+                    continue
+                if 0 < value < 5:
+                    small += 1
+                    assert flag == "withheld" and p.table.display[i][j] == "[c]", (p.key, i, j)
+                if flag == "published":
+                    assert shown == round_to_base(value) and shown % 5 == 0
+                else:
+                    assert shown is None
+        assert "rounded to the nearest 5" in p.table.rule_text
+    specs, links = _specs_and_links(partner)
+    intervals = attack(specs, {p.key: p.table.values for p in partner.tables}, links=links)
+    assert intervals
+    for ref, (low, high) in intervals.items():
+        assert high - low >= 5, (ref, low, high)  # at least the threshold wide
+        assert low <= truth[ref] <= high
+    assert small >= 6  # the planted small counts really were there to protect
 
 
-def test_the_page_prints_suppressed_cells_and_the_rule_for_the_reviewer(
+def test_an_arbitrary_date_is_not_computed_for_partners(
+        session: Session, pilot: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[dt.date] = []
+    real = q.young_people
+
+    def spy(session: Session, pilot_id: int, as_of: dt.date) -> Any:
+        asked.append(as_of)
+        return real(session, pilot_id, as_of)
+
+    monkeypatch.setattr(dashboard.q, "young_people", spy)
+    boards = [board_for(session, pilot, "partner_reviewer", as_of=d)
+              for d in (AS_OF, dt.date(2026, 10, 1), QUARTER)]
+    assert set(asked) == {QUARTER}
+    assert all(b.to_dict()["tables"] == boards[0].to_dict()["tables"] for b in boards)
+    assert [b.snapped for b in boards] == [True, True, False]
+    # the owning team keeps exact arbitrary dates
+    asked.clear()
+    assert board_for(session, pilot, "coordinator").as_of == AS_OF and asked == [AS_OF]
+
+
+def test_the_page_prints_withheld_cells_and_the_rule_for_the_reviewer(
         client: Any, auth: Any, pilot: World) -> None:
     url = f"/pilots/{pilot.pilot.id}/dashboard?as_of={AS_OF}"
     auth.login("partner_reviewer@test.invalid")
     html = client.get(url).get_data(as_text=True)
-    assert 'class="n flag-primary"' in html and "&lt;5" in html
-    assert "Partner version" in html and "are withheld" in html and "Threshold: 5." in html
+    assert 'class="n flag-withheld"' in html and "[c]" in html and "&lt;5" not in html
+    assert ("figures at quarter ends, rounded to the nearest 5, small numbers withheld"
+            in html)
+    assert 'id="dash-snapped"' in html and QUARTER.isoformat() in html
+    assert '<select name="as_of" id="dash-quarter">' in html
+    assert f'<option value="{QUARTER.isoformat()}" selected>' in html
+    assert 'type="date"' not in html  # no free date for partners
     assert "exact numbers</label>" not in html  # no toggle for partners
     assert "YP-1" not in html  # counts only
     # asking for the exact version changes nothing for a partner
-    assert 'class="n flag-primary"' in client.get(url + "&view=exact").get_data(as_text=True)
+    assert 'class="n flag-withheld"' in client.get(url + "&view=exact").get_data(as_text=True)
+    quarter = client.get(f"/pilots/{pilot.pilot.id}/dashboard?as_of={QUARTER}")
+    assert 'id="dash-snapped"' not in quarter.get_data(as_text=True)
 
 
 def test_the_team_sees_exact_and_can_preview_the_partner_version(
@@ -143,22 +194,26 @@ def test_the_team_sees_exact_and_can_preview_the_partner_version(
     url = f"/pilots/{pilot.pilot.id}/dashboard?as_of={AS_OF}"
     auth.login("coordinator@test.invalid")
     html = client.get(url).get_data(as_text=True)
-    assert "flag-primary" not in html and "Exact numbers" in html
+    assert "flag-withheld" not in html and "Exact numbers" in html
+    assert f'type="date" name="as_of" value="{AS_OF.isoformat()}"' in html
     assert "partner version (suppressed)" in html
     preview = client.get(url + "&view=partner").get_data(as_text=True)
-    assert "flag-primary" in preview and "&lt;5" in preview
+    assert "flag-withheld" in preview and "[c]" in preview and 'id="dash-snapped"' in preview
 
 
 def test_api_json_has_display_strings_and_flags(client: Any, auth: Any, pilot: World) -> None:
     auth.login("partner_reviewer@test.invalid")
     doc = client.get(f"/api/v1/pilots/{pilot.pilot.id}/dashboard?as_of={AS_OF}").get_json()
     assert doc["suppressed"] is True and doc["threshold"] == 5
+    assert doc["as_of"] == QUARTER.isoformat() and doc["requested_as_of"] == AS_OF.isoformat()
+    assert doc["quarters"][0] == QUARTER.isoformat() or doc["quarters"][0] > QUARTER.isoformat()
     t = doc["tables"][0]
     assert t["key"] == "by_district"
     cells = [(d, v, f) for dr, vr, fr in zip(t["display"], t["values"], t["flags"], strict=True)
              for d, v, f in zip(dr, vr, fr, strict=True)]
-    assert any(d == "<5" and v is None and f == "primary" for d, v, f in cells)
+    assert any(d == "[c]" and v is None and f == "withheld" for d, v, f in cells)
     assert all((v is None) == (f != "published") for _, v, f in cells)
+    assert all(v % 5 == 0 for _, v, _ in cells if v is not None)
     assert client.get(f"/api/v1/pilots/{pilot.pilot.id}/dashboard?as_of=nope").status_code == 422
 
 
@@ -180,14 +235,15 @@ def test_exports_carry_the_same_suppression_and_are_audited(
     for row in expected:
         assert row in rows
     text = res.get_data(as_text=True)
-    assert "<5" in text and "Suppression threshold: 5." in text and "No pseudonyms" in text
+    assert "[c]" in text and "Suppression threshold: 5." in text and "No pseudonyms" in text
+    assert "rounded to the nearest 5" in text and f"as of {QUARTER.isoformat()}" in text
 
     res = client.get(f"{base}.xlsx?as_of={AS_OF}")
     wb = load_workbook(io.BytesIO(res.data))
     ws = wb["by_district"]
     sheet = [["" if c is None else str(c) for c in r] for r in ws.iter_rows(values_only=True)]
     assert board.tables[0].rows()[1] in [r[:len(board.tables[0].rows()[1])] for r in sheet]
-    assert any("<5" in cell for r in sheet for cell in r)
+    assert any("[c]" in cell for r in sheet for cell in r)
 
     events = _audits(session, pilot.pilot.id)
     assert sorted(e.detail["format"] for e in events) == ["csv", "xlsx"]

@@ -71,11 +71,11 @@ def test_plan_report_for_a_partner(client: Any, auth: Any, approved: dict[str, A
     for section in ("Plan for Test Cafe", "The place", "Context weighting",
                     "Vulnerability, risk, resilience and resource", "Actions",
                     "Key performance indicators", "Review history",
-                    "partner version (small numbers suppressed)",
+                    "partner version (rounded to the nearest 5, small numbers withheld)",
                     "Pop-up youth club on Tuesdays", "Dealing near the door"):
         assert section in text, section
-    # KPI (b) has a value below 5: shown as <5, its chart withheld; KPI (c) is charted.
-    assert "<5" in text and "Chart withheld" in text
+    # KPI (b) has a value below 5: shown as [c], its chart withheld; KPI (c) is charted.
+    assert "[c]" in text and "Chart withheld" in text and "<5" not in text
     if out := os.environ.get("LOCMAP_SCREENSHOTS"):
         with open(f"{out}/plan_report.pdf", "wb") as fh:
             fh.write(r.data)

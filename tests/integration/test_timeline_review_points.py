@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.models import KPI, Action, Assessment, Incident, KPIMeasurement, Plan
-from locmap.services import accounts, timeline
+from locmap.services import accounts, kpis, timeline
 from tests import factories
 
 TODAY = dt.date(2026, 11, 22)
@@ -75,7 +75,7 @@ def _plan_world(session: Session, world: factories.World) -> Plan:
 
 def test_review_point_page_and_minutes(client: Any, auth: Any, session: Session,
                                        world: factories.World) -> None:
-    _plan_world(session, world)
+    plan = _plan_world(session, world)
     pid = world.pilot.id
     coord = accounts.actor_for(session, world.users["coordinator"])
     points = timeline.list_review_points(session, coord, pid, today=TODAY)
@@ -89,8 +89,19 @@ def test_review_point_page_and_minutes(client: Any, auth: Any, session: Session,
     assert [a["description"] for a in d2["actions"]["overdue"]] == ["Bystander training"]
     assert d2["kpis"][0]["trend"] == "improving"
     reviewer = accounts.actor_for(session, world.users["partner_reviewer"])
-    assert timeline.review_point_detail(session, reviewer, pid, first,
-                                        today=TODAY)["incidents"]["total"] == "<5"
+    seen = timeline.review_point_detail(session, reviewer, pid, first, today=TODAY)["incidents"]
+    assert seen["total"] == "[c]" and all(r["count"] == "[c]" for r in seen["by_place"])
+    assert timeline.review_point_detail(session, reviewer, pid, second,
+                                        today=TODAY)["incidents"]["total"] == 5  # 7, rounded
+    # KPI (b) counts incidents: partners get it rounded to 5 everywhere they see it.
+    kpi = timeline.review_point_detail(session, reviewer, pid, second, today=TODAY)["kpis"][0]
+    assert (kpi["values"], kpi["latest"], kpi["baseline"], kpi["target"]) == ([10, 5], 5, 10, 5)
+    assert kpi["trend"] == "improving"
+    shown = kpis.kpi_dicts(plan, partner=True)[0]
+    assert [m["value"] for m in shown["measurements"]] == [10, 5] and shown["protected"]
+    kpi_id = shown["id"]
+    assert [m["value"] for m in kpis.list_measurements(session, reviewer, kpi_id)] == [10, 5]
+    assert [m["value"] for m in kpis.list_measurements(session, coord, kpi_id)] == [12, 7]
 
     base = f"/api/v1/pilots/{pid}/review-points/{first}"
     auth.login("practitioner@test.invalid")

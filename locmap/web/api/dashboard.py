@@ -1,6 +1,7 @@
-"""The partnership dashboard as JSON, CSV and XLSX, with the same suppression as the page.
+"""The partnership dashboard as JSON, CSV and XLSX, with the same protection as the page.
 
-Partner reviewers always get small numbers withheld; the owning team gets exact numbers
+Partner reviewers always get the partner version (quarter ends only, rounded to base 5,
+small numbers withheld, tables protected jointly); the owning team gets exact numbers
 unless it asks for ``view=partner``. The file exports are audited by the service.
 """
 
@@ -19,8 +20,11 @@ _PILOT = "/pilots/<int:pilot_id>"
 
 
 class DashboardQuerySchema(Schema):
-    as_of = fields.Date(load_default=None, metadata={"description": "Date of the picture "
-                                                     "(default today)"})
+    as_of = fields.Date(load_default=None, metadata={
+        "description": "Date of the picture (default today). The partner version exists at "
+                       "completed calendar quarter ends only: any other date is snapped to the "
+                       "last completed quarter end on or before it (the answer's as_of; "
+                       "requested_as_of echoes the request)."})
     view = fields.String(load_default="", validate=validate.OneOf(("", "exact", "partner")),
                          metadata={"description": "'partner': the owning team previews the "
                                    "suppressed version"})

@@ -10,9 +10,13 @@ from locmap.assessment.dashboard import (
     UNKNOWN_DISTRICT,
     YoungPersonRecord,
     crosstab,
+    dashboard_links,
     dashboard_tables,
+    last_quarter_end,
     one_month_before,
+    partner_quarter_end,
     publish,
+    publish_all,
     quarter_ends,
     risk_assessment_status,
 )
@@ -90,7 +94,7 @@ def test_risk_assessment_table_and_percentages() -> None:
     assert exact.percent_column == ("50%", "20%", "36%")
     partner = publish(ra, suppressed=True, threshold=5)  # type: ignore[arg-type]
     # South's 2 up-to-date is withheld, so South's percentage is too.
-    assert partner.table.display[1][0] == "<5"
+    assert partner.table.display[1][0] == "[c]"
     assert partner.percent_column is not None and partner.percent_column[1] == "–"
     assert "<5" not in "".join(partner.percent_column)
 
@@ -131,4 +135,41 @@ def test_exact_publication_keeps_every_number_and_says_so() -> None:
     assert exact.table.display[-1][-1] == "11"
     assert "own team" in exact.table.rule_text
     partner = publish(t, suppressed=True, threshold=5)  # type: ignore[arg-type]
-    assert partner.table.display[0][0] == "<5" and "<5" in partner.table.rule_text
+    assert partner.table.display[0][0] == "[c]" and "[c]" in partner.table.rule_text
+    assert "rounded to the nearest 5" in partner.table.rule_text
+    assert partner.table.display[-1][-1] == "10"  # 11, rounded to base 5
+
+
+def test_partner_figures_are_at_completed_quarter_ends_only() -> None:
+    today = dt.date(2026, 12, 6)
+    assert partner_quarter_end(None, today) == dt.date(2026, 9, 30)
+    assert partner_quarter_end(dt.date(2026, 11, 22), today) == dt.date(2026, 9, 30)
+    assert partner_quarter_end(dt.date(2026, 7, 1), today) == dt.date(2026, 6, 30)
+    assert partner_quarter_end(dt.date(2026, 3, 31), today) == dt.date(2026, 3, 31)
+    # a quarter that ends today is still being recorded
+    assert partner_quarter_end(None, dt.date(2026, 12, 31)) == dt.date(2026, 9, 30)
+    assert partner_quarter_end(None, dt.date(2027, 1, 1)) == dt.date(2026, 12, 31)
+    assert last_quarter_end(dt.date(2026, 1, 1)) == dt.date(2025, 12, 31)
+
+
+def test_tables_sharing_margins_are_protected_together() -> None:
+    # Category totals are in both category tables: a small count hidden in one table must
+    # not be recoverable through the other. The joint release withholds the shared total
+    # in both or neither.
+    records = ([yp("cse_1", "North", status="open_case")] * 3
+               + [yp("cce", "South", status="not_open")] * 9
+               + [yp("none", "North", status="open_case")] * 7)
+    out = dashboard_tables(records, as_of=dt.date(2026, 9, 30), pilot_start=dt.date(2025, 1, 6),
+                           districts=("North", "South"), categories=CATS,
+                           case_statuses=STATUSES)
+    links = dashboard_links(out, dt.date(2026, 9, 30))
+    assert len(links) == 4 + 3 + 4  # categories + total; districts + total; trend column
+    pub = {t.key: t for t in publish_all(out, suppressed=True, threshold=5,
+                                         as_of=dt.date(2026, 9, 30))}
+    for (ka, ia, ja), (kb, ib, jb) in links:
+        assert pub[ka].table.values[ia][ja] == pub[kb].table.values[ib][jb]
+        assert pub[ka].table.flags[ia][ja] == pub[kb].table.flags[ib][jb]
+    assert pub["by_district"].table.flags[0][0] == "withheld"  # the 3 CSE
+    assert pub["trend"].table.flags[0][-1] == "absent"  # no row totals across quarters
+    exact = publish_all(out, suppressed=False, threshold=5, as_of=dt.date(2026, 9, 30))
+    assert exact[0].table.display[0][0] == "3"
