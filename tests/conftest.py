@@ -43,6 +43,8 @@ from locmap.pgserver import (
 from tests import factories
 
 os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
+# The tests need no key file in ./var (whose mode locmap checks: config.check_private).
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 32)
 
 
 def _fresh_database(suffix: str, *, owner: str | None = None) -> str:

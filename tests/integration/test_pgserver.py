@@ -18,7 +18,7 @@ def test_private_cluster_is_initialised_started_and_given_postgis(
 ) -> None:
     if os.geteuid() == 0:
         # The cluster runs as the postgres system user, which must reach the data folder.
-        tmp_path.chmod(0o755)
+        tmp_path.chmod(0o711)
         for parent in tmp_path.parents:
             if parent == Path("/"):
                 break

@@ -1,0 +1,272 @@
+"""``locmap backup`` / ``locmap restore`` on the demo town: everything comes back, row for
+row; a damaged or altered archive is refused before anything is touched; a backup made at
+an older schema revision is restored and upgraded; encrypted archives need their key.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tarfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner, Result
+from pyrage import x25519
+from sqlalchemy import create_engine, text
+
+from locmap.cli import main
+from locmap.db import Database, alembic_config, downgrade, upgrade
+from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, ensure_database, role_url
+from locmap.services.demo import load_demo
+from tests.conftest import _fresh_database
+
+ANCHOR = dt.date(2026, 12, 1)
+
+# Every user table: its row count and an md5 of all its rows in a fixed order.
+_FINGERPRINT = """
+    SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND c.relname <> 'spatial_ref_sys'
+    ORDER BY 1
+"""
+
+
+def fingerprint(url: str) -> dict[str, tuple[int, str]]:
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            out = {}
+            for table in conn.execute(text(_FINGERPRINT)).scalars():
+                out[table] = tuple(conn.execute(text(
+                    f'SELECT count(*), md5(coalesce(string_agg(t::text, E\'\\n\' '
+                    f'ORDER BY t::text), \'\')) FROM "{table}" t')).one())
+            return out
+    finally:
+        eng.dispose()
+
+
+def head() -> str:
+    return ScriptDirectory.from_config(alembic_config("postgresql://")).get_current_head() or ""
+
+
+def revision(url: str) -> str:
+    eng = create_engine(url)
+    try:
+        with eng.connect() as conn:
+            return str(conn.execute(text("SELECT version_num FROM alembic_version")).scalar())
+    finally:
+        eng.dispose()
+
+
+@pytest.fixture(scope="module")
+def demo() -> Iterator[dict[str, str]]:
+    """A database holding the demo town (fixed anchor), migrated by the owner role."""
+    admin = _fresh_database("bk", owner=OWNER_ROLE)
+    owner, app = role_url(admin, OWNER_ROLE), role_url(admin, APP_ROLE)
+    upgrade(owner, app_role=APP_ROLE)
+    db = Database(app)
+    with db.session() as s:
+        load_demo(s, anchor=ANCHOR)
+    db.dispose()
+    yield {"admin": admin, "owner": owner, "app": app}
+    drop_database(admin)
+
+
+@pytest.fixture
+def empty() -> Iterator[dict[str, str]]:
+    """A new empty database with PostGIS, as an operator would make for a restore."""
+    admin = _fresh_database("rs", owner=OWNER_ROLE)
+    yield {"admin": admin, "owner": role_url(admin, OWNER_ROLE), "app": role_url(admin, APP_ROLE)}
+    drop_database(admin)
+
+
+def run(target: dict[str, str], data_dir: Path, *args: str) -> Result:
+    env = {"DATABASE_URL": target["app"], "DATABASE_OWNER_URL": target["owner"],
+           "LOCMAP_DATA_DIR": str(data_dir), "SECRET_KEY": None, "LOCMAP_BACKUP_DIR": None}
+    return CliRunner().invoke(main, list(args), env=env)
+
+
+@pytest.fixture(scope="module")
+def archive(demo: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+            ) -> tuple[Path, dict[str, tuple[int, str]], str]:
+    """One plain backup of the demo, its fingerprint, and the data folder's secret key."""
+    data, out = tmp_path_factory.mktemp("bk-data"), tmp_path_factory.mktemp("bk-out")
+    r = run(demo, data, "backup", "--to", str(out), "--no-encrypt")
+    assert r.exit_code == 0, r.output
+    (path,) = out.glob("locmap-backup-*.tar")
+    assert path.stat().st_mode & 0o077 == 0  # only its owner may read it
+    return path, fingerprint(demo["admin"]), (data / "secret_key").read_text()
+
+
+def test_backup_drop_restore_gives_back_every_row(
+        demo: dict[str, str], archive: tuple[Path, dict[str, tuple[int, str]], str],
+        tmp_path: Path) -> None:
+    path, before, key = archive
+    assert before["incident"][0] > 100 and before["audit_event"][0] > 0
+    with tarfile.open(path) as tar:
+        assert tar.getnames()[:3] == ["manifest.json", "database.dump", "secret_key"]
+    drop_database(demo["admin"])
+    ensure_database(demo["admin"], owner=OWNER_ROLE)  # empty again, PostGIS enabled
+    data = tmp_path / "new-machine"
+    r = run(demo, data, "restore", str(path))
+    assert r.exit_code == 0, r.output
+    assert f"schema at {head()}" in r.output
+    assert fingerprint(demo["admin"]) == before
+    assert (data / "secret_key").read_text() == key
+    # The app's role can use the restored tables (grants as after `locmap db upgrade`)
+    # but still may not rewrite the audit trail.
+    eng = create_engine(demo["app"])
+    try:
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM incident")).scalar() == \
+                before["incident"][0]
+            with pytest.raises(Exception, match="permission denied"):
+                conn.execute(text("DELETE FROM audit_event"))
+    finally:
+        eng.dispose()
+
+
+def test_a_non_empty_database_is_refused_unless_forced(
+        demo: dict[str, str], archive: tuple[Path, dict[str, tuple[int, str]], str],
+        tmp_path: Path) -> None:
+    path, before, _ = archive
+    r = run(demo, tmp_path, "restore", str(path))
+    assert r.exit_code == 1 and "is not empty" in r.output and "--force" in r.output
+    r = run(demo, tmp_path, "restore", str(path), "--force", "--yes")
+    assert r.exit_code == 0, r.output
+    assert fingerprint(demo["admin"]) == before
+
+
+def _tamper(src: Path, dest: Path, member: str) -> None:
+    raw = bytearray(src.read_bytes())
+    with tarfile.open(src) as tar:
+        offset = tar.getmember(member).offset_data
+    raw[offset + 200] ^= 0x01
+    dest.write_bytes(bytes(raw))
+
+
+def test_a_tampered_archive_is_refused_before_anything_is_touched(
+        archive: tuple[Path, dict[str, tuple[int, str]], str], empty: dict[str, str],
+        tmp_path: Path) -> None:
+    path, _, _ = archive
+    bad = tmp_path / path.name
+    _tamper(path, bad, "database.dump")
+    r = run(empty, tmp_path, "restore", str(bad))
+    assert r.exit_code == 1
+    assert "database.dump does not match its SHA-256 in the manifest" in r.output
+    assert "nothing was restored" in r.output
+    assert fingerprint(empty["admin"]) == {}
+    (tmp_path / "junk.tar").write_bytes(b"not a tar file" * 100)
+    r = run(empty, tmp_path, "restore", str(tmp_path / "junk.tar"))
+    assert r.exit_code == 1 and "damaged or not a tar file" in r.output
+
+
+def test_a_backup_from_an_older_revision_is_restored_and_upgraded(
+        archive: tuple[Path, dict[str, tuple[int, str]], str], empty: dict[str, str],
+        tmp_path: Path) -> None:
+    path, before, _ = archive
+    script = ScriptDirectory.from_config(alembic_config("postgresql://"))
+    previous = script.get_revision(head()).down_revision
+    assert isinstance(previous, str)
+    # The demo restored, taken back one revision, backed up there ...
+    assert run(empty, tmp_path, "restore", str(path)).exit_code == 0
+    downgrade(empty["owner"], previous)
+    out = tmp_path / "old"
+    r = run(empty, tmp_path, "backup", "--to", str(out), "--no-encrypt")
+    assert r.exit_code == 0 and f"schema {previous}" in r.output, r.output
+    (old,) = out.glob("*.tar")
+    # ... and restored into a fresh database by this locmap: upgraded to head.
+    drop_database(empty["admin"])
+    ensure_database(empty["admin"], owner=OWNER_ROLE)
+    r = run(empty, tmp_path, "restore", str(old))
+    assert r.exit_code == 0, r.output
+    assert f"schema upgraded from {previous} to {head()}" in r.output
+    assert revision(empty["admin"]) == head()
+    after = fingerprint(empty["admin"])
+    assert set(after) == set(before)
+    for table in ("incident", "place", "assessment", "person", "audit_event", "pilot"):
+        assert after[table][0] == before[table][0], table
+
+
+def test_encrypted_archives_need_their_key(
+        demo: dict[str, str], empty: dict[str, str], tmp_path: Path) -> None:
+    identity = x25519.Identity.generate()
+    key_file = tmp_path / "key.txt"
+    key_file.write_text(f"# created for the test\n{identity}\n")
+    stranger = tmp_path / "other.txt"
+    stranger.write_text(f"{x25519.Identity.generate()}\n")
+    out = tmp_path / "enc"
+    r = run(demo, tmp_path, "backup", "--to", str(out), "--recipient",
+            str(identity.to_public()))
+    assert r.exit_code == 0 and "encrypted" in r.output, r.output
+    (path,) = out.glob("*.tar.age")
+    assert b"database.dump" not in path.read_bytes()
+    r = run(empty, tmp_path, "restore", str(path))
+    assert r.exit_code == 1 and "is encrypted" in r.output
+    r = run(empty, tmp_path, "restore", str(path), "--identity", str(stranger))
+    assert r.exit_code == 1 and "cannot be decrypted with this key" in r.output
+    r = run(empty, tmp_path, "restore", str(path), "--identity", str(key_file))
+    assert r.exit_code == 0, r.output
+    assert fingerprint(empty["admin"]) == fingerprint(demo["admin"])
+
+
+def test_passphrase_archive_round_trip(demo: dict[str, str], empty: dict[str, str],
+                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "correct horse battery staple")
+    out = tmp_path / "pp"
+    r = run(demo, tmp_path, "backup", "--to", str(out), "--passphrase")
+    assert r.exit_code == 0, r.output
+    (path,) = out.glob("*.tar.age")
+    monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "wrong horse")
+    r = run(empty, tmp_path, "restore", str(path), "--passphrase")
+    assert r.exit_code == 1 and "cannot be decrypted with this passphrase" in r.output
+    monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "correct horse battery staple")
+    r = run(empty, tmp_path, "restore", str(path), "--passphrase")
+    assert r.exit_code == 0, r.output
+
+
+def test_retention_keeps_daily_and_weekly(tmp_path: Path) -> None:
+    from locmap.services.backup import keep, prune
+
+    start = dt.datetime(2026, 10, 1, 2, 0, tzinfo=dt.UTC)
+    names = []
+    for day in range(60):  # two backups a day for 60 days
+        for hour in (2, 14):
+            t = start + dt.timedelta(days=day, hours=hour - 2)
+            names.append(f"locmap-backup-{t:%Y%m%dT%H%M%SZ}.tar")
+    kept = keep(names, daily=7, weekly=4)
+    newest = max(names)
+    assert newest in kept
+    days = {n[14:22] for n in kept}
+    assert len([n for n in kept if n[23:25] == "14"]) >= 7  # newest of each day is the 14:00
+    assert len(kept) <= 7 + 4 and len(days) == len(kept)
+    for name in names:
+        (tmp_path / name).touch()
+    (tmp_path / "notes.txt").touch()
+    gone = prune(tmp_path, 7, 4)
+    assert len(gone) == len(names) - len(kept)
+    assert (tmp_path / "notes.txt").exists() and sorted(
+        p.name for p in tmp_path.glob("locmap-backup-*")) == sorted(kept)
+    assert keep(names, daily=0, weekly=0) == {newest}
+
+
+def test_data_folder_open_to_others_is_refused(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from locmap.config import ConfigError, load_settings
+
+    data = tmp_path / "data"
+    data.mkdir(mode=0o755)
+    data.chmod(0o755)
+    monkeypatch.setenv("LOCMAP_DATA_DIR", str(data))
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError, match=f"chmod 700 {data}"):
+        load_settings()
+    data.chmod(0o700)
+    assert load_settings().secret_key
+    assert os.stat(data / "secret_key").st_mode & 0o077 == 0
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("LOCMAP_DATA_DIR", str(fresh))
+    load_settings()
+    assert fresh.stat().st_mode & 0o077 == 0  # made owner-only
