@@ -46,6 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCMAP_DATA_DIR=str(settings.data_dir),
         LOCMAP_TRUSTED_PROXIES=settings.trusted_proxies,
         LOCMAP_REQUIRE_WORKER=settings.require_worker,
+        LOCMAP_BACKUP_DIR=str(settings.backup_dir) if settings.backup_dir else None,
         WTF_CSRF_TIME_LIMIT=None,
     )
     if config:

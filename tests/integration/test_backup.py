@@ -6,6 +6,7 @@ an older schema revision is restored and upgraded; encrypted archives need their
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import tarfile
 from collections.abc import Iterator
@@ -270,3 +271,36 @@ def test_data_folder_open_to_others_is_refused(tmp_path: Path,
     monkeypatch.setenv("LOCMAP_DATA_DIR", str(fresh))
     load_settings()
     assert fresh.stat().st_mode & 0o077 == 0  # made owner-only
+
+
+def test_the_worker_backs_up_on_schedule_and_healthz_reports_the_age(
+        demo: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from locmap import clock
+    from locmap.jobs import backup_task, make_app
+    from locmap.web import create_app
+
+    folder = tmp_path / "backups"
+    for name, value in {"DATABASE_URL": demo["app"], "LOCMAP_DATA_DIR": str(tmp_path / "d"),
+                        "LOCMAP_BACKUP_DIR": str(folder), "LOCMAP_BACKUP_KEEP_DAILY": "1",
+                        "LOCMAP_BACKUP_KEEP_WEEKLY": "0"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DATABASE_OWNER_URL", raising=False)  # the worker: app role only
+    app = make_app(demo["app"])
+    assert "locmap:backup" in app.tasks
+    monkeypatch.delenv("LOCMAP_BACKUP_DIR")
+    assert "locmap:backup" not in make_app(demo["app"]).tasks  # off unless the folder is set
+    monkeypatch.setenv("LOCMAP_BACKUP_DIR", str(folder))
+    web = create_app({"DATABASE": Database(demo["app"]), "TESTING": True})
+    assert web.test_client().get("/healthz").get_json()["backup"]["state"] == "none"
+    folder.mkdir(mode=0o700)
+    (folder / "locmap-backup-20200101T000000Z.tar").write_bytes(b"old")  # pruned: keep 1 daily
+    assert "backup written" in backup_task(0)
+    last = json.loads((folder / "last-good.json").read_text())
+    assert [p.name for p in folder.glob("locmap-backup-*")] == [last["path"]]
+    body = web.test_client().get("/healthz").get_json()
+    assert body["status"] == "ok" and body["backup"]["state"] == "ok"
+    assert 0 <= body["backup"]["age_hours"] < 1
+    with clock.frozen(clock.now() + dt.timedelta(days=3)):
+        body = web.test_client().get("/healthz").get_json()
+    assert body["status"] == "ok"  # reported, not a reason to take the site down
+    assert body["backup"]["state"] == "stale" and body["backup"]["age_hours"] > 70
