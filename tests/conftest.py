@@ -69,6 +69,28 @@ def database_url() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def demo_database() -> Iterator[dict[str, str]]:
+    """A committed database holding the demo town anchored to 2026-12-01 (its "admin",
+    "owner" and "app" URLs), loaded once per session, for tests that need real data outside
+    a rolled-back transaction (backup and restore, migrations carrying data). They may
+    change it but must leave it at head.
+    """
+    import datetime as dt
+
+    from locmap.services.demo import load_demo
+
+    admin = _fresh_database("demo", owner=OWNER_ROLE)
+    owner, app = role_url(admin, OWNER_ROLE), role_url(admin, APP_ROLE)
+    upgrade(owner, app_role=APP_ROLE)
+    db = Database(app)
+    with db.session() as s:
+        load_demo(s, anchor=dt.date(2026, 12, 1))
+    db.dispose()
+    yield {"admin": admin, "owner": owner, "app": app}
+    drop_database(admin)
+
+
+@pytest.fixture(scope="session")
 def engine(database_url: str) -> Iterator[Engine]:
     eng = create_engine(database_url)
     yield eng

@@ -41,7 +41,7 @@ from sqlalchemy.engine import make_url
 import locmap
 from locmap import clock
 from locmap.config import Settings
-from locmap.db import alembic_config, connections, grant_app_role, upgrade
+from locmap.db import alembic_config, connections, upgrade
 from locmap.errors import LocmapError
 from locmap.io import backup_archive as arc
 from locmap.pgserver import PG_BIN, Connections
@@ -129,6 +129,20 @@ _USER_TABLES = """
 """
 
 
+_OWN_ROUTINES = """
+    SELECT o.oid::regprocedure::text FROM pg_proc o JOIN pg_namespace n ON n.oid = o.pronamespace
+    WHERE o.proowner = current_user::regrole AND n.nspname = 'public'
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = o.oid AND d.deptype = 'e')
+"""
+_OWN_TYPES = """
+    SELECT o.oid::regtype::text FROM pg_type o JOIN pg_namespace n ON n.oid = o.typnamespace
+    WHERE o.typowner = current_user::regrole AND n.nspname = 'public'
+      AND o.typtype IN ('e', 'c', 'd')
+      AND (o.typrelid = 0 OR (SELECT relkind FROM pg_class WHERE oid = o.typrelid) = 'c')
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = o.oid AND d.deptype = 'e')
+"""
+
+
 def _clear(conn: Connection) -> None:
     """Drop every non-PostGIS object the connected role owns in the public schema (restore
     --force): tables (with their sequences, triggers, views), then functions and types.
@@ -140,19 +154,9 @@ def _clear(conn: Connection) -> None:
                             {"n": name}).scalar()
         if kind is not None:  # a view may have gone with its table already
             conn.execute(text(f"DROP {kinds[kind]} IF EXISTS {name} CASCADE"))
-    not_extension = ("AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = o.oid "
-                     "AND d.deptype = 'e') AND n.nspname = 'public'")
-    for sig in conn.execute(text(
-            "SELECT o.oid::regprocedure::text FROM pg_proc o JOIN pg_namespace n "
-            f"ON n.oid = o.pronamespace WHERE o.proowner = current_user::regrole {not_extension}"
-    )).scalars().all():
+    for sig in conn.execute(text(_OWN_ROUTINES)).scalars().all():
         conn.execute(text(f"DROP ROUTINE IF EXISTS {sig} CASCADE"))
-    for typ in conn.execute(text(
-            "SELECT o.oid::regtype::text FROM pg_type o JOIN pg_namespace n "
-            "ON n.oid = o.typnamespace WHERE o.typowner = current_user::regrole "
-            f"AND o.typtype IN ('e', 'c', 'd') AND (o.typrelid = 0 OR (SELECT relkind FROM "
-            f"pg_class WHERE oid = o.typrelid) = 'c') {not_extension}"
-    )).scalars().all():
+    for typ in conn.execute(text(_OWN_TYPES)).scalars().all():
         conn.execute(text(f"DROP TYPE IF EXISTS {typ} CASCADE"))
 
 

@@ -19,12 +19,10 @@ from pyrage import x25519
 from sqlalchemy import create_engine, text
 
 from locmap.cli import main
-from locmap.db import Database, alembic_config, downgrade, upgrade
+from locmap.db import Database, alembic_config, downgrade
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, ensure_database, role_url
-from locmap.services.demo import load_demo
+from locmap.services.backup import inspect_archive
 from tests.conftest import _fresh_database
-
-ANCHOR = dt.date(2026, 12, 1)
 
 # Every user table: its row count and an md5 of all its rows in a fixed order.
 _FINGERPRINT = """
@@ -62,17 +60,8 @@ def revision(url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def demo() -> Iterator[dict[str, str]]:
-    """A database holding the demo town (fixed anchor), migrated by the owner role."""
-    admin = _fresh_database("bk", owner=OWNER_ROLE)
-    owner, app = role_url(admin, OWNER_ROLE), role_url(admin, APP_ROLE)
-    upgrade(owner, app_role=APP_ROLE)
-    db = Database(app)
-    with db.session() as s:
-        load_demo(s, anchor=ANCHOR)
-    db.dispose()
-    yield {"admin": admin, "owner": owner, "app": app}
-    drop_database(admin)
+def demo(demo_database: dict[str, str]) -> dict[str, str]:
+    return demo_database
 
 
 @pytest.fixture
@@ -192,7 +181,8 @@ def test_a_backup_from_an_older_revision_is_restored_and_upgraded(
 
 
 def test_encrypted_archives_need_their_key(
-        demo: dict[str, str], empty: dict[str, str], tmp_path: Path) -> None:
+        demo: dict[str, str], empty: dict[str, str], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     identity = x25519.Identity.generate()
     key_file = tmp_path / "key.txt"
     key_file.write_text(f"# created for the test\n{identity}\n")
@@ -211,21 +201,23 @@ def test_encrypted_archives_need_their_key(
     r = run(empty, tmp_path, "restore", str(path), "--identity", str(key_file))
     assert r.exit_code == 0, r.output
     assert fingerprint(empty["admin"]) == fingerprint(demo["admin"])
-
-
-def test_passphrase_archive_round_trip(demo: dict[str, str], empty: dict[str, str],
-                                       tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # With a passphrase instead (scrypt): the wrong one is refused; the right one opens it
+    # and every part checks out (restoring it is the same path as above).
     monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "correct horse battery staple")
     out = tmp_path / "pp"
     r = run(demo, tmp_path, "backup", "--to", str(out), "--passphrase")
     assert r.exit_code == 0, r.output
     (path,) = out.glob("*.tar.age")
     monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "wrong horse")
-    r = run(empty, tmp_path, "restore", str(path), "--passphrase")
+    r = run(empty, tmp_path, "restore", str(path), "--passphrase", "--force", "--yes")
     assert r.exit_code == 1 and "cannot be decrypted with this passphrase" in r.output
-    monkeypatch.setenv("LOCMAP_BACKUP_PASSPHRASE", "correct horse battery staple")
-    r = run(empty, tmp_path, "restore", str(path), "--passphrase")
-    assert r.exit_code == 0, r.output
+    (tmp_path / "staging").mkdir()
+    manifest = inspect_archive(path, tmp_path / "staging",
+                               passphrase="correct horse battery staple")
+    assert manifest.schema_revision == head() and set(manifest.parts) == {
+        "database.dump", "secret_key"}
+
+
 
 
 def test_retention_keeps_daily_and_weekly(tmp_path: Path) -> None:
@@ -271,6 +263,14 @@ def test_data_folder_open_to_others_is_refused(tmp_path: Path,
     monkeypatch.setenv("LOCMAP_DATA_DIR", str(fresh))
     load_settings()
     assert fresh.stat().st_mode & 0o077 == 0  # made owner-only
+    # The private cluster's folder: refused before anything starts.
+    from locmap import pgserver
+
+    (data / "pg").mkdir(mode=0o755)
+    (data / "pg").chmod(0o755)
+    monkeypatch.setenv("LOCMAP_EMBEDDED", "1")
+    with pytest.raises(ConfigError, match=f"chmod 700 {data / 'pg'}"):
+        pgserver.resolve_url(None, data)
 
 
 def test_the_worker_backs_up_on_schedule_and_healthz_reports_the_age(

@@ -15,18 +15,14 @@ test of its own that carries data across it (docs/decisions.md, "Migrations carr
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 
 import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 
-from locmap.db import Database, alembic_config, downgrade, upgrade
-from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
-from locmap.services.demo import load_demo
-from tests.conftest import _fresh_database
-
+from locmap.db import alembic_config, downgrade, upgrade
+from locmap.pgserver import APP_ROLE, OWNER_ROLE, role_url
 
 # Tables whose rows are computed from other tables by their migration's backfill and kept
 # by triggers: after a round trip they must equal the original exactly.
@@ -34,7 +30,6 @@ DERIVED = frozenset({"locality_incident_count", "pseudonym_counter"})
 # revision -> {"table.column"} whose values that migration rewrites on the way up.
 CHANGED: dict[str, frozenset[str]] = {}
 SNAP = "migration_snapshot"
-ANCHOR = dt.date(2026, 12, 1)  # the demo anchored to a fixed day: the same rows every run
 
 
 def _revisions() -> list[str]:
@@ -64,24 +59,22 @@ def _digest(conn: Connection, schema: str, table: str, cols: list[str]) -> tuple
 
 
 @pytest.fixture(scope="module")
-def populated() -> Iterator[str]:
-    """The admin URL of a database at head holding the demo, with a copy of every table
-    in the schema :data:`SNAP` to compare against.
+def populated(demo_database: dict[str, str]) -> Iterator[str]:
+    """The admin URL of the session's demo database (at head), with a copy of every table
+    in the schema :data:`SNAP` to compare against (dropped afterwards).
     """
-    admin = _fresh_database("migdata", owner=OWNER_ROLE)
-    upgrade(role_url(admin, OWNER_ROLE), app_role=APP_ROLE)
-    db = Database(role_url(admin, APP_ROLE))
-    with db.session() as s:
-        load_demo(s, anchor=ANCHOR)
-    db.dispose()
+    admin = demo_database["admin"]
     eng = create_engine(admin)
     with eng.begin() as conn:
         conn.execute(text(f"CREATE SCHEMA {SNAP}"))
         for table in _columns(conn, "public"):
             conn.execute(text(f'CREATE TABLE {SNAP}."{table}" AS TABLE public."{table}"'))
-    eng.dispose()
-    yield admin
-    drop_database(admin)
+    try:
+        yield admin
+    finally:
+        with eng.begin() as conn:
+            conn.execute(text(f"DROP SCHEMA {SNAP} CASCADE"))
+        eng.dispose()
 
 
 def _compare(conn: Connection, revision: str, stage: str,

@@ -28,6 +28,7 @@ def test_private_cluster_is_initialised_started_and_given_postgis(
     pgdata = tmp_path / "pg" / "data"
     try:
         assert (pgdata / "PG_VERSION").exists()
+        assert (tmp_path / "pg").stat().st_mode & 0o077 == 0  # the cluster's folder: owner-only
         parsed = make_url(url)
         assert parsed.query["host"] == str(tmp_path / "pg" / "run")  # a Unix socket only
         pgserver.ensure_database(url)
