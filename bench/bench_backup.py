@@ -126,10 +126,11 @@ def main() -> None:
                  f"{errors} error(s) reported ({'the geometry trigger' if errors else 'none'})"),
             ]
             load = os.getloadavg()
+            when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             report = [
                 f"# Backup and restore, {args.n:,}-incident town (issue 21)",
                 "",
-                f"`bench/bench_backup.py --n {args.n}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+                f"`bench/bench_backup.py --n {args.n}`, {when}; "
                 f"PostgreSQL {pg[0]}, PostGIS {pg[1]}, Python {platform.python_version()}; "
                 f"database {size / 1e6:.0f} MB; load average at the end "
                 f"{load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on 2 cores (shared machine).",
