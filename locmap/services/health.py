@@ -81,10 +81,10 @@ def backup_state(backup_dir: Path | None) -> dict[str, Any]:
     """The last good backup recorded in ``backup_dir`` and whether it is older than
     ``LOCMAP_BACKUP_MAX_AGE_HOURS`` (default 36: a daily backup plus some slack).
     """
-    from locmap.services.backup import last_good
-
     if backup_dir is None:
         return {"state": "off"}
+    from locmap.services.backup import last_good
+
     last = last_good(backup_dir)
     if last is None:
         return {"state": "none", "last_good_at": None, "age_hours": None}
