@@ -14,6 +14,16 @@ two-factor sign-in before they can reach anything (``locmap demo`` turns it off,
 banner on every page).
 ``LOCMAP_ANALYSIS_SECONDS`` (default 30) bounds one analysis request (impact, displacement
 watch, a place's indicators): past it the database stops it and the user is told so.
+
+``LOCMAP_BACKUP_DIR`` turns on the worker's daily backups into that folder, keeping
+``LOCMAP_BACKUP_KEEP_DAILY`` (7) daily and ``LOCMAP_BACKUP_KEEP_WEEKLY`` (4) weekly ones,
+encrypted to the age public keys in ``LOCMAP_BACKUP_RECIPIENTS`` if set.
+
+The data folder holds the private cluster and the secret key: it must not be readable or
+writable by other users (mode 0700; 0711 when root runs the cluster as ``postgres``), nor
+its ``pg`` folder (0700). :func:`check_private` refuses to start otherwise and names the
+``chmod`` that fixes it; it runs whenever locmap keeps something there (the key when no
+``SECRET_KEY`` is set, the private cluster when no ``DATABASE_URL`` is).
 The web server's own settings (workers, threads, timeout) are options of ``locmap serve``.
 """
 
@@ -24,7 +34,7 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "load_settings", "check_private"]
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -50,7 +60,27 @@ class Settings:
     session_absolute_hours: int = 8
     require_totp_for_admins: bool = True
     analysis_seconds: float = 30.0
+    backup_dir: Path | None = None
+    backup_keep_daily: int = 7
+    backup_keep_weekly: int = 4
+    backup_recipients: tuple[str, ...] = ()
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def check_private(path: Path, what: str, *, traverse_ok: bool = True) -> None:
+    """Refuse ``path`` if other users may read or write it (or, without ``traverse_ok``,
+    even enter it); the message names the fix. A missing folder is fine (locmap makes it
+    owner-only).
+    """
+    try:
+        mode = path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        return
+    loose = mode & (0o066 if traverse_ok else 0o077)
+    if loose:
+        raise ConfigError(
+            f"{what} {path} is open to other users (mode {mode:04o}); it holds the database "
+            f"and the secret key. Fix: chmod 700 {path}")
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -58,10 +88,11 @@ def _secret_key(data_dir: Path) -> str:
     env = os.environ.get("SECRET_KEY")
     if env:
         return env
+    check_private(data_dir, "LOCMAP_DATA_DIR")
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     key = secrets.token_urlsafe(48)
     path.write_text(key)
     path.chmod(0o600)
@@ -99,6 +130,7 @@ def _seconds(name: str, default: float) -> float:
 
 def load_settings() -> Settings:
     data_dir = Path(os.environ.get("LOCMAP_DATA_DIR", "var")).resolve()
+    backup_dir = os.environ.get("LOCMAP_BACKUP_DIR") or None
     return Settings(
         database_url=os.environ.get("DATABASE_URL") or None,
         database_owner_url=os.environ.get("DATABASE_OWNER_URL") or None,
@@ -116,4 +148,9 @@ def load_settings() -> Settings:
         require_totp_for_admins=os.environ.get(
             "LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "1").lower() in _TRUE,
         analysis_seconds=_seconds("LOCMAP_ANALYSIS_SECONDS", 30.0),
+        backup_dir=Path(backup_dir).resolve() if backup_dir else None,
+        backup_keep_daily=_count("LOCMAP_BACKUP_KEEP_DAILY", 7),
+        backup_keep_weekly=_count("LOCMAP_BACKUP_KEEP_WEEKLY", 4),
+        backup_recipients=tuple(
+            k for k in os.environ.get("LOCMAP_BACKUP_RECIPIENTS", "").replace(",", " ").split()),
     )

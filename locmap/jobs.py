@@ -9,7 +9,9 @@ At most ``LOCMAP_MAX_IMPORTS`` imports (default 2) run at once across all worker
 import job carries one of that many procrastinate locks (``import-slot-<n>``), and no two
 jobs with the same lock run together; a worker's ``--concurrency`` defaults to the same
 number. A periodic task (every minute) and every worker start settle jobs that a killed
-worker left behind and purge uploads older than 24 hours.
+worker left behind and purge uploads older than 24 hours. With ``LOCMAP_BACKUP_DIR`` set,
+another (``LOCMAP_BACKUP_CRON``, daily by default) writes a backup there and prunes the old
+ones (:func:`locmap.services.backup.scheduled_backup`).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from locmap.db import Database
 from locmap.services.imports import IMPORT_QUEUE
 
 __all__ = ["MAINTENANCE_QUEUE", "max_imports", "make_app", "defer_import", "run_worker",
-           "recover"]
+           "recover", "backup_cron", "backup_task"]
 
 MAINTENANCE_QUEUE = "maintenance"
 log = logging.getLogger(__name__)
@@ -57,7 +59,29 @@ def make_app(url: str, **pool: Any) -> App:
     app.periodic(cron="* * * * *", periodic_id="recover")(
         app.task(name="locmap:recover", queue=MAINTENANCE_QUEUE,
                  queueing_lock="recover")(recover_task))
+    if os.environ.get("LOCMAP_BACKUP_DIR"):
+        app.periodic(cron=backup_cron(), periodic_id="backup")(
+            app.task(name="locmap:backup", queue=MAINTENANCE_QUEUE,
+                     queueing_lock="backup")(backup_task))
     return app
+
+
+def backup_cron() -> str:
+    """``LOCMAP_BACKUP_CRON`` (default ``30 2 * * *``: 02:30 UTC every day)."""
+    return os.environ.get("LOCMAP_BACKUP_CRON", "").strip() or "30 2 * * *"
+
+
+def backup_task(timestamp: int) -> str:
+    """The scheduled backup (``LOCMAP_BACKUP_DIR``): write, prune, record the last good one."""
+    from locmap.config import load_settings
+    from locmap.services.backup import scheduled_backup
+
+    try:
+        result = scheduled_backup(load_settings())
+    except Exception:
+        log.exception("scheduled backup failed; the last good backup stays as it was")
+        raise
+    return result.summary() if result else "backups are off"
 
 
 def _db() -> Database:

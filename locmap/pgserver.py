@@ -29,6 +29,8 @@ from typing import Any
 import psycopg
 from sqlalchemy.engine import URL, make_url
 
+from locmap.config import check_private
+
 __all__ = [
     "DatabaseUnavailable", "Connections", "OWNER_ROLE", "APP_ROLE", "resolve_url",
     "resolve_connections", "prepare", "role_url", "ensure_roles", "ensure_database",
@@ -73,9 +75,14 @@ def _private_cluster(data_dir: Path) -> URL:
             "Run: apt-get install -y postgresql-15 postgresql-15-postgis-3  "
             "(or set DATABASE_URL to a server with PostGIS 3)"
         )
+    check_private(data_dir, "LOCMAP_DATA_DIR")
+    check_private(pgdata.parent, "The private cluster's folder", traverse_ok=False)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     for d in (pgdata.parent, sock):
-        d.mkdir(parents=True, exist_ok=True)
+        d.mkdir(parents=True, exist_ok=True, mode=0o700)
     if os.geteuid() == 0:
+        # The cluster runs as postgres, which must pass through (not list) the data folder.
+        data_dir.chmod(data_dir.stat().st_mode & 0o777 | 0o011)
         shutil.chown(pgdata.parent, "postgres", "postgres")
         shutil.chown(sock, "postgres", "postgres")
     if not (pgdata / "PG_VERSION").exists():

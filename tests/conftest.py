@@ -46,6 +46,8 @@ os.environ.setdefault("LOCMAP_COOKIE_SECURE", "0")
 # The seeded admins and auditors sign in with the password alone, as in the demo;
 # tests/integration/test_totp.py turns the requirement on where it is the subject.
 os.environ.setdefault("LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "0")
+# The tests need no key file in ./var (whose mode locmap checks: config.check_private).
+os.environ.setdefault("SECRET_KEY", "tests-only-secret-key-" + "x" * 32)
 
 
 def _fresh_database(suffix: str, *, owner: str | None = None) -> str:
@@ -67,6 +69,28 @@ def database_url() -> Iterator[str]:
     upgrade(role_url(admin_url, OWNER_ROLE), app_role=APP_ROLE)
     yield role_url(admin_url, APP_ROLE)
     drop_database(admin_url)
+
+
+@pytest.fixture(scope="session")
+def demo_database() -> Iterator[dict[str, str]]:
+    """A committed database holding the demo town anchored to 2026-12-01 (its "admin",
+    "owner" and "app" URLs), loaded once per session, for tests that need real data outside
+    a rolled-back transaction (backup and restore, migrations carrying data). They may
+    change it but must leave it at head.
+    """
+    import datetime as dt
+
+    from locmap.services.demo import load_demo
+
+    admin = _fresh_database("demo", owner=OWNER_ROLE)
+    owner, app = role_url(admin, OWNER_ROLE), role_url(admin, APP_ROLE)
+    upgrade(owner, app_role=APP_ROLE)
+    db = Database(app)
+    with db.session() as s:
+        load_demo(s, anchor=dt.date(2026, 12, 1))
+    db.dispose()
+    yield {"admin": admin, "owner": owner, "app": app}
+    drop_database(admin)
 
 
 @pytest.fixture(scope="session")

@@ -388,3 +388,6 @@ from locmap.cli.imports import import_group  # noqa: E402
 main.add_command(import_group)
 from locmap.cli.worker import worker  # noqa: E402, I001
 main.add_command(worker)
+from locmap.cli.backup import backup, restore  # noqa: E402, I001
+main.add_command(backup)
+main.add_command(restore)

@@ -1,5 +1,8 @@
 """Whether this locmap can do its job: the database answers, its schema is at the
-migrations' head, and a background worker has been seen lately.
+migrations' head, and a background worker has been seen lately; and, when scheduled
+backups are on (``LOCMAP_BACKUP_DIR``), how old the last good backup is (reported, never a
+reason to fail: a load balancer must not take the site down over a late backup; alert on
+``backup.state == "stale"`` in monitoring instead).
 
 Read by ``GET /healthz`` for a load balancer or a monitoring probe. It reports states, never
 case data, and needs no login, so it reads nothing but the schema version and the
@@ -8,15 +11,18 @@ worker heartbeats.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import os
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-__all__ = ["Health", "check", "WORKER_FRESH_SECONDS"]
+__all__ = ["Health", "check", "backup_state", "WORKER_FRESH_SECONDS"]
 
 # procrastinate's workers beat every 10 s by default; three missed beats is a dead worker.
 WORKER_FRESH_SECONDS = 30
@@ -30,6 +36,8 @@ class Health:
     head_revision: str
     worker: str  # "ok" | "stale" | "none" | "unknown" (no worker table yet)
     require_worker: bool
+    # {"state": "off" | "none" | "ok" | "stale", "last_good_at", "age_hours"}
+    backup: dict[str, Any] = field(default_factory=lambda: {"state": "off"})
 
     @property
     def healthy(self) -> bool:
@@ -69,11 +77,32 @@ def _worker_state(conn: Connection) -> str:
     return "ok" if row[1] else "stale"
 
 
-def check(engine: Engine, *, require_worker: bool = False) -> Health:
+def backup_state(backup_dir: Path | None) -> dict[str, Any]:
+    """The last good backup recorded in ``backup_dir`` and whether it is older than
+    ``LOCMAP_BACKUP_MAX_AGE_HOURS`` (default 36: a daily backup plus some slack).
+    """
+    if backup_dir is None:
+        return {"state": "off"}
+    from locmap.services.backup import last_good
+
+    last = last_good(backup_dir)
+    if last is None:
+        return {"state": "none", "last_good_at": None, "age_hours": None}
+    try:
+        limit = float(os.environ.get("LOCMAP_BACKUP_MAX_AGE_HOURS", "36"))
+    except ValueError:
+        limit = 36.0
+    return {"state": "ok" if last["age_hours"] <= limit else "stale",
+            "last_good_at": last["created_at"], "age_hours": last["age_hours"]}
+
+
+def check(engine: Engine, *, require_worker: bool = False,
+          backup_dir: Path | None = None) -> Health:
     """Probe the database through ``engine`` on a connection of its own, time-limited so a
     hung server makes the probe fail rather than hang.
     """
     head = _head_revision()
+    backup = backup_state(backup_dir)
     try:
         with engine.connect() as conn:
             conn.execute(text("SET LOCAL statement_timeout = 5000"))
@@ -85,5 +114,5 @@ def check(engine: Engine, *, require_worker: bool = False) -> Health:
                 migrations = "head" if current == head else "behind"
             worker = _worker_state(conn)
     except SQLAlchemyError:
-        return Health("unreachable", "unknown", None, head, "unknown", require_worker)
-    return Health("ok", migrations, current, head, worker, require_worker)
+        return Health("unreachable", "unknown", None, head, "unknown", require_worker, backup)
+    return Health("ok", migrations, current, head, worker, require_worker, backup)

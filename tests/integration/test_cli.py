@@ -23,7 +23,8 @@ def runner(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRu
 
 
 def test_help_on_every_group(runner: CliRunner) -> None:
-    for args in ([], ["db"], ["user"], ["user", "add"], ["pilot"], ["demo"], ["serve"]):
+    for args in ([], ["db"], ["user"], ["user", "add"], ["pilot"], ["demo"], ["serve"],
+                 ["backup"], ["restore"]):
         r = runner.invoke(main, [*args, "--help"])
         assert r.exit_code == 0 and "Usage" in r.output, args
 

@@ -18,7 +18,7 @@ def test_private_cluster_is_initialised_started_and_given_postgis(
 ) -> None:
     if os.geteuid() == 0:
         # The cluster runs as the postgres system user, which must reach the data folder.
-        tmp_path.chmod(0o755)
+        tmp_path.chmod(0o711)
         for parent in tmp_path.parents:
             if parent == Path("/"):
                 break
@@ -28,6 +28,7 @@ def test_private_cluster_is_initialised_started_and_given_postgis(
     pgdata = tmp_path / "pg" / "data"
     try:
         assert (pgdata / "PG_VERSION").exists()
+        assert (tmp_path / "pg").stat().st_mode & 0o077 == 0  # the cluster's folder: owner-only
         parsed = make_url(url)
         assert parsed.query["host"] == str(tmp_path / "pg" / "run")  # a Unix socket only
         pgserver.ensure_database(url)

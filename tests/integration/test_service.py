@@ -56,7 +56,8 @@ def test_healthz_needs_no_login_and_shows_no_case_data(client: Any) -> None:
     assert body["migrations"] == "head" and body["current_revision"] == body["head_revision"]
     assert body["worker"] == "none"  # the queue's tables exist (0005); no worker has run
     assert set(body) == {"status", "database", "migrations", "current_revision",
-                         "head_revision", "worker", "require_worker"}
+                         "head_revision", "worker", "require_worker", "backup"}
+    assert body["backup"] == {"state": "off"}  # no LOCMAP_BACKUP_DIR: no scheduled backups
     assert r.headers["Cache-Control"] == "no-store" and "Set-Cookie" not in r.headers
 
 
