@@ -46,6 +46,8 @@ POINTS_MAX = 500
 LOCAL_TZ = "Europe/London"
 # The zoom levels map_cell_count holds (migration 0008's MAP_CELL_ZOOMS).
 AGG_ZOOMS = range(6, 14)
+# Its coarsest level: the pilot's incidents in a few rows (pilot_incident_total).
+TOTAL_ZOOM = 6
 
 _DERIVE_SQL = text(
     """
@@ -257,7 +259,7 @@ def pilot_incident_total(session: Session, pilot_id: int) -> int:
     """How many incidents the pilot has: the coarsest level of map_cell_count."""
     return int(session.scalar(
         select(func.coalesce(func.sum(MapCellCount.n), 0))
-        .where(MapCellCount.pilot_id == pilot_id, MapCellCount.zoom == AGG_ZOOMS[0])) or 0)
+        .where(MapCellCount.pilot_id == pilot_id, MapCellCount.zoom == TOTAL_ZOOM)) or 0)
 
 
 def map_points(

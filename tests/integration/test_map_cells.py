@@ -82,11 +82,11 @@ def test_counted_cells_equal_direct_clustering_through_inserts_updates_deletes(
     session: Session, world: World
 ) -> None:
     pid, other = world.pilot.id, world.other_pilot.id
-    _seed(session, pid, 6000)
+    _seed(session, pid, 3000)
     _assert_same(session, pid)
     total = session.scalar(text("SELECT count(*) FROM incident WHERE pilot_id = :p"),
                            {"p": pid})
-    assert q.pilot_incident_total(session, pid) == total == 6002
+    assert q.pilot_incident_total(session, pid) == total == 3002
     # The counts are really read: spoil one counted cell and the answer changes.
     session.execute(text("SAVEPOINT spoil"))
     session.execute(text("UPDATE map_cell_count SET n = n + 1000 WHERE pilot_id = :p "
@@ -131,6 +131,15 @@ def test_partner_map_and_team_map_are_unchanged_by_the_counts(
     answers: dict[str, list[Any]] = {}
     for role in ("partner_reviewer", "practitioner"):
         auth.login(f"{role}@test.invalid")
+        # The pilot's card counts from map_cell_count; partners get it as every count.
+        card = client.get(f"/api/v1/pilots/{world.pilot.id}").get_json()
+        home = client.get("/").get_data(as_text=True)
+        if role == "partner_reviewer":
+            assert (card["incidents"], card["incidents_label"]) == (3000, "about 3000")
+            assert "about 3000 incidents" in home
+        else:
+            assert (card["incidents"], card["incidents_label"]) == (3002, None)
+            assert "3002 incidents" in home
         for dates in ("", "&date_from=2025-02-10&date_to=2025-05-02"):
             answers.setdefault(role, []).append(client.get(url + dates).get_json())
         auth.logout()
