@@ -27,25 +27,38 @@ depends_on = None
 
 # Keep in step with locmap.queries.incidents.AGG_ZOOMS and CELL_PX (60 px of 256-px tiles).
 MAP_CELL_ZOOMS = range(6, 14)
-_LEVELS = ", ".join(f"({z}, {360.0 / (256.0 * 2.0 ** z) * 60!r}::float8)"
-                    for z in MAP_CELL_ZOOMS)
+_FINEST = MAP_CELL_ZOOMS[-1]
+_CELL = 360.0 / (256.0 * 2.0 ** _FINEST) * 60
 
 _KEY = "pilot_id, zoom, gx, gy, category, severity, month"
 
 
 def _delta(rows: str, sign: str) -> str:
-    """The change to the counts from ``rows`` (with a ``delta`` column if sign is '')."""
+    """The change to the counts from ``rows`` (with a ``delta`` column if sign is '').
+
+    Cells are computed at the finest zoom and rolled up: a cell of the next zoom out is
+    exactly 2 x 2 cells (its size is twice, a power of two, so ``floor(x / 2c)`` equals
+    ``floor(x / c) >> 1`` also in floating point), which saves working out every
+    incident's cell and month at each level.
+    """
     n = f"{sign}count(*)" if sign else "sum(i.delta)"
     mul = f"{sign}1" if sign else "i.delta"
-    return f"""
-        SELECT i.pilot_id, z.zoom, floor(ST_X(i.location) / z.cell)::int AS gx,
-               floor(ST_Y(i.location) / z.cell)::int AS gy, i.category, i.severity,
-               date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date AS month,
-               {n} AS n, sum({mul} * ST_X(i.location)) AS sx,
-               sum({mul} * ST_Y(i.location)) AS sy
-        FROM {rows} i JOIN pilot pi ON pi.id = i.pilot_id
-             CROSS JOIN (VALUES {_LEVELS}) AS z(zoom, cell)
-        GROUP BY 1, 2, 3, 4, 5, 6, 7"""
+    levels = [f"""l{_FINEST} AS (
+          SELECT i.pilot_id, {_FINEST} AS zoom, floor(i.x / {_CELL!r}::float8)::int AS gx,
+                 floor(i.y / {_CELL!r}::float8)::int AS gy, i.category, i.severity, i.month,
+                 {n} AS n, sum({mul} * i.x) AS sx, sum({mul} * i.y) AS sy
+          FROM (SELECT r.*, ST_X(r.location) AS x, ST_Y(r.location) AS y,
+                       date_trunc('month', r.occurred_at AT TIME ZONE 'Europe/London')::date
+                         AS month
+                FROM {rows} r JOIN pilot pi ON pi.id = r.pilot_id) AS i
+          GROUP BY 1, 2, 3, 4, 5, 6, 7)"""]
+    for z in range(_FINEST - 1, MAP_CELL_ZOOMS[0] - 1, -1):
+        levels.append(f"""l{z} AS (
+          SELECT pilot_id, {z} AS zoom, gx >> 1 AS gx, gy >> 1 AS gy, category, severity,
+                 month, sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy
+          FROM l{z + 1} GROUP BY 1, 2, 3, 4, 5, 6, 7)""")
+    union = " UNION ALL ".join(f"SELECT * FROM l{z}" for z in MAP_CELL_ZOOMS)
+    return f"WITH {', '.join(levels)} {union}"
 
 
 def _trigger_function(name: str, delta: str) -> str:
