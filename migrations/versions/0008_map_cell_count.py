@@ -51,13 +51,13 @@ def _delta(rows: str, sign: str) -> str:
                        date_trunc('month', r.occurred_at AT TIME ZONE 'Europe/London')::date
                          AS month
                 FROM {rows} r JOIN pilot pi ON pi.id = r.pilot_id) AS i
-          GROUP BY 1, 2, 3, 4, 5, 6, 7)"""]
+          GROUP BY 1, 2, 3, 4, 5, 6, 7)"""]  # noqa: S608 - constants only
     for z in range(_FINEST - 1, MAP_CELL_ZOOMS[0] - 1, -1):
         levels.append(f"""l{z} AS (
           SELECT pilot_id, {z} AS zoom, gx >> 1 AS gx, gy >> 1 AS gy, category, severity,
                  month, sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy
-          FROM l{z + 1} GROUP BY 1, 2, 3, 4, 5, 6, 7)""")
-    union = " UNION ALL ".join(f"SELECT * FROM l{z}" for z in MAP_CELL_ZOOMS)
+          FROM l{z + 1} GROUP BY 1, 2, 3, 4, 5, 6, 7)""")  # noqa: S608 - constants only
+    union = " UNION ALL ".join(f"SELECT * FROM l{z}" for z in MAP_CELL_ZOOMS)  # noqa: S608
     return f"WITH {', '.join(levels)} {union}"
 
 
@@ -84,7 +84,7 @@ BEGIN
   END IF;
   RETURN NULL;
 END $$;
-"""
+"""  # noqa: S608 - constants only
 
 
 _UPDATED = """(SELECT o.pilot_id, o.category, o.severity, o.occurred_at, o.location,
@@ -105,7 +105,7 @@ _UPDATED = """(SELECT o.pilot_id, o.category, o.severity, o.occurred_at, o.locat
               AND w.location = o.location))"""
 
 _FUNCTIONS = (
-    _trigger_function("ins", _delta("new_rows", "+"))
+    _trigger_function("ins", _delta("new_rows", "+"))  # noqa: S608 - constants only
     + _trigger_function("del", _delta("old_rows", "-"))
     + _trigger_function("upd", _delta(_UPDATED, ""))
     + """
