@@ -86,7 +86,9 @@ def run_load(cfg_path: str) -> None:
 
         def _get(self, path: str, name: str) -> None:
             with self.client.get(path, name=name, catch_response=True) as r:
-                if r.status_code >= 400:
+                if not r.status_code or r.url is None:  # no response at all
+                    r.failure(f"no response: {getattr(r, 'error', None)}")
+                elif r.status_code >= 400:
                     r.failure(f"{r.status_code} {r.text[:200]}")
                 elif "/login" in r.url:
                     r.failure("sent to the login page")
