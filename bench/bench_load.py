@@ -97,10 +97,49 @@ def setup(url: str, n: int, practitioners: int, partners: int) -> dict[str, Any]
         c.execute(text("VACUUM ANALYZE"))
         c.execute(text("CHECKPOINT"))  # the load's dirty pages written now, not under load
         pg = c.execute(text("SELECT split_part(version(), ' ', 2), postgis_lib_version()")).one()
+    compare = compare_map_queries(db, pid)
     db.dispose()
-    return {"pilot_id": pid, "pilot_name": "Bench City", "accounts": logins,
+    return {"map_compare": compare, "pilot_id": pid, "pilot_name": "Bench City", "accounts": logins,
             "places": place_ids, "assessments": assessment_ids, "bbox": list(CITY.bounds),
             "load_s": t_load, "postgres": f"PostgreSQL {pg[0]}, PostGIS {pg[1]}"}
+
+
+def compare_map_queries(db: Any, pid: int, repeats: int = 7) -> list[list[Any]]:
+    """p50 of ``map_cells`` clustering every incident vs reading map_cell_count, per view.
+
+    The views are the town at zoom 12 (the locality's bbox, and widened to whole cells as
+    workspace.js and the users ask for it) and a neighbourhood pan at zoom 13 and 15 (15 has
+    no counts: both columns are the direct query). Same data, same moment.
+    """
+    import statistics
+
+    from bench_map_view import CITY
+
+    from locmap.queries import incidents as q
+
+    x, y = hot_spot(11)
+    from load_users import whole_cells
+
+    views = [("town (z12), the locality's bbox", CITY.bounds, 12),
+             ("town (z12), widened to whole cells as workspace.js asks",
+              tuple(whole_cells(list(CITY.bounds), 12)), 12),
+             ("neighbourhood (z13)", (x - 0.03, y - 0.016, x + 0.03, y + 0.016), 13),
+             ("neighbourhood (z15)", (x - 0.015, y - 0.008, x + 0.015, y + 0.008), 15)]
+    out = []
+    with db.sessionmaker() as s:
+        for label, bbox, zoom in views:
+            row: list[Any] = [label]
+            for use_counts in (False, True):
+                times = []
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    cells = q.map_cells(s, pid, bbox, zoom, q.IncidentFilter(),
+                                        use_counts=use_counts)
+                    times.append(time.perf_counter() - t0)
+                row += [statistics.median(times) * 1000, sum(c["n"] for c in cells)]
+            out.append(row)
+            s.rollback()
+    return out
 
 
 def write_csv(path: Path, rows: int, bbox: list[float], seed: int = 7) -> None:

@@ -204,6 +204,9 @@ def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
            f"--n {args.n} --import-rows {args.import_rows} --write docs/perf/load.md")
     counts = (f"accepted {imp['accepted']:,}, rejected {imp['rejected']:,}"
               if imp.get("accepted") is not None else imp.get("message") or "-")
+    compare = "\n".join(
+        f"| {label} | {old:,.0f} | {new:,.0f} | {old / new:.1f}x | {n_old:,} | {n_new:,} |"
+        for label, old, n_old, new, n_new in info.get("map_compare", []))
     return f"""# Load: {args.users} members, {args.seconds} s, `locmap serve`, one import running
 
 Command: `{cmd}`. Measured from {start:%Y-%m-%d %H:%M} UTC, once every user was logged in:
@@ -231,6 +234,17 @@ requests): the service time without queueing, on the same machine at the same mo
 Logins while the users arrived (not in the table): {len(logins)}, p50
 {pct(logins, 50):,.0f} ms, p95 {pct(logins, 95):,.0f} ms (argon2 password hashing, by design
 slow).
+
+## The map's clustering query, before and after map_cell_count
+
+`queries.incidents.map_cells` on this town just before the load (p50 of 7 runs each, no
+filter, one process, same moment): "direct" clusters every incident in view (the code
+before migration 0008, still used at zoom 14 and finer), "counts" reads the whole cells
+from `map_cell_count` and clusters only the edge strip.
+
+| view | direct ms | counts ms | direct / counts | incidents (direct) | incidents (counts) |
+|---|---:|---:|---:|---:|---:|
+{compare}
 
 ## Per route
 

@@ -27,6 +27,18 @@ def hot_spot(k: int) -> tuple[float, float]:
     return -1.89 + (k % 7) * 0.02, 52.45 + (k % 5) * 0.012
 
 
+def whole_cells(bbox: list[float], zoom: int) -> list[float]:
+    """The bbox widened to whole 60-px grid cells, as workspace.js asks at zoom <= 13."""
+    import math
+
+    cell = 360 / (256 * 2 ** zoom) * 60
+    w, s, e, n = bbox
+    return [math.floor(math.floor(w / cell) * cell * 1e6) / 1e6,
+            math.floor(math.floor(s / cell) * cell * 1e6) / 1e6,
+            math.ceil(math.ceil(e / cell) * cell * 1e6) / 1e6,
+            math.ceil(math.ceil(n / cell) * cell * 1e6) / 1e6]
+
+
 def run_load(cfg_path: str) -> None:
     """Run the locust users headless for the configured time; write every request's time."""
     from gevent import monkey
@@ -42,7 +54,7 @@ def run_load(cfg_path: str) -> None:
     cfg = json.loads(Path(cfg_path).read_text())
     pid, samples, loads, logged_in = cfg["pilot_id"], [], [], []
     accounts = itertools.cycle(cfg["accounts"])
-    w, s, e, n = cfg["bbox"]
+    town = ",".join(f"{v:.6f}" for v in whole_cells(cfg["bbox"], 12))
 
     @events.request.add_listener
     def _record(name: str, response_time: float, exception: Any = None, response: Any = None,
@@ -74,7 +86,9 @@ def run_load(cfg_path: str) -> None:
 
         def _get(self, path: str, name: str) -> None:
             with self.client.get(path, name=name, catch_response=True) as r:
-                if r.status_code >= 400:
+                if not r.status_code or r.url is None:  # no response at all
+                    r.failure(f"no response: {getattr(r, 'error', None)}")
+                elif r.status_code >= 400:
                     r.failure(f"{r.status_code} {r.text[:200]}")
                 elif "/login" in r.url:
                     r.failure("sent to the login page")
@@ -105,7 +119,7 @@ def run_load(cfg_path: str) -> None:
             self._get(f"/pilots/{pid}", "page: workspace")
             self._api("/places", "map: places GeoJSON")
             self._api("/workspace-options", "map: workspace options")
-            self._api(f"/incidents/map?bbox={w},{s},{e},{n}&zoom=12", "map: incidents, town (z12)")
+            self._api(f"/incidents/map?bbox={town}&zoom=12", "map: incidents, town (z12)")
 
         @task(1)
         def overview(self) -> None:

@@ -10,6 +10,7 @@ from locmap.models.evidence import (
     EngagementRecord,
     Incident,
     LocalityIncidentCount,
+    MapCellCount,
     Observation,
     SafetyFactor,
     SafetyMap,
@@ -59,5 +60,5 @@ __all__ = [
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
     "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
-    "LocalityIncidentCount", "Upload", "PseudonymCounter",
+    "LocalityIncidentCount", "MapCellCount", "Upload", "PseudonymCounter",
 ]

@@ -9,8 +9,10 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Float,
     ForeignKey,
     Index,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -34,7 +36,7 @@ __all__ = [
     "Incident", "incident_person", "Observation", "SafetyFactor", "factor_incident",
     "factor_observation", "factor_engagement", "EngagementRecord", "engagement_place",
     "AwarenessActivity", "awareness_place", "SafetyMap", "SafetyMapArea",
-    "LocalityIncidentCount",
+    "LocalityIncidentCount", "MapCellCount",
 ]
 
 _LEVEL3 = ("poor", "adequate", "good")
@@ -104,6 +106,32 @@ class LocalityIncidentCount(Base):
     day: Mapped[dt.date] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger)
 
+
+
+class MapCellCount(Base):
+    """A pilot's incidents in one grid cell of the map at one zoom level, per harm category,
+    severity and local (Europe/London) month: how many, and the sums of their longitudes
+    and latitudes (the cell's centroid is ``sx / n``, ``sy / n``).
+
+    Kept by the database, never by the application: migration 0008's statement-level
+    triggers on ``incident``, like :class:`LocalityIncidentCount`. The grid is
+    :func:`locmap.queries.incidents.map_cells`' (``gx = floor(lon / cell)``) at the zoom
+    levels :data:`locmap.queries.incidents.AGG_ZOOMS`, which read it.
+    """
+
+    __tablename__ = "map_cell_count"
+
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          primary_key=True)
+    zoom: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    gx: Mapped[int] = mapped_column(primary_key=True)
+    gy: Mapped[int] = mapped_column(primary_key=True)
+    category: Mapped[str] = mapped_column(String(40), primary_key=True)
+    severity: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    month: Mapped[dt.date] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger)
+    sx: Mapped[float] = mapped_column(Float(precision=53))
+    sy: Mapped[float] = mapped_column(Float(precision=53))
 
 class Observation(Timestamped, Base):
     """A site visit: who was there, how it looked and felt."""

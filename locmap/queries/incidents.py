@@ -10,24 +10,33 @@ Map clustering snaps points to a square grid in degrees whose cell is
 :data:`CELL_PX` screen pixels at the requested zoom, aggregating in SQL
 (``GROUP BY floor(x / cell), floor(y / cell)``) so the payload grows with the number of
 occupied cells on screen, not with the number of incidents.
+
+At the coarse zoom levels :data:`AGG_ZOOMS` the cells wholly inside the view are read from
+``map_cell_count`` (migration 0008: per pilot, zoom, cell, category, severity and local
+month, kept by triggers) instead of clustering every incident again; only the strip of
+cells cut by the view's edge is clustered from ``incident``. Filters that the table cannot
+answer (hours of day, a place, dates that are not whole months) and other zooms use the
+direct query. Both give the same cells; a centroid may differ in the last bits of a
+float (the sums are added in another order).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, literal_column, select, text
+from sqlalchemy import Float, Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from locmap.models import Incident
+from locmap.models import Incident, MapCellCount
 
 __all__ = [
     "DERIVE_RADIUS_M", "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
     "derive_place_id", "filter_clauses", "cell_size_deg", "map_cells", "map_points",
-    "count_in_view",
+    "count_in_view", "AGG_ZOOMS", "pilot_incident_total",
 ]
 
 DERIVE_RADIUS_M = 50.0
@@ -35,6 +44,10 @@ CELL_PX = 60
 POINTS_ZOOM = 17
 POINTS_MAX = 500
 LOCAL_TZ = "Europe/London"
+# The zoom levels map_cell_count holds (migration 0008's MAP_CELL_ZOOMS).
+AGG_ZOOMS = range(6, 14)
+# Its coarsest level: the pilot's incidents in a few rows (pilot_incident_total).
+TOTAL_ZOOM = 6
 
 _DERIVE_SQL = text(
     """
@@ -155,30 +168,118 @@ def count_in_view(
     return int(session.scalar(stmt) or 0)
 
 
+def _whole_months(f: IncidentFilter) -> bool:
+    """Whether the filter is one the monthly counts answer exactly (the counts know
+    category, month and zoom cell; hours, place, severity, source and import need the
+    incidents themselves)."""
+    if f.hour_from is not None or f.hour_to is not None or f.place_id is not None \
+            or f.by_record:
+        return False
+    if f.date_from is not None and f.date_from.day != 1:
+        return False
+    return f.date_to is None or (f.date_to + dt.timedelta(days=1)).day == 1
+
+
+def _inner(lo: float, hi: float, cell: float) -> tuple[int, int]:
+    """The cells wholly inside [lo, hi]: first and last index (first > last if none)."""
+    first, last = math.ceil(lo / cell), math.floor(hi / cell) - 1
+    if first * cell < lo:
+        first += 1
+    if (last + 1) * cell > hi:
+        last -= 1
+    return first, last
+
+
 def map_cells(
     session: Session, pilot_id: int, bbox: tuple[float, float, float, float], zoom: float,
-    f: IncidentFilter,
+    f: IncidentFilter, *, use_counts: bool = True,
 ) -> list[dict[str, Any]]:
     """Occupied grid cells in view: count, centroid of their incidents, worst severity,
     and the cell's grid index (``gx``, ``gy``: its south-west corner is ``gx * cell``,
     ``gy * cell``).
+
+    With ``use_counts`` (the default) whole cells at the zoom levels :data:`AGG_ZOOMS` come
+    from ``map_cell_count`` when the filter allows it; False always clusters the incidents
+    (the benchmarks compare the two).
     """
     cell = cell_size_deg(zoom)
+    w, s, e, n = bbox
+    gx0, gx1 = _inner(w, e, cell)
+    gy0, gy1 = _inner(s, n, cell)
+    if not (use_counts and zoom in AGG_ZOOMS and _whole_months(f)
+            and gx0 <= gx1 and gy0 <= gy1):
+        return _cluster(session, pilot_id, bbox, cell, f)
+    inner = (gx0 * cell, gy0 * cell, (gx1 + 1) * cell, (gy1 + 1) * cell)
+    edge = _cluster(session, pilot_id, bbox, cell, f, outside=(inner, (gx0, gx1, gy0, gy1)))
+    return edge + _counted_cells(session, pilot_id, int(zoom), (gx0, gx1, gy0, gy1), f)
+
+
+def _cluster(
+    session: Session, pilot_id: int, bbox: tuple[float, float, float, float], cell: float,
+    f: IncidentFilter, outside: tuple[tuple[float, float, float, float],
+                                      tuple[int, int, int, int]] | None = None,
+) -> list[dict[str, Any]]:
+    """Cluster the incidents in view; with ``outside``, only those not in its cells."""
     x, y = func.ST_X(Incident.location), func.ST_Y(Incident.location)
-    gx = func.floor(x / cell).label("gx")
-    gy = func.floor(y / cell).label("gy")
+    gx = func.floor(x / cell)
+    gy = func.floor(y / cell)
+    where = [*filter_clauses(pilot_id, f), _in_view(bbox)]
+    if outside is not None:
+        (iw, i_s, ie, i_n), (gx0, gx1, gy0, gy1) = outside
+        w, s, e, n = bbox
+        # The four strips around the inner cells, so the GiST index skips the inside.
+        strips = [(w, s, iw, n), (ie, s, e, n), (iw, s, ie, i_s), (iw, i_n, ie, n)]
+        where.append(or_(*(_in_view(b) for b in strips)))
+        where.append(~(gx.between(gx0, gx1) & gy.between(gy0, gy1)))
     stmt: Select[Any] = (
         select(func.count().label("n"), func.avg(x).label("lon"), func.avg(y).label("lat"),
                func.max(Incident.severity).label("max_severity"))
-        .where(*filter_clauses(pilot_id, f), _in_view(bbox))
+        .where(*where)
         .group_by(literal_column("gx"), literal_column("gy"))
-        .add_columns(gx, gy)
+        .add_columns(gx.label("gx"), gy.label("gy"))
     )
     return [
         {"n": r.n, "lon": float(r.lon), "lat": float(r.lat), "max_severity": r.max_severity,
          "gx": int(r.gx), "gy": int(r.gy)}
         for r in session.execute(stmt)
     ]
+
+
+def _counted_cells(
+    session: Session, pilot_id: int, zoom: int, cells: tuple[int, int, int, int],
+    f: IncidentFilter,
+) -> list[dict[str, Any]]:
+    """The cells gx0..gx1 x gy0..gy1 from map_cell_count (whole months only)."""
+    gx0, gx1, gy0, gy1 = cells
+    m = MapCellCount
+    where = [m.pilot_id == pilot_id, m.zoom == zoom, m.gx.between(gx0, gx1),
+             m.gy.between(gy0, gy1)]
+    if f.categories:
+        where.append(m.category.in_(f.categories))
+    if f.date_from is not None:
+        where.append(m.month >= f.date_from)
+    if f.date_to is not None:
+        where.append(m.month <= f.date_to)
+    total = func.sum(m.n)
+    stmt = (
+        select(m.gx, m.gy, total.label("n"),
+               (func.sum(m.sx) / func.cast(total, Float)).label("lon"),
+               (func.sum(m.sy) / func.cast(total, Float)).label("lat"),
+               func.max(m.severity).label("max_severity"))
+        .where(*where).group_by(m.gx, m.gy)
+    )
+    return [
+        {"n": int(r.n), "lon": float(r.lon), "lat": float(r.lat),
+         "max_severity": r.max_severity, "gx": r.gx, "gy": r.gy}
+        for r in session.execute(stmt)
+    ]
+
+
+def pilot_incident_total(session: Session, pilot_id: int) -> int:
+    """How many incidents the pilot has: the coarsest level of map_cell_count."""
+    return int(session.scalar(
+        select(func.coalesce(func.sum(MapCellCount.n), 0))
+        .where(MapCellCount.pilot_id == pilot_id, MapCellCount.zoom == TOTAL_ZOOM)) or 0)
 
 
 def map_points(

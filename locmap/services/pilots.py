@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson, to_multipolygon
-from locmap.models import Incident, Membership, Person, Pilot, Place, ReviewPoint
+from locmap.models import Membership, Person, Pilot, Place, ReviewPoint
+from locmap.queries.incidents import pilot_incident_total
 from locmap.services import audit
-from locmap.services.permissions import Actor, require
+from locmap.services.incidents import partner_count
+from locmap.services.permissions import Actor, can, require
 from locmap.timeline import pilot_end, review_dates
 
 __all__ = ["PilotSummary", "visible_pilots", "get_pilot", "create_pilot", "pilot_summary"]
@@ -32,9 +34,10 @@ class PilotSummary:
     roles: list[str]
     locality: dict[str, Any] | None
     places: int
-    incidents: int
+    incidents: int | None
     people: int
     next_review: dt.date | None
+    incidents_label: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -63,10 +66,24 @@ def get_pilot(
     return pilot
 
 
-def pilot_summary(session: Session, actor: Actor, pilot: Pilot) -> PilotSummary:
+def pilot_summary(
+    session: Session, actor: Actor, pilot: Pilot, *, threshold: int = 5
+) -> PilotSummary:
+    """The pilot's card: dates, the actor's roles, how many places, incidents and people.
+
+    The incident count comes from ``map_cell_count`` (kept by triggers), not from counting
+    the incidents. A partner reviewer (no ``evidence.records``) sees it as partners see
+    every count (:func:`locmap.services.incidents.partner_count`): ``None`` below
+    ``threshold``, else rounded to base 5, with ``incidents_label`` saying which.
+    """
     def count(model: Any, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
+    incidents: int | None = pilot_incident_total(session, pilot.id)
+    label = None
+    if not can(actor, pilot.id, "evidence.records"):
+        incidents = partner_count(incidents or 0, threshold)
+        label = f"fewer than {threshold}" if incidents is None else f"about {incidents}"
     today = clock.today()
     next_review = session.scalar(
         select(func.min(ReviewPoint.due_on)).where(
@@ -80,7 +97,7 @@ def pilot_summary(session: Session, actor: Actor, pilot: Pilot) -> PilotSummary:
         status=pilot.status, roles=sorted(actor.roles_in(pilot.id)),
         locality=to_geojson(pilot.locality),
         places=count(Place, Place.pilot_id == pilot.id, Place.deleted_at.is_(None)),
-        incidents=count(Incident, Incident.pilot_id == pilot.id),
+        incidents=incidents, incidents_label=label,
         people=count(Person, Person.pilot_id == pilot.id),
         next_review=next_review,
     )

@@ -35,7 +35,8 @@ def dashboard_page(pilot_id: int) -> Any:
     board = dashboard.dashboard(
         s, a, pilot_id, as_of=_as_of(), partner_view=partner_view,
         threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"]))
-    pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
+    pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id), threshold=int(
+        current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
     query = {"as_of": board.as_of.isoformat(), **({"view": "partner"} if partner_view else {})}
     return render_template("dashboard.html", pilot=pilot, board=board, query=query,
                            printable=request.args.get("print") == "1")

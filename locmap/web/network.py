@@ -34,7 +34,8 @@ def _as_of() -> dt.date:
 
 def _context(pilot_id: int) -> dict[str, Any]:
     s, a = db_session(), actor()
-    pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
+    pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id), threshold=int(
+        current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
     return {"pilot": pilot, "purpose": network.get_purpose(s, a, pilot_id),
             "can_edit": can(a, pilot_id, "network.edit"),
             "can_export": can(a, pilot_id, "network.export"),

@@ -18,7 +18,8 @@ bp = Blueprint("pages", __name__)
 @login_required
 def home() -> Any:
     s, a = db_session(), actor()
-    mine = [pilots.pilot_summary(s, a, p).to_dict()
+    threshold = int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
+    mine = [pilots.pilot_summary(s, a, p, threshold=threshold).to_dict()
             for p in pilots.visible_pilots(s, a) if a.is_member(p.id)]
     return render_template("pilots.html", pilots=mine)
 
@@ -28,7 +29,8 @@ def home() -> Any:
 def pilot(pilot_id: int) -> Any:
     s, a = db_session(), actor()
     p = pilots.get_pilot(s, a, pilot_id)
-    summary = pilots.pilot_summary(s, a, p).to_dict()
+    summary = pilots.pilot_summary(
+        s, a, p, threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
     collection = places.list_places(s, a, pilot_id)
     return render_template(
         "pilot.html", pilot=summary, places=collection,

@@ -17,6 +17,10 @@ from locmap.web.api.schemas import (
 from locmap.web.context import actor, db_session
 
 
+def _threshold() -> int:
+    return int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
+
+
 @api.route("/openapi.json", summary="This API's OpenAPI 3 document", tag="meta", public=True)
 def openapi() -> Any:
     return jsonify(api.openapi("/api/v1"))
@@ -27,14 +31,15 @@ def openapi() -> Any:
 def list_pilots() -> Any:
     s, a = db_session(), actor()
     visible = [p for p in pilots.visible_pilots(s, a) if a.is_member(p.id)]
-    return jsonify([PilotSchema().dump(pilots.pilot_summary(s, a, p)) for p in visible])
+    return jsonify([PilotSchema().dump(pilots.pilot_summary(s, a, p, threshold=_threshold()))
+                    for p in visible])
 
 
 @api.route("/pilots/<int:pilot_id>", summary="One pilot", tag="pilots", response=PilotSchema)
 def get_pilot(pilot_id: int) -> Any:
     s, a = db_session(), actor()
     pilot = pilots.get_pilot(s, a, pilot_id)
-    return jsonify(PilotSchema().dump(pilots.pilot_summary(s, a, pilot)))
+    return jsonify(PilotSchema().dump(pilots.pilot_summary(s, a, pilot, threshold=_threshold())))
 
 
 @api.route("/pilots/<int:pilot_id>/places", summary="The pilot's places (GeoJSON)",

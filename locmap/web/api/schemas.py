@@ -33,7 +33,11 @@ class PilotSchema(Schema):
     roles = fields.List(fields.String(validate=validate.OneOf(PILOT_ROLES)))
     locality = fields.Nested(GeoJSONGeometry, allow_none=True)
     places = fields.Integer()
-    incidents = fields.Integer()
+    incidents = fields.Integer(allow_none=True, metadata={
+        "description": "For a partner: null below the suppression threshold, else rounded "
+                       "to base 5 (see incidents_label)"})
+    incidents_label = fields.String(allow_none=True,
+                                    metadata={"description": "Partner view only"})
     people = fields.Integer()
     next_review = fields.Date(allow_none=True)
 

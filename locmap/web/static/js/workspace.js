@@ -310,10 +310,26 @@
     return q.join("&");
   }
 
+  // The coarsest zooms the server keeps per-cell counts for (queries.incidents.AGG_ZOOMS).
+  var COUNTED_ZOOM = 13;
+
   function loadIncidents() {
-    var b = ws.map.getBounds();
-    var bbox = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())].map(function (v) { return v.toFixed(6); }).join(",");
-    var q = "/incidents/map?bbox=" + bbox + "&zoom=" + ws.map.getZoom() + (filterQuery() ? "&" + filterQuery() : "");
+    var b = ws.map.getBounds(), zoom = ws.map.getZoom();
+    var edges = [Math.max(-180, b.getWest()), Math.max(-90, b.getSouth()), Math.min(180, b.getEast()), Math.min(90, b.getNorth())];
+    var bbox = edges.map(function (v) { return v.toFixed(6); }).join(",");
+    if (zoom <= COUNTED_ZOOM) {
+      // Ask for whole grid cells (60 px at this zoom, as the server clusters): the server
+      // then reads them from its per-cell counts instead of clustering every incident
+      // under a cut edge. Cells just off screen cost nothing to draw.
+      var cell = 360 / (256 * Math.pow(2, zoom)) * 60;
+      bbox = edges.map(function (v, i) {
+        var k = i < 2 ? Math.floor(v / cell) : Math.ceil(v / cell);
+        var lim = i % 2 ? 90 : 180;
+        var out = Math.max(-lim, Math.min(lim, k * cell));
+        return (i < 2 ? Math.floor(out * 1e6) : Math.ceil(out * 1e6)) / 1e6;
+      }).map(function (v) { return v.toFixed(6); }).join(",");
+    }
+    var q = "/incidents/map?bbox=" + bbox + "&zoom=" + zoom + (filterQuery() ? "&" + filterQuery() : "");
     return api("GET", q).then(function (r) {
       if (!r.ok) { return; }
       incidentLayer.clearLayers();
