@@ -171,7 +171,8 @@ def count_in_view(
 def _whole_months(f: IncidentFilter) -> bool:
     """Whether the filter is one the monthly counts answer exactly (the counts know
     category, month and zoom cell; hours, place, severity, source and import need the
-    incidents themselves)."""
+    incidents themselves).
+    """
     if f.hour_from is not None or f.hour_to is not None or f.place_id is not None \
             or f.by_record:
         return False

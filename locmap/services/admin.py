@@ -338,7 +338,8 @@ def peek_link(session: Session, token: str) -> Invitation:
 def redeem_link(session: Session, token: str, *, password: str, confirm: str,
                 remote_addr: str | None = None) -> User:
     """Set the password through a one-time link; the link is spent and every other
-    session of the user ends (:func:`locmap.services.accounts.set_password`)."""
+    session of the user ends (:func:`locmap.services.accounts.set_password`).
+    """
     inv = peek_link(session, token)
     if password != confirm:
         raise InvalidData("The two passwords differ.")
@@ -356,7 +357,8 @@ def change_password(session: Session, actor: Actor, *, current: str, new: str,
                     confirm: str, keep_session_id: int | None = None) -> None:
     """The user's own password change when an admin required one: the account page's
     rule (:func:`locmap.services.accounts.change_password`), which also clears the
-    requirement and ends the user's other sessions."""
+    requirement and ends the user's other sessions.
+    """
     user = session.get(User, actor.user_id) if actor.user_id else None
     if user is None:
         raise NotFound("No such user.")
