@@ -15,7 +15,7 @@ from locmap.config import load_settings
 from locmap.db import Database
 from locmap.errors import LocmapError, NotFound
 from locmap.vocab import label
-from locmap.web import hardening
+from locmap.web import formatting, hardening
 from locmap.web.context import init_request_scope
 from locmap.web.extensions import csrf, login_manager
 
@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     hardening.init_app(app)  # before the blueprints: it bounds the <int:…> converter
     app.jinja_env.globals["label"] = label
+    formatting.init_app(app)
 
     from locmap.web import (
         api,
