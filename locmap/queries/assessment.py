@@ -39,8 +39,10 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from locmap.queries.at_place import PLACE_REACH_M, at_place_sql
+
 __all__ = [
-    "BNG_SRID", "PLACE_RADIUS_M", "RING_M", "CELL_M", "AreaSizes", "ClassifiedIncident",
+    "BNG_SRID", "PLACE_REACH_M", "RING_M", "CELL_M", "AreaSizes", "ClassifiedIncident",
     "GridCell", "Grid", "PlaceRow", "SafetyMapAreaRow", "PresenceRow", "place_row",
     "classified_incidents", "PlaceIncidents", "place_incidents", "area_sizes", "grid_counts",
     "feature_points", "safety_map_areas", "presences_in_force", "factor_evidence_counts",
@@ -48,7 +50,6 @@ __all__ = [
 ]
 
 BNG_SRID = 27700
-PLACE_RADIUS_M = 50.0
 RING_M = 500.0
 CELL_M = 100.0
 
@@ -130,12 +131,10 @@ def place_row(session: Session, place_id: int) -> PlaceRow | None:
 
 
 _CLASSIFY = text(
-    """
+    f"""
     SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
       CASE
-        WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
-          OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
-          THEN 'place'
+        WHEN {at_place_sql()} THEN 'place'
         WHEN ST_DWithin(i.location::geography, pl.geog, :ring_m) THEN 'ring'
         ELSE 'locality'
       END AS area
@@ -147,12 +146,12 @@ _CLASSIFY = text(
     WHERE (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
     ORDER BY i.occurred_at, i.id
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
 def classified_incidents(
-    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_RADIUS_M,
+    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_REACH_M,
     since: dt.datetime | None = None, until: dt.datetime | None = None,
 ) -> list[ClassifiedIncident]:
     """Every incident of the place's locality with the innermost area it fell in.
@@ -217,7 +216,7 @@ class PlaceIncidents:
 # when the ring is the wider distance (the join has just made the same test), and the
 # locality test when the locality covers the wider buffer.
 _NEAR = text(
-    """
+    f"""
     WITH pl AS MATERIALIZED (
       SELECT b.*, ST_Covers(b.locality, b.outer_reach) AS reach_inside
       FROM (
@@ -233,9 +232,7 @@ _NEAR = text(
     ), c AS (
       SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
         CASE
-          WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
-            OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
-            THEN 'place'
+          WHEN {at_place_sql()} THEN 'place'
           WHEN CAST(:ring_m AS float8) >= :place_m
             OR ST_DWithin(i.location::geography, pl.geog, :ring_m) THEN 'ring'
           ELSE 'locality'
@@ -255,7 +252,7 @@ _NEAR = text(
     SELECT area, NULL, NULL, NULL, category, severity, count(*)
     FROM c WHERE area = 'ring' GROUP BY area, category, severity
     ORDER BY area, occurred_at, id, category, severity
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 # The rest of the locality comes from locality_incident_count (migration 0004: the
@@ -408,7 +405,7 @@ def _planner(session: Session, **settings: str) -> Iterator[None]:
 
 
 def place_incidents(
-    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_RADIUS_M,
+    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_REACH_M,
     since: dt.datetime | None = None, until: dt.datetime | None = None,
 ) -> PlaceIncidents:
     """The place's incidents, and the ring and the rest of the locality counted in SQL.
@@ -486,7 +483,7 @@ _AREAS = text(
 
 
 def area_sizes(session: Session, place_id: int, *, ring_m: float = RING_M,
-               place_m: float = PLACE_RADIUS_M) -> AreaSizes | None:
+               place_m: float = PLACE_REACH_M) -> AreaSizes | None:
     """Place, ring and whole-locality areas in km2 (None for a place without geometry)."""
     r = session.execute(_AREAS, {"place_id": place_id, "ring_m": ring_m,
                                  "place_m": place_m}).one_or_none()
@@ -600,7 +597,7 @@ _SAFETY_MAPS = text(
 )
 
 
-def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_RADIUS_M,
+def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_REACH_M,
                      until: dt.date | None = None) -> list[SafetyMapAreaRow]:
     """Every rated area of the pilot's safety maps, flagged where it covers the place."""
     rows = session.execute(_SAFETY_MAPS, {"place_id": place_id, "place_m": place_m,

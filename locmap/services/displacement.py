@@ -25,7 +25,8 @@ from locmap.assessment import impact as analysis
 from locmap.errors import InvalidData, NotFound
 from locmap.models import DisplacementFlag, Feature, FeatureLayer, Pilot
 from locmap.queries import impact as q
-from locmap.queries.assessment import PLACE_RADIUS_M, place_row
+from locmap.queries.assessment import place_row
+from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
 from locmap.services.impact import (
@@ -192,7 +193,7 @@ def _validate(distance_m: float, place_m: float) -> None:
 def watch(session: Session, actor: Actor, pilot_id: int, *,
           distance_m: float = DEFAULT_DISTANCE_M, month: dt.date | None = None,
           layer_ids: tuple[int, ...] | None = None,
-          place_m: float = PLACE_RADIUS_M) -> dict[str, Any]:
+          place_m: float = PLACE_REACH_M) -> dict[str, Any]:
     """Scan the watched places for possible displacement to their neighbours.
 
     Parameters
@@ -288,7 +289,7 @@ def _destination(session: Session, pilot_id: int, kind: str,
 def decide(session: Session, actor: Actor, pilot_id: int, *, source_place_id: int,
            dest_kind: str, dest_id: int, month: dt.date, status: str, reason: str,
            distance_m: float = DEFAULT_DISTANCE_M,
-           place_m: float = PLACE_RADIUS_M) -> dict[str, Any]:
+           place_m: float = PLACE_REACH_M) -> dict[str, Any]:
     """Confirm or dismiss "possible displacement: source → destination", with a reason.
 
     The evidence is recomputed for the pair and kept (figures, the number of people who

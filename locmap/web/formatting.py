@@ -84,7 +84,8 @@ def month(value: Any) -> str:
 
 def num(value: Any, fmt: str = "%.2f") -> str:
     """``fmt % value``, or an em dash for None, NaN or infinity (an estimate that does not
-    exist is shown as missing, not as a crash)."""
+    exist is shown as missing, not as a crash).
+    """
     if value is None or isinstance(value, bool):
         return MISSING
     try:
@@ -98,7 +99,8 @@ def num(value: Any, fmt: str = "%.2f") -> str:
 
 def count(value: Any, singular: str, plural: str | None = None) -> str:
     """``1 incident``, ``0 incidents``, ``2,078 incidents``; an em dash with the plural
-    noun for a missing (e.g. suppressed) count."""
+    noun for a missing (e.g. suppressed) count.
+    """
     many = plural or _PLURALS.get(singular) or singular + "s"
     if value is None:
         return f"{MISSING} {many}"

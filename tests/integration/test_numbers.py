@@ -9,10 +9,20 @@ import html
 import re
 from typing import Any
 
+import csv
+import io
+
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from locmap.models import Incident
+from locmap.models import Assessment, Incident, Plan
+from locmap.queries import assessment as aq
+from locmap.queries.at_place import PLACE_REACH_M
+from locmap.queries.impact import watch_sources
+from locmap.services import kpis
+from locmap.services.accounts import actor_for
+from locmap.services.assessment_snapshot import compute_indicators
+from locmap.services.impact import place_impact
 from tests import factories
 
 CAFE = "SRID=4326;POINT(-1.49 52.505)"
@@ -65,3 +75,71 @@ def test_impact_page_with_no_incidents_at_all_says_what_is_missing(
     for url in (f"/pilots/{pid}/displacement", f"/pilots/{pid}/dashboard",
                 f"/pilots/{pid}/places/{world.places['cafe'].id}/assessments/new"):
         assert client.get(url).status_code == 200, url
+
+
+def _at(session: Session, pilot_id: int, lon: float, lat: float, day: dt.date,
+        place_id: int | None = None) -> None:
+    session.execute(insert(Incident), [{
+        "pilot_id": pilot_id, "location": f"SRID=4326;POINT({lon} {lat})",
+        "place_id": place_id, "time_precision": "exact", "category": "asb", "severity": 2,
+        "occurred_at": dt.datetime(day.year, day.month, day.day, 15, tzinfo=dt.UTC)}])
+
+
+def test_every_view_counts_the_same_incidents_at_a_place(
+        client: Any, auth: Any, session: Session, world: factories.World) -> None:
+    """The rule of locmap/queries/at_place.py, in every view: the place page, the
+    workspace list, the assessment, the impact analysis, the displacement watch, KPI (b)
+    and the export give the same count for the same place and period (all of 2024)."""
+    pid, cafe, park = world.pilot.id, world.places["cafe"], world.places["park"]
+    lon, lat = -1.49, 52.505  # the cafe, a point place
+    east30, east70 = 30 / 67_800, 70 / 67_800  # degrees of longitude at 52.5° N
+    assert PLACE_REACH_M == 50.0
+    for m in (1, 4, 7):  # at the cafe, imported before it was drawn: no place_id
+        _at(session, pid, lon, lat, dt.date(2024, m, 5))
+    for m in (2, 9):  # 30 m away, recorded under the park by mistake: at the cafe
+        _at(session, pid, lon + east30, lat, dt.date(2024, m, 5), place_id=park.id)
+    for m in (3, 10):  # recorded under the cafe but 70 m away: not at it
+        _at(session, pid, lon + east70, lat, dt.date(2024, m, 5), place_id=cafe.id)
+    for m in (5, 6):  # inside the park polygon
+        _at(session, pid, -1.494, 52.5025, dt.date(2024, m, 5))
+    _at(session, pid, -1.4995, 52.5088, dt.date(2025, 2, 5))  # the control, after 2024
+    a = Assessment(place_id=cafe.id, version_no=1, status="approved")
+    session.add(a)
+    session.flush()
+    plan = Plan(assessment_id=a.id, version_no=1, starts_on=dt.date(2025, 1, 1))
+    session.add(plan)
+    session.flush()
+    session.add_all(kpis.suggested_kpis(plan.id))
+    session.commit()
+    expected = {cafe.id: 5, park.id: 2}
+    auth.login("coordinator@test.invalid")
+
+    # The place page and the workspace's list of places.
+    for place in (cafe, park):
+        page = client.get(f"/pilots/{pid}/places/{place.id}").get_data(as_text=True)
+        assert f'id="incident-count">{expected[place.id]}<' in page
+    listed = client.get(f"/api/v1/pilots/{pid}/places").get_json()["features"]
+    assert {f["id"]: f["properties"]["incidents"] for f in listed
+            if f["id"] in expected} == expected
+    # The assessment's snapshot (as of the end of 2024).
+    for place in (cafe, park):
+        row = aq.place_row(session, place.id)
+        assert row is not None
+        snap = compute_indicators(session, row, as_of=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
+        assert snap["incidents"]["place"] == expected[place.id]
+    # The impact analysis: 2024 is "before" the change of 2025-01.
+    actor = actor_for(session, world.users["coordinator"], None)
+    out = place_impact(session, actor, pid, cafe.id, intervention=dt.date(2025, 1, 1))
+    assert (out["wdq"]["target"]["count_before"], out["wdq"]["target"]["count_after"]) == (5, 0)
+    # The displacement watch's candidates.
+    sources = {s.id: s.incidents for s in watch_sources(session, pid, place_m=PLACE_REACH_M)}
+    assert {k: sources[k] for k in expected} == expected
+    # KPI (b): its baseline is incidents per month over the 12 months before the plan.
+    kpis.set_computed_baselines(session, plan)
+    b = next(k for k in plan.kpis if k.kind == "b")
+    assert b.baseline is not None and round(b.baseline * 12) == 5
+    # The export: every place an incident is at.
+    rows = list(csv.DictReader(io.StringIO(
+        client.get(f"/api/v1/pilots/{pid}/export.csv").get_data(as_text=True))))
+    for place_id, n in expected.items():
+        assert sum(str(place_id) in r["at_place_ids"].split(";") for r in rows) == n
