@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -37,7 +36,6 @@ __all__ = [
 ]
 
 PERIOD_MONTHS = 3
-LOCAL = ZoneInfo("Europe/London")
 SUGGESTED: tuple[dict[str, Any], ...] = (
     {"kind": "a", "name": "Children supported through a family plan", "unit": "children",
      "direction": "increase"},
@@ -197,8 +195,8 @@ def kpi_dicts(plan: Plan) -> list[dict[str, Any]]:
 def _series(session: Session, plan: Plan, since: dt.date) -> dict[str, list[Any]]:
     """Dated values behind (b), (c) and (d) at the plan's place from ``since`` on."""
     place_id = session.get_one(Assessment, plan.assessment_id).place_id
-    t0 = dt.datetime.combine(since, dt.time(), LOCAL)
-    incidents = [(i.occurred_at.astimezone(LOCAL).date(), i.severity)
+    t0 = dt.datetime.combine(since, dt.time(), clock.LOCAL_TZ)
+    incidents = [(i.occurred_at.astimezone(clock.LOCAL_TZ).date(), i.severity)
                  for i in q.classified_incidents(session, place_id, since=t0)
                  if i.area == "place"]
     reach = [(d, n) for d, n in session.execute(

@@ -4,13 +4,12 @@ neutral police categories and strengths that need no action."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import html
+import io
 import re
 from typing import Any
-
-import csv
-import io
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -22,8 +21,10 @@ from locmap.queries.impact import watch_sources
 from locmap.services import kpis
 from locmap.services.accounts import actor_for
 from locmap.services.assessment_snapshot import compute_indicators
+from locmap.services.displacement import watch
 from locmap.services.impact import place_impact
 from tests import factories
+from tests.integration.test_impact_constructed import LIBRARY, plant, town  # noqa: F401
 
 CAFE = "SRID=4326;POINT(-1.49 52.505)"
 CORNER = "SRID=4326;POINT(-1.4995 52.5088)"
@@ -143,3 +144,25 @@ def test_every_view_counts_the_same_incidents_at_a_place(
         client.get(f"/api/v1/pilots/{pid}/export.csv").get_data(as_text=True))))
     for place_id, n in expected.items():
         assert sum(str(place_id) in r["at_place_ids"].split(";") for r in rows) == n
+
+
+def test_displacement_watch_uses_plans_and_the_month_together(
+        session: Session, town: dict[str, Any]) -> None:  # noqa: F811
+    """A plan at the library must not silence the cafe (no plan): the cafe is watched
+    around the month set and its harm is seen moving to the library."""
+    plant(session, town["pilot"], LIBRARY, 10, 25)
+    lib = Assessment(place_id=town["library"].id, version_no=1, status="approved")
+    session.add(lib)
+    session.flush()
+    session.add(Plan(assessment_id=lib.id, version_no=1, starts_on=dt.date(2025, 1, 1)))
+    session.commit()
+    coord = actor_for(session, town["world"].users["coordinator"], None)
+    out = watch(session, coord, town["pilot"], month=dt.date(2025, 1, 1))
+    assert out["selection"] == "plans_and_incidents"
+    blocks = {b["place"]["name"]: b["month"] for b in out["places"]}
+    assert blocks == {"Test Cafe": "2025-01", "Test Library": "2025-01"}
+    assert [f["label"] for f in out["flags"]] == ["Test Cafe → Test Library"]
+    # The month set moves only the place without a plan.
+    later = watch(session, coord, town["pilot"], month=dt.date(2025, 6, 1))
+    assert {b["place"]["name"]: b["month"] for b in later["places"]} == {
+        "Test Cafe": "2025-06", "Test Library": "2025-01"}
