@@ -3,8 +3,9 @@
 For every place under a plan (from its latest plan's start) and every other place with at
 least :data:`MIN_INCIDENTS` incidents at it (around the month the coordinator sets) the
 nearby places and feature-layer features within a distance the coordinator sets are
-scanned for a rise that coincides with the drop at the place (:func:`locmap.assessment.impact.detect_displacement`, with the locality beyond
-the scanned circle as control). A flagged pair reads "possible displacement: <place> →
+scanned for a rise that coincides with the drop at the place
+(:func:`locmap.assessment.impact.detect_displacement`, with the locality beyond the scanned
+circle as control). A flagged pair reads "possible displacement: <place> →
 <place>" with its evidence: both monthly series, the WDQ, the two level changes and, where
 the peer network exists, the young people whose presence moved from one to the other
 (pseudonyms only). Flags are computed, not stored; confirming or dismissing one (with a
