@@ -211,7 +211,8 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
     -------
     dict
         ``selection`` ("plans", "incidents" or "plans_and_incidents") with its rule in
-        words, ``places`` (one block per watched place, with ``flags`` and what was ``checked``) and ``flags``
+        words, ``places`` (one block per watched place, with ``flags`` and what was
+        ``checked``) and ``flags``
         (all flagged pairs, each with its ``decision`` if one was taken).
     """
     require(actor, pilot_id, "assessment.view")

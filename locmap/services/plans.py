@@ -172,7 +172,7 @@ def _gaps(session: Session, plan: Plan) -> tuple[list[pl.Gap], list[PlanGapReaso
                                                                == plan.id)
                                    .order_by(PlanGapReason.id)))
     gaps = pl.find_gaps(
-        [pl.FactorRef(f.id, f.weight, f.statement) for f in factors], weightiest,
+        [pl.FactorRef(f.id, f.weight, f.statement, f.quadrant) for f in factors], weightiest,
         [pl.ActionRef(tuple(links[x.id]), x.context_name, x.status) for x in plan.actions],
         [pl.ReasonRef(r.factor_id, r.context_name) for r in reasons])
     return gaps, reasons
@@ -202,9 +202,11 @@ def write_gap_reason(session: Session, actor: Actor, plan_id: int, *, reason: st
     if (factor_id is None) == (not context_name):
         raise InvalidData("Give either a factor or a context, not both.")
     factors, _, weightiest = _assessment_parts(session, plan)
-    weighty = {f.id for f in factors if f.weight >= pl.GAP_WEIGHT}
+    weighty = {f.id for f in factors
+               if pl.FactorRef(f.id, f.weight, quadrant=f.quadrant).needs_action}
     if factor_id is not None and factor_id not in weighty:
-        raise InvalidData("Reasons are for factors of weight 2 or 3 in this assessment.")
+        raise InvalidData("Reasons are for vulnerabilities and risks of weight 2 or 3 in this "
+                          "assessment (strengths need no action).")
     if context_name and context_name not in weightiest:
         raise InvalidData("Reasons are for the weightiest context of this assessment.")
     subject = (PlanGapReason.factor_id == factor_id if factor_id is not None
