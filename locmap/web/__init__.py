@@ -14,8 +14,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from locmap.config import load_settings
 from locmap.db import Database
 from locmap.errors import LocmapError, NotFound
+from locmap.formatting import FILTERS
 from locmap.vocab import label
-from locmap.web import formatting, hardening
+from locmap.web import hardening
 from locmap.web.context import init_request_scope
 from locmap.web.extensions import csrf, login_manager
 
@@ -61,7 +62,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     hardening.init_app(app)  # before the blueprints: it bounds the <int:…> converter
     app.jinja_env.globals["label"] = label
-    formatting.init_app(app)
+    app.jinja_env.filters.update(FILTERS)  # dates and counts for people (one set)
 
     from locmap.web import (
         api,

@@ -166,3 +166,68 @@ def test_displacement_watch_uses_plans_and_the_month_together(
     later = watch(session, coord, town["pilot"], month=dt.date(2025, 6, 1))
     assert {b["place"]["name"]: b["month"] for b in later["places"]} == {
         "Test Cafe": "2025-06", "Test Library": "2025-01"}
+
+
+def test_a_review_point_lists_only_what_belongs_to_its_period(
+        client: Any, auth: Any, session: Session, world: factories.World) -> None:
+    from locmap.services import timeline
+
+    pid, cafe, park = world.pilot.id, world.places["cafe"], world.places["park"]
+    coord = actor_for(session, world.users["coordinator"], None)
+    points = timeline.list_review_points(session, coord, pid, today=dt.date(2027, 1, 1))
+    first, second = points[0], points[1]
+    end1 = first["due_on"]
+
+    def at(day: dt.date) -> dt.datetime:
+        return dt.datetime(day.year, day.month, day.day, 12, tzinfo=dt.UTC)
+
+    waiting = Assessment(place_id=cafe.id, version_no=1, status="in_review",
+                         submitted_at=at(end1 - dt.timedelta(days=20)))
+    approved_later = Assessment(place_id=park.id, version_no=1, status="approved",
+                                submitted_at=at(end1 - dt.timedelta(days=10)),
+                                approved_at=at(end1 + dt.timedelta(days=5)))
+    approved_in_time = Assessment(place_id=park.id, version_no=2, status="approved",
+                                  submitted_at=at(end1 - dt.timedelta(days=9)),
+                                  approved_at=at(end1 - dt.timedelta(days=2)))
+    late = Assessment(place_id=cafe.id, version_no=2, status="in_review",  # 17 months on
+                      submitted_at=at(end1 + dt.timedelta(days=520)))
+    session.add_all([waiting, approved_later, approved_in_time, late])
+    # An incident at the cafe in the first period (no place_id: counted by the rule).
+    _at(session, pid, -1.49, 52.505, end1 - dt.timedelta(days=3))
+    session.commit()
+    d1 = timeline.review_point_detail(session, coord, pid, first["id"],
+                                      today=dt.date(2027, 1, 1))
+    assert {x["id"] for x in d1["awaiting_review"]} == {waiting.id, approved_later.id}
+    assert d1["incidents"]["by_place"] == [{"place": "Test Cafe", "count": 1}]
+    d2 = timeline.review_point_detail(session, coord, pid, second["id"],
+                                      today=dt.date(2027, 1, 1))
+    assert {x["id"] for x in d2["awaiting_review"]} == {waiting.id}
+    assert d2["incidents"]["by_place"] == []
+    auth.login("coordinator@test.invalid")
+    page = client.get(f"/pilots/{pid}/review-points/{first['id']}").get_data(as_text=True)
+    assert "Test Cafe — assessment v2" not in page and "Test Cafe — assessment v1" in page
+
+
+def test_the_report_says_what_each_figure_means() -> None:
+    from locmap.services.report import _figures
+
+    snap = {"settings": {"ring_m": 500, "place_m": 50},
+            "incidents": {"place": 12, "ring": 2078, "locality": 460, "place_ids": [1, 2]},
+            "indicators": {"first_month": "2024-01", "last_month": "2025-06",
+                           "overall": {"place_vs_ring": {"ratio": 0.05, "ci_low": 0.03,
+                                                         "ci_high": 0.09}}}}
+    rows = {name: (value, meaning) for name, value, meaning in
+            _figures({"indicators": snap}, suppress=False)}
+    assert rows["Incidents at the place"] == (
+        12, "inside the place, or within 50 m of it when it is a point or a line from "
+            "January 2024 to June 2025")
+    assert rows["Incidents around it"][0] == 2078
+    assert rows["Incidents around it"][1].startswith("within 500 m of the place but not at it")
+    assert rows["Incidents in the rest of the locality"][0] == 460
+    value, meaning = rows["Rate ratio, place vs the area around it"]
+    assert value == "0.05" and meaning == (
+        "per square kilometre the place has 0.05 times the rate of the 500 m around it "
+        "(95% interval 0.03 to 0.09): fewer incidents for its size than its surroundings")
+    # Partners: small counts are withheld.
+    small = {"indicators": {**snap, "incidents": {"place": 3}}}
+    assert _figures(small, suppress=True)[0][1] == "<5"

@@ -7,8 +7,7 @@ import ast
 import datetime as dt
 from pathlib import Path
 
-from locmap import clock
-from locmap.web import formatting
+from locmap import clock, formatting
 
 ROOT = Path(__file__).resolve().parents[2] / "locmap"
 

@@ -1,4 +1,5 @@
-"""Dates, times and counts as people read them: the one set of Jinja filters every page uses.
+"""Dates, times and counts as people read them: the one set of Jinja filters that every
+page (:mod:`locmap.web`) and the printed report (:mod:`locmap.io.report_pdf`) use.
 
 Times are stored in UTC and shown in the partnership's zone (:data:`locmap.clock.LOCAL_TZ`,
 Europe/London), so a visit at 19:10 in July reads 19:10, not 18:10. Services hand pages
@@ -22,11 +23,9 @@ import datetime as dt
 import math
 from typing import Any
 
-from flask import Flask
-
 from locmap.clock import LOCAL_TZ
 
-__all__ = ["MISSING", "init_app", "local", "when", "day", "month", "num", "count"]
+__all__ = ["MISSING", "FILTERS", "local", "when", "day", "month", "num", "count"]
 
 MISSING = "—"
 
@@ -110,6 +109,4 @@ def count(value: Any, singular: str, plural: str | None = None) -> str:
     return f"{n:,} {singular if n == 1 else many}"
 
 
-def init_app(app: Flask) -> None:
-    """Register the filters on ``app`` (pages and the printable report share them)."""
-    app.jinja_env.filters.update(when=when, day=day, month=month, num=num, count=count)
+FILTERS = {"when": when, "day": day, "month": month, "num": num, "count": count}
