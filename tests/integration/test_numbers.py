@@ -231,3 +231,49 @@ def test_the_report_says_what_each_figure_means() -> None:
     # Partners: small counts are withheld.
     small = {"indicators": {**snap, "incidents": {"place": 3}}}
     assert _figures(small, suppress=True)[0][1] == "<5"
+
+
+def test_migration_0011_carries_mappings_both_ways() -> None:
+    """0011 lets the neutral words in and keeps existing rows; going back to 0006 maps
+    them to serious youth violence (the old default) instead of losing the rows."""
+    import pytest
+    from sqlalchemy import create_engine, exc, text
+
+    from locmap.db import downgrade, upgrade
+    from locmap.pgserver import drop_database
+    from tests.conftest import _fresh_database
+
+    url = _fresh_database("m0011")
+    eng = create_engine(url)
+    try:
+        upgrade(url, "0006")
+        pilot = ("INSERT INTO pilot (name, description, locality, start_date, "
+                 "duration_months, review_interval_months, status, approval_rule, version) "
+                 "VALUES ('Seed', '', ST_Multi(ST_MakeEnvelope(-1.5, 52.5, -1.49, 52.51, "
+                 "4326)), '2025-01-06', 18, 3, 'active', 'all_named', 1) RETURNING id")
+        mapping = ("INSERT INTO crime_type_mapping (pilot_id, crime_type, category) "
+                   "VALUES (:p, :t, :c)")
+        with eng.begin() as c:
+            pid = c.execute(text(pilot)).scalar_one()
+            c.execute(text(mapping), {"p": pid, "t": "Drugs", "c": "drugs"})
+        with pytest.raises(exc.IntegrityError), eng.begin() as c:
+            c.execute(text(mapping), {"p": pid, "t": "Robbery", "c": "robbery"})
+        upgrade(url, "0011")
+        with eng.begin() as c:
+            c.execute(text(mapping), {"p": pid, "t": "Robbery", "c": "robbery"})
+            c.execute(text("INSERT INTO incident (pilot_id, location, occurred_at, "
+                           "time_precision, category, severity, place_derived, description, "
+                           "version) VALUES (:p, ST_SetSRID(ST_MakePoint(-1.495, 52.505), "
+                           "4326), '2025-03-01', 'month', 'violence_and_sexual_offences', 3, "
+                           "false, '', 1)"),
+                      {"p": pid})
+        downgrade(url, "0006")
+        with eng.connect() as c:
+            got = dict(c.execute(text("SELECT crime_type, category FROM crime_type_mapping"
+                                      )).tuples().all())
+            cats = c.execute(text("SELECT category FROM incident")).scalars().all()
+        assert got == {"Drugs": "drugs", "Robbery": "serious_youth_violence"}
+        assert cats == ["serious_youth_violence"]
+    finally:
+        eng.dispose()
+        drop_database(url)
