@@ -28,11 +28,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from zoneinfo import ZoneInfo
 
-__all__ = ["LOCAL_TZ", "now", "real_now", "today", "local_now", "set_clock", "reset_clock",
-           "frozen",
-           "parse_clock", "EARLIEST_EVENT", "event_date_problem"]
+__all__ = ["LOCAL_TZ", "LOCAL_TZ_NAME", "now", "real_now", "today", "local_now", "set_clock",
+           "reset_clock", "frozen", "parse_clock", "EARLIEST_EVENT", "event_date_problem"]
 
-LOCAL_TZ = ZoneInfo("Europe/London")
+# The partnership's time zone, the one definition (SQL takes the name, Python the zone).
+LOCAL_TZ_NAME = "Europe/London"
+LOCAL_TZ = ZoneInfo(LOCAL_TZ_NAME)
 
 _lock = threading.Lock()
 _offset = dt.timedelta(0)

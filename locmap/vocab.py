@@ -27,6 +27,9 @@ PLACE_KINDS = (
 HARM_CATEGORIES = (
     "cse", "cce", "trafficking", "missing", "serious_youth_violence", "asb", "drugs", "weapons",
     "peer_on_peer", "radicalisation", "online_harm", "other",
+    # Police open data's own words (no ages in it): the coordinator decides whether a
+    # pilot counts them as serious youth violence (issue 16).
+    "violence_and_sexual_offences", "robbery",
 )
 TIME_PRECISIONS = ("exact", "day", "month")
 QUADRANTS = ("vulnerability", "risk", "resilience", "resource")
@@ -68,6 +71,8 @@ LABELS: dict[str, str] = {
     "radicalisation": "Radicalisation",
     "online_harm": "Online harm",
     "other": "Other",
+    "violence_and_sexual_offences": "Violence and sexual offences",
+    "robbery": "Robbery",
     "fast_food": "Fast-food restaurant",
     "transport_hub": "Transport hub",
     "shopping_centre": "Shopping centre",

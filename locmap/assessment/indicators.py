@@ -21,11 +21,12 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from functools import partial
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import statsmodels.api as sm
 from scipy import special
+
+from locmap.clock import LOCAL_TZ, LOCAL_TZ_NAME
 
 __all__ = [
     "LONDON",
@@ -45,7 +46,7 @@ __all__ = [
     "time_profile",
 ]
 
-LONDON = ZoneInfo("Europe/London")
+LONDON = LOCAL_TZ
 PRECISIONS = ("exact", "day", "month")
 AREAS = ("place", "ring", "locality")
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -153,7 +154,7 @@ class TimeProfile:
     n_day: int
     n_month: int
     share_excluded: float | None
-    timezone: str = "Europe/London"
+    timezone: str = LOCAL_TZ_NAME
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,14 @@ from typing import Any
 from locmap.timeline import add_months
 
 __all__ = [
-    "GAP_WEIGHT", "BASELINE_MONTHS", "FactorRef", "ActionRef", "ReasonRef", "Gap", "Period",
-    "IncidentStats", "find_gaps", "is_overdue", "periods", "period_containing",
+    "GAP_WEIGHT", "STRENGTHS", "BASELINE_MONTHS", "FactorRef", "ActionRef", "ReasonRef", "Gap",
+    "Period", "IncidentStats", "find_gaps", "is_overdue", "periods", "period_containing",
     "baseline_period", "incident_stats", "reach", "perception",
 ]
 
 GAP_WEIGHT = 2
+# Quadrants that describe what keeps young people safe: built on, never a gap to close.
+STRENGTHS = ("resilience", "resource")
 BASELINE_MONTHS = 12
 _CLOSED = ("done", "dropped")
 
@@ -36,6 +38,12 @@ class FactorRef:
     id: int
     weight: int
     statement: str = ""
+    quadrant: str = "risk"
+
+    @property
+    def needs_action(self) -> bool:
+        """A weighty vulnerability or risk; a strength (resilience, resource) needs none."""
+        return self.weight >= GAP_WEIGHT and self.quadrant not in STRENGTHS
 
 
 @dataclass(frozen=True)
@@ -77,7 +85,8 @@ def find_gaps(factors: Sequence[FactorRef], weightiest: Sequence[str],
     Parameters
     ----------
     factors : sequence of FactorRef
-        The assessment version's factors; only weights of ``GAP_WEIGHT`` (2) or more count.
+        The assessment version's factors; only vulnerabilities and risks of weight
+        ``GAP_WEIGHT`` (2) or more count — strengths need no action.
     weightiest : sequence of str
         Name(s) of the weightiest context (several when tied).
     actions : iterable of ActionRef
@@ -91,7 +100,8 @@ def find_gaps(factors: Sequence[FactorRef], weightiest: Sequence[str],
 
     Examples
     --------
-    >>> f = [FactorRef(1, 3, "Dealing"), FactorRef(2, 1, "Bins")]
+    >>> f = [FactorRef(1, 3, "Dealing"), FactorRef(2, 1, "Bins"),
+    ...      FactorRef(3, 3, "Youth worker on site", "resource")]
     >>> [g.label for g in find_gaps(f, ["Library"], [], [])]
     ['Dealing', 'Library']
     >>> find_gaps(f, ["Library"], [ActionRef((1,), "Library")], [])
@@ -103,7 +113,7 @@ def find_gaps(factors: Sequence[FactorRef], weightiest: Sequence[str],
     met_f |= {r.factor_id for r in reasons if r.factor_id is not None}
     met_c = {a.context_name for a in live if a.context_name}
     met_c |= {r.context_name for r in reasons if r.context_name}
-    weighty = sorted((f for f in factors if f.weight >= GAP_WEIGHT),
+    weighty = sorted((f for f in factors if f.needs_action),
                      key=lambda f: (-f.weight, f.id))
     gaps = [Gap("factor", f.id, None, f.statement, f.weight) for f in weighty if f.id not in met_f]
     gaps += [Gap("context", None, name, name) for name in weightiest if name not in met_c]

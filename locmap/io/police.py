@@ -379,7 +379,8 @@ def derive_places_for_import(conn: Connection, pilot_id: int, data_import_id: in
     """Set ``place_id`` (``place_derived = true``) on the import's incidents, set-based,
     with the same rule as :func:`locmap.queries.incidents.derive_place_id`.
     """
-    from locmap.queries.incidents import _DERIVE_SQL, DERIVE_RADIUS_M
+    from locmap.queries.at_place import PLACE_REACH_M
+    from locmap.queries.incidents import _DERIVE_SQL
 
     nearest = (_DERIVE_SQL.text.replace(":lon", "ST_X(x.location)")
                .replace(":lat", "ST_Y(x.location)"))
@@ -389,4 +390,4 @@ def derive_places_for_import(conn: Connection, pilot_id: int, data_import_id: in
            "WHERE x.data_import_id = :data_import_id AND x.place_id IS NULL) d "
            "WHERE i.id = d.id AND d.pid IS NOT NULL")
     return conn.execute(text(sql), {"pilot_id": pilot_id, "data_import_id": data_import_id,
-        "radius": DERIVE_RADIUS_M}).rowcount
+        "radius": PLACE_REACH_M}).rowcount

@@ -21,6 +21,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from shapely.geometry import shape
 
+from locmap.formatting import FILTERS
+
 __all__ = ["TEMPLATES", "STATIC", "place_map_png", "kpi_chart_png", "render_html",
            "render_pdf"]
 
@@ -118,6 +120,7 @@ def kpi_chart_png(name: str, periods: Sequence[str], values: Sequence[float],
 _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
                    autoescape=select_autoescape(["html"]), trim_blocks=True,
                    lstrip_blocks=True)
+_env.filters.update(FILTERS)  # the pages' own date and count filters
 
 
 def render_html(data: dict[str, Any]) -> str:

@@ -40,8 +40,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from locmap.queries.at_place import PLACE_REACH_M, at_place_sql
+
 __all__ = [
-    "ANALYSIS_SIMPLIFY_M", "BNG_SRID", "PLACE_RADIUS_M", "RING_M", "CELL_M", "AreaSizes",
+    "ANALYSIS_SIMPLIFY_M", "BNG_SRID", "PLACE_REACH_M", "RING_M", "CELL_M", "AreaSizes",
     "ClassifiedIncident",
     "GridCell", "Grid", "PlaceRow", "SafetyMapAreaRow", "PresenceRow", "place_row",
     "classified_incidents", "PlaceIncidents", "place_incidents", "area_sizes", "grid_counts",
@@ -50,7 +52,6 @@ __all__ = [
 ]
 
 BNG_SRID = 27700
-PLACE_RADIUS_M = 50.0
 RING_M = 500.0
 CELL_M = 100.0
 # Detailed place outlines (more than 64 vertices) are analysed simplified, topology kept
@@ -139,12 +140,10 @@ def place_row(session: Session, place_id: int) -> PlaceRow | None:
 
 
 _CLASSIFY = text(
-    """
+    f"""
     SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
       CASE
-        WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
-          OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
-          THEN 'place'
+        WHEN {at_place_sql()} THEN 'place'
         WHEN ST_DWithin(i.location::geography, pl.geog, :ring_m) THEN 'ring'
         ELSE 'locality'
       END AS area
@@ -156,12 +155,12 @@ _CLASSIFY = text(
     WHERE (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
     ORDER BY i.occurred_at, i.id
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
 def classified_incidents(
-    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_RADIUS_M,
+    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_REACH_M,
     since: dt.datetime | None = None, until: dt.datetime | None = None,
 ) -> list[ClassifiedIncident]:
     """Every incident of the place's locality with the innermost area it fell in.
@@ -226,7 +225,7 @@ class PlaceIncidents:
 # when the ring is the wider distance (the join has just made the same test), and the
 # locality test when the locality covers the wider buffer.
 _NEAR = text(
-    """
+    f"""
     WITH pl AS MATERIALIZED (
       SELECT b.*, ST_Covers(b.locality, b.outer_reach) AS reach_inside
       FROM (
@@ -248,9 +247,7 @@ _NEAR = text(
     ), c AS (
       SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
         CASE
-          WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
-            OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
-            THEN 'place'
+          WHEN {at_place_sql()} THEN 'place'
           WHEN CAST(:ring_m AS float8) >= :place_m
             OR ST_DWithin(i.location::geography, pl.geog, :ring_m) THEN 'ring'
           ELSE 'locality'
@@ -270,7 +267,7 @@ _NEAR = text(
     SELECT area, NULL, NULL, NULL, category, severity, count(*)
     FROM c WHERE area = 'ring' GROUP BY area, category, severity
     ORDER BY area, occurred_at, id, category, severity
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 # The rest of the locality comes from locality_incident_count (migration 0004: the
@@ -429,7 +426,7 @@ def _planner(session: Session, **settings: str) -> Iterator[None]:
 
 
 def place_incidents(
-    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_RADIUS_M,
+    session: Session, place_id: int, *, ring_m: float = RING_M, place_m: float = PLACE_REACH_M,
     since: dt.datetime | None = None, until: dt.datetime | None = None,
 ) -> PlaceIncidents:
     """The place's incidents, and the ring and the rest of the locality counted in SQL.
@@ -512,7 +509,7 @@ _AREAS = text(
 
 
 def area_sizes(session: Session, place_id: int, *, ring_m: float = RING_M,
-               place_m: float = PLACE_RADIUS_M) -> AreaSizes | None:
+               place_m: float = PLACE_REACH_M) -> AreaSizes | None:
     """Place, ring and whole-locality areas in km2 (None for a place without geometry)."""
     r = session.execute(_AREAS, {"place_id": place_id, "ring_m": ring_m,
                                  "place_m": place_m,
@@ -627,7 +624,7 @@ _SAFETY_MAPS = text(
 )
 
 
-def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_RADIUS_M,
+def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_REACH_M,
                      until: dt.date | None = None) -> list[SafetyMapAreaRow]:
     """Every rated area of the pilot's safety maps, flagged where it covers the place."""
     rows = session.execute(_SAFETY_MAPS, {"place_id": place_id, "place_m": place_m,

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from locmap.assessment.dashboard import YoungPersonRecord
+from locmap.clock import LOCAL_TZ_NAME
 from locmap.models import Feature, FeatureLayer, Person, Place, Presence
 
 __all__ = ["DISTRICT_LAYER", "district_names", "young_people"]
@@ -62,7 +63,7 @@ def young_people(session: Session, pilot_id: int, as_of: dt.date) -> list[YoungP
     rows = session.execute(
         select(Person.exploitation_category, Person.case_status,
                Person.last_risk_assessment_on,
-               cast(func.timezone("Europe/London", Person.created_at), Date),
+               cast(func.timezone(LOCAL_TZ_NAME, Person.created_at), Date),
                district)
         .outerjoin(centre, and_(centre.c.person_id == Person.id))
         .where(Person.pilot_id == pilot_id, Person.kind == "young_person")

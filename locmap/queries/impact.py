@@ -5,7 +5,7 @@ An incident is *at* a place by the rule of :mod:`locmap.queries.assessment`: ins
 polygon place (``ST_Intersects``), within ``place_m`` metres of a point or line place
 (``ST_DWithin`` on ``geography``). Feature-layer features (a bus stop, an outlet) follow the
 same rule. Months are calendar months in Europe/London (``date_trunc('month', occurred_at
-AT TIME ZONE 'Europe/London')``); only months with incidents come back — the service fills
+AT TIME ZONE '{LOCAL_TZ_NAME}')``); only months with incidents come back — the service fills
 the empty months with zero, so the series are consecutive as the analysis requires.
 """
 
@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from locmap.clock import LOCAL_TZ_NAME
 from locmap.queries.assessment import ANALYSIS_SIMPLIFY_M
+from locmap.queries.at_place import at_place_sql
 
 __all__ = [
     "MonthCount", "Candidate", "MovedPerson", "LayerRow", "SourcePlace", "area_month_counts",
@@ -76,7 +78,7 @@ class SourcePlace:
 # ring *outside* the place and the control is what is left of the locality (or of the
 # drawn polygon) outside both.
 _AREA_MONTHS = text(
-    """
+    f"""
     WITH pl AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
@@ -101,26 +103,22 @@ _AREA_MONTHS = text(
     ), ctl AS (
       SELECT ST_SetSRID(ST_GeomFromGeoJSON(CAST(:control AS text)), 4326) AS g
     )
-    SELECT date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date AS month,
+    SELECT date_trunc('month', i.occurred_at AT TIME ZONE '{LOCAL_TZ_NAME}')::date AS month,
            x.area, count(*) AS n
     FROM pl CROSS JOIN ctl
     JOIN incident i ON i.pilot_id = pl.pilot_id
       AND (ctl.g IS NOT NULL OR ST_Intersects(i.location, pl.locality))
     CROSS JOIN LATERAL (SELECT CASE
-        WHEN (pl.is_poly AND ST_Intersects(i.location, pl.geom))
-          OR (NOT pl.is_poly AND ST_DWithin(i.location::geography, pl.geog, :place_m))
-          THEN 'target'
+        WHEN ST_Intersects(i.location, pl.locality) AND {at_place_sql()} THEN 'target'
         WHEN (:buffer_m > 0 AND ST_DWithin(i.location::geography, pl.geog, :buffer_m))
-          OR EXISTS (SELECT 1 FROM bp WHERE
-                 (bp.is_poly AND ST_Intersects(i.location, bp.geom))
-              OR (NOT bp.is_poly AND ST_DWithin(i.location::geography, bp.geog, :place_m)))
+          OR EXISTS (SELECT 1 FROM bp WHERE {at_place_sql(place="bp")})
           THEN 'buffer'
         WHEN ctl.g IS NULL OR ST_Intersects(i.location, ctl.g) THEN 'control'
       END AS area) AS x
     WHERE x.area IS NOT NULL
     GROUP BY 1, 2
     ORDER BY 1, 2
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
@@ -164,7 +162,7 @@ def area_month_counts(
 # are joined to incidents with ST_DWithin on geography, which the expression index
 # ix_incident_location_geog serves; the control is the locality outside the scanned circle.
 _SUBJECT_MONTHS = text(
-    """
+    f"""
     WITH src AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
@@ -192,23 +190,22 @@ _SUBJECT_MONTHS = text(
              GeometryType(f.geom) IN ('POLYGON', 'MULTIPOLYGON')
       FROM feature f WHERE f.id = ANY(CAST(:feature_ids AS int[]))
     )
-    SELECT s.key, date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date AS month,
+    SELECT s.key, date_trunc('month', i.occurred_at AT TIME ZONE '{LOCAL_TZ_NAME}')::date AS month,
            count(*) AS n
     FROM src JOIN subj s ON true
     JOIN incident i ON i.pilot_id = src.pilot_id
-      AND ST_DWithin(i.location::geography, s.geog, :place_m)
-      AND (NOT s.is_poly OR ST_Intersects(i.location, s.geom))
+      AND {at_place_sql(place="s")}
       AND ST_Intersects(i.location, src.locality)
     GROUP BY 1, 2
     UNION ALL
-    SELECT 'control', date_trunc('month', i.occurred_at AT TIME ZONE 'Europe/London')::date,
+    SELECT 'control', date_trunc('month', i.occurred_at AT TIME ZONE '{LOCAL_TZ_NAME}')::date,
            count(*)
     FROM src JOIN incident i ON i.pilot_id = src.pilot_id
       AND ST_Intersects(i.location, src.locality)
       AND NOT ST_DWithin(i.location::geography, src.geog, :outer_m)
     GROUP BY 1, 2
     ORDER BY 1, 2
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
@@ -353,12 +350,13 @@ def feature_layers(session: Session, pilot_id: int) -> list[LayerRow]:
 
 # Places under a plan (with a start date), else places with enough incidents at them.
 _SOURCES = text(
-    """
+    f"""
     WITH p AS MATERIALIZED (
       SELECT p.id, p.name, p.kind, g.geom, g.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
              (SELECT max(pl.starts_on) FROM plan pl JOIN assessment a ON a.id = pl.assessment_id
-              WHERE a.place_id = p.id) AS plan_starts_on
+              WHERE a.place_id = p.id) AS plan_starts_on,
+             (SELECT locality FROM pilot WHERE id = p.pilot_id) AS locality
       FROM place p CROSS JOIN LATERAL (
         SELECT CASE WHEN ST_NPoints(p.geom) > 64
           THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
@@ -369,10 +367,10 @@ _SOURCES = text(
     SELECT p.id, p.name, p.kind, p.plan_starts_on,
            (SELECT count(*) FROM incident i
             WHERE i.pilot_id = :pilot_id
-              AND ST_DWithin(i.location::geography, p.geog, :place_m)
-              AND (NOT p.is_poly OR ST_Intersects(i.location, p.geom))) AS n
+              AND ST_Intersects(i.location, p.locality)
+              AND {at_place_sql(place="p")}) AS n
     FROM p ORDER BY p.name, p.id
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 

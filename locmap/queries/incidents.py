@@ -1,10 +1,10 @@
 """Incident SQL: deriving an incident's place, filtering, and clustering for the map.
 
-Place derivation takes the places within :data:`DERIVE_RADIUS_M` metres of the incident on
-``geography`` (``ST_DWithin(geom::geography, …)``, served by the expression GiST index
-``ix_place_geom_geog``), keeps polygons only when they contain the point, and picks the
-nearest (a containing polygon is at distance 0; between two containing polygons the smaller
-— the more specific place — wins).
+Place derivation takes the places the incident is at (:mod:`locmap.queries.at_place`:
+within :data:`~locmap.queries.at_place.PLACE_REACH_M` metres on ``geography``, served by
+the expression GiST index ``ix_place_geom_geog``, polygons only when they contain the
+point) and picks the nearest (a containing polygon is at distance 0; between two
+containing polygons the smaller — the more specific place — wins).
 
 Map clustering snaps points to a square grid in degrees whose cell is
 :data:`CELL_PX` screen pixels at the requested zoom, aggregating in SQL
@@ -31,19 +31,20 @@ from sqlalchemy import Float, Select, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from locmap.clock import LOCAL_TZ_NAME
 from locmap.models import Incident, MapCellCount
+from locmap.queries.at_place import PLACE_REACH_M
 
 __all__ = [
-    "DERIVE_RADIUS_M", "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
+    "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
     "derive_place_id", "filter_clauses", "cell_size_deg", "map_cells", "map_points",
     "count_in_view", "AGG_ZOOMS", "pilot_incident_total",
 ]
 
-DERIVE_RADIUS_M = 50.0
 CELL_PX = 60
 POINTS_ZOOM = 17
 POINTS_MAX = 500
-LOCAL_TZ = "Europe/London"
+LOCAL_TZ = LOCAL_TZ_NAME
 # The zoom levels map_cell_count holds (migration 0008's MAP_CELL_ZOOMS).
 AGG_ZOOMS = range(6, 14)
 # Its coarsest level: the pilot's incidents in a few rows (pilot_incident_total).
@@ -69,7 +70,7 @@ _DERIVE_SQL = text(
 
 
 def derive_place_id(
-    session: Session, pilot_id: int, lon: float, lat: float, radius_m: float = DERIVE_RADIUS_M
+    session: Session, pilot_id: int, lon: float, lat: float, radius_m: float = PLACE_REACH_M
 ) -> int | None:
     """The live place an incident at (lon, lat) belongs to, or None.
 

@@ -30,6 +30,7 @@ from locmap.assessment.indicators import (
 )
 from locmap.assessment.risk_terrain import fit_risk_terrain, terrain_covariates
 from locmap.queries import assessment as q
+from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services.limits import analysis_time_limit
 
 __all__ = ["INFLUENCE_M", "compute_indicators", "jsonable", "write_summary"]
@@ -71,7 +72,7 @@ def _month(t: dt.datetime) -> dt.date:
 
 def compute_indicators(
     session: Session, place: q.PlaceRow, *, ring_m: float = q.RING_M,
-    cell_m: float = q.CELL_M, place_m: float = q.PLACE_RADIUS_M,
+    cell_m: float = q.CELL_M, place_m: float = PLACE_REACH_M,
     as_of: dt.datetime | None = None,
 ) -> dict[str, Any]:
     """Everything the data says about one place, JSON-ready.

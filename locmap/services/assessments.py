@@ -20,7 +20,7 @@ from locmap.assessment import context_weighting as cw
 from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Assessment, ContextLink, ContextWeight, SafetyFactor
 from locmap.queries import assessment as q
-from locmap.services import audit
+from locmap.services import audit, lifecycle
 from locmap.services.assessment_snapshot import compute_indicators, write_summary
 from locmap.services.permissions import Actor, require
 from locmap.services.versioning import check_version
@@ -67,10 +67,7 @@ def get_assessment(session: Session, actor: Actor, pilot_id: int, assessment_id:
 def _editable(session: Session, actor: Actor, pilot_id: int, assessment_id: int,
               version: int | None, *, submitting: bool = False) -> Assessment:
     a = get_assessment(session, actor, pilot_id, assessment_id, permission="assessment.edit")
-    if a.status != "draft":
-        raise Conflict(f"Version {a.version_no} was submitted and can no longer be changed. "
-                       "Start a new version to make changes.",
-                       details={"status": a.status})
+    lifecycle.assert_draft(a)
     if version is not None or not submitting:  # a change needs it; a submit may omit it
         check_version(session, "assessment", a, version, current=_header)
     return a
@@ -286,14 +283,7 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
     a.indicators = compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m)
     a.summary = write_summary(factors, [c.to_dict() for c in w.contexts], a.indicators,
                               place.name)
-    a.status = "in_review"
-    a.submitted_at = clock.now()
-    if a.parent_id is not None:
-        parent = session.get(Assessment, a.parent_id)
-        # An approved parent stays in force until its successor is approved (reviews.py).
-        if parent is not None and parent.status == "in_review":
-            parent.status = "superseded"
-    session.flush()
+    lifecycle.submit(session, a, Assessment)
     audit.record(session, actor, "submit", "assessment", a.id, pilot_id=pilot_id,
                  detail={"version_no": a.version_no, "factors": len(factors)})
     return a

@@ -1,10 +1,11 @@
 """The displacement watch: whether harm that left a place turned up next door.
 
-For every place under a plan (or, when the pilot has no plans yet, every place with at
-least :data:`MIN_INCIDENTS` incidents at it) the nearby places and feature-layer features
-within a distance the coordinator sets are scanned for a rise that coincides with the drop
-at the place (:func:`locmap.assessment.impact.detect_displacement`, with the locality beyond
-the scanned circle as control). A flagged pair reads "possible displacement: <place> →
+For every place under a plan (from its latest plan's start) and every other place with at
+least :data:`MIN_INCIDENTS` incidents at it (around the month the coordinator sets) the
+nearby places and feature-layer features within a distance the coordinator sets are
+scanned for a rise that coincides with the drop at the place
+(:func:`locmap.assessment.impact.detect_displacement`, with the locality beyond the scanned
+circle as control). A flagged pair reads "possible displacement: <place> →
 <place>" with its evidence: both monthly series, the WDQ, the two level changes and, where
 the peer network exists, the young people whose presence moved from one to the other
 (pseudonyms only). Flags are computed, not stored; confirming or dismissing one (with a
@@ -25,7 +26,8 @@ from locmap.assessment import impact as analysis
 from locmap.errors import InvalidData, NotFound
 from locmap.models import DisplacementFlag, Feature, FeatureLayer, Pilot
 from locmap.queries import impact as q
-from locmap.queries.assessment import PLACE_RADIUS_M, place_row
+from locmap.queries.assessment import place_row
+from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
 from locmap.services.impact import (
@@ -193,7 +195,7 @@ def _validate(distance_m: float, place_m: float) -> None:
 def watch(session: Session, actor: Actor, pilot_id: int, *,
           distance_m: float = DEFAULT_DISTANCE_M, month: dt.date | None = None,
           layer_ids: tuple[int, ...] | None = None,
-          place_m: float = PLACE_RADIUS_M) -> dict[str, Any]:
+          place_m: float = PLACE_REACH_M) -> dict[str, Any]:
     """Scan the watched places for possible displacement to their neighbours.
 
     Parameters
@@ -201,16 +203,17 @@ def watch(session: Session, actor: Actor, pilot_id: int, *,
     distance_m : float
         How far from each watched place to look, metres (50-3000).
     month : date, optional
-        Intervention month for places without a plan (default: the pilot's start month).
-        Places under a plan use their latest plan's start.
+        Intervention month for places without a plan (default: the pilot's start month);
+        places under a plan use their latest plan's start. Both are watched together.
     layer_ids : tuple of int, optional
         Feature layers to scan; default every layer of at most :data:`DENSE_LAYER` features.
 
     Returns
     -------
     dict
-        ``selection`` ("plans" or "incidents") with its rule in words, ``places`` (one
-        block per watched place, with ``flags`` and what was ``checked``) and ``flags``
+        ``selection`` ("plans", "incidents" or "plans_and_incidents") with its rule in
+        words, ``places`` (one block per watched place, with ``flags`` and what was
+        ``checked``) and ``flags``
         (all flagged pairs, each with its ``decision`` if one was taken).
     """
     require(actor, pilot_id, "assessment.view")
@@ -238,15 +241,20 @@ def _watch(session: Session, actor: Actor, pilot: Pilot, *, distance_m: float,
     """
     pilot_id = pilot.id
     sources = q.watch_sources(session, pilot_id, place_m=place_m)
+    # Both inputs at once: a place under a plan from its latest plan's start; any other
+    # place with enough incidents at it around the month set on the page.
     planned = [s for s in sources if s.plan_starts_on is not None]
-    if planned:
-        selection, rule = "plans", "Every place under a plan, from its latest plan's start."
-        watched = planned
+    unplanned = [s for s in sources if s.plan_starts_on is None and s.incidents >= MIN_INCIDENTS]
+    watched = [s for s in sources if s in planned or s in unplanned]  # in name order
+    for_plans = "Every place under a plan, from its latest plan's start"
+    for_rest = (f"every place without a plan that has at least {MIN_INCIDENTS} incidents at "
+                "it, around the month you set")
+    if planned and unplanned:
+        selection, rule = "plans_and_incidents", f"{for_plans}; and {for_rest}."
+    elif planned:
+        selection, rule = "plans", f"{for_plans} (no other place has {MIN_INCIDENTS} incidents)."
     else:
-        selection = "incidents"
-        rule = (f"No place has a plan yet: every place with at least {MIN_INCIDENTS} incidents "
-                "at it, around the month you set.")
-        watched = [s for s in sources if s.incidents >= MIN_INCIDENTS]
+        selection, rule = "incidents", f"No place has a plan yet: {for_rest}."
     default_month = _first(month or pilot.start_date)
     show_people = can(actor, pilot_id, "network.view")
     decisions = _decisions(session, pilot_id)
@@ -305,7 +313,7 @@ def _destination(session: Session, pilot_id: int, kind: str,
 def decide(session: Session, actor: Actor, pilot_id: int, *, source_place_id: int,
            dest_kind: str, dest_id: int, month: dt.date, status: str, reason: str,
            distance_m: float = DEFAULT_DISTANCE_M,
-           place_m: float = PLACE_RADIUS_M) -> dict[str, Any]:
+           place_m: float = PLACE_REACH_M) -> dict[str, Any]:
     """Confirm or dismiss "possible displacement: source → destination", with a reason.
 
     The evidence is recomputed for the pair and kept (figures, the number of people who

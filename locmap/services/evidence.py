@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -26,6 +25,7 @@ from locmap import clock
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import to_geojson
 from locmap.models import Agency, Incident, Place
+from locmap.queries import at_place
 from locmap.services import audit
 from locmap.services.incidents import partner_count
 from locmap.services.permissions import Actor, can, require
@@ -36,7 +36,7 @@ __all__ = [
     "iso", "place_overview", "recent_incidents", "place_incident_choices", "incident_summary",
 ]
 
-LOCAL_TZ = ZoneInfo("Europe/London")
+LOCAL_TZ = clock.LOCAL_TZ
 RECENT_INCIDENTS = 20
 INCIDENT_CHOICES = 200
 
@@ -114,10 +114,7 @@ def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int,
     place = live_place(session, pilot_id, place_id)
     managed_by = session.scalar(select(Agency.name).where(Agency.id == place.managed_by_id)) \
         if place.managed_by_id else None
-    incidents = session.scalar(
-        select(func.count()).select_from(Incident).where(
-            Incident.pilot_id == pilot_id, Incident.place_id == place.id)
-    ) or 0
+    incidents = at_place.place_count(session, pilot_id, place.id)
     shown: int | str = incidents
     records = can(actor, pilot_id, "evidence.records")
     if not records:
@@ -137,7 +134,8 @@ def recent_incidents(session: Session, actor: Actor, pilot_id: int, place_id: in
     require(actor, pilot_id, "evidence.records")
     live_place(session, pilot_id, place_id)
     rows = session.scalars(
-        select(Incident).where(Incident.pilot_id == pilot_id, Incident.place_id == place_id)
+        select(Incident).where(Incident.pilot_id == pilot_id,
+                               Incident.id.in_(at_place.ids_at_place(place_id)))
         .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit)
     ).all()
     restricted = can(actor, pilot_id, "evidence.restricted_text")
@@ -159,7 +157,7 @@ def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_
     rows = session.execute(
         select(Incident.id, Incident.occurred_at, Incident.category, Incident.severity,
                Incident.time_precision)
-        .where(Incident.pilot_id == pilot_id, Incident.place_id == place_id)
+        .where(Incident.pilot_id == pilot_id, Incident.id.in_(at_place.ids_at_place(place_id)))
         .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit)
     ).all()
     return [{"id": r.id, "occurred_at": iso(r.occurred_at), "time_precision": r.time_precision,
@@ -185,7 +183,7 @@ def incident_summary(session: Session, actor: Actor, pilot_id: int, place_id: in
     quarter = func.date_trunc("quarter", local).label("quarter")
     rows = session.execute(
         select(quarter, Incident.category, func.count().label("n"))
-        .where(Incident.pilot_id == pilot_id, Incident.place_id == place_id,
+        .where(Incident.pilot_id == pilot_id, Incident.id.in_(at_place.ids_at_place(place_id)),
                local < this_quarter, local >= first)
         .group_by(quarter, Incident.category)
         .order_by(quarter.desc(), Incident.category)

@@ -26,6 +26,7 @@ from locmap import clock
 from locmap.errors import NotFound
 from locmap.io.export import csv_lines
 from locmap.models import Pilot
+from locmap.queries import at_place
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
 
@@ -33,8 +34,8 @@ __all__ = ["export_data", "export_geojson", "export_gpkg", "export_csv", "INCIDE
 
 PEOPLE_NOTE = "people appear as pseudonyms only (no person records are included)"
 INCIDENT_CSV_HEADER = ["id", "occurred_at", "time_precision", "category", "severity",
-                       "place_id", "place_name", "longitude", "latitude", "external_ref",
-                       "description"]
+                       "place_id", "place_name", "at_place_ids", "at_places", "longitude",
+                       "latitude", "external_ref", "description"]
 
 
 def export_data(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]:
@@ -54,8 +55,15 @@ def export_data(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]
         "i.external_ref, i.description, ST_AsBinary(i.location) AS geom FROM incident i "
         "LEFT JOIN place pl ON pl.id = i.place_id WHERE i.pilot_id = :pilot_id "
         "ORDER BY i.occurred_at, i.id"), p)]
-    if not restricted:
-        for r in incidents:
+    # place_id/place_name: the one place the incident is shown under; at_place_ids and
+    # at_places: every place it is at by the rule the place page and the assessment count
+    # with (locmap/queries/at_place.py), so a spreadsheet count agrees with them.
+    at = at_place.places_of(session, pilot_id)
+    for r in incidents:
+        here = at.get(r["id"], [])
+        r["at_place_ids"] = ";".join(str(i) for i, _ in here)
+        r["at_places"] = "; ".join(n for _, n in here)
+        if not restricted:
             r.pop("description")
     factors = [dict(r._mapping) for r in session.execute(text(
         "SELECT f.id, f.place_id, pl.name AS place_name, f.quadrant, f.statement, f.weight, "

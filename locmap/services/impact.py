@@ -24,14 +24,16 @@ from locmap.assessment import impact as analysis
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry
 from locmap.queries import impact as q
-from locmap.queries.assessment import PLACE_RADIUS_M, PlaceRow, place_row
+from locmap.queries.assessment import PlaceRow, place_row
+from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services import audit
 from locmap.services.assessment_snapshot import jsonable
 from locmap.services.limits import analysis_time_limit
 from locmap.services.permissions import Actor, require
 
 __all__ = [
-    "DEFAULT_BUFFER_M", "SEASONAL_MONTHS", "SEASONALITY_NOTE", "BAND_TEXT", "place_impact",
+    "DEFAULT_BUFFER_M", "PLACE_REACH_M", "SEASONAL_MONTHS", "SEASONALITY_NOTE", "BAND_TEXT",
+    "place_impact",
     "month_label", "month_range", "fill_series", "intervention_default", "its_text", "merge_limits",
 ]
 
@@ -151,7 +153,7 @@ def place_impact(
     session: Any, actor: Actor, pilot_id: int, place_id: int, *,
     intervention: dt.date | None = None, buffer_m: float = DEFAULT_BUFFER_M,
     buffer_place_ids: tuple[int, ...] = (), control: str = "locality",
-    control_geometry: Any = None, place_m: float = PLACE_RADIUS_M,
+    control_geometry: Any = None, place_m: float = PLACE_REACH_M,
 ) -> dict[str, Any]:
     """Before/after counts and rates, the WDQ and the target's time series around a date.
 

@@ -15,9 +15,10 @@ for a pilot the first time it imports or reads its mapping; the coordinator chan
 * Anti-social behaviour, Public order → ``asb``: the behaviours a place-based response
   targets first (loitering groups, intimidation, disorder).
 * Drugs → ``drugs``; Possession of weapons → ``weapons``.
-* Violence and sexual offences, Robbery → ``serious_youth_violence``: the Serious
-  Violence Duty (Police, Crime, Sentencing and Courts Act 2022) counts robbery with
-  violence; open data does not give ages, so "youth" is what the pilot investigates.
+* Violence and sexual offences → ``violence_and_sexual_offences``, Robbery → ``robbery``:
+  neutral, the police's own words. Police open data has no ages, so nothing in it says
+  *youth* violence; a coordinator who decides the pilot counts them as serious youth
+  violence (the Serious Violence Duty counts robbery with violence) maps them so.
 * Everything else (thefts, burglary, vehicle crime, criminal damage, Other crime) →
   ``other``: context, not extra-familial harm in itself.
 """
@@ -71,8 +72,8 @@ DEFAULT_CRIME_TYPE_MAPPING: dict[str, str] = {
     "Public order": "asb",
     "Drugs": "drugs",
     "Possession of weapons": "weapons",
-    "Violence and sexual offences": "serious_youth_violence",
-    "Robbery": "serious_youth_violence",
+    "Violence and sexual offences": "violence_and_sexual_offences",
+    "Robbery": "robbery",
     "Bicycle theft": "other",
     "Burglary": "other",
     "Criminal damage and arson": "other",

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +29,7 @@ from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
 from locmap.queries import assessment as q
-from locmap.services import audit, plans
+from locmap.services import audit, plan_access
 from locmap.services.permissions import Actor, can
 from locmap.services.versioning import check_version
 
@@ -40,7 +39,6 @@ __all__ = [
 ]
 
 PERIOD_MONTHS = 3
-LOCAL = ZoneInfo("Europe/London")
 SUGGESTED: tuple[dict[str, Any], ...] = (
     {"kind": "a", "name": "Children supported through a family plan", "unit": "children",
      "direction": "increase"},
@@ -65,7 +63,7 @@ def _kpi(session: Session, actor: Actor, kpi_id: int, pilot_id: int | None,
     kpi = session.get(KPI, kpi_id)
     if kpi is None:
         raise NotFound("No such KPI in this pilot.")
-    return kpi, plans.get_plan(session, actor, kpi.plan_id, pilot_id=pilot_id,
+    return kpi, plan_access.get_plan(session, actor, kpi.plan_id, pilot_id=pilot_id,
                                permission=permission)
 
 
@@ -104,15 +102,15 @@ def _check(data: dict[str, Any]) -> dict[str, Any]:
 def add_kpi(session: Session, actor: Actor, plan_id: int, data: dict[str, Any], *,
             pilot_id: int | None = None) -> KPI:
     """Add a custom KPI to a draft plan."""
-    plan = plans.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
-    plans.assert_editable(plan)
+    plan = plan_access.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
+    plan_access.assert_editable(plan)
     if not data.get("name"):
         raise InvalidData("A KPI needs a name.")
     kpi = KPI(plan_id=plan.id, kind="custom", **_check(data))
     session.add(kpi)
     session.flush()
     audit.record(session, actor, "create", "kpi", kpi.id,
-                 pilot_id=plans.plan_pilot(session, plan), detail={"plan_id": plan.id})
+                 pilot_id=plan_access.plan_pilot(session, plan), detail={"plan_id": plan.id})
     return kpi
 
 
@@ -120,14 +118,15 @@ def update_kpi(session: Session, actor: Actor, kpi_id: int, changes: dict[str, A
                version: int | None, pilot_id: int | None = None) -> KPI:
     """Change a KPI's name, unit, baseline, target or direction in a draft plan."""
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "plan.edit")
-    plans.assert_editable(plan)
+    plan_access.assert_editable(plan)
     check_version(session, "KPI", kpi, version)
     for k, v in _check(changes).items():
         setattr(kpi, k, v)
     kpi.updated_at = clock.now()
     session.flush()
     audit.record(session, actor, "update", "kpi", kpi.id,
-                 pilot_id=plans.plan_pilot(session, plan), detail={"changed": sorted(changes)})
+                 pilot_id=plan_access.plan_pilot(session, plan),
+                 detail={"changed": sorted(changes)})
     return kpi
 
 
@@ -172,10 +171,10 @@ def add_measurement(session: Session, actor: Actor, kpi_id: int, data: dict[str,
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "plan.edit")
     if plan.status == "superseded":
         raise InvalidData("This plan version was superseded: measure in the newer one.")
-    start = plans.parse_date(data.get("period_start"), "period_start")
+    start = plan_access.parse_date(data.get("period_start"), "period_start")
     if start is None:
         raise InvalidData("period_start is required.")
-    end = plans.parse_date(data.get("period_end"), "period_end")
+    end = plan_access.parse_date(data.get("period_end"), "period_end")
     if end is None:
         end = pl.period_containing(plan.starts_on or start, start, PERIOD_MONTHS).end
     if end < start:
@@ -189,7 +188,7 @@ def add_measurement(session: Session, actor: Actor, kpi_id: int, data: dict[str,
     session.flush()
     m = next(x for x in kpi.measurements if x.period_start == start)
     audit.record(session, actor, "create", "kpi_measurement", m.id,
-                 pilot_id=plans.plan_pilot(session, plan),
+                 pilot_id=plan_access.plan_pilot(session, plan),
                  detail={"kpi_id": kpi.id, "period_start": start.isoformat()})
     return m
 
@@ -200,7 +199,7 @@ def list_measurements(session: Session, actor: Actor, kpi_id: int, *,
     :func:`kpi_dicts`).
     """
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "assessment.view")
-    partner = not can(actor, plans.plan_pilot(session, plan), "aggregate.unsuppressed")
+    partner = not can(actor, plan_access.plan_pilot(session, plan), "aggregate.unsuppressed")
     return [_measurement_dict(m, partner and kpi.kind in COUNTS) for m in kpi.measurements]
 
 
@@ -225,8 +224,8 @@ def kpi_dicts(plan: Plan, *, partner: bool = False) -> list[dict[str, Any]]:
 def _series(session: Session, plan: Plan, since: dt.date) -> dict[str, list[Any]]:
     """Dated values behind (b), (c) and (d) at the plan's place from ``since`` on."""
     place_id = session.get_one(Assessment, plan.assessment_id).place_id
-    t0 = dt.datetime.combine(since, dt.time(), LOCAL)
-    incidents = [(i.occurred_at.astimezone(LOCAL).date(), i.severity)
+    t0 = dt.datetime.combine(since, dt.time(), clock.LOCAL_TZ)
+    incidents = [(i.occurred_at.astimezone(clock.LOCAL_TZ).date(), i.severity)
                  for i in q.classified_incidents(session, place_id, since=t0)
                  if i.area == "place"]
     reach = [(d, n) for d, n in session.execute(
@@ -276,7 +275,7 @@ def compute_kpis(session: Session, actor: Actor, plan_id: int, *,
     """Compute (b)–(d) for every complete period since the plan started, and their
     baselines; entered measurements are kept.
     """
-    plan = plans.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
+    plan = plan_access.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
     if plan.status == "superseded":
         raise InvalidData("This plan version was superseded: measure in the newer one.")
     if plan.starts_on is None:
@@ -302,5 +301,5 @@ def compute_kpis(session: Session, actor: Actor, plan_id: int, *,
                             "kept_entered": kept, "baseline": k.baseline})
     session.flush()
     audit.record(session, actor, "compute", "kpi", plan.id,
-                 pilot_id=plans.plan_pilot(session, plan), detail=out)
+                 pilot_id=plan_access.plan_pilot(session, plan), detail=out)
     return out

@@ -12,14 +12,15 @@ from typing import Any
 
 from geoalchemy2.shape import from_shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import PLACE_MAX_VERTICES, parse_geojson_geometry, to_geojson, wkb_to_shape
-from locmap.models import Agency, Incident, Pilot, Place
+from locmap.models import Agency, Pilot, Place
 from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
+from locmap.queries import at_place
 from locmap.services import audit
 from locmap.services.incidents import partner_count
 from locmap.services.permissions import Actor, can, require
@@ -79,19 +80,13 @@ def list_places(session: Session, actor: Actor, pilot_id: int, *,
     """
     require(actor, pilot_id, "place.view")
     partner = None if can(actor, pilot_id, "evidence.records") else threshold
-    counts = (
-        select(Incident.place_id, func.count().label("n"))
-        .where(Incident.pilot_id == pilot_id, Incident.place_id.is_not(None))
-        .group_by(Incident.place_id)
-        .subquery()
-    )
-    rows = session.execute(
-        select(Place, func.coalesce(counts.c.n, 0), Agency.name)
-        .outerjoin(counts, counts.c.place_id == Place.id)
+    counts = at_place.place_counts(session, pilot_id)  # the one rule (queries/at_place.py)
+    rows = [(p, counts.get(p.id, 0), agency) for p, agency in session.execute(
+        select(Place, Agency.name)
         .outerjoin(Agency, Agency.id == Place.managed_by_id)
         .where(Place.pilot_id == pilot_id, Place.deleted_at.is_(None))
         .order_by(Place.name)
-    ).all()
+    ).all()]
     return {
         "type": "FeatureCollection",
         "features": [place_feature(p, n, agency, partner_threshold=partner)
@@ -174,7 +169,7 @@ def _parse_geometry(value: dict[str, Any] | None) -> BaseGeometry | None:
 
 def _feature_of(session: Session, place: Place, warnings: list[str],
                 partner_threshold: int | None = None) -> dict[str, Any]:
-    count = session.scalar(select(func.count()).where(Incident.place_id == place.id)) or 0
+    count = at_place.place_count(session, place.pilot_id, place.id)
     out = place_feature(place, count, _agency_name(session, place.managed_by_id),
                         partner_threshold=partner_threshold)
     out["warnings"] = warnings

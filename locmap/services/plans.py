@@ -22,10 +22,16 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.assessment import plan_logic as pl
 from locmap.errors import Conflict, InvalidData, NotFound
-from locmap.models import Agency, Assessment, Place, ReviewPoint, SafetyFactor
+from locmap.models import Agency, Assessment, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
 from locmap.services import assessments, audit, kpis
-from locmap.services.permissions import Actor, can, require
+from locmap.services.permissions import Actor, can
+from locmap.services.plan_access import (
+    assert_editable,
+    get_plan,
+    parse_date,
+    plan_pilot,
+)
 from locmap.services.versioning import check_version
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
 
@@ -38,56 +44,6 @@ __all__ = [
 _PROGRESS = frozenset({"status", "progress_notes"})
 _ACTION_FIELDS = ("description", "category", "domain", "context_name", "owner_agency_id",
                   "lead", "due_on", "status", "progress_notes")
-
-
-# Plans look ahead (due dates, KPI periods), so their dates may be in the future, but not
-# outside a span a plan can mean: 0001-01-01 made quarter arithmetic fail (year 0).
-LATEST_PLAN_DATE = dt.date(2100, 12, 31)
-
-
-def parse_date(value: Any, name: str) -> dt.date | None:
-    """A date from a date, an ISO string or nothing (empty → None); bad text, or a date
-    outside 1990..2100, → InvalidData.
-    """
-    if value is None or value == "":
-        return None
-    if isinstance(value, dt.date):
-        day = value
-    else:
-        try:
-            day = dt.date.fromisoformat(str(value))
-        except ValueError as exc:
-            raise InvalidData(f"{name} must be a date (YYYY-MM-DD).") from exc
-    if not clock.EARLIEST_EVENT <= day <= LATEST_PLAN_DATE:
-        raise InvalidData(f"{name} must be between {clock.EARLIEST_EVENT:%Y} and "
-                          f"{LATEST_PLAN_DATE:%Y}.")
-    return day
-
-
-def plan_pilot(session: Session, plan: Plan) -> int:
-    """The pilot that holds the plan's place."""
-    return int(session.scalar(select(Place.pilot_id).join(Assessment, Assessment.place_id
-                                                          == Place.id)
-                              .where(Assessment.id == plan.assessment_id)) or 0)
-
-
-def get_plan(session: Session, actor: Actor, plan_id: int, *, pilot_id: int | None = None,
-             permission: str = "assessment.view") -> Plan:
-    """The plan if the actor holds ``permission`` in its pilot (and it is in ``pilot_id``)."""
-    plan = session.get(Plan, plan_id)
-    pid = plan_pilot(session, plan) if plan is not None else None
-    if plan is None or not pid or (pilot_id is not None and pid != pilot_id):
-        raise NotFound("No such plan in this pilot.")
-    require(actor, pid, permission)
-    return plan
-
-
-def assert_editable(plan: Plan) -> None:
-    """Raise :class:`Conflict` unless the plan is a draft."""
-    if plan.status != "draft":
-        raise Conflict(f"Plan version {plan.version_no} is {plan.status.replace('_', ' ')} "
-                       "and can no longer be changed. Start a new version to make changes.",
-                       details={"status": plan.status})
 
 
 def _header(p: Plan) -> dict[str, Any]:
@@ -216,7 +172,7 @@ def _gaps(session: Session, plan: Plan) -> tuple[list[pl.Gap], list[PlanGapReaso
                                                                == plan.id)
                                    .order_by(PlanGapReason.id)))
     gaps = pl.find_gaps(
-        [pl.FactorRef(f.id, f.weight, f.statement) for f in factors], weightiest,
+        [pl.FactorRef(f.id, f.weight, f.statement, f.quadrant) for f in factors], weightiest,
         [pl.ActionRef(tuple(links[x.id]), x.context_name, x.status) for x in plan.actions],
         [pl.ReasonRef(r.factor_id, r.context_name) for r in reasons])
     return gaps, reasons
@@ -246,9 +202,11 @@ def write_gap_reason(session: Session, actor: Actor, plan_id: int, *, reason: st
     if (factor_id is None) == (not context_name):
         raise InvalidData("Give either a factor or a context, not both.")
     factors, _, weightiest = _assessment_parts(session, plan)
-    weighty = {f.id for f in factors if f.weight >= pl.GAP_WEIGHT}
+    weighty = {f.id for f in factors
+               if pl.FactorRef(f.id, f.weight, quadrant=f.quadrant).needs_action}
     if factor_id is not None and factor_id not in weighty:
-        raise InvalidData("Reasons are for factors of weight 2 or 3 in this assessment.")
+        raise InvalidData("Reasons are for vulnerabilities and risks of weight 2 or 3 in this "
+                          "assessment (strengths need no action).")
     if context_name and context_name not in weightiest:
         raise InvalidData("Reasons are for the weightiest context of this assessment.")
     subject = (PlanGapReason.factor_id == factor_id if factor_id is not None

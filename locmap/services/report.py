@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.assessment.disclosure import MARK, partner_value
 from locmap.errors import Conflict
+from locmap.formatting import month, num
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
+from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services import audit
 from locmap.services.assessments import assessment_view
 from locmap.services.permissions import Actor, can
@@ -64,16 +66,41 @@ def _actions(session: Session, plan: Plan) -> list[dict[str, Any]]:
              "lead": a.lead, "due_on": a.due_on, "status": a.status} for a in plan.actions]
 
 
-def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any]]:
+def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any, str]]:
+    """The key figures with what each means in plain words (as the assessment page says)."""
     snap = view.get("indicators") or {}
     counts = snap.get("incidents") or {}
-    out: list[tuple[str, Any]] = [
-        (f"Incidents {area}", partner_value(int(n)) if suppress else n)
-        for area, n in counts.items()
-        if isinstance(n, int | float)]
-    overall = ((snap.get("indicators") or {}).get("overall") or {}).get("place_vs_ring") or {}
-    if overall.get("ratio") is not None:
-        out.append(("Rate ratio, place vs surrounding ring", f"{overall['ratio']:.2f}"))
+    settings = snap.get("settings") or {}
+    ind = snap.get("indicators") or {}
+    place_m = float(settings.get("place_m") or PLACE_REACH_M)
+    ring_m = float(settings.get("ring_m") or 500)
+    span = (f" from {month(ind['first_month'])} to {month(ind['last_month'])}"
+            if ind.get("first_month") and ind.get("last_month") else "")
+    words = {
+        "place": ("Incidents at the place",
+                  f"inside the place, or within {place_m:.0f} m of it when it is a point or a "
+                  f"line{span}"),
+        "ring": ("Incidents around it",
+                 f"within {ring_m:.0f} m of the place but not at it{span}"),
+        "locality": ("Incidents in the rest of the locality",
+                     f"everywhere else in the pilot's area{span}"),
+    }
+    out: list[tuple[str, Any, str]] = []
+    for area, (name, meaning) in words.items():
+        n = counts.get(area)
+        if isinstance(n, int | float):
+            out.append((name, partner_value(int(n)) if suppress else n, meaning))
+    overall = (ind.get("overall") or {}).get("place_vs_ring") or {}
+    ratio = overall.get("ratio")
+    if ratio is not None:
+        more = "more" if ratio > 1 else "fewer" if ratio < 1 else "as many"
+        ci = (f" (95% interval {num(overall['ci_low'])} to {num(overall['ci_high'])})"
+              if overall.get("ci_low") is not None and overall.get("ci_high") is not None
+              else "")
+        out.append(("Rate ratio, place vs the area around it", num(ratio),
+                    f"per square kilometre the place has {num(ratio)} times the rate of the "
+                    f"{ring_m:.0f} m around it{ci}: {more} incidents for its size than its "
+                    "surroundings"))
     return out
 
 

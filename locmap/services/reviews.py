@@ -34,7 +34,7 @@ from locmap.models import (
     SafetyFactor,
     User,
 )
-from locmap.services import audit
+from locmap.services import audit, lifecycle
 from locmap.services.permissions import Actor, require
 from locmap.vocab import REVIEW_DECISIONS
 
@@ -154,18 +154,10 @@ def submit_plan(session: Session, actor: Actor, pilot_id: int, plan_id: int) -> 
     plan = get_subject(session, actor, pilot_id, "plan", plan_id, permission="plan.edit")
     if not isinstance(plan, Plan):  # pragma: no cover - get_subject returns a Plan
         raise NotFound("No such plan in this pilot.")
-    if plan.status != "draft":
-        raise Conflict(f"Plan version {plan.version_no} is already "
-                       f"{plan.status.replace('_', ' ')}.", details={"status": plan.status})
+    lifecycle.assert_draft(plan, "Plan version")
     if not plan.actions:
         raise InvalidData("Add at least one action before submitting the plan.")
-    plan.status = "in_review"
-    plan.submitted_at = clock.now()
-    if plan.parent_id is not None:
-        parent = session.get(Plan, plan.parent_id)
-        if parent is not None and parent.status == "in_review":
-            parent.status = "superseded"
-    session.flush()
+    lifecycle.submit(session, plan, Plan, "Plan version")
     audit.record(session, actor, "submit", "plan", plan.id, pilot_id=pilot_id,
                  detail={"version_no": plan.version_no, "actions": len(plan.actions)})
     return plan
@@ -235,18 +227,15 @@ def _check_item(session: Session, kind: str, subject_id: int, factor_id: int | N
             raise InvalidData("That action is not part of this version.")
 
 
-def _supersede_others(session: Session, subject: Subject) -> None:
-    others: list[Assessment] | list[Plan]
+def _in_force(session: Session, subject: Subject) -> list[Assessment] | list[Plan]:
+    """The approved versions of the subject's place that its approval supersedes."""
     if isinstance(subject, Assessment):
-        others = list(session.scalars(select(Assessment).where(
+        return list(session.scalars(select(Assessment).where(
             Assessment.place_id == subject.place_id, Assessment.status == "approved",
             Assessment.id != subject.id)))
-    else:
-        others = list(session.scalars(select(Plan).join(Assessment).where(
-            Assessment.place_id == place_of(session, subject).id, Plan.status == "approved",
-            Plan.id != subject.id)))
-    for other in others:
-        other.status = "superseded"
+    return list(session.scalars(select(Plan).join(Assessment).where(
+        Assessment.place_id == place_of(session, subject).id, Plan.status == "approved",
+        Plan.id != subject.id)))
 
 
 def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subject_id: int,
@@ -292,10 +281,7 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
                  detail={"decision": decision, "factor_id": factor_id, "action_id": action_id})
     state = approval_of(session, pilot, kind, subject_id)
     if state.approved:
-        _supersede_others(session, subject)
-        subject.status = "approved"
-        subject.approved_at = clock.now()
-        session.flush()
+        lifecycle.approve(session, subject, _in_force(session, subject))
         audit.record(session, actor, "approve", kind, subject_id, pilot_id=pilot_id,
                      detail={"rule": pilot.approval_rule, "approvals": list(state.approvals)})
     return review

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
@@ -27,7 +27,6 @@ from locmap.models import (
     KPI,
     Action,
     Assessment,
-    Incident,
     Pilot,
     Place,
     Plan,
@@ -35,6 +34,7 @@ from locmap.models import (
     SafetyFactor,
     User,
 )
+from locmap.queries import at_place
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
 from locmap.services.reviews import load_subject, my_agency, open_requests_for, place_of
@@ -137,13 +137,16 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
     start = points[i - 1].due_on if i else pilot.start_date
     end = rp.due_on
     suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
-    # Periods do not overlap: after the first, a period starts the day after the last due date.
-    t0 = dt.datetime.combine(start, dt.time(), dt.UTC) + dt.timedelta(days=1 if i else 0)
-    t1 = dt.datetime.combine(end, dt.time(), dt.UTC) + dt.timedelta(days=1)
-    incidents = session.execute(
-        select(Place.name, func.count(Incident.id)).join(Incident, Incident.place_id == Place.id)
-        .where(Place.pilot_id == pilot_id, Incident.occurred_at >= t0, Incident.occurred_at < t1)
-        .group_by(Place.name).order_by(func.count(Incident.id).desc())).all()
+    # Periods do not overlap: after the first, a period starts the day after the last due
+    # date. Days are the partnership's (Europe/London), as on every page.
+    t0 = dt.datetime.combine(start + dt.timedelta(days=1 if i else 0), dt.time(),
+                             clock.LOCAL_TZ)
+    t1 = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), clock.LOCAL_TZ)
+    names = dict(session.execute(select(Place.id, Place.name).where(
+        Place.pilot_id == pilot_id, Place.deleted_at.is_(None))).tuples().all())
+    counted = at_place.place_counts(session, pilot_id, since=t0, until=t1)
+    incidents = sorted(((names[k], n) for k, n in counted.items() if n and k in names),
+                       key=lambda x: (-x[1], x[0]))
     factors = session.execute(
         select(Place.name, SafetyFactor.quadrant, SafetyFactor.statement, SafetyFactor.weight)
         .join(Place, Place.id == SafetyFactor.place_id)
@@ -152,13 +155,7 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
         .order_by(Place.name, SafetyFactor.id)).all()
     plans = _current_plans(session, pilot_id)
     actions = [a for p in plans.values() for a in p.actions]
-    awaiting = [{"kind": "assessment", "id": a.id, "version_no": a.version_no, "place": name}
-                for a, name in session.execute(
-                    select(Assessment, Place.name).join(Place)
-                    .where(Place.pilot_id == pilot_id, Assessment.status == "in_review"))]
-    awaiting += [{"kind": "plan", "id": p.id, "version_no": p.version_no,
-                  "place": place_of(session, p).name}
-                 for p in plans.values() if p.status == "in_review"]
+    awaiting = _awaiting(session, pilot_id, t1)
     total = sum(n for _, n in incidents)
     if suppress:
         shown_total, by_place = partner_counts_by_place([(n, int(c)) for n, c in incidents])
@@ -185,6 +182,26 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
         "kpis": _kpi_rows(session, list(plans.values()), start, end, suppress),
         "awaiting_review": awaiting,
     }
+
+
+def _awaiting(session: Session, pilot_id: int, t1: dt.datetime) -> list[dict[str, Any]]:
+    """Versions that were awaiting review when the period ended (``t1``): submitted before
+    it, and not approved before it. A version submitted after the period is not the
+    period's business, however long it has waited since.
+    """
+    out: list[dict[str, Any]] = []
+    for kind, model in (("assessment", Assessment), ("plan", Plan)):
+        stmt = (select(model, Place.name).where(Place.pilot_id == pilot_id,
+                                                model.submitted_at < t1)
+                .order_by(model.submitted_at, model.id))
+        stmt = (stmt.join(Place, Place.id == Assessment.place_id) if model is Assessment
+                else stmt.join(Assessment, Assessment.id == Plan.assessment_id)
+                .join(Place, Place.id == Assessment.place_id))
+        for v, name in session.execute(stmt):
+            if v.status == "in_review" or (v.approved_at is not None and v.approved_at >= t1):
+                out.append({"kind": kind, "id": v.id, "version_no": v.version_no,
+                            "place": name})
+    return out
 
 
 def _action(a: Action, today: dt.date) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from locmap.config import load_settings
 from locmap.db import Database
 from locmap.errors import LocmapError, NotFound
+from locmap.formatting import FILTERS
 from locmap.services import limits
 from locmap.vocab import label
 from locmap.web import hardening
@@ -68,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     hardening.init_app(app)  # before the blueprints: it bounds the <int:…> converter
     app.jinja_env.globals["label"] = label
+    app.jinja_env.filters.update(FILTERS)  # dates and counts for people (one set)
 
     from locmap.web import (
         account,

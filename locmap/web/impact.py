@@ -70,7 +70,7 @@ def impact_args(args: MultiDict[str, str]) -> dict[str, Any]:
             "buffer_place_ids": _ints(args, "buffer_place"),
             "control": args.get("control") or "locality",
             "control_geometry": args.get("control_geometry") or None,
-            "place_m": _float(args, "place_m", 50.0)}
+            "place_m": _float(args, "place_m", impact.PLACE_REACH_M)}
 
 
 def watch_args(args: MultiDict[str, str], config: Any) -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """site visits count young adults aged 18-24
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06
 
 Issue 16: the CSAP strategy covers young people up to 25, so a site visit counts those
@@ -13,7 +13,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0012'
-down_revision = '0010'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 

@@ -60,9 +60,10 @@ def test_practitioner_confirms_a_flag_linking_latest_assessments(
     pid = town["pilot"]
     auth.login("practitioner@test.invalid")
     watch = client.get(f"/api/v1/pilots/{pid}/displacement").get_json()
-    # A plan exists now: only the place under it is watched, from its start month.
-    assert watch["selection"] == "plans"
-    assert [b["place"]["name"] for b in watch["places"]] == ["Test Cafe"]
+    # The place under a plan is watched from its start month, the library (no plan, enough
+    # incidents) around the month set (default: the pilot's start, 2025-01).
+    assert watch["selection"] == "plans_and_incidents"
+    assert [b["place"]["name"] for b in watch["places"]] == ["Test Cafe", "Test Library"]
     assert watch["flags"][0]["month"] == "2025-01" and watch["flags"][0]["decision"] is None
     url = f"/api/v1/pilots/{pid}/displacement/decisions"
     body = {"source_place_id": cafe.id, "dest_kind": "place", "dest_id": library.id,

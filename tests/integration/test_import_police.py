@@ -83,8 +83,7 @@ def test_import_maps_reports_and_dedupes(session: Session, world: World, tmp_pat
         .where(Incident.data_import_id == di.id).order_by(Incident.id)
     ).all()
     assert sorted(c for c, *_ in got) == [
-        "asb", "asb", "asb", "drugs", "other", "serious_youth_violence",
-        "serious_youth_violence"]
+        "asb", "asb", "asb", "drugs", "other", "robbery", "violence_and_sexual_offences"]
     assert {t for _, t, *_ in got} == {dt.datetime(2025, 3, 1, tzinfo=dt.UTC)}
     assert {p for _, _, p, *_ in got} == {"month"}
     asb_keys = [k for c, _, _, k, _ in got if c == "asb"]

@@ -199,7 +199,7 @@ def test_crime_type_mapping_page(
     r = client.post(url, data=form)
     assert r.status_code == 302
     got = client.get(f"/api/v1/pilots/{pid}/crime-type-mapping").get_json()["mapping"]
-    assert got["Drugs"] == "cce" and got["Robbery"] == "serious_youth_violence"
+    assert got["Drugs"] == "cce" and got["Robbery"] == "robbery"
     assert got['=HYPERLINK("x") <script>alert(1)</script>'] == "cse"
     page = client.get(url).get_data(as_text=True)
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page

@@ -9,10 +9,10 @@ typed values and field errors, the services hold the rules.
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from marshmallow import Schema, fields, missing, validate
 
+from locmap.clock import LOCAL_TZ
 from locmap.services.observations import CCTV, GUARDIANSHIP, LEVELS, LIGHT
 from locmap.vocab import CONFIDENCE, ENGAGEMENT_GROUPS, QUADRANTS, VOICES
 
@@ -22,7 +22,7 @@ __all__ = [
     "AwarenessInSchema", "AwarenessSchema", "VersionQuerySchema", "PlaceFilterSchema",
 ]
 
-_LONDON = ZoneInfo("Europe/London")
+_LONDON = LOCAL_TZ
 
 
 def _time(**kw: Any) -> fields.AwareDateTime:

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from locmap.clock import LOCAL_TZ
 from locmap.errors import InvalidData
 from locmap.services import incidents
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS
 from locmap.web.api import api
 from locmap.web.context import actor, db_session
 
-_LONDON = ZoneInfo("Europe/London")
+_LONDON = LOCAL_TZ
 
 
 class IncidentFilterSchema(Schema):

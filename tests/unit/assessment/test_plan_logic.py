@@ -122,3 +122,15 @@ def test_reach_and_perception_per_period() -> None:
                                                 (D(2025, 7, 1), "red")]
     assert perception(ratings, q) == pytest.approx(100 * (3 - 1) / 5)
     assert perception([], q) is None
+
+
+def test_strengths_are_not_gaps() -> None:
+    """A resilience or resource factor (a strength) needs no action, however weighty."""
+    from locmap.assessment.plan_logic import FactorRef, find_gaps
+
+    factors = [FactorRef(1, 3, "Dealing outside", "risk"),
+               FactorRef(2, 2, "Isolated after dark", "vulnerability"),
+               FactorRef(3, 3, "Staff know the young people", "resilience"),
+               FactorRef(4, 3, "Youth club next door", "resource")]
+    assert [g.factor_id for g in find_gaps(factors, [], [], [])] == [1, 2]
+    assert not FactorRef(3, 3, quadrant="resilience").needs_action
