@@ -48,8 +48,9 @@ def _gates() -> Any:
             app.extensions["locmap_has_admin"] = True
         else:
             return render_template("admin/setup_needed.html"), 503
+    # The request's user row is loaded already (web/auth.py): no second query.
     if (endpoint not in _PASSWORD_OK and current_user.is_authenticated
-            and admin.must_change_password(db_session(), current_user.id)):
+            and current_user.user.must_change_password):
         if request.path.startswith("/api/"):
             return {"error": "password_change_required",
                     "message": "Change your password first (/account/new-password)."}, 403
@@ -126,7 +127,7 @@ def change_password() -> Any:
         else:
             flash("Your password is changed.", "info")
             return redirect(url_for("pages.home"))
-    required = admin.must_change_password(db_session(), current_user.id)
+    required = bool(current_user.user.must_change_password)
     return render_template("admin/password.html", error=error,
                            required=required), 422 if error else 200
 
