@@ -192,3 +192,5 @@ from locmap.cli.imports import import_group  # noqa: E402
 main.add_command(import_group)
 from locmap.cli.worker import worker  # noqa: E402, I001
 main.add_command(worker)
+from locmap.cli.audit import audit_group  # noqa: E402, I001
+main.add_command(audit_group)

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from locmap.services import dashboard, pilots
+from locmap.services import audit, dashboard, pilots
 from locmap.web.context import actor, db_session, login_required
 
 bp = Blueprint("dashboard", __name__)
@@ -33,6 +33,7 @@ def dashboard_page(pilot_id: int) -> Any:
     board = dashboard.dashboard(
         s, a, pilot_id, as_of=_as_of(), partner_view=partner_view,
         threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"]))
+    audit.record_view(s, a, "dashboard", pilot_id)  # at most once an hour (issue 14)
     pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
     query = {"as_of": board.as_of.isoformat(), **({"view": "partner"} if partner_view else {})}
     return render_template("dashboard.html", pilot=pilot, board=board, query=query,

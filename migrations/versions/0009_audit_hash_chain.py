@@ -54,7 +54,7 @@ def upgrade() -> None:
             UPDATE audit_event SET prev_hash = r.prev_hash, hash = prev WHERE id = r.id;
           END LOOP;
         END $$
-    """)
+    """)  # noqa: S608 - constants of this file only
     op.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
     op.alter_column('audit_event', 'prev_hash', nullable=False)
     op.alter_column('audit_event', 'hash', nullable=False)
@@ -73,7 +73,7 @@ def upgrade() -> None:
         END $$;
         CREATE TRIGGER audit_event_chain BEFORE INSERT ON audit_event
             FOR EACH ROW EXECUTE FUNCTION audit_event_chain();
-    """)
+    """)  # noqa: S608 - constants of this file only
 
 
 def downgrade() -> None:

@@ -46,6 +46,7 @@ class _Route:
     many: bool
     status: int
     description: str
+    auditor: bool = False
     path_args: list[tuple[str, str]] = field(default_factory=list)
 
 
@@ -79,6 +80,7 @@ class ApiRegistry:
         status: int = 200,
         public: bool = False,
         permission: str | None = None,
+        auditor: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
@@ -103,7 +105,7 @@ class ApiRegistry:
                                         methods=[method])
             self.routes.append(_Route(
                 rule=rule, method=method.lower(), summary=summary, tag=tag, body=body,
-                query=query, response=response, many=many, status=status,
+                query=query, response=response, many=many, status=status, auditor=auditor,
                 description=(fn.__doc__ or "").strip(),
                 path_args=[(conv or "string", name) for conv, name in _RULE_ARG.findall(rule)],
             ))
@@ -151,6 +153,8 @@ class ApiRegistry:
                 op["responses"]["422"] = {"description": "Invalid input, with field errors"}
             if r.method != "get":
                 op["responses"]["403"] = {"description": "Your role does not allow this"}
+            if r.auditor:
+                op["responses"]["403"] = {"description": "For auditors (and admins) only"}
             paths.setdefault(path, {})[r.method] = op
         for path, ops in paths.items():
             spec.path(path=path, operations=ops)
