@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, event, func, insert, or_, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from locmap.errors import Forbidden, InvalidData, NotFound
@@ -71,6 +71,7 @@ CANONICAL_SQL = """jsonb_build_array(
     e.detail, e.remote_addr::text, e.prev_hash)::text"""
 _CHAIN_LOCK = "SELECT pg_advisory_xact_lock(hashtext('locmap'), hashtext('audit_event chain'))"
 _HELD, _QUEUE = "audit_chain_held", "audit_access_queue"
+_APART_WAIT_MS = 5000
 
 
 def _values(actor: Actor | None, action: str, entity: str, entity_id: object,
@@ -128,9 +129,15 @@ def _append_apart(session: Session, values: dict[str, Any],
                   once_per: dt.timedelta | None = None) -> None:
     bind = session.get_bind()
     if isinstance(bind, Engine) and not session.info.get(_HELD):
-        with bind.begin() as conn:
-            _insert(conn, values, once_per)
-        return
+        try:
+            with bind.begin() as conn:
+                # Never wait on the chain lock for long: if a transaction that holds it
+                # waits in turn on this request's row locks, fall back to the queue.
+                conn.execute(text(f"SET LOCAL lock_timeout = '{_APART_WAIT_MS}ms'"))
+                _insert(conn, values, once_per)
+            return
+        except OperationalError:
+            pass
     # A separate connection would wait for the chain lock this session holds (or, in
     # the tests, for the outer transaction): write it here now, so the request sees it,
     # and again after the transaction ends unless it commits.

@@ -31,6 +31,7 @@ from locmap.services.permissions import Actor
 from tests import factories
 from tests.conftest import _fresh_database
 
+
 @pytest.fixture(scope="module")
 def app_engine(database_url: str) -> Iterator[Engine]:
     eng = create_engine(database_url)

@@ -46,6 +46,10 @@ from locmap.services.permissions import PERMISSIONS
 from tests import factories
 
 PUBLIC, LOGIN = "public", "login"
+# Global, not per pilot: the audit trail is for users with the auditor flag (and admins);
+# everyone else who is logged in gets 403.
+AUDITOR = "auditor"
+AUDITORS = frozenset({"auditor", "admin"})
 
 # Endpoint (the rule's endpoint name) and method → what it needs. A permission name is
 # looked up in PERMISSIONS at run time. A new route needs a line here.
@@ -202,6 +206,14 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("reviews.report_pdf", "GET"): "assessment.view",
     ("reviews.give_review", "POST"): "review.give",
     ("reviews.request_review", "POST"): "assessment.edit",
+    # the audit trail (issue 15)
+    ("audit.index", "GET"): AUDITOR,
+    ("audit.export_csv", "GET"): AUDITOR,
+    ("audit.who_has_seen", "GET"): AUDITOR,
+    ("audit.verify", "POST"): AUDITOR,
+    ("api.audit_events", "GET"): AUDITOR,
+    ("api.audit_who_has_seen", "GET"): AUDITOR,
+    ("api.audit_verify", "GET"): AUDITOR,
 }
 
 # Converter name → the key of the seeded record it takes. ``kinds`` is expanded to both
@@ -380,7 +392,7 @@ def _routes(app: Flask) -> list[tuple[Any, str, str]]:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint})")
                 continue
             need = REQUIRED[key]
-            assert need in (PUBLIC, LOGIN) or need in PERMISSIONS, (
+            assert need in (PUBLIC, LOGIN, AUDITOR) or need in PERMISSIONS, (
                 f"{key}: unknown permission {need!r}")
             routes.append((rule, method, need))
     assert not missing, (
@@ -404,6 +416,8 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                     expect = "anonymous"
                 elif need == LOGIN:
                     expect = "allowed"
+                elif need == AUDITOR:
+                    expect = "allowed" if who in AUDITORS else "forbidden"
                 elif pilot_a not in roles[who]:
                     expect = "hidden"
                 elif roles[who][pilot_a] not in PERMISSIONS[need]:
@@ -413,7 +427,7 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                 else:
                     expect = "allowed"
                 probes.append(Probe(who, method, url, rule.endpoint, expect, secrets_a))
-        if need in (PUBLIC, LOGIN):
+        if need in (PUBLIC, LOGIN, AUDITOR):
             continue
         for who in MEMBER_ROLES:
             # A's members with B's ids everywhere: B is not theirs.
