@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, render_template, request, url_for
 
 from locmap.errors import InvalidData, LocmapError
 from locmap.services import audit
@@ -77,8 +77,10 @@ def index() -> Any:
 @bp.route("/audit/export.csv")
 @login_required
 def export_csv() -> Any:
-    lines = audit.events_csv(db_session(), actor(), _filter())
-    return Response(stream_with_context(lines), mimetype="text/csv", headers={
+    # Built whole, not streamed: a streamed body would keep the request's context (and
+    # its database session) alive until the client has read it all.
+    body = "".join(audit.events_csv(db_session(), actor(), _filter()))
+    return Response(body, mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="audit-trail.csv"',
         "Cache-Control": "no-store"})
 

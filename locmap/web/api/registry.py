@@ -26,6 +26,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
 
 from locmap import __version__
+from locmap.services import audit
 from locmap.services.permissions import require
 from locmap.web.context import actor, login_required
 
@@ -87,6 +88,8 @@ class ApiRegistry:
             def view(**kwargs: Any) -> Any:
                 if not public and "pilot_id" in kwargs:
                     _authorize(kwargs["pilot_id"], permission)
+                if auditor:
+                    audit.require_auditor(actor())  # 403 before the input is judged
                 try:
                     if body is not None:
                         payload = request.get_json(silent=True)
