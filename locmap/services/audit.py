@@ -404,6 +404,8 @@ def events_csv(session: Session, actor: Actor, f: AuditFilter) -> Iterator[str]:
 
 # Reads of a whole pilot's network include every person in it.
 _PILOT_WIDE = ("person", "relationship", "presence", "network_analysis", "network")
+# Pages that draw every person of the pilot by pseudonym (the dashboard only counts them).
+_NETWORK_PAGES = ("network", "network_map", "network_group")
 
 
 def who_has_seen(session: Session, actor: Actor, pilot_id: int, pseudonym: str,
@@ -424,7 +426,7 @@ def who_has_seen(session: Session, actor: Actor, pilot_id: int, pseudonym: str,
     wide = and_(AuditEvent.entity.in_(_PILOT_WIDE), AuditEvent.entity_id.is_(None),
                 AuditEvent.pilot_id == pilot_id, AuditEvent.id >= since,
                 AuditEvent.action.in_(("read", "read_identity", "export", "view")))
-    views = and_(AuditEvent.action == "view", AuditEvent.entity.in_(("network", "dashboard")),
+    views = and_(AuditEvent.action == "view", AuditEvent.entity.in_(_NETWORK_PAGES),
                  AuditEvent.pilot_id == pilot_id, AuditEvent.id >= since)
     rows = session.scalars(select(AuditEvent).where(or_(own, wide, views))
                            .order_by(AuditEvent.id.desc()).limit(limit)).all()
