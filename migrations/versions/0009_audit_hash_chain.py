@@ -58,6 +58,8 @@ def upgrade() -> None:
     op.execute("ALTER TABLE audit_event ENABLE TRIGGER audit_event_append_only")
     op.alter_column('audit_event', 'prev_hash', nullable=False)
     op.alter_column('audit_event', 'hash', nullable=False)
+    # The trigger draws the id (after the lock); a column default would draw one too.
+    op.execute("ALTER TABLE audit_event ALTER COLUMN id DROP DEFAULT")
     new = DIGEST.format(canonical=CANONICAL.format(e="NEW."))
     op.execute(f"""
         CREATE FUNCTION audit_event_chain() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -65,7 +67,7 @@ def upgrade() -> None:
         BEGIN
           -- One appender at a time, until its transaction ends: the chain cannot fork.
           PERFORM pg_advisory_xact_lock(hashtext('locmap'), hashtext('audit_event chain'));
-          NEW.id := nextval(pg_get_serial_sequence('audit_event', 'id'));
+          NEW.id := nextval('audit_event_id_seq'::regclass);
           SELECT hash INTO head FROM audit_event ORDER BY id DESC LIMIT 1;
           NEW.prev_hash := coalesce(head, '{GENESIS}');
           NEW.hash := {new};
@@ -79,5 +81,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER audit_event_chain ON audit_event")
     op.execute("DROP FUNCTION audit_event_chain()")
+    op.execute("ALTER TABLE audit_event ALTER COLUMN id SET DEFAULT "
+               "nextval('audit_event_id_seq'::regclass)")
     op.drop_column('audit_event', 'hash')
     op.drop_column('audit_event', 'prev_hash')
