@@ -391,3 +391,5 @@ main.add_command(worker)
 from locmap.cli.backup import backup, restore  # noqa: E402, I001
 main.add_command(backup)
 main.add_command(restore)
+from locmap.cli.audit import audit_group  # noqa: E402, I001
+main.add_command(audit_group)

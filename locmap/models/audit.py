@@ -1,7 +1,9 @@
 """The audit trail and the record of every data import.
 
 ``audit_event`` is append-only: a trigger in the migration refuses UPDATE and DELETE, so
-the trail cannot be edited from the application or by a careless SQL session.
+the trail cannot be edited from the application or by a careless SQL session. Each event
+carries a hash chained to the one before it (migration 0009), so an edit by someone who
+can lift the trigger is still detected (``locmap audit verify``).
 """
 
 from __future__ import annotations
@@ -9,7 +11,16 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, String, Text, func
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -38,6 +49,9 @@ class AuditEvent(Base):
     personal_data: Mapped[bool] = mapped_column(default=False)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     remote_addr: Mapped[str | None] = mapped_column(INET)
+    # Tamper evidence (migration 0009): set by the BEFORE INSERT trigger, never by the app.
+    prev_hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())
+    hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())
 
 
 class DataImport(Base):

@@ -289,7 +289,7 @@ def update_user(session: Session, actor: Actor, user_id: int, *, name: str | Non
     if losing_admin and user.active and _other_active_admins(session, user) == 0:
         raise Conflict("This is the only active admin: make someone else an admin first.")
     for key, value in (("is_admin", is_admin), ("is_auditor", is_auditor),
-                       ("active", active), (must_change_password)):
+                       ("active", active), ("must_change_password", must_change_password)):
         if value is not None and value != getattr(user, key):
             setattr(user, key, value)
             changes[key] = value

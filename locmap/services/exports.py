@@ -93,7 +93,11 @@ def export_data(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any]
 
 def _audit(session: Session, actor: Actor, pilot_id: int, fmt: str,
            data: dict[str, Any]) -> None:
-    audit.record(session, actor, "export", "pilot", pilot_id, pilot_id=pilot_id, detail={
+    # Incident descriptions are restricted free text about young people: an export that
+    # holds them holds personal data (issue 14: exports are marked truthfully).
+    restricted = bool(data["metadata"]["restricted_text_included"])
+    audit.record(session, actor, "export", "pilot", pilot_id, pilot_id=pilot_id,
+                 personal_data=restricted, detail={
         "format": fmt, "places": len(data["places"]), "incidents": len(data["incidents"]),
         "restricted_text": data["metadata"]["restricted_text_included"]})
 

@@ -357,8 +357,13 @@ def analysis(
     *,
     as_of: dt.date | None = None,
     compare_with: dt.date | None = None,
+    page: str | None = None,
 ) -> tuple[pure.NetworkAnalysis, dict[str, list[Any]]]:
-    """Analyse the pilot's network (pseudonyms only); also return the records it used."""
+    """Analyse the pilot's network (pseudonyms only); also return the records it used.
+
+    A ``page`` (the network pages) is audited as a view of that page, at most once per
+    user and hour (decided, issue 14); the API's analysis as a read each time.
+    """
     require(actor, pilot_id, "network.view")
     if compare_with is not None and (as_of is None or compare_with >= as_of):
         raise InvalidData("compare_with must be an earlier date than as_of.",
@@ -368,9 +373,12 @@ def analysis(
         records["people"], records["ties"], records["places"], records["presences"],
         as_of=as_of, compare_with=compare_with,
     )
-    audit.record(session, actor, "read", "network_analysis", None, pilot_id=pilot_id,
-                 personal_data=True,
-                 detail={"as_of": _date(as_of), "compare_with": _date(compare_with)})
+    if page is not None:
+        audit.record_view(session, actor, page, pilot_id)
+    else:
+        audit.record(session, actor, "read", "network_analysis", None, pilot_id=pilot_id,
+                     personal_data=True,
+                     detail={"as_of": _date(as_of), "compare_with": _date(compare_with)})
     return result, records
 
 

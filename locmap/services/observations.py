@@ -16,6 +16,7 @@ of the visit (:mod:`locmap.sun`).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -188,12 +189,21 @@ def create_observation(session: Session, actor: Actor, pilot_id: int, place_id: 
     return get_observation(session, actor, pilot_id, obs.id)
 
 
+def _audit_409(session: Session, actor: Actor, pilot_id: int, observation_id: int
+               ) -> Callable[[], None]:
+    """The 409 returns the visit with its free text (notes): audited like a read."""
+    return lambda: audit.record(session, actor, "read", "observation", observation_id,
+                                pilot_id=pilot_id, personal_data=True,
+                                detail={"fields": ["notes"], "status": 409})
+
+
 def update_observation(session: Session, actor: Actor, pilot_id: int, observation_id: int,
                        data: dict[str, Any], version: int | None) -> dict[str, Any]:
     """Change some fields of a visit; ``version`` must be the one the client edited."""
     require(actor, pilot_id, "evidence.edit")
     obs = _observation(session, pilot_id, observation_id)
-    check_version(session, "site visit", obs, version, current=_dict)
+    check_version(session, "site visit", obs, version, current=_dict,
+                  audit_read=_audit_409(session, actor, pilot_id, obs.id))
     current = {f: getattr(obs, f) for f in EDITABLE}
     values = _clean(data, current, _centre(session, obs.place_id))
     changed = sorted(f for f in values if values[f] != current[f])
@@ -211,7 +221,8 @@ def delete_observation(session: Session, actor: Actor, pilot_id: int, observatio
     require(actor, pilot_id, "evidence.edit")
     obs = _observation(session, pilot_id, observation_id)
     if version is not None:
-        check_version(session, "site visit", obs, version, current=_dict)
+        check_version(session, "site visit", obs, version, current=_dict,
+                      audit_read=_audit_409(session, actor, pilot_id, obs.id))
     place_id = obs.place_id
     session.delete(obs)
     session.flush()

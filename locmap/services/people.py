@@ -281,7 +281,10 @@ def update_person(
     if "identity" in changes:
         require(actor, pilot_id, "identity.edit")
     person = _person_in(session, pilot_id, person_id)
-    check_version(session, "person", person, version, current=_person_dict)
+    check_version(session, "person", person, version, current=_person_dict,
+                  audit_read=lambda: audit.record(
+                      session, actor, "read", "person", person.id, pilot_id=pilot_id,
+                      personal_data=True, detail={"status": 409}))
     kind = changes.get("kind", person.kind)
     age_band = changes.get("age_band", person.age_band)
     _check_kind_and_band(kind, age_band)

@@ -48,6 +48,7 @@ def _lock_current_version(session: Session, record: Any) -> int | None:
 def check_version(
     session: Session, kind: str, record: Any, given: Any,
     current: Callable[[Any], dict[str, Any]] | None = None,
+    audit_read: Callable[[], None] | None = None,
 ) -> None:
     """Lock ``record``'s row and refuse the change unless ``given`` is its version.
 
@@ -65,6 +66,9 @@ def check_version(
     current : callable, optional
         Turns the (refreshed) record into the dict the client receives as
         ``details.current`` with the 409.
+    audit_read : callable, optional
+        Records the 409's copy of the record as a read (personal data or restricted free
+        text in ``current``); it is an access event, so the 409's rollback keeps it.
 
     Raises
     ------
@@ -88,5 +92,7 @@ def check_version(
         details: dict[str, Any] = {"current_version": record.version}
         if current is not None:
             details["current"] = current(record)
+            if audit_read is not None:
+                audit_read()
         raise Conflict(STALE_MESSAGE.format(kind=kind, given=given, current=record.version),
                        details=details)

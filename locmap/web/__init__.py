@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,7 +14,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from locmap.config import load_settings
 from locmap.db import Database
-from locmap.errors import LocmapError, NotFound
+from locmap.errors import Forbidden, LocmapError, NotFound
 from locmap.formatting import FILTERS
 from locmap.services import limits
 from locmap.vocab import label
@@ -76,6 +77,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         admin,
         api,
         assessments,
+        audit,
         auth,
         dashboard,
         health,
@@ -92,7 +94,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     for blueprint in (auth.bp, account.bp, admin.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
-                      plans.bp, health.bp, incidents_pages.bp, people_pages.bp):
+                      plans.bp, health.bp, incidents_pages.bp, people_pages.bp,
+                      audit.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -185,9 +188,30 @@ def content_security_policy(tile_url: str | None) -> str:
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 
+def _record_refusal(status: int) -> None:
+    """Audit a refused request (issue 14) in a transaction of its own: the request's is
+    rolled back. A failure to record is logged, and the refusal still answered.
+    """
+    from flask_login import current_user
+
+    from locmap.services import audit
+    from locmap.web.context import actor, db_session
+
+    try:
+        who = actor() if current_user.is_authenticated else None
+        pilot_id = (request.view_args or {}).get("pilot_id")
+        audit.record_refusal(db_session(), who, status=status, endpoint=request.endpoint,
+                             method=request.method, path=request.path,
+                             pilot_id=pilot_id if isinstance(pilot_id, int) else None)
+    except Exception:  # noqa: BLE001 - never turn a refusal into a 500
+        logging.getLogger(__name__).exception("could not audit a refused request")
+
+
 def _error_handlers(app: Flask) -> None:
     @app.errorhandler(LocmapError)
     def _domain_error(exc: LocmapError) -> Any:
+        if isinstance(exc, NotFound | Forbidden):
+            _record_refusal(exc.status)
         if isinstance(exc, NotFound):
             # One answer for "absent" and "not yours": which record of which pilot exists
             # is itself information (a per-record message was an existence oracle).

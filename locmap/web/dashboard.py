@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, render_template, request
 
-from locmap.services import dashboard, pilots
+from locmap.services import audit, dashboard, pilots
 from locmap.web.context import actor, db_session, login_required
 
 bp = Blueprint("dashboard", __name__)
@@ -35,6 +35,7 @@ def dashboard_page(pilot_id: int) -> Any:
     board = dashboard.dashboard(
         s, a, pilot_id, as_of=_as_of(), partner_view=partner_view,
         threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"]))
+    audit.record_view(s, a, "dashboard", pilot_id)  # at most once an hour (issue 14)
     pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id), threshold=int(
         current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
     query = {"as_of": board.as_of.isoformat(), **({"view": "partner"} if partner_view else {})}

@@ -48,7 +48,7 @@ def network_page(pilot_id: int, error: str | None = None, status: int = 200) -> 
     s, a = db_session(), actor()
     ctx = _context(pilot_id)
     as_of = _as_of()
-    result, records = network.analysis(s, a, pilot_id, as_of=as_of)
+    result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network")
     names = {p.id: p.pseudonym for p in records["people"]}
     place_names = {pl.id: pl.name for pl in records["places"]}
     return render_template(
@@ -125,7 +125,7 @@ def network_map(pilot_id: int) -> Any:
     s, a = db_session(), actor()
     ctx = _context(pilot_id)
     as_of = _as_of()
-    result, _ = network.analysis(s, a, pilot_id, as_of=as_of)
+    result, _ = network.analysis(s, a, pilot_id, as_of=as_of, page="network_map")
     usage = [{"place_id": p.place_id, "name": p.name,
               "groups": [{"label": g.label, "members": g.members_present} for g in p.groups],
               "shared": p.shared}
@@ -145,7 +145,7 @@ def group_page(pilot_id: int, label: str) -> Any:
     s, a = db_session(), actor()
     ctx = _context(pilot_id)
     as_of = _as_of()
-    result, records = network.analysis(s, a, pilot_id, as_of=as_of)
+    result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network_group")
     wanted = label if label.startswith("Group ") else f"Group {label}"
     group = next((g for g in result.groups.groups if g.label == wanted), None)
     if group is None:

@@ -1,7 +1,7 @@
 """administration: agencies deactivated, invitations, pilot approval rule, archived pilots
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06
 
 Issue 15 (run a partnership from the browser). ``agency.active`` lets an admin retire an
@@ -19,7 +19,7 @@ from alembic import op
 import sqlalchemy as sa
 
 revision = '0010'
-down_revision = '0008'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -46,6 +46,10 @@ from locmap.services.permissions import PERMISSIONS
 from tests import factories
 
 PUBLIC, LOGIN, ADMIN = "public", "login", "admin"
+# Global, not per pilot: the audit trail is for users with the auditor flag (and admins);
+# everyone else who is logged in gets 403.
+AUDITOR = "auditor"
+AUDITORS = frozenset({"auditor", "admin"})
 
 # Endpoint (the rule's endpoint name) and method → what it needs. A permission name is
 # looked up in PERMISSIONS at run time. A new route needs a line here.
@@ -265,6 +269,14 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("api.list_members", "GET"): "pilot.manage",
     ("api.add_member", "POST"): "pilot.manage",
     ("api.remove_member", "DELETE"): "pilot.manage",
+    # the audit trail (issue 15)
+    ("audit.index", "GET"): AUDITOR,
+    ("audit.export_csv", "GET"): AUDITOR,
+    ("audit.who_has_seen", "GET"): AUDITOR,
+    ("audit.verify", "POST"): AUDITOR,
+    ("api.audit_events", "GET"): AUDITOR,
+    ("api.audit_who_has_seen", "GET"): AUDITOR,
+    ("api.audit_verify", "GET"): AUDITOR,
 }
 # Pages where an admin (no member of the pilot) may act as the coordinator does.
 ADMIN_TOO = frozenset({"admin.members", "admin.remove_member"})
@@ -451,7 +463,7 @@ def _routes(app: Flask) -> list[tuple[Any, str, str]]:
                 missing.append(f"{method} {rule.rule} ({rule.endpoint})")
                 continue
             need = REQUIRED[key]
-            assert need in (PUBLIC, LOGIN, ADMIN) or need in PERMISSIONS, (
+            assert need in (PUBLIC, LOGIN, ADMIN, AUDITOR) or need in PERMISSIONS, (
                 f"{key}: unknown permission {need!r}")
             routes.append((rule, method, need))
     assert not missing, (
@@ -477,6 +489,8 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                     expect = "allowed"
                 elif need == ADMIN or (who == "admin" and rule.endpoint in ADMIN_TOO):
                     expect = "allowed" if who == "admin" else "hidden_or_forbidden"
+                elif need == AUDITOR:
+                    expect = "allowed" if who in AUDITORS else "forbidden"
                 elif pilot_a not in roles[who]:
                     expect = "hidden"
                 elif roles[who][pilot_a] not in PERMISSIONS[need]:
@@ -486,7 +500,7 @@ def _probes(app: Flask, roles: dict[str, dict[int, str]], ids_a: dict[str, Any],
                 else:
                     expect = "allowed"
                 probes.append(Probe(who, method, url, rule.endpoint, expect, secrets_a))
-        if need in (PUBLIC, LOGIN, ADMIN):
+        if need in (PUBLIC, LOGIN, ADMIN, AUDITOR):
             continue
         for who in MEMBER_ROLES:
             # A's members with B's ids everywhere: B is not theirs.

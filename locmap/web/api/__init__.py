@@ -11,7 +11,8 @@ api = ApiRegistry(bp)
 
 # Importing a module registers its routes on the blueprint.
 from locmap.web.api import (  # noqa: E402
-    admin, assessments, dashboard, evidence, exports, imports, incidents, network, pilots, places,
+    admin, assessments, audit, dashboard, evidence, exports, imports, incidents, network,
+    pilots, places,
     reviews,
     impact,
     plans,

@@ -26,6 +26,7 @@ from flask import Blueprint, jsonify, request
 from marshmallow import Schema, ValidationError
 
 from locmap import __version__
+from locmap.services import audit
 from locmap.services.permissions import require
 from locmap.web.context import actor, login_required
 
@@ -74,6 +75,7 @@ class _Route:
     many: bool
     status: int
     description: str
+    auditor: bool = False
     path_args: list[tuple[str, str, str]] = field(default_factory=list)
 
 
@@ -107,12 +109,15 @@ class ApiRegistry:
         status: int = 200,
         public: bool = False,
         permission: str | None = None,
+        auditor: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
             def view(**kwargs: Any) -> Any:
                 if not public and "pilot_id" in kwargs:
                     _authorize(kwargs["pilot_id"], permission)
+                if auditor:
+                    audit.require_auditor(actor())  # 403 before the input is judged
                 try:
                     if body is not None:
                         payload = request.get_json(silent=True)
@@ -131,7 +136,7 @@ class ApiRegistry:
                                         methods=[method])
             self.routes.append(_Route(
                 rule=rule, method=method.lower(), summary=summary, tag=tag, body=body,
-                query=query, response=response, many=many, status=status,
+                query=query, response=response, many=many, status=status, auditor=auditor,
                 description=(fn.__doc__ or "").strip(),
                 path_args=[(conv or "string", args, name)
                            for conv, args, name in _RULE_ARG.findall(rule)],
@@ -201,6 +206,8 @@ class ApiRegistry:
             if r.tag in ("impact",) or r.rule.endswith(("/indicators", "/submit")):
                 responses["503"] = answer("The analysis took too long and was stopped "
                                           "(LOCMAP_ANALYSIS_SECONDS)")
+            if r.auditor:
+                responses["403"] = answer("For auditors (and admins) only")
             paths.setdefault(path, {})[r.method] = op
         for path, ops in paths.items():
             spec.path(path=path, operations=ops)
