@@ -12,6 +12,8 @@ from locmap.models import KPI, Action, Assessment, Plan
 from locmap.services import accounts, review_history
 from tests.factories import World
 
+_SAFER = "enhance_safe_behaviours_and_locations"
+
 
 def _plans(session: Session, world: World) -> tuple[Plan, Plan]:
     a = Assessment(place_id=world.places["cafe"].id, version_no=1, status="approved")
@@ -26,10 +28,10 @@ def _plans(session: Session, world: World) -> tuple[Plan, Plan]:
     session.add(v2)
     session.flush()
     session.add_all([
-        Action(plan_id=v1.id, description="Fix the lighting", category="enhance_safe_behaviours_and_locations",
+        Action(plan_id=v1.id, description="Fix the lighting", category=_SAFER,
                lead="Council", due_on=dt.date(2025, 3, 1)),
         Action(plan_id=v1.id, description="Patrols", category="allocate_resources"),
-        Action(plan_id=v2.id, description="Fix the lighting", category="enhance_safe_behaviours_and_locations",
+        Action(plan_id=v2.id, description="Fix the lighting", category=_SAFER,
                lead="Streets team", due_on=dt.date(2025, 4, 1)),
         Action(plan_id=v2.id, description="Youth club evenings", category="connect_people"),
         KPI(plan_id=v1.id, kind="b", name="Incidents at the place", baseline=12, target=7),
