@@ -67,6 +67,13 @@ def database_url() -> Iterator[str]:
     """The app role's URL of a database the owner role migrated to head."""
     admin_url = _fresh_database("main", owner=OWNER_ROLE)
     upgrade(role_url(admin_url, OWNER_ROLE), app_role=APP_ROLE)
+    # A test that waits on a lock another connection of its own holds fails after two
+    # minutes instead of hanging the suite (the audit chain's lock made one do so).
+    eng = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with eng.connect() as conn:
+        conn.exec_driver_sql(f'ALTER DATABASE "{make_url(admin_url).database}" '
+                             "SET lock_timeout = '120s'")
+    eng.dispose()
     yield role_url(admin_url, APP_ROLE)
     drop_database(admin_url)
 

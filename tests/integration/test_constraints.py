@@ -125,9 +125,7 @@ def test_audit_trail_is_append_only(session: Session, world: World,
                                     database_url: str) -> None:
     """Two locks: the app's role may not change the trail, and even the owner is stopped
     by the append-only trigger."""
-    from sqlalchemy import create_engine
 
-    from locmap.pgserver import OWNER_ROLE, role_url
 
     count = session.scalar(text("SELECT count(*) FROM audit_event"))
     assert count > 0
@@ -136,6 +134,16 @@ def test_audit_trail_is_append_only(session: Session, world: World,
         with pytest.raises((InternalError, ProgrammingError)) as err, session.begin_nested():
             session.execute(text(statement))
         assert "permission denied" in str(err.value)
+    assert session.scalar(text("SELECT count(*) FROM audit_event")) == count
+
+
+def test_even_the_owner_cannot_change_the_audit_trail(database_url: str) -> None:
+    """No test transaction here: appending takes the chain's lock (migration 0009), which
+    the per-test transaction of the fixtures would hold once it had audited anything."""
+    from sqlalchemy import create_engine
+
+    from locmap.pgserver import OWNER_ROLE, role_url
+
     owner = create_engine(role_url(database_url, OWNER_ROLE))
     try:
         with owner.connect() as conn:
@@ -151,7 +159,6 @@ def test_audit_trail_is_append_only(session: Session, world: World,
             outer.rollback()
     finally:
         owner.dispose()
-    assert session.scalar(text("SELECT count(*) FROM audit_event")) == count
 
 
 def test_timestamps_are_timestamptz(session: Session) -> None:
