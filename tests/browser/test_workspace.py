@@ -39,7 +39,9 @@ def test_draw_a_place_and_record_an_incident_in_it(page: Any) -> None:
     page.click("#place-form button[type=submit]")
     item = page.locator("#place-list .place", has_text=name)
     item.wait_for()
-    assert item.locator(".badge").text_content() == "0"
+    # A place counts the incidents already inside it (one rule: queries/at_place.py).
+    before = int(item.locator(".badge").text_content() or "-1")
+    assert before >= 0
     assert page.locator("#ws-message").text_content() == f"Saved “{name}”."
 
     page.click("#add-incident")
@@ -51,15 +53,15 @@ def test_draw_a_place_and_record_an_incident_in_it(page: Any) -> None:
     page.wait_for_selector("#ws-message:has-text('Recorded')")
     assert page.locator("#ws-message").text_content() == f"Recorded drugs at “{name}”."
     page.wait_for_function(
-        "n => [...document.querySelectorAll('#place-list .place')].some("
-        "li => li.textContent.includes(n) && li.querySelector('.badge').textContent === '1')",
-        arg=name,
+        "([n, want]) => [...document.querySelectorAll('#place-list .place')].some("
+        "li => li.textContent.includes(n) && li.querySelector('.badge').textContent === want)",
+        arg=[name, str(before + 1)],
     )
 
     page.reload()
     page.wait_for_selector("#map[data-workspace-ready]")
     item = page.locator("#place-list .place", has_text=name)
-    assert item.locator(".badge").text_content() == "1"
+    assert item.locator(".badge").text_content() == str(before + 1)
     place_id = item.get_attribute("data-place-id")
     assert page.locator(f'path.place-shape[data-place-id="{place_id}"]').count() == 1
     page.screenshot(path="/tmp/workspace.png")
