@@ -62,6 +62,23 @@ def _fresh_database(suffix: str, *, owner: str | None = None) -> str:
     return url
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """Argon2 with argon2-cffi's test profile (CHEAPEST) in this process: the fixtures
+    create and log in hundreds of users, and the production cost (~0.2 s a hash) made a
+    third of the suite's time. Subprocesses (the newcomer's server, workers) keep the real
+    cost; test_auth's equal-cost test puts it back for itself."""
+    from argon2 import PasswordHasher, profiles
+
+    from locmap.services import accounts
+
+    real = (accounts._hasher, accounts._DUMMY_HASH)
+    accounts._hasher = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    accounts._DUMMY_HASH = accounts._hasher.hash("not a real password")
+    yield
+    accounts._hasher, accounts._DUMMY_HASH = real
+
+
 @pytest.fixture(scope="session")
 def database_url() -> Iterator[str]:
     """The app role's URL of a database the owner role migrated to head."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -166,12 +167,20 @@ def test_one_address_spraying_many_accounts_is_throttled(
 
 
 def test_a_locked_account_answers_as_slowly_as_a_wrong_password(
-    session: Any, world: World
+    session: Any, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import time
 
+    from argon2 import PasswordHasher
+
     from locmap.services import accounts
 
+    # The production cost, not the suite's cheap test profile (conftest.py).
+    real = PasswordHasher()
+    monkeypatch.setattr(accounts, "_hasher", real)
+    monkeypatch.setattr(accounts, "_DUMMY_HASH", real.hash("not a real password"))
+    world.users["peer_assessor"].password_hash = real.hash(factories.PASSWORD)
+    session.flush()
     for _ in range(accounts.LOCKOUT_FAILURES):
         accounts.authenticate(session, "practitioner@test.invalid", "wrong password!")
     started = time.perf_counter()
