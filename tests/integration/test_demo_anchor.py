@@ -72,7 +72,9 @@ def _dump(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
         cols = [r[0] for r in conn.execute(text(
             "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
             "AND table_name = :t AND column_name <> 'password_hash' "
-            "AND (table_name, column_name) <> ('audit_event', 'at') ORDER BY ordinal_position"),
+            # The time of each audit event, and the chain's hashes that cover it.
+            "AND NOT (table_name = 'audit_event' AND column_name IN ('at', 'hash', 'prev_hash')) "
+            "ORDER BY ordinal_position"),
             {"t": t})]
         sel = ", ".join(f'"{c}"::text' for c in cols)
         rows = conn.execute(text(f'SELECT {sel} FROM "{t}"'))  # noqa: S608 - catalogue names

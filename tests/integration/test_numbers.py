@@ -228,9 +228,9 @@ def test_the_report_says_what_each_figure_means() -> None:
     assert value == "0.05" and meaning == (
         "per square kilometre the place has 0.05 times the rate of the 500 m around it "
         "(95% interval 0.03 to 0.09): fewer incidents for its size than its surroundings")
-    # Partners: small counts are withheld.
+    # Partners: small counts are withheld (marked [c], as every partner figure).
     small = {"indicators": {**snap, "incidents": {"place": 3}}}
-    assert _figures(small, suppress=True)[0][1] == "<5"
+    assert _figures(small, suppress=True)[0][1] == "[c]"
 
 
 def test_migration_0011_carries_mappings_both_ways() -> None:
