@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from marshmallow import Schema, ValidationError, fields, validate
 
+from locmap import formatting
 from locmap.clock import LOCAL_TZ
 from locmap.errors import Conflict, InvalidData
 from locmap.services import incidents
@@ -86,8 +87,9 @@ def _query(args: dict[str, Any], **change: Any) -> str:
 
 
 def _when(value: str, precision: str) -> str:
-    t = dt.datetime.fromisoformat(value).astimezone(LOCAL_TZ)
-    return t.strftime({"month": "%b %Y", "day": "%-d %b %Y"}.get(precision, "%-d %b %Y, %H:%M"))
+    """An incident's time as precisely as it is known (the project's date formats)."""
+    return {"month": formatting.month, "day": formatting.day}.get(precision,
+                                                                 formatting.when)(value)
 
 
 @bp.route(_URL)
@@ -101,7 +103,7 @@ def table(pilot_id: int) -> Any:
                                     offset=(args["page"] - 1) * PER_PAGE, sort=args["sort"])
     names = incidents.table_choices(s, a, pilot_id)
     for imp in names["imports"].values():
-        imp["when"] = imp["started_at"].astimezone(LOCAL_TZ).strftime("%-d %b %Y")
+        imp["when"] = formatting.day(imp["started_at"])
     for item in page["items"]:
         item["when"] = _when(item["occurred_at"], item["time_precision"])
     pages = max(1, -(-page["total"] // PER_PAGE))

@@ -63,7 +63,7 @@ def _person_page(pilot_id: int, person_id: int, *, status: int = 200, error: str
     show = request.args.get("identity") == "1" and can(a, pilot_id, "identity.read")
     person = people.get_person(s, a, pilot_id, person_id, with_identity=show)
     links = network.person_links(s, a, pilot_id, person_id)
-    everyone = people.find_people(s, a, pilot_id)
+    everyone = people.list_people(s, a, pilot_id)  # pseudonyms for the "with" choice
     return render_template(
         "person.html", pilot=_pilot(pilot_id), person=person, links=links, error=error,
         open_form=open_form, others=[p for p in everyone if p["id"] != person_id],
