@@ -9,9 +9,13 @@ demo: setup-demo
 
 # The second run moves the clock years ahead (locmap/clock.py) for every test whose outcome
 # depends on the date: none may pass only on the day it was written.
+# pytest-xdist: one process per core, a file's tests in one process (README, Development).
+TEST_WORKERS ?= auto
+PYTEST := $(VENV)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: setup-test lint
-	$(VENV)/python -m pytest
-	LOCMAP_CLOCK=$(AHEAD) $(VENV)/python -m pytest -m dated -q
+	$(PYTEST) --durations=15
+	LOCMAP_CLOCK=$(AHEAD) $(PYTEST) -m dated -q
 
 lint:
 	$(VENV)/ruff check locmap tests bench migrations geodata

@@ -16,8 +16,9 @@ Load: locust (as a library, headless, in the child process bench/load_users.py, 
 gevent's monkey patching stays out of this one) runs ``--users`` members who log in
 through the real form and loop, about one second of think time apart, over a weighted mix
 of pages (home, workspace, overview, place, assessment, dashboard), the workspace's map
-data requests (places GeoJSON, workspace options, clustered incidents in a bbox at town,
-neighbourhood and street zoom) and writes through ``/api/v1`` (an incident, a site visit;
+data requests (places GeoJSON, workspace options, and the incident vector tiles its GL
+layer asks for — ``load_users.tiles_covering`` — over the town, a neighbourhood and a
+street) and writes through ``/api/v1`` (an incident, a site visit;
 partners, who may not write, pan the map instead). After ``--quiet`` seconds a police.uk
 CSV of ``--import-rows`` rows is uploaded through the import pages (upload, preview,
 confirm) and run by the worker; without a worker command it is run by ``locmap import
@@ -76,6 +77,9 @@ def setup(url: str, n: int, practitioners: int, partners: int) -> dict[str, Any]
     with db.session() as s:
         pilot = s.get(Pilot, pid)
         logins, users = [("bench@bench.invalid", "coordinator")], []
+        # A partnership's server has an admin (until one exists only setup is reachable).
+        accounts.create_user(s, None, email="admin@bench.invalid", name="Bench admin",
+                             password=PASSWORD, is_admin=True)
         for role, count in (("practitioner", practitioners), ("partner_reviewer", partners)):
             for i in range(count):
                 user = accounts.create_user(s, None, email=f"{role}{i}@bench.invalid",

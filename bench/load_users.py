@@ -39,6 +39,19 @@ def whole_cells(bbox: list[float], zoom: int) -> list[float]:
             math.ceil(math.ceil(n / cell) * cell * 1e6) / 1e6]
 
 
+def tiles_covering(bbox: list[float], z: int) -> list[tuple[int, int]]:
+    """The (x, y) of the Web Mercator tiles of zoom z that a WGS84 bbox touches."""
+    import math
+
+    def tile(lon: float, lat: float) -> tuple[int, int]:
+        n = 2 ** z
+        y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+        return int((lon + 180) / 360 * n), int(y)
+
+    (x0, y0), (x1, y1) = tile(bbox[0], bbox[3]), tile(bbox[2], bbox[1])
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
+
+
 def run_load(cfg_path: str) -> None:
     """Run the locust users headless for the configured time; write every request's time."""
     from gevent import monkey
@@ -54,7 +67,6 @@ def run_load(cfg_path: str) -> None:
     cfg = json.loads(Path(cfg_path).read_text())
     pid, samples, loads, logged_in = cfg["pilot_id"], [], [], []
     accounts = itertools.cycle(cfg["accounts"])
-    town = ",".join(f"{v:.6f}" for v in whole_cells(cfg["bbox"], 12))
 
     @events.request.add_listener
     def _record(name: str, response_time: float, exception: Any = None, response: Any = None,
@@ -99,9 +111,16 @@ def run_load(cfg_path: str) -> None:
         def _pan(self, zoom: int, half_lon: float, half_lat: float) -> None:
             x, y = hot_spot(random.randrange(35))
             x, y = x + random.uniform(-0.01, 0.01), y + random.uniform(-0.005, 0.005)
-            bbox = f"{x - half_lon:.5f},{y - half_lat:.5f},{x + half_lon:.5f},{y + half_lat:.5f}"
-            self._api(f"/incidents/map?bbox={bbox}&zoom={zoom}",
-                      f"map: incidents, {'neighbourhood' if zoom < 17 else 'street'} (z{zoom})")
+            self._tiles([x - half_lon, y - half_lat, x + half_lon, y + half_lat], zoom,
+                        "neighbourhood" if zoom < 17 else "street")
+
+        def _tiles(self, bbox: list[float], zoom: int, view: str) -> None:
+            # What the workspace's GL incident layer asks for (static/js/incident_layer.js):
+            # the 512-px vector tiles covering the view, at one zoom below Leaflet's.
+            z = zoom - 1
+            for x, y in tiles_covering(bbox, z):
+                self._get(f"/pilots/{pid}/tiles/incidents/{z}/{x}/{y}.pbf",
+                          f"map: incident tile, {view} (z{z})")
 
         def _post(self, path: str, body: dict[str, Any], name: str) -> None:
             with self.client.post(f"/api/v1/pilots/{pid}{path}", json=body, name=name,
@@ -119,7 +138,7 @@ def run_load(cfg_path: str) -> None:
             self._get(f"/pilots/{pid}", "page: workspace")
             self._api("/places", "map: places GeoJSON")
             self._api("/workspace-options", "map: workspace options")
-            self._api(f"/incidents/map?bbox={town}&zoom=12", "map: incidents, town (z12)")
+            self._tiles(cfg["bbox"], 12, "town")
 
         @task(1)
         def overview(self) -> None:

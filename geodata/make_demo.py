@@ -1267,9 +1267,156 @@ def build(seed: int) -> dict[str, str]:
                           "properties": {"name": name}})
     files["districts.geojson"] = dump_fc(districts)
     files["workflow.json"] = dump_json(make_workflow())
+    files["basemap.osm"] = make_basemap()
 
     _check(files, town)
     return files
+
+
+# ------------------------------------------------------------------------- the base map
+
+ROAD_CLASS = {"High Street": "secondary", "Station Road": "tertiary", "Park Road": "tertiary",
+              "Southgate": "tertiary"}
+RAILWAY = [(650, -640), (640, -300), (630, 0), (640, 300), (655, 640)]
+BROOK = [(-790, 420), (-560, 380), (-470, 330), (-300, 300), (-100, 330), (120, 390),
+         (400, 420), (790, 400)]
+POND = [(-560, 420), (-500, 410), (-470, 445), (-510, 475), (-565, 460)]
+FOOTPATHS = {"Millfield Walk": [(-640, 215), (-520, 330), (-380, 505)],
+             "Estate Walkway": [(-620, -380), (-460, -390), (-290, -400)]}
+POIS = [  # extra named points so the base map reads like a town
+    ("Eastbrook Post Office", (-60, 40), "amenity", "post_office"),
+    ("St Mary's Church", (170, 330), "amenity", "place_of_worship"),
+    ("Eastbrook Pharmacy", (40, -12), "amenity", "pharmacy"),
+    ("The Red Lion", (330, 45), "amenity", "pub"),
+    ("Orchard Community Centre", (-420, -300), "amenity", "community_centre"),
+    ("Millfield Pavilion", (-470, 300), "leisure", "sports_centre"),
+]
+# Areas no terrace is drawn in: the park, school, shopping centre, estate (it has its own
+# blocks), the station yard and the library's plot.
+NO_HOUSES = [PARK, SCHOOL, SHOPPING, ESTATE, rect(540, -110, 700, 40), rect(170, 100, 240, 160)]
+
+
+def _seg_dist(px: float, py: float, a: tuple, b: tuple) -> float:
+    (ax, ay), (bx, by) = a, b
+    dx, dy = bx - ax, by - ay
+    t = max(0.0, min(1.0, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy or 1.0)))
+    return math.hypot(px - ax - t * dx, py - ay - t * dy)
+
+
+def _inside(ring: list, x: float, y: float) -> bool:
+    inside = False
+    for (x1, y1), (x2, y2) in zip(ring, ring[1:] + ring[:1], strict=True):
+        if (y1 > y) != (y2 > y) and x < x1 + (y - y1) * (x2 - x1) / (y2 - y1):
+            inside = not inside
+    return inside
+
+
+def _terraces() -> list[list[tuple[float, float]]]:
+    """Houses along both sides of every street: 11 x 8 m, 14 m from the centre line, one
+    every 16 m, none on another street, in a park, school or the like.
+    """
+    lines = list(STREETS.values()) + list(FOOTPATHS.values()) + [RAILWAY]
+    houses = []
+    for pts in STREETS.values():
+        total = length(pts)
+        d = 12.0
+        while d < total - 12.0:
+            x, y, ux, uy = along(pts, d)
+            for side in (1, -1):
+                cx, cy = x - uy * 14.0 * side, y + ux * 14.0 * side
+                corners = [(cx + ux * ex - uy * ey, cy + uy * ex + ux * ey)
+                           for ex, ey in ((-5.5, -4), (5.5, -4), (5.5, 4), (-5.5, 4))]
+                clear = all(_seg_dist(px, py, a, b) > 6.0 for px, py in corners + [(cx, cy)]
+                            for line in lines for a, b in zip(line, line[1:], strict=False))
+                if clear and not any(_inside(r, px, py) for r in NO_HOUSES
+                                     for px, py in corners + [(cx, cy)]) \
+                        and _inside(LOCALITY, cx, cy):
+                    houses.append(corners)
+            d += 16.0
+    return houses
+
+
+class _Osm:
+    """A small OSM XML writer: nodes, then ways, then relations, ids in order."""
+
+    def __init__(self) -> None:
+        self.nodes: list[str] = []
+        self.ways: list[str] = []
+        self.next_node = 1
+        self.next_way = 1
+
+    @staticmethod
+    def _tags(tags: dict[str, str]) -> str:
+        return "".join(f'    <tag k="{k}" v="{v}"/>\n' for k, v in tags.items())
+
+    def node(self, x: float, y: float, tags: dict[str, str] | None = None) -> int:
+        lon, lat = lonlat(x, y)
+        nid = self.next_node
+        self.next_node += 1
+        if tags:
+            self.nodes.append(f'  <node id="{nid}" version="1" lat="{lat:.6f}" lon="{lon:.6f}">\n'
+                              f"{self._tags(tags)}  </node>\n")
+        else:
+            self.nodes.append(f'  <node id="{nid}" version="1" lat="{lat:.6f}" lon="{lon:.6f}"/>\n')
+        return nid
+
+    def way(self, pts: list, tags: dict[str, str], closed: bool = False) -> int:
+        refs = [self.node(x, y) for x, y in pts]
+        if closed:
+            refs.append(refs[0])
+        wid = self.next_way
+        self.next_way += 1
+        nds = "".join(f'    <nd ref="{r}"/>\n' for r in refs)
+        self.ways.append(f'  <way id="{wid}" version="1">\n{nds}{self._tags(tags)}  </way>\n')
+        return wid
+
+    def area(self, ring: list, tags: dict[str, str]) -> int:
+        pts = list(ring)
+        if signed_area(pts) < 0:
+            pts.reverse()
+        return self.way(pts, tags, closed=True)
+
+    def text(self) -> str:
+        return ("<?xml version='1.0' encoding='UTF-8'?>\n"
+                '<osm version="0.6" generator="locmap geodata/make_demo.py (synthetic)">\n'
+                + "".join(self.nodes) + "".join(self.ways) + "</osm>\n")
+
+
+def make_basemap() -> str:
+    """The demo's base map as an OpenStreetMap XML extract (synthetic): the streets of
+    STREETS with the names the places use, footpaths, the railway, the brook and a pond,
+    the park, the school, the estate with its blocks, the shopping centre, the station, the
+    library's building and terraced houses along the streets.
+    """
+    osm = _Osm()
+    osm.node(*BURGER_HUB, {"amenity": "fast_food", "name": "Burger Hub"})
+    osm.node(*STATION, {"railway": "station", "name": "Eastbrook Station"})
+    for name, xy, key, value in POIS:
+        osm.node(*xy, {key: value, "name": name})
+    for name, pts in STREETS.items():
+        osm.way(pts, {"highway": ROAD_CLASS.get(name, "residential"), "name": name})
+    for name, pts in FOOTPATHS.items():
+        osm.way(pts, {"highway": "footway", "name": name})
+    osm.way(RAILWAY, {"railway": "rail", "name": "Midshire Line"})
+    osm.way(BROOK, {"waterway": "stream", "name": "Mill Brook"})
+    osm.area(POND, {"natural": "water", "name": "Millfield Pond"})
+    osm.area(PARK, {"leisure": "park", "name": "Millfield Park"})
+    osm.area(SCHOOL, {"amenity": "school", "name": "Eastbrook Academy"})
+    osm.area(rect(330, -420, 470, -350), {"building": "school"})
+    osm.area(ESTATE, {"landuse": "residential", "name": "Orchard Estate"})
+    for i in range(4):
+        for j in range(3):
+            x0, y0 = -600 + i * 75, -510 + j * 85
+            osm.area(rect(x0, y0, x0 + 50, y0 + 22), {"building": "apartments"})
+    osm.area(SHOPPING, {"shop": "mall", "building": "retail",
+                        "name": "Kingsgate Shopping Centre"})
+    osm.area(rect(LIBRARY[0] - 18, LIBRARY[1] - 12, LIBRARY[0] + 18, LIBRARY[1] + 12),
+             {"building": "public", "amenity": "library", "name": "Eastbrook Library"})
+    osm.area(rect(STATION[0] - 25, STATION[1] - 15, STATION[0] + 25, STATION[1] + 15),
+             {"building": "train_station"})
+    for corners in _terraces():
+        osm.area(corners, {"building": "house"})
+    return osm.text()
 
 
 def _check(files: dict[str, str], town: Town) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 __all__ = ["LocmapError", "NotFound", "Forbidden", "Conflict", "InvalidData", "InvalidGeometry",
-           "LinkExpired", "TooSlow"]
+           "LinkExpired", "TooSlow", "TooLarge"]
 
 
 class LocmapError(Exception):
@@ -64,3 +64,10 @@ class TooSlow(LocmapError):
 
     status = 503
     code = "too_slow"
+
+
+class TooLarge(LocmapError):
+    """A file over its size limit (a photo over ``MAX_PHOTO_BYTES``)."""
+
+    status = 413
+    code = "too_large"

@@ -23,7 +23,8 @@ from locmap.errors import InvalidGeometry
 
 __all__ = [
     "ALLOWED_TYPES", "MAX_VERTICES", "PLACE_MAX_VERTICES", "parse_geojson_geometry",
-    "to_multipolygon", "to_geojson", "wkb_to_shape", "repair",
+    "to_multipolygon", "to_geojson", "wkb_to_shape", "repair", "point_from_coordinates",
+    "COORDINATE_SYSTEMS",
 ]
 
 ALLOWED_TYPES = ("Point", "LineString", "Polygon", "MultiPolygon")
@@ -188,3 +189,68 @@ def to_geojson(value: Any, precision: int = 7) -> dict[str, Any] | None:
         return None
     geom = shapely.set_precision(geom, 10 ** -precision) if precision else geom
     return dict(mapping(shapely.orient_polygons(geom)))
+
+
+# Typed coordinates a practitioner may enter instead of drawing (issue 17).
+COORDINATE_SYSTEMS = ("wgs84", "bng")
+# British National Grid's false origin and extent (EPSG:27700's area of use, in metres).
+_BNG_EASTING = (0.0, 700_000.0)
+_BNG_NORTHING = (0.0, 1_300_000.0)
+
+
+def _bng_to_wgs84() -> Any:
+    from pyproj import Transformer
+
+    global _TRANSFORMER
+    if _TRANSFORMER is None:
+        _TRANSFORMER = Transformer.from_crs("EPSG:27700", "EPSG:4326", always_xy=True)
+    return _TRANSFORMER
+
+
+_TRANSFORMER: Any = None
+
+
+def point_from_coordinates(system: str, first: float, second: float) -> dict[str, Any]:
+    """A GeoJSON Point in WGS84 from typed coordinates.
+
+    ``system`` is ``wgs84`` (``first`` latitude, ``second`` longitude, in degrees: the order
+    people write them and maps show them) or ``bng`` (British National Grid, EPSG:27700:
+    ``first`` easting, ``second`` northing, in metres), converted with pyproj. Out-of-range
+    or swapped values raise :class:`InvalidGeometry` saying which and why.
+
+    Examples
+    --------
+    >>> point_from_coordinates("wgs84", 52.5, -1.5)
+    {'type': 'Point', 'coordinates': [-1.5, 52.5]}
+    >>> [round(v, 4) for v in point_from_coordinates("bng", 530000, 180000)["coordinates"]]
+    [-0.1284, 51.504]
+    """
+    if system not in COORDINATE_SYSTEMS:
+        raise InvalidGeometry("Coordinates are WGS84 latitude and longitude (wgs84) or "
+                              "British National Grid easting and northing (bng).",
+                              details={"field": "system"})
+    if not (math.isfinite(first) and math.isfinite(second)):
+        raise InvalidGeometry("Coordinates are numbers.", details={"field": "first"})
+    if system == "wgs84":
+        lat, lon = first, second
+        if abs(lat) > 90 and abs(lat) <= 180 and abs(lon) <= 90:
+            raise InvalidGeometry(f"Latitude {lat} is beyond ±90°: latitude and longitude "
+                                  "look swapped (latitude comes first).",
+                                  details={"field": "first"})
+        if abs(lat) > 90:
+            raise InvalidGeometry(f"Latitude {lat} is beyond ±90°. Eastings and northings in "
+                                  "metres are British National Grid: choose that instead.",
+                                  details={"field": "first"})
+        if abs(lon) > 180:
+            raise InvalidGeometry(f"Longitude {lon} is beyond ±180°.",
+                                  details={"field": "second"})
+        return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}
+    easting, northing = first, second
+    if not _BNG_EASTING[0] <= easting <= _BNG_EASTING[1]:
+        raise InvalidGeometry(f"Easting {easting:g} m is outside the British National Grid "
+                              "(0 to 700,000 m).", details={"field": "first"})
+    if not _BNG_NORTHING[0] <= northing <= _BNG_NORTHING[1]:
+        raise InvalidGeometry(f"Northing {northing:g} m is outside the British National Grid "
+                              "(0 to 1,300,000 m).", details={"field": "second"})
+    lon, lat = _bng_to_wgs84().transform(easting, northing)
+    return {"type": "Point", "coordinates": [round(lon, 7), round(lat, 7)]}

@@ -14,6 +14,8 @@ __all__ = [
     "ACTION_STATUSES", "KPI_KINDS", "REVIEW_DECISIONS", "SAFETY_RATINGS", "ENGAGEMENT_GROUPS",
     "LABELS", "label",
     "EXPLOITATION_CATEGORIES", "CASE_STATUSES",
+    "CONTEXT_KINDS", "THRESHOLD_LEVELS", "REFERRAL_URGENCIES", "SCREENING_OUTCOMES",
+    "CONTEXT_KIND_LABELS", "AGENDA_SOURCES", "NO_LOCATION_KINDS",
 ]
 
 PILOT_STATUSES = ("planned", "active", "closed", "archived")
@@ -22,7 +24,7 @@ ROLES = ("admin", "auditor", *PILOT_ROLES)
 
 PLACE_KINDS = (
     "park", "street", "fast_food", "library", "school", "transport_hub", "shopping_centre",
-    "housing_estate", "online", "other",
+    "housing_estate", "online", "peer_group", "other",
 )
 HARM_CATEGORIES = (
     "cse", "cce", "trafficking", "missing", "serious_youth_violence", "asb", "drugs", "weapons",
@@ -109,6 +111,30 @@ LABELS.update({
 
 # What a coordinator decided about a displacement flag.
 FLAG_STATUSES = ("confirmed", "dismissed")
+
+
+# Context referrals and screening (issue 19): what a referral is about, how urgent it is,
+# the context thresholds a screening is judged against and what the screening decided.
+CONTEXT_KINDS = ("place", "new_place", "peer_group", "school", "online")
+THRESHOLD_LEVELS = ("universal", "targeted", "specialist")
+REFERRAL_URGENCIES = ("routine", "priority", "urgent")
+SCREENING_OUTCOMES = ("no_further_action", "level_1", "level_2")
+# Why a context is on a meeting's agenda: added by hand, or prefilled from the high-risk
+# log, an overdue action or a new Level 2 referral.
+AGENDA_SOURCES = ("added", "log", "overdue", "referral")
+# How the referral form names each kind (not in LABELS: "place" and "online" are words of
+# other vocabularies too).
+CONTEXT_KIND_LABELS = {
+    "place": "An existing place", "new_place": "A new place", "peer_group": "A peer group",
+    "school": "A school", "online": "An online space",
+}
+# Place kinds with no map location (issue 19): an online space and a peer group (whose
+# places are the places it shares, recorded on its context profile).
+NO_LOCATION_KINDS = ("online", "peer_group")
+LABELS.update({
+    "no_further_action": "No further action", "level_1": "Level 1: an action on a plan",
+    "level_2": "Level 2: a context assessment",
+})
 
 
 def label(word: str) -> str:

@@ -54,8 +54,8 @@ stamp="$venv/.locmap-installed-$mode"
 want=$(cat "$lock" setup.cfg pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   say "installing $lock and locmap into $venv (pip)"
-  "$venv/bin/python" -m pip install -q -r "$lock"
-  "$venv/bin/python" -m pip install -q --no-deps -e .
+  "$venv/bin/python" -m pip install -q --no-compile -r "$lock"
+  "$venv/bin/python" -m pip install -q --no-compile --no-deps -e .
   rm -f "$venv"/.locmap-installed-*
   echo "$want" > "$stamp"
 else

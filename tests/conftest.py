@@ -62,6 +62,20 @@ def _fresh_database(suffix: str, *, owner: str | None = None) -> str:
     return url
 
 
+def _copy_database(template_url: str, suffix: str) -> str:
+    """A new database copied from an idle one (CREATE DATABASE … TEMPLATE: a file copy,
+    far quicker than migrating and loading again); its URL connects as the superuser."""
+    import psycopg
+
+    url = make_url(template_url)
+    name = f"locmap_test_{os.getpid()}_{suffix}_{uuid.uuid4().hex[:6]}"
+    admin = url.set(drivername="postgresql", database="postgres")
+    with psycopg.connect(admin.render_as_string(hide_password=False), autocommit=True) as conn:
+        conn.execute(psycopg.sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            psycopg.sql.Identifier(name), psycopg.sql.Identifier(url.database or "")))
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _cheap_password_hashing() -> Iterator[None]:
     """Argon2 with argon2-cffi's test profile (CHEAPEST) in this process: the fixtures
@@ -143,11 +157,42 @@ def session(db: Database) -> Iterator[Session]:
         yield s
 
 
-@pytest.fixture
-def app(db: Database) -> Any:
+class _NoDatabase:
+    """Stands for the database between tests: a request outside a test fails loudly."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise RuntimeError("the shared test app is used outside a test's `app` fixture")
+
+
+@pytest.fixture(scope="session")
+def _one_app(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The app, built once per test process: building it compiles ~300 URL rules (about
+    half a second), which once per test was minutes of the suite. Its data folder is its
+    own (nothing lands in the checkout's ./var)."""
     from locmap.web import create_app
 
-    return create_app({"DATABASE": db, "TESTING": True, "SESSION_COOKIE_SECURE": False})
+    return create_app({"DATABASE": _NoDatabase(), "TESTING": True,
+                       "SESSION_COOKIE_SECURE": False,
+                       "LOCMAP_DATA_DIR": str(tmp_path_factory.mktemp("app-data"))})
+
+
+@pytest.fixture
+def app(_one_app: Any, db: Database) -> Iterator[Any]:
+    """The app bound to this test's database transaction. Whatever a test changes in its
+    configuration, or the app learns while serving it, is put back afterwards, so each
+    test starts from the app create_app builds."""
+    from locmap.services import limits
+
+    app = _one_app
+    config = dict(app.config)
+    extensions = dict(app.extensions)
+    app.config["DATABASE"] = app.extensions["locmap_db"] = db
+    limits.configure(float(app.config["LOCMAP_ANALYSIS_SECONDS"]))
+    yield app
+    app.config.clear()
+    app.config.update(config)
+    app.extensions.clear()
+    app.extensions.update(extensions)
 
 
 @pytest.fixture
@@ -205,9 +250,30 @@ DATED_MODULES = frozenset({
     "tests/integration/test_network_api.py", "tests/integration/test_network_pages.py",
     "tests/integration/test_plan_api.py", "tests/integration/test_plan_pages.py",
     "tests/integration/test_review_flow.py", "tests/integration/test_timeline_review_points.py",
+    "tests/integration/test_retention.py",
     "tests/browser/test_dashboard.py", "tests/browser/test_plan_review.py",
     "tests/browser/test_first_run.py",
 })
+
+
+@pytest.fixture
+def figure(record_property: Callable[[str, object], None]) -> Callable[[str], None]:
+    """Report a measured figure (a matrix's size, the generated cases): it is printed in
+    the run's summary, from every test process, whatever the output capture."""
+    def report(text: str) -> None:
+        record_property("figure", text)
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    lines = [f"{r.nodeid.split('::')[-1]}: {value}"
+             for reports in terminalreporter.stats.values() for r in reports
+             if getattr(r, "when", None) == "call"
+             for name, value in getattr(r, "user_properties", ()) if name == "figure"]
+    if lines:
+        terminalreporter.section("figures")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -7,7 +7,10 @@ to their current shares, so the weighting always says *relative* importance and 
 can target the weightiest context first. Shares are whole numbers that always sum to
 exactly 100 (largest-remainder apportionment with deterministic tie-breaks); each context
 carries a one-line reason, and pairs of contexts can be linked with a note (a peer group
-that meets at the place, a group chat that organises the meet-ups).
+that meets at the place, a group chat that organises the meet-ups). A context may also
+refer to the pilot's own record of it (``place_id``: a place, or a peer group, school or
+online space, which are places of their kinds); its kind is then the record's
+(:func:`kind_of_place`) and no record is weighted twice in one weighting.
 """
 
 from __future__ import annotations
@@ -19,12 +22,26 @@ from typing import Any
 __all__ = [
     "CONTEXT_KINDS", "MAX_NOTE_LENGTH", "TOTAL", "Context", "ContextLink", "ContextWeighting",
     "ShareChange", "Weightiest", "WeightingDiff", "add_context", "apportion", "diff",
-    "link_contexts", "remove_context", "set_share", "validate_weighting", "weightiest",
+    "kind_of_place", "link_contexts", "remove_context", "set_share", "validate_weighting",
+    "weightiest",
 ]
 
 TOTAL = 100
 MAX_NOTE_LENGTH = 200
 CONTEXT_KINDS = ("place", "peer_group", "school", "online", "home", "other")
+# Place kinds that are contexts of their own kind; every other place kind is a "place".
+_OWN_KIND = ("peer_group", "school", "online")
+
+
+def kind_of_place(place_kind: str) -> str:
+    """The weighting kind of a context that refers to a place of kind `place_kind`.
+
+    Examples
+    --------
+    >>> kind_of_place("peer_group"), kind_of_place("park")
+    ('peer_group', 'place')
+    """
+    return place_kind if place_kind in _OWN_KIND else "place"
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,8 @@ class Context:
     share: int
     reason: str
     kind: str = "other"
+    # The pilot's record of this context (a place of any kind), when it has one.
+    place_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -120,12 +139,13 @@ class WeightingDiff:
     reasons_changed: tuple[str, ...]
     links_added: tuple[ContextLink, ...]
     links_removed: tuple[ContextLink, ...]
+    records_changed: tuple[str, ...] = ()
 
     @property
     def is_empty(self) -> bool:
         """True when the two versions are the same."""
         return not (self.added or self.removed or self.changed or self.reasons_changed
-                    or self.links_added or self.links_removed)
+                    or self.links_added or self.links_removed or self.records_changed)
 
     def to_dict(self) -> dict[str, Any]:
         """Return JSON-ready data."""
@@ -164,9 +184,10 @@ def validate_weighting(weighting: ContextWeighting) -> None:
     ------
     ValueError
         No contexts; a name or reason that is empty, multi-line or longer than
-        ``MAX_NOTE_LENGTH``; names repeated (case-insensitively); an unknown kind; a share
-        that is not an integer in 0..100; shares not summing to exactly 100; a link to an
-        unknown context, to itself, or repeated.
+        ``MAX_NOTE_LENGTH``; names repeated (case-insensitively); an unknown kind; a record
+        (``place_id``) that is not a positive integer or is weighted twice; a share that is
+        not an integer in 0..100; shares not summing to exactly 100; a link to an unknown
+        context, to itself, or repeated.
 
     Examples
     --------
@@ -181,6 +202,7 @@ def validate_weighting(weighting: ContextWeighting) -> None:
     if not weighting.contexts:
         raise ValueError("a weighting needs at least one context")
     seen: set[str] = set()
+    records: set[int] = set()
     for i, context in enumerate(weighting.contexts):
         _check_line(context.name, f"context {i} name")
         _check_line(context.reason, f"reason for {context.name!r}")
@@ -189,6 +211,14 @@ def validate_weighting(weighting: ContextWeighting) -> None:
                 f"kind of {context.name!r} must be one of {CONTEXT_KINDS}, got {context.kind!r}"
             )
         _check_share(context.share, f"share of {context.name!r}")
+        ref = context.place_id
+        if ref is not None:
+            if isinstance(ref, bool) or not isinstance(ref, int) or ref < 1:
+                raise ValueError(f"the record of {context.name!r} must be a positive integer "
+                                 f"id, got {ref!r}")
+            if ref in records:
+                raise ValueError(f"{context.name!r} refers to a context weighted already")
+            records.add(ref)
         key = context.name.strip().casefold()
         if key in seen:
             raise ValueError(f"context name {context.name!r} is used more than once")
@@ -319,7 +349,7 @@ def set_share(weighting: ContextWeighting, name: str, new_share: int) -> Context
 
 
 def add_context(weighting: ContextWeighting, name: str, share: int, reason: str,
-                kind: str = "other") -> ContextWeighting:
+                kind: str = "other", place_id: int | None = None) -> ContextWeighting:
     """Return a new weighting with a context added at the end, shrinking the others.
 
     Parameters
@@ -328,6 +358,8 @@ def add_context(weighting: ContextWeighting, name: str, share: int, reason: str,
         A valid weighting (not modified).
     name, reason, kind : str
         The new context (see `Context`).
+    place_id : int, optional
+        The pilot's record of it (see `Context`).
     share : int
         Its share, 0..99 (the existing contexts keep at least 1 between them).
 
@@ -345,7 +377,7 @@ def add_context(weighting: ContextWeighting, name: str, share: int, reason: str,
     _check_share(share, "share")
     if share == TOTAL:
         raise ValueError(f"a new context cannot take all {TOTAL}; remove the others instead")
-    contexts = (*weighting.contexts, Context(name, 0, reason, kind))
+    contexts = (*weighting.contexts, Context(name, 0, reason, kind, place_id))
     new = replace(weighting, contexts=_rebalanced(contexts, len(contexts) - 1, share))
     validate_weighting(new)
     return new
@@ -422,8 +454,8 @@ def diff(a: ContextWeighting, b: ContextWeighting) -> WeightingDiff:
     Returns
     -------
     WeightingDiff
-        Contexts added and removed, shares changed, reasons changed (by name) and links
-        added or removed (a link whose note changed is removed and added).
+        Contexts added and removed, shares changed, reasons and records changed (by name)
+        and links added or removed (a link whose note changed is removed and added).
 
     Examples
     --------
@@ -448,4 +480,6 @@ def diff(a: ContextWeighting, b: ContextWeighting) -> WeightingDiff:
                               if c.name in before and before[c.name].reason != c.reason),
         links_added=tuple(link for key, link in links_b.items() if key not in links_a),
         links_removed=tuple(link for key, link in links_a.items() if key not in links_b),
+        records_changed=tuple(c.name for c in b.contexts
+                              if c.name in before and before[c.name].place_id != c.place_id),
     )

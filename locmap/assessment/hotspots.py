@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import sparse, stats
 from scipy.spatial import cKDTree
 
-__all__ = ["HotspotResult", "benjamini_hochberg", "getis_ord_gi_star"]
+__all__ = ["HotspotResult", "benjamini_hochberg", "getis_ord_gi_star", "gi_star_from_sums"]
 
 WeightsKind = Literal["queen", "distance_band"]
 _QUEEN_OFFSETS = [(-1, -1), (-1, 0), (-1, 1), (0, -1), (0, 1), (1, -1), (1, 0), (1, 1)]
@@ -362,13 +362,29 @@ def _weights(
 def _gi_star_moments(
     w: sparse.csr_array, y: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    # Same operations in the same order as esda.G_Local.calc with star=True.
-    n = y.size
-    statistic = (w @ y) / y.sum()
-    mean = y.sum() / n
-    mean_of_squares = (y**2).sum() / n
-    var_y = mean_of_squares - mean**2
     cardinality = np.asarray(w.sum(axis=1)).squeeze()
+    return gi_star_from_sums(w @ y, cardinality, n=y.size, total=float(y.sum()),
+                             total_sq=float((y**2).sum()))
+
+
+def gi_star_from_sums(
+    neighbour_sum: NDArray[np.float64], cardinality: NDArray[np.float64], *,
+    n: int, total: float, total_sq: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Gi*, its expectation, variance and z from each cell's neighbourhood sums and the
+    study area's global moments — the whole statistic, cell by cell.
+
+    ``neighbour_sum`` is ``sum_j w_ij y_j`` and ``cardinality`` ``W_i = sum_j w_ij`` (binary
+    weights, self included); ``n``, ``total`` and ``total_sq`` are the number of cells,
+    ``sum y`` and ``sum y**2`` over the whole study area. Elementwise in the two arrays, so
+    a chunked (out-of-core, distributed) caller gets exactly the single-machine numbers
+    (:mod:`locmap.assessment.national`).
+    """
+    # Same operations in the same order as esda.G_Local.calc with star=True.
+    statistic = neighbour_sum / total
+    mean = total / n
+    mean_of_squares = total_sq / n
+    var_y = mean_of_squares - mean**2
     expected = cardinality / n
     variance = cardinality * (n - cardinality)
     variance = variance / (n - 1)

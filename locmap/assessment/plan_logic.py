@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from locmap.assessment import perceived_safety
 from locmap.timeline import add_months
 
 __all__ = [
@@ -245,7 +246,4 @@ def perception(ratings: Iterable[tuple[dt.date, str]], period: Period) -> float 
     >>> perception([(dt.date(2025, 2, 1), r) for r in ("green", "green", "amber", "red")], p)
     25.0
     """
-    got = [r for d, r in ratings if period.contains(d)]
-    if not got:
-        return None
-    return 100.0 * (got.count("green") - got.count("red")) / len(got)
+    return perceived_safety.score(r for d, r in ratings if period.contains(d))

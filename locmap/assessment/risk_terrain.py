@@ -24,6 +24,7 @@ import statsmodels.api as sm
 from numpy.typing import ArrayLike, NDArray
 from scipy import stats
 from scipy.spatial import cKDTree
+from statsmodels.tools.sm_exceptions import PerfectSeparationError
 
 __all__ = [
     "FeatureRisk",
@@ -272,8 +273,16 @@ def fit_risk_terrain(
     # Non-convergence is read from the fit (statsmodels' own switch turns its warning off:
     # silencing warnings would take the process-wide filters). Typically a layer whose
     # exposed cells have no incidents at all: its coefficient runs off to -inf.
+    # Perfect prediction (one small layer whose cells hold every incident) is raised by the
+    # model itself (its own switch, not the warning filters) and refused like non-convergence.
+    poisson = sm.Poisson(y, x)
+    poisson.raise_on_perfect_prediction = True
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        pois = sm.Poisson(y, x).fit(disp=0, warn_convergence=False)
+        try:
+            pois = poisson.fit(disp=0, warn_convergence=False)
+        except PerfectSeparationError as exc:
+            raise ValueError("the Poisson model predicts every cell exactly: a feature layer "
+                             "explains all incidents; drop or merge it") from exc
     if not pois.mle_retvals.get("converged", False) or not np.all(np.isfinite(pois.bse)):
         raise ValueError("the Poisson model did not converge: a feature layer may have no "
                          "incidents (or all of them) in its cells; drop or merge it")

@@ -393,3 +393,12 @@ main.add_command(backup)
 main.add_command(restore)
 from locmap.cli.audit import audit_group  # noqa: E402, I001
 main.add_command(audit_group)
+from locmap.cli.analyse import analyse_group  # noqa: E402, I001
+main.add_command(analyse_group)
+from locmap.cli.retention import retention_group, subject_access  # noqa: E402, I001
+main.add_command(retention_group)
+main.add_command(subject_access)
+from locmap.cli.pilot_locality import pilot_locality  # noqa: E402, I001
+pilot.add_command(pilot_locality)
+from locmap.cli.basemap import basemap_group  # noqa: E402, I001
+main.add_command(basemap_group)

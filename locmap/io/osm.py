@@ -28,13 +28,19 @@ XML entity expansion is handled by expat's own amplification limits (GDAL's XML 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import osmium
+import pyarrow
 import pyogrio
+import pyogrio.raw
 import shapely
 from geoalchemy2.shape import from_shape, to_shape
+from pyogrio._err import _ERROR_STACK as _GDAL_ERRORS  # pinned pyogrio: GDAL's
+from pyogrio._err import capture_errors  # errors of the streamed reader (see _batches)
 from shapely.geometry import LineString, Polygon
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select, text
@@ -47,7 +53,8 @@ from locmap.models import Feature, FeatureLayer, Pilot, Place
 from locmap.models.place import PLACE_GEOMETRY_RULE
 
 __all__ = ["PRESETS", "OSM_SUFFIXES", "OsmElement", "parse_other_tags", "place_kind",
-           "read_osm", "clip_area", "preview_osm", "check_options", "write_osm"]
+           "read_osm", "iter_layer", "RawElement", "clip_area", "preview_osm", "check_options",
+           "write_osm"]
 
 OSM_SUFFIXES = (".osm", ".pbf")
 _LAYERS = ("points", "lines", "multipolygons")
@@ -101,6 +108,10 @@ class OsmElement:
 
 def _str(value: Any) -> str | None:
     """A cell as text; None for null or NaN (pandas fills absent strings with either)."""
+    if value is None:
+        return None
+    if type(value) is str:  # the common case first (millions of cells in a county extract)
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
     value = json_safe(value)
     return None if value is None else str(value)
 
@@ -148,27 +159,200 @@ def _as_geometry(layer: str, geom: BaseGeometry) -> BaseGeometry:
     return geom
 
 
-def _read_layer(path: Path, layer: str, bbox: tuple[float, ...]) -> Any:
-    """One layer within ``bbox``; files with unsorted node ids (hand-edited .osm files) are
-    read again without GDAL's faster custom node index, which needs sorted ids.
-    """
+_BATCH = 20_000  # elements read, parsed and handed on at once: memory is bounded per batch
+
+
+def _read_error(path: Path, exc: Exception) -> InvalidData:
+    detail = str(exc).replace(str(path.resolve().parent) + "/", "")  # no server paths
+    return InvalidData(f"{path.name} could not be read as an OpenStreetMap extract: {detail}")
+
+
+def declared_sorted(path: Path) -> bool:
+    """Whether ``path`` is a PBF whose header says its elements are sorted by type and id."""
+    if not path.name.lower().endswith(".pbf"):
+        return False
     try:
+        reader = osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING)
+    except (RuntimeError, OSError):
+        return False  # GDAL reports what is wrong with the file
+    try:
+        return bool(reader.header().get("sorting") == "Type_then_ID")
+    finally:
+        reader.close()
+
+
+def _batches(path: Path, layer: str, bbox: tuple[float, ...] | None) -> Iterator[
+        tuple[dict[str, list[Any]], list[Any]]]:
+    """One layer (within ``bbox``) as GDAL gives it, **streamed** in Arrow batches of
+    :data:`_BATCH` elements: (field columns as lists, WKB list) per batch. WKB, not shapely
+    geometries, so that one broken element cannot fail the whole layer (shapely refuses a
+    2-point ring while parsing); batches, not the whole layer, so that memory stays flat
+    however large the extract (GDAL keeps its node index in a temporary file).
+
+    GDAL's faster custom node index needs node ids in increasing order; on a file whose
+    ids are not, a streamed layer ends early *without an error*. So it is used only for a
+    PBF whose header declares its elements sorted (``Sort.Type_then_ID``: Geofabrik's and
+    osmium's extracts); other files (hand-edited XML, JOSM's negative ids) are read
+    without it, and a PBF that still reports unsorted ids is read again so.
+    """
+    kwargs: dict[str, Any] = {"bbox": bbox} if bbox else {}
+    sorted_ids = declared_sorted(path)
+    for retry in (False, True):
+        if retry or not sorted_ids:
+            kwargs["USE_CUSTOM_INDEXING"] = "NO"
+        started = False
         try:
-            return pyogrio.read_dataframe(str(path), layer=layer, bbox=bbox)
-        except pyogrio.errors.DataLayerError as exc:
-            if "Non increasing node id" not in str(exc):
-                raise
-            return pyogrio.read_dataframe(str(path), layer=layer, bbox=bbox,
-                                          USE_CUSTOM_INDEXING="NO")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        detail = str(exc).replace(str(path.resolve().parent) + "/", "")  # no server paths
-        raise InvalidData(f"{path.name} could not be read as an OpenStreetMap extract: "
-                          f"{detail}") from exc
+            # GDAL's streamed reader ends a layer at a parse error instead of raising:
+            # collect GDAL's errors and look at them after every batch.
+            with capture_errors(), pyogrio.raw.open_arrow(
+                    str(path), layer=layer, batch_size=_BATCH, use_pyarrow=True,
+                    **kwargs) as (meta, reader):
+                geometry = meta.get("geometry_name") or "wkb_geometry"
+                for batch in reader:
+                    _raise_gdal_error()
+                    started = True
+                    names = batch.schema.names
+                    yield ({n: batch.column(n).to_pylist() for n in names if n != geometry},
+                           batch.column(geometry).to_pylist() if geometry in names
+                           else [None] * batch.num_rows)
+                _raise_gdal_error()
+            return
+        except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError,
+                pyogrio.errors.FeatureError, _GdalError, pyarrow.ArrowException,
+                OSError) as exc:
+            if sorted_ids and not retry and not started and "Non increasing node id" in str(exc):
+                continue
+            raise _read_error(path, exc) from exc
+
+
+class _GdalError(Exception):
+    pass
+
+
+def _raise_gdal_error() -> None:
+    """Raise the first error (not warning) GDAL reported within :func:`capture_errors`."""
+    for err in _GDAL_ERRORS.get() or ():
+        if err.args and isinstance(err.args[0], int) and err.args[0] >= 3:  # CE_Failure
+            raise _GdalError(err.args[-1])
+
+
+def _geometry(wkb: Any, geom: BaseGeometry | None = None,
+              valid: bool = False) -> tuple[BaseGeometry | None, str | None]:
+    """An element's geometry read leniently: (geometry, None) when sound, (repaired
+    geometry, what was repaired) when shapely or ``make_valid`` can mend it, (None, reason)
+    when nothing usable is left. ``geom``/``valid``: already parsed (a batch at a time).
+    """
+    if wkb is None:
+        return None, "GDAL built no geometry (members or nodes missing from the extract)"
+    if geom is not None and valid and not geom.is_empty:
+        return geom, None
+    if geom is None:
+        geom = shapely.from_wkb(wkb, on_invalid="ignore")
+    note = None
+    if geom is None:
+        geom = shapely.from_wkb(wkb, on_invalid="fix")
+        note = "rings with fewer than 3 points dropped"
+        if geom is None or geom.is_empty:
+            return None, "no ring with 3 or more points (a broken or cut-off area)"
+    if geom.is_empty:
+        return None, "empty geometry (members or nodes missing from the extract)"
+    if not geom.is_valid:
+        fixed = shapely.make_valid(geom)
+        dim = shapely.get_dimensions(geom)
+        kept = [g for g in getattr(fixed, "geoms", [fixed])
+                if shapely.get_dimensions(g) == dim and not g.is_empty]
+        if not kept:
+            why = shapely.is_valid_reason(geom)
+            return None, f"invalid geometry ({why}) that cannot be repaired"
+        fixed = kept[0] if len(kept) == 1 else shapely.union_all(kept)
+        note = (note + "; " if note else "") + f"repaired ({shapely.is_valid_reason(geom)})"
+        geom = fixed
+    return geom, note
+
+
+_AREA_KEYS = ("building", "landuse", "leisure", "amenity", "natural", "area")
+_LINE_KEYS = ("highway", "railway", "waterway", "barrier", "power", "route")
+
+
+def _is_area(tags: dict[str, str]) -> bool:
+    """Tags that make a way an area (a park, a building), not a line (a road, a fence)."""
+    return (any(k in tags for k in _AREA_KEYS) and tags.get("area") != "no"
+            and not any(k in tags for k in _LINE_KEYS))
+
+
+@dataclass
+class RawElement:
+    """One element of a layer, tags parsed, geometry read leniently."""
+
+    osm_type: str
+    osm_id: int
+    tags: dict[str, str]
+    geom: BaseGeometry | None
+    problem: str | None  # why there is no geometry, or what was repaired
+
+    @property
+    def ref(self) -> str:
+        return f"{self.osm_type}/{self.osm_id}"
+
+
+def iter_layer(path: Path, layer: str, bbox: tuple[float, ...] | None = None,
+               keep: Any = None) -> Iterator[RawElement]:
+    """The elements of one layer of an extract; ``keep(tags)`` (optional) selects them
+    before their geometry is parsed. Broken elements come with ``geom=None`` and the reason
+    in ``problem``; the caller reports them (never an exception for one bad element).
+    """
+    default_type = {"points": "node", "lines": "way"}.get(layer, "relation")
+    for by_name, wkbs in _batches(Path(path), layer, bbox):
+        yield from _batch_elements(layer, default_type, by_name, wkbs, keep)
+
+
+def _batch_elements(layer: str, default_type: str, by_name: dict[str, list[Any]],
+                    wkbs: list[Any], keep: Any) -> Iterator[RawElement]:
+    columns = [(n, values) for n, values in by_name.items() if n not in _NOT_TAGS]
+    none = [None] * len(wkbs)
+    ids, way_ids = by_name.get("osm_id", none), by_name.get("osm_way_id", none)
+    other = by_name.get("other_tags", none)
+    rows: list[tuple[int, str, str, dict[str, str]]] = []
+    for row in range(len(wkbs)):
+        tags = {n: v for n, values in columns if (v := _str(values[row])) is not None}
+        if other[row]:
+            tags.update(parse_other_tags(other[row]))
+        if keep is not None and not keep(tags):
+            continue
+        raw_id = _str(ids[row])
+        osm_type = default_type
+        if layer == "multipolygons" and raw_id is None:
+            osm_type, raw_id = "way", _str(way_ids[row])
+        if raw_id is None or not raw_id.isdigit():
+            continue  # GDAL always sets the id; nothing to match or cite without it
+        rows.append((row, osm_type, raw_id, tags))
+    if not rows:
+        return
+    # Only the kept elements' geometries are parsed, all at once (vectorised).
+    kept = [wkbs[row] for row, *_ in rows]
+    try:
+        parsed = shapely.from_wkb(kept, on_invalid="ignore")
+        valid = shapely.is_valid(parsed)
+    except shapely.errors.GEOSException:  # one at a time then, in _geometry
+        parsed, valid = [None] * len(kept), [False] * len(kept)
+    for i, (_row, osm_type, raw_id, tags) in enumerate(rows):
+        try:
+            geom, problem = _geometry(kept[i], parsed[i], bool(valid[i]))
+        except shapely.errors.GEOSException as exc:
+            geom, problem = None, f"unreadable geometry ({exc})"
+        if geom is not None:
+            geom = _as_geometry(layer, geom)
+            if layer == "lines" and not geom.is_closed and _is_area(tags):
+                geom, problem = None, "an area whose way is not closed (cut at the extract's edge?)"
+        yield RawElement(osm_type, int(raw_id), tags, geom, problem)
 
 
 def read_osm(path: Path, clip: BaseGeometry, presets: list[str]) -> tuple[
         list[OsmElement], list[dict[str, Any]], int]:
     """Elements matching ``presets`` that intersect ``clip``.
+
+    Broken elements never fail the read: each is listed in ``rejects`` with its OSM
+    reference and reason, and what ``make_valid`` can repair is kept.
 
     Returns
     -------
@@ -184,36 +368,30 @@ def read_osm(path: Path, clip: BaseGeometry, presets: list[str]) -> tuple[
     found: list[OsmElement] = []
     rejects: list[dict[str, Any]] = []
     outside = 0
+
+    def keep(tags: dict[str, str]) -> bool:
+        return any(tags.get(k) == v for pairs in wanted.values() for k, v in pairs)
+
     for layer in _LAYERS:
-        gdf = _read_layer(path, layer, clip.bounds)
-        columns = [c for c in gdf.columns if c not in _NOT_TAGS]
-        records = gdf.drop(columns=gdf.geometry.name).to_dict("records")
-        for geom, rec in zip(gdf.geometry, records, strict=True):
-            tags = {c: v for c in columns if (v := _str(rec.get(c))) is not None}
-            tags.update(parse_other_tags(rec.get("other_tags")))
+        for el in iter_layer(path, layer, clip.bounds, keep):
+            tags = el.tags
             matched = [p for p, pairs in wanted.items()
                        if any(tags.get(k) == v for k, v in pairs)]
-            if not matched:
-                continue
-            raw_id = _str(rec.get("osm_id"))
-            if layer == "multipolygons" and raw_id is None:
-                osm_type, raw_id = "way", _str(rec.get("osm_way_id"))
-            else:
-                osm_type = {"points": "node", "lines": "way"}.get(layer, "relation")
-            if raw_id is None or not raw_id.isdigit():
-                continue  # GDAL always sets the id; nothing to match or cite without it
-            ref = f"{osm_type}/{raw_id}"
             name = tags.get("name", "")
+            if el.geom is None:
+                rejects.append({"file": path.name, "row": el.ref, "name": name,
+                                "reason": el.problem or "no geometry"})
+                continue
             try:
-                shp = checked_geometry(None if geom is None else _as_geometry(layer, geom))
+                shp = checked_geometry(el.geom)
             except InvalidGeometry as exc:
-                rejects.append({"file": path.name, "row": ref, "name": name,
+                rejects.append({"file": path.name, "row": el.ref, "name": name,
                                 "reason": exc.message})
                 continue
             if not prepared.intersects(shp):
                 outside += 1
                 continue
-            found.append(OsmElement(osm_type, int(raw_id), name, tags, shp, matched))
+            found.append(OsmElement(el.osm_type, el.osm_id, name, tags, shp, matched))
             if len(found) > MAX_ELEMENTS:
                 raise InvalidData(f"{path.name} has more than {MAX_ELEMENTS:,} matching "
                                   "elements in the locality; choose fewer presets.")

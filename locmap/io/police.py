@@ -387,7 +387,8 @@ def derive_places_for_import(conn: Connection, pilot_id: int, data_import_id: in
     # Built from constant SQL text only; every value is a bound parameter.
     sql = ("UPDATE incident i SET place_id = d.pid, place_derived = true FROM ("  # noqa: S608
            "SELECT x.id, (" + nearest + ") AS pid FROM incident x "
-           "WHERE x.data_import_id = :data_import_id AND x.place_id IS NULL) d "
-           "WHERE i.id = d.id AND d.pid IS NOT NULL")
+           "WHERE x.pilot_id = :pilot_id AND x.data_import_id = :data_import_id "
+           "AND x.place_id IS NULL) d "
+           "WHERE i.pilot_id = :pilot_id AND i.id = d.id AND d.pid IS NOT NULL")
     return conn.execute(text(sql), {"pilot_id": pilot_id, "data_import_id": data_import_id,
         "radius": PLACE_REACH_M}).rowcount

@@ -24,7 +24,7 @@ from shapely.geometry import shape
 from locmap.formatting import FILTERS
 
 __all__ = ["TEMPLATES", "STATIC", "place_map_png", "kpi_chart_png", "render_html",
-           "render_pdf"]
+           "render_pdf", "render_template_pdf"]
 
 _WEB = Path(__file__).resolve().parents[1] / "web"
 TEMPLATES = _WEB / "templates" / "report"
@@ -123,20 +123,33 @@ _env = Environment(loader=FileSystemLoader(str(TEMPLATES)),
 _env.filters.update(FILTERS)  # the pages' own date and count filters
 
 
-def render_html(data: dict[str, Any]) -> str:
-    """The report as HTML (autoescaped: text from users cannot inject markup)."""
+def render_html(data: dict[str, Any], template: str = "report.html") -> str:
+    """The report (or another template of the report folder, e.g. meeting minutes) as HTML
+    (autoescaped: text from users cannot inject markup).
+    """
     from locmap.vocab import label
 
-    return _env.get_template("report.html").render(r=data, label=label)
+    return _env.get_template(template).render(r=data, label=label)
 
 
-def render_pdf(data: dict[str, Any]) -> bytes:
+def render_pdf(data: dict[str, Any], template: str = "report.html") -> bytes:
     """The report as PDF bytes, assets resolved against the static folder only."""
+    return _html_to_pdf(render_html(data, template))
+
+
+def render_template_pdf(name: str, **context: Any) -> bytes:
+    """Another printable document of the report folder (e.g. a subject access summary)."""
+    from locmap.vocab import label
+
+    return _html_to_pdf(_env.get_template(name).render(label=label, **context))
+
+
+def _html_to_pdf(html: str) -> bytes:
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
 
     # Only local files and data URIs: a report never reaches the network.
     fetcher = URLFetcher(allowed_protocols=("file", "data"), fail_on_errors=True)
-    pdf: bytes = HTML(string=render_html(data), base_url=str(STATIC) + "/",
+    pdf: bytes = HTML(string=html, base_url=str(STATIC) + "/",
                       url_fetcher=fetcher).write_pdf()
     return pdf

@@ -5,6 +5,9 @@ Importing this package registers every table on ``Base.metadata`` (Alembic reads
 
 from locmap.models.audit import AuditEvent, DataImport
 from locmap.models.base import Base
+from locmap.models.basemap import BasemapBuild, BasemapFeature, BasemapTile
+from locmap.models.board import BoardPack, PartnerReferralForm
+from locmap.models.contexts import ContextAnswer, ContextProfile
 from locmap.models.evidence import (
     AwarenessActivity,
     EngagementRecord,
@@ -22,8 +25,19 @@ from locmap.models.evidence import (
     factor_observation,
     incident_person,
 )
+from locmap.models.fieldwork import IdempotentRequest, Photo
 from locmap.models.impact import DisplacementFlag
 from locmap.models.network import Identity, Person, Presence, PseudonymCounter, Relationship
+from locmap.models.pathway import (
+    AgendaItem,
+    ContextMeeting,
+    ContextReferral,
+    ContextThreshold,
+    HighRiskContext,
+    MeetingAction,
+    MeetingAttendance,
+    ReferralPerson,
+)
 from locmap.models.pilot import (
     Agency,
     Invitation,
@@ -42,6 +56,7 @@ from locmap.models.plan import (
     Assessment,
     ContextLink,
     ContextWeight,
+    InboxState,
     KPIMeasurement,
     Plan,
     PlanGapReason,
@@ -49,10 +64,13 @@ from locmap.models.plan import (
     ReviewRequest,
     action_factor,
 )
+from locmap.models.retention import RetentionRule
 from locmap.models.upload import Upload
 
 __all__ = [
-    "Base", "Agency", "User", "UserSession", "Invitation", "pilot_approver_agency", "Pilot",
+    "Base", "Photo", "IdempotentRequest", "InboxState", "Agency", "User", "UserSession",
+    "Invitation",
+    "pilot_approver_agency", "Pilot",
     "Membership", "ReviewPoint", "PeerNetwork", "Place",
     "FeatureLayer", "Feature", "CrimeTypeMapping", "Incident", "incident_person", "Observation",
     "SafetyFactor", "factor_incident", "factor_observation", "factor_engagement",
@@ -60,5 +78,9 @@ __all__ = [
     "SafetyMapArea", "Person", "Identity", "Relationship", "Presence", "Assessment",
     "ContextWeight", "ContextLink", "Plan", "Action", "action_factor", "PlanGapReason", "KPI",
     "KPIMeasurement", "Review", "ReviewRequest", "AuditEvent", "DataImport", "DisplacementFlag",
-    "LocalityIncidentCount", "MapCellCount", "Upload", "PseudonymCounter",
+    "BoardPack", "PartnerReferralForm",
+    "LocalityIncidentCount", "MapCellCount", "Upload", "PseudonymCounter", "RetentionRule",
+    "ContextThreshold", "ContextReferral", "ReferralPerson", "ContextMeeting",
+    "MeetingAttendance", "HighRiskContext", "AgendaItem", "MeetingAction",
+    "BasemapBuild", "BasemapFeature", "BasemapTile", "ContextProfile", "ContextAnswer",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from locmap.models.base import Base, in_vocab, utcnow
+from locmap.models.base import Base, PilotOwned, in_vocab, pilot_key, utcnow
 
 __all__ = ["AuditEvent", "DataImport"]
 
@@ -54,16 +54,18 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), server_default=FetchedValue())
 
 
-class DataImport(Base):
+class DataImport(PilotOwned, Base):
     __tablename__ = "data_import"
     __table_args__ = (
+        pilot_key("id"),
         in_vocab("status", ("pending", "running", "done", "failed", "cancelled")),
         CheckConstraint(
             "rows_read >= 0 AND rows_accepted >= 0 AND rows_rejected >= 0", name="counts"
         ),
     )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(40))
     filename: Mapped[str] = mapped_column(String(300))

@@ -12,15 +12,26 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Table,
     Text,
     text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from locmap.models.base import Base, Timestamped, in_vocab, valid_geom
+from locmap.models.base import (
+    Base,
+    PilotOwned,
+    Timestamped,
+    in_vocab,
+    pilot_fk,
+    pilot_from,
+    pilot_key,
+    valid_geom,
+)
 from locmap.models.place import Place
 from locmap.vocab import (
     CONFIDENCE,
@@ -43,16 +54,23 @@ _LEVEL3 = ("poor", "adequate", "good")
 
 incident_person = Table(
     "incident_person", Base.metadata,
-    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
-    Column("person_id", ForeignKey("person.id", ondelete="CASCADE"), primary_key=True),
+    Column("incident_id", Integer, primary_key=True),
+    Column("person_id", Integer, primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("incident_id", "incident"))),
+    pilot_fk("incident_id", "incident", "CASCADE"),
+    pilot_fk("person_id", "person", "CASCADE"),
 )
 
 
-class Incident(Timestamped, Base):
+class Incident(PilotOwned, Timestamped, Base):
     """A known incident of harm; ``time_precision`` says how exact ``occurred_at`` is."""
 
     __tablename__ = "incident"
     __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("place_id", "place", "SET NULL"),
+        pilot_fk("data_import_id", "data_import", "SET NULL"),
         in_vocab("category", HARM_CATEGORIES),
         in_vocab("time_precision", TIME_PRECISIONS),
         CheckConstraint("severity BETWEEN 1 AND 5", name="severity_range"),
@@ -63,19 +81,17 @@ class Incident(Timestamped, Base):
         Index("uq_incident_pilot_dedupe", "pilot_id", "dedupe_key", unique=True),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     location: Mapped[WKBElement] = mapped_column(Geometry("POINT", srid=4326))
-    place_id: Mapped[int | None] = mapped_column(ForeignKey("place.id", ondelete="SET NULL"))
+    place_id: Mapped[int | None]
     place_derived: Mapped[bool] = mapped_column(default=False)
     occurred_at: Mapped[dt.datetime]
     time_precision: Mapped[str] = mapped_column(String(10), default="exact")
     category: Mapped[str] = mapped_column(String(40))
     severity: Mapped[int] = mapped_column(default=3)
     source_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"))
-    data_import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("data_import.id", ondelete="SET NULL")
-    )
+    data_import_id: Mapped[int | None]
     external_ref: Mapped[str | None] = mapped_column(String(200))
     # Idempotent re-import: a source's stable id (police Crime ID, or a row hash).
     dedupe_key: Mapped[str | None] = mapped_column(String(200))
@@ -83,10 +99,10 @@ class Incident(Timestamped, Base):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-class LocalityIncidentCount(Base):
+class LocalityIncidentCount(PilotOwned, Base):
     """How many of a pilot's incidents intersecting its locality fell on one UTC day, per
     harm category and severity (only days with incidents have a row).
 
@@ -108,7 +124,7 @@ class LocalityIncidentCount(Base):
 
 
 
-class MapCellCount(Base):
+class MapCellCount(PilotOwned, Base):
     """A pilot's incidents in one grid cell of the map at one zoom level, per harm category,
     severity and local (Europe/London) month: how many, and the sums of their longitudes
     and latitudes (the cell's centroid is ``sx / n``, ``sy / n``).
@@ -133,11 +149,13 @@ class MapCellCount(Base):
     sx: Mapped[float] = mapped_column(Float(precision=53))
     sy: Mapped[float] = mapped_column(Float(precision=53))
 
-class Observation(Timestamped, Base):
+class Observation(PilotOwned, Timestamped, Base):
     """A site visit: who was there, how it looked and felt."""
 
     __tablename__ = "observation"
     __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("place_id", "place", "CASCADE"),
         CheckConstraint("ended_at IS NULL OR ended_at >= started_at", name="ends_after_start"),
         CheckConstraint(
             "young_people_10_13 >= 0 AND young_people_14_15 >= 0 AND young_people_16_17 >= 0 "
@@ -150,10 +168,13 @@ class Observation(Timestamped, Base):
         in_vocab("sight_lines", _LEVEL3),
         in_vocab("cctv", ("none", "present_not_working", "present_working", "unknown")),
         Index("ix_observation_place", "place_id", "started_at"),
+        Index("ix_observation_route", "route", postgresql_using="gist"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(autoincrement=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          default=pilot_from(("place_id", "place")))
+    place_id: Mapped[int]
     observer_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     started_at: Mapped[dt.datetime]
     ended_at: Mapped[dt.datetime | None]
@@ -174,34 +195,54 @@ class Observation(Timestamped, Base):
     felt_safe: Mapped[str] = mapped_column(Text, default="")
     felt_unsafe: Mapped[str] = mapped_column(Text, default="")
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The walk (recorded with consent, issue 18): the route while the form was open and
+    # the time spent at each place, [{"place_id": .., "seconds": ..}, ...].
+    route: Mapped[WKBElement | None] = mapped_column(
+        Geometry("LINESTRING", srid=4326, spatial_index=False))
+    place_times: Mapped[list[dict[str, int]] | None] = mapped_column(JSONB)
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
 factor_incident = Table(
     "factor_incident", Base.metadata,
-    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
-    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+    Column("factor_id", Integer, primary_key=True),
+    Column("incident_id", Integer, primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("factor_id", "safety_factor"))),
+    pilot_fk("factor_id", "safety_factor", "CASCADE"),
+    pilot_fk("incident_id", "incident", "CASCADE"),
 )
 factor_observation = Table(
     "factor_observation", Base.metadata,
-    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
-    Column("observation_id", ForeignKey("observation.id", ondelete="CASCADE"), primary_key=True),
+    Column("factor_id", Integer, primary_key=True),
+    Column("observation_id", Integer, primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("factor_id", "safety_factor"))),
+    pilot_fk("factor_id", "safety_factor", "CASCADE"),
+    pilot_fk("observation_id", "observation", "CASCADE"),
 )
 factor_engagement = Table(
     "factor_engagement", Base.metadata,
-    Column("factor_id", ForeignKey("safety_factor.id", ondelete="CASCADE"), primary_key=True),
-    Column("engagement_id", ForeignKey("engagement_record.id", ondelete="CASCADE"),
+    Column("factor_id", Integer, primary_key=True),
+    Column("engagement_id", Integer,
            primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("factor_id", "safety_factor"))),
+    pilot_fk("factor_id", "safety_factor", "CASCADE"),
+    pilot_fk("engagement_id", "engagement_record", "CASCADE"),
 )
 
 
-class SafetyFactor(Timestamped, Base):
+class SafetyFactor(PilotOwned, Timestamped, Base):
     """A statement about vulnerability, risk, resilience or resource at a place."""
 
     __tablename__ = "safety_factor"
     __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("place_id", "place", "CASCADE"),
+        pilot_fk("assessment_id", "assessment", "CASCADE"),
         in_vocab("quadrant", QUADRANTS),
         in_vocab("confidence", CONFIDENCE),
         in_vocab("voice", VOICES),
@@ -209,11 +250,11 @@ class SafetyFactor(Timestamped, Base):
         Index("ix_safety_factor_place", "place_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
-    assessment_id: Mapped[int | None] = mapped_column(
-        ForeignKey("assessment.id", ondelete="CASCADE")
-    )
+    id: Mapped[int] = mapped_column(autoincrement=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          default=pilot_from(("place_id", "place")))
+    place_id: Mapped[int]
+    assessment_id: Mapped[int | None]
     quadrant: Mapped[str] = mapped_column(String(20))
     statement: Mapped[str] = mapped_column(Text)
     weight: Mapped[int] = mapped_column(default=1)
@@ -225,24 +266,32 @@ class SafetyFactor(Timestamped, Base):
     incidents: Mapped[list[Incident]] = relationship(secondary=factor_incident)
     observations: Mapped[list[Observation]] = relationship(secondary=factor_observation)
     engagements: Mapped[list[EngagementRecord]] = relationship(secondary=factor_engagement)
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
 engagement_place = Table(
     "engagement_place", Base.metadata,
-    Column("engagement_id", ForeignKey("engagement_record.id", ondelete="CASCADE"),
+    Column("engagement_id", Integer,
            primary_key=True),
-    Column("place_id", ForeignKey("place.id", ondelete="CASCADE"), primary_key=True),
+    Column("place_id", Integer, primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("engagement_id", "engagement_record"))),
+    pilot_fk("engagement_id", "engagement_record", "CASCADE"),
+    pilot_fk("place_id", "place", "CASCADE"),
 )
 
 
-class EngagementRecord(Timestamped, Base):
+class EngagementRecord(PilotOwned, Timestamped, Base):
     """Listening to a group (never a named child in a shared view)."""
 
     __tablename__ = "engagement_record"
-    __table_args__ = (in_vocab("with_group", ENGAGEMENT_GROUPS),)
+    __table_args__ = (
+        pilot_key("id"),
+        in_vocab("with_group", ENGAGEMENT_GROUPS),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     held_on: Mapped[dt.date]
     with_group: Mapped[str] = mapped_column(String(20))
@@ -255,19 +304,27 @@ class EngagementRecord(Timestamped, Base):
 
 awareness_place = Table(
     "awareness_place", Base.metadata,
-    Column("awareness_id", ForeignKey("awareness_activity.id", ondelete="CASCADE"),
+    Column("awareness_id", Integer,
            primary_key=True),
-    Column("place_id", ForeignKey("place.id", ondelete="CASCADE"), primary_key=True),
+    Column("place_id", Integer, primary_key=True),
+    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+           default=pilot_from(("awareness_id", "awareness_activity"))),
+    pilot_fk("awareness_id", "awareness_activity", "CASCADE"),
+    pilot_fk("place_id", "place", "CASCADE"),
 )
 
 
-class AwarenessActivity(Timestamped, Base):
+class AwarenessActivity(PilotOwned, Timestamped, Base):
     """Awareness raising and its reach (KPI c)."""
 
     __tablename__ = "awareness_activity"
-    __table_args__ = (CheckConstraint("reached >= 0", name="reached_non_negative"),)
+    __table_args__ = (
+        pilot_key("id"),
+        CheckConstraint("reached >= 0", name="reached_non_negative"),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     held_on: Mapped[dt.date]
     audience: Mapped[str] = mapped_column(String(200))
@@ -278,29 +335,43 @@ class AwarenessActivity(Timestamped, Base):
     places: Mapped[list[Place]] = relationship(secondary=awareness_place)
 
 
-class SafetyMap(Timestamped, Base):
+class SafetyMap(PilotOwned, Timestamped, Base):
     """A young person's or group's red/amber/green map; anonymous in every shared view."""
 
     __tablename__ = "safety_map"
+    __table_args__ = (
+        pilot_key("id"),
+    )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     drawn_on: Mapped[dt.date]
     period: Mapped[str] = mapped_column(String(20))
     respondent_group: Mapped[str] = mapped_column(String(200), default="")
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    version: Mapped[int] = mapped_column(default=1)
+
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
     areas: Mapped[list[SafetyMapArea]] = relationship(
         back_populates="safety_map", cascade="all, delete-orphan", passive_deletes=True
     )
 
 
-class SafetyMapArea(Base):
+class SafetyMapArea(PilotOwned, Base):
     __tablename__ = "safety_map_area"
-    __table_args__ = (in_vocab("rating", SAFETY_RATINGS), valid_geom("geom"))
+    __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("safety_map_id", "safety_map", "CASCADE"),
+        in_vocab("rating", SAFETY_RATINGS),
+        valid_geom("geom"),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    safety_map_id: Mapped[int] = mapped_column(ForeignKey("safety_map.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(autoincrement=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          default=pilot_from(("safety_map_id", "safety_map")))
+    safety_map_id: Mapped[int]
     geom: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
     rating: Mapped[str] = mapped_column(String(10))
     reason: Mapped[str] = mapped_column(Text, default="")

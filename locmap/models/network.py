@@ -12,7 +12,15 @@ import datetime as dt
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from locmap.models.base import Base, Timestamped, in_vocab
+from locmap.models.base import (
+    Base,
+    PilotOwned,
+    Timestamped,
+    in_vocab,
+    pilot_fk,
+    pilot_from,
+    pilot_key,
+)
 from locmap.vocab import (
     AGE_BANDS,
     CASE_STATUSES,
@@ -25,9 +33,10 @@ from locmap.vocab import (
 __all__ = ["Person", "Identity", "Relationship", "Presence", "PseudonymCounter"]
 
 
-class Person(Timestamped, Base):
+class Person(PilotOwned, Timestamped, Base):
     __tablename__ = "person"
     __table_args__ = (
+        pilot_key("id"),
         UniqueConstraint("pilot_id", "pseudonym", name="uq_person_pilot_pseudonym"),
         in_vocab("kind", PERSON_KINDS),
         in_vocab("age_band", AGE_BANDS),
@@ -35,7 +44,7 @@ class Person(Timestamped, Base):
         in_vocab("case_status", CASE_STATUSES),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     pseudonym: Mapped[str] = mapped_column(String(20))
     kind: Mapped[str] = mapped_column(String(20))
@@ -50,10 +59,10 @@ class Person(Timestamped, Base):
     identity: Mapped[Identity | None] = relationship(
         back_populates="person", cascade="all, delete-orphan", passive_deletes=True
     )
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-class PseudonymCounter(Base):
+class PseudonymCounter(PilotOwned, Base):
     """The highest pseudonym number ever issued per pilot and prefix (``YP`` → 40).
 
     Kept by a trigger on ``person`` (migration 0006) for every insert, whoever makes it,
@@ -69,12 +78,17 @@ class PseudonymCounter(Base):
     last_number: Mapped[int]
 
 
-class Identity(Timestamped, Base):
+class Identity(PilotOwned, Timestamped, Base):
     __tablename__ = "identity"
-
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("person.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        pilot_key("person_id"),
+        pilot_fk("person_id", "person", "CASCADE"),
     )
+    __mapper_args__ = {"primary_key": ["person_id"]}
+
+    person_id: Mapped[int]
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          default=pilot_from(("person_id", "person")))
     name: Mapped[str] = mapped_column(String(200))
     date_of_birth: Mapped[dt.date | None]
     case_reference: Mapped[str] = mapped_column(String(100), default="")
@@ -82,9 +96,12 @@ class Identity(Timestamped, Base):
     person: Mapped[Person] = relationship(back_populates="identity")
 
 
-class Relationship(Timestamped, Base):
+class Relationship(PilotOwned, Timestamped, Base):
     __tablename__ = "relationship"
     __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("person_a_id", "person", "CASCADE"),
+        pilot_fk("person_b_id", "person", "CASCADE"),
         CheckConstraint("person_a_id <> person_b_id", name="not_self"),
         CheckConstraint("strength BETWEEN 1 AND 3", name="strength_range"),
         CheckConstraint("until IS NULL OR since IS NULL OR until >= since", name="dates_order"),
@@ -93,10 +110,10 @@ class Relationship(Timestamped, Base):
         Index("ix_relationship_pilot", "pilot_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
-    person_a_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
-    person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    person_a_id: Mapped[int]
+    person_b_id: Mapped[int]
     type: Mapped[str] = mapped_column(String(20))
     valence: Mapped[str] = mapped_column(String(12), default="neutral")
     strength: Mapped[int] = mapped_column(default=2)
@@ -105,25 +122,33 @@ class Relationship(Timestamped, Base):
     until: Mapped[dt.date | None]
     version: Mapped[int] = mapped_column(default=1)
 
-    person_a: Mapped[Person] = relationship(foreign_keys=[person_a_id])
-    person_b: Mapped[Person] = relationship(foreign_keys=[person_b_id])
-    __mapper_args__ = {"version_id_col": version}
+    # Both read pilot_id with their person's id (the lookup stays on the pilot's worker).
+    person_a: Mapped[Person] = relationship(
+        foreign_keys="[Relationship.person_a_id, Relationship.pilot_id]", overlaps="person_b")
+    person_b: Mapped[Person] = relationship(
+        foreign_keys="[Relationship.person_b_id, Relationship.pilot_id]", overlaps="person_a")
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-class Presence(Timestamped, Base):
+class Presence(PilotOwned, Timestamped, Base):
     """A person spends time at a place: how often, when, since when."""
 
     __tablename__ = "presence"
     __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("person_id", "person", "CASCADE"),
+        pilot_fk("place_id", "place", "CASCADE"),
         in_vocab("frequency", ("daily", "weekly", "monthly", "occasional")),
         CheckConstraint("until IS NULL OR since IS NULL OR until >= since", name="dates_order"),
         Index("ix_presence_place", "place_id"),
         Index("ix_presence_person", "person_id"),
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
-    place_id: Mapped[int] = mapped_column(ForeignKey("place.id", ondelete="CASCADE"))
+    id: Mapped[int] = mapped_column(autoincrement=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"),
+                                          default=pilot_from(("person_id", "person")))
+    person_id: Mapped[int]
+    place_id: Mapped[int]
     frequency: Mapped[str] = mapped_column(String(12), default="weekly")
     times: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(100), default="")
@@ -132,4 +157,4 @@ class Presence(Timestamped, Base):
     notes: Mapped[str] = mapped_column(Text, default="")
     version: Mapped[int] = mapped_column(default=1)
 
-    __mapper_args__ = {"version_id_col": version}
+    __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}

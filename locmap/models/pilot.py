@@ -21,7 +21,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from locmap.models.base import Base, Timestamped, in_vocab, utcnow, valid_geom
+from locmap.models.base import (
+    Base,
+    PilotOwned,
+    Timestamped,
+    in_vocab,
+    pilot_key,
+    utcnow,
+    valid_geom,
+)
 from locmap.vocab import AGENCY_KINDS, PILOT_ROLES, PILOT_STATUSES
 
 __all__ = ["Agency", "User", "UserSession", "Pilot", "Membership", "ReviewPoint", "PeerNetwork",
@@ -63,7 +71,8 @@ class User(Timestamped, Base):
     last_login_at: Mapped[dt.datetime | None]
     # Two-factor sign-in (TOTP, RFC 6238). The secret is set while enrolling and only
     # counts once ``totp_enabled_at`` is set (a code confirmed it); it is never shown again.
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # Stored encrypted (``v1:`` and a Fernet token, locmap.crypto), never in the clear.
+    totp_secret: Mapped[str | None] = mapped_column(String(512))
     totp_enabled_at: Mapped[dt.datetime | None]
     # The last 30-second step whose code was accepted: a code is good once (no replay).
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
@@ -118,6 +127,9 @@ class Pilot(Timestamped, Base):
     duration_months: Mapped[int] = mapped_column(default=18)
     review_interval_months: Mapped[int] = mapped_column(default=3)
     status: Mapped[str] = mapped_column(String(20), default="active")
+    # The day it was last closed (or archived): retention periods of its people count from
+    # it. NULL while open; a pilot closed before this column existed counts from its end.
+    closed_on: Mapped[dt.date | None]
     approval_rule: Mapped[str] = mapped_column(String(20), default="all_named")
     # Beyond whom a version was sent to: these agencies must approve, and at least this
     # many partner reviewers (0: no minimum) — issue 15.
@@ -176,13 +188,17 @@ class Membership(Base):
     pilot: Mapped[Pilot] = relationship(back_populates="memberships")
 
 
-class ReviewPoint(Base):
+class ReviewPoint(PilotOwned, Base):
     """A dated review of the pilot, generated from its timeline; minutes once held."""
 
     __tablename__ = "review_point"
-    __table_args__ = (UniqueConstraint("pilot_id", "due_on", name="uq_review_point_pilot_due"),)
+    __table_args__ = (
+        pilot_key("id"),
+        UniqueConstraint("pilot_id", "due_on", name="uq_review_point_pilot_due"),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     number: Mapped[int]
     due_on: Mapped[dt.date]
@@ -194,12 +210,16 @@ class ReviewPoint(Base):
     pilot: Mapped[Pilot] = relationship(back_populates="review_points")
 
 
-class PeerNetwork(Timestamped, Base):
+class PeerNetwork(PilotOwned, Timestamped, Base):
     """Why a pilot maps peer networks at all: purpose and lawful basis (Article 8 ECHR)."""
 
     __tablename__ = "peer_network"
+    __table_args__ = (
+        pilot_key("id"),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"), unique=True)
     purpose: Mapped[str] = mapped_column(Text)
     lawful_basis: Mapped[str] = mapped_column(Text)

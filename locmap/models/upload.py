@@ -11,21 +11,28 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, func
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from locmap.models.base import Base, utcnow
+from locmap.models.base import Base, PilotOwned, pilot_fk, pilot_key, utcnow
 
 __all__ = ["Upload"]
 
 
-class Upload(Base):
+class Upload(PilotOwned, Base):
     __tablename__ = "upload"
+    # With pilot_id, as a table distributed by pilot needs (locmap.models.tenancy).
+    __table_args__ = (
+        pilot_key("id"),
+        pilot_fk("data_import_id", "data_import", "SET NULL"),
+        UniqueConstraint("token", "pilot_id", name="uq_upload_token"),
+    )
+    __mapper_args__ = {"primary_key": ["id"]}
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(autoincrement=True)
     # The unguessable name in the preview URL; only its uploader can use it.
-    token: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str] = mapped_column(String(64))
     pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"))
     uploader_id: Mapped[int] = mapped_column(ForeignKey("user_account.id",
                                                         ondelete="CASCADE"))
@@ -37,7 +44,6 @@ class Upload(Base):
     # Preview, chosen CRS, member files; after the confirm, the import's kind and options.
     meta: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Set by the confirm: claims the upload (a double click cannot import it twice).
-    data_import_id: Mapped[int | None] = mapped_column(
-        ForeignKey("data_import.id", ondelete="SET NULL"))
+    data_import_id: Mapped[int | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow, server_default=func.now(),
                                                     index=True)

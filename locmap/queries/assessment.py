@@ -41,6 +41,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from locmap.queries.at_place import PLACE_REACH_M, at_place_sql
+from locmap.queries.routing import pilot_of_factor, pilot_of_place
+from locmap.queries.safety_maps import covers_place_sql
 
 __all__ = [
     "ANALYSIS_SIMPLIFY_M", "BNG_SRID", "PLACE_REACH_M", "RING_M", "CELL_M", "AreaSizes",
@@ -126,13 +128,14 @@ class PresenceRow:
 
 _PLACE = text(
     "SELECT id, pilot_id, name, kind, GeometryType(geom) AS gtype, ST_AsGeoJSON(geom) AS gj "
-    "FROM place WHERE id = :place_id AND deleted_at IS NULL"
+    "FROM place WHERE id = :place_id AND pilot_id = :pilot_id AND deleted_at IS NULL"
 )
 
 
 def place_row(session: Session, place_id: int) -> PlaceRow | None:
     """The live place with its geometry as GeoJSON, or None."""
-    r = session.execute(_PLACE, {"place_id": place_id}).one_or_none()
+    r = session.execute(_PLACE, {"place_id": place_id,
+                                 "pilot_id": pilot_of_place(session, place_id)}).one_or_none()
     if r is None:
         return None
     return PlaceRow(r.id, r.pilot_id, r.name, r.kind, r.gtype,
@@ -150,8 +153,9 @@ _CLASSIFY = text(
     FROM (SELECT p.geom, p.geom::geography AS geog,
                  GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
                  pi.id AS pilot_id, pi.locality
-          FROM place p JOIN pilot pi ON pi.id = p.pilot_id WHERE p.id = :place_id) AS pl
-    JOIN incident i ON i.pilot_id = pl.pilot_id AND ST_Intersects(i.location, pl.locality)
+          FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+          WHERE p.id = :place_id AND p.pilot_id = :pilot_id) AS pl
+    JOIN incident i ON i.pilot_id = :pilot_id AND ST_Intersects(i.location, pl.locality)
     WHERE (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
       AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
     ORDER BY i.occurred_at, i.id
@@ -181,7 +185,8 @@ def classified_incidents(
         In time order; ``area`` is ``"place"``, ``"ring"`` or ``"locality"``.
     """
     rows = session.execute(_CLASSIFY, {
-        "place_id": place_id, "ring_m": ring_m, "place_m": place_m,
+        "place_id": place_id, "pilot_id": pilot_of_place(session, place_id),
+        "ring_m": ring_m, "place_m": place_m,
         "since": since, "until": until,
     })
     return [ClassifiedIncident(r.id, r.occurred_at, r.time_precision, r.category, r.severity,
@@ -242,7 +247,7 @@ _NEAR = text(
             THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
                                                           :simplify_m), 4326)
             ELSE p.geom END AS geom) a
-        WHERE p.id = :place_id
+        WHERE p.id = :place_id AND p.pilot_id = :pilot_id
       ) AS b
     ), c AS (
       SELECT i.id, i.occurred_at, i.time_precision, i.category, i.severity,
@@ -254,7 +259,7 @@ _NEAR = text(
         END AS area
       FROM pl JOIN incident i
         ON ST_Intersects(i.location, pl.outer_reach)
-        AND i.pilot_id = pl.pilot_id
+        AND i.pilot_id = :pilot_id
         AND (ST_Intersects(i.location, pl.inner_reach)
              OR _ST_DWithin(i.location::geography, pl.geog, pl.reach, true))
         AND (pl.reach_inside OR ST_Intersects(i.location, pl.locality))
@@ -280,7 +285,9 @@ _DAY_COUNTS = text(
     """
     SELECT c.category, c.severity, sum(c.n) AS n, min(c.day) AS d0, max(c.day) AS d1
     FROM locality_incident_count c
-    WHERE c.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id AND geom IS NOT NULL)
+    WHERE c.pilot_id = :pilot_id
+      AND EXISTS (SELECT 1 FROM place p WHERE p.id = :place_id AND p.pilot_id = :pilot_id
+                  AND p.geom IS NOT NULL)
       AND (CAST(:d_lo AS date) IS NULL OR c.day >= :d_lo)
       AND (CAST(:d_hi AS date) IS NULL OR c.day < :d_hi)
     GROUP BY c.category, c.severity
@@ -292,11 +299,12 @@ _SPAN_COUNTS = text(
     SELECT i.category, i.severity, count(*) AS n,
            min(i.occurred_at) AS first_at, max(i.occurred_at) AS last_at
     FROM incident i
-    WHERE i.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id AND geom IS NOT NULL)
+    WHERE i.pilot_id = :pilot_id
+      AND EXISTS (SELECT 1 FROM place p WHERE p.id = :place_id AND p.pilot_id = :pilot_id
+                  AND p.geom IS NOT NULL)
       AND i.occurred_at >= :lo AND i.occurred_at < :hi
       AND _ST_Intersects(i.location, (SELECT pi.locality FROM pilot pi
-                                      JOIN place p ON p.pilot_id = pi.id
-                                      WHERE p.id = :place_id))
+                                      WHERE pi.id = :pilot_id))
     GROUP BY i.category, i.severity
     """
 )
@@ -307,11 +315,10 @@ _FIRST_LAST = {
     order: text(
         """
         SELECT i.occurred_at FROM incident i
-        WHERE i.pilot_id = (SELECT pilot_id FROM place WHERE id = :place_id)
+        WHERE i.pilot_id = :pilot_id
           AND i.occurred_at >= :lo AND i.occurred_at < :hi
           AND _ST_Intersects(i.location, (SELECT pi.locality FROM pilot pi
-                                          JOIN place p ON p.pilot_id = pi.id
-                                          WHERE p.id = :place_id))
+                                          WHERE pi.id = :pilot_id))
         ORDER BY i.occurred_at """ + order + " LIMIT 1")  # noqa: S608 (ASC or DESC only)
     for order in ("ASC", "DESC")
 }
@@ -343,19 +350,21 @@ class _Span:
     last_at: dt.datetime | None = None
 
 
-def _span(session: Session, place_id: int, lo: dt.datetime, hi: dt.datetime) -> _Span:
+def _span(session: Session, place_id: int, pilot_id: int | None, lo: dt.datetime,
+          hi: dt.datetime) -> _Span:
     """The locality's incidents in ``[lo, hi)``, counted from ``incident``."""
     if lo >= hi:
         return _Span({})
-    rows = session.execute(_SPAN_COUNTS, {"place_id": place_id, "lo": lo, "hi": hi}).all()
+    rows = session.execute(_SPAN_COUNTS, {"place_id": place_id, "pilot_id": pilot_id,
+                                          "lo": lo, "hi": hi}).all()
     if not rows:
         return _Span({})
     return _Span({(r.category, int(r.severity)): int(r.n) for r in rows},
                  min(r.first_at for r in rows), max(r.last_at for r in rows))
 
 
-def _locality_counts(session: Session, place_id: int, since: dt.datetime | None,
-                     until: dt.datetime | None) -> _Span:
+def _locality_counts(session: Session, place_id: int, pilot_id: int | None,
+                     since: dt.datetime | None, until: dt.datetime | None) -> _Span:
     """Every incident of the place's locality in ``[since, until)``: counts and span."""
     lo, hi = _utc(session, since), _utc(session, until)
     # Whole UTC days d with lo <= d 00:00 and d + 1 00:00 <= hi come from the summary.
@@ -364,13 +373,13 @@ def _locality_counts(session: Session, place_id: int, since: dt.datetime | None,
     d_hi = None if hi is None else hi.date()
     if d_lo is not None and d_hi is not None and d_lo >= d_hi:
         assert lo is not None and hi is not None
-        return _span(session, place_id, lo, hi)  # no whole day: count the window directly
-    head = _Span({}) if lo is None or d_lo is None else _span(session, place_id, lo,
-                                                              _midnight(d_lo))
-    tail = _Span({}) if hi is None or d_hi is None else _span(session, place_id,
+        return _span(session, place_id, pilot_id, lo, hi)  # no whole day: count the window directly
+    head = _Span({}) if lo is None or d_lo is None else _span(session, place_id, pilot_id,
+                                                              lo, _midnight(d_lo))
+    tail = _Span({}) if hi is None or d_hi is None else _span(session, place_id, pilot_id,
                                                               _midnight(d_hi), hi)
-    days = session.execute(_DAY_COUNTS, {"place_id": place_id, "d_lo": d_lo,
-                                         "d_hi": d_hi}).all()
+    days = session.execute(_DAY_COUNTS, {"place_id": place_id, "pilot_id": pilot_id,
+                                         "d_lo": d_lo, "d_hi": d_hi}).all()
     counts: dict[tuple[str, int], int] = {}
     for part in (head.counts, {(r.category, int(r.severity)): int(r.n) for r in days},
                  tail.counts):
@@ -386,11 +395,11 @@ def _locality_counts(session: Session, place_id: int, since: dt.datetime | None,
         d0, d1 = min(r.d0 for r in days), max(r.d1 for r in days)
         if first_at is None:
             first_at = session.execute(_FIRST_LAST["ASC"], {
-                "place_id": place_id, "lo": _midnight(d0), "hi": _midnight(d0) + _DAY,
+                "pilot_id": pilot_id, "lo": _midnight(d0), "hi": _midnight(d0) + _DAY,
             }).scalar_one()
         if last_at is None:
             last_at = session.execute(_FIRST_LAST["DESC"], {
-                "place_id": place_id, "lo": _midnight(d1), "hi": _midnight(d1) + _DAY,
+                "pilot_id": pilot_id, "lo": _midnight(d1), "hi": _midnight(d1) + _DAY,
             }).scalar_one()
     if first_at is None:
         first_at = tail.first_at
@@ -449,7 +458,8 @@ def place_incidents(
     -------
     PlaceIncidents
     """
-    params = {"place_id": place_id, "ring_m": ring_m, "place_m": place_m,
+    pilot_id = pilot_of_place(session, place_id)
+    params = {"place_id": place_id, "pilot_id": pilot_id, "ring_m": ring_m, "place_m": place_m,
               "since": since, "until": until, "simplify_m": ANALYSIS_SIMPLIFY_M}
     # psycopg prepares a statement on its fifth run and PostgreSQL may then plan it
     # generically, blind to the place: on 2M incidents the generic plans took 14 s each
@@ -466,7 +476,7 @@ def place_incidents(
                                                    r.category, r.severity, r.area))
             else:
                 ring[r.category, r.severity] = int(r.n)
-        totals = _locality_counts(session, place_id, since, until)
+        totals = _locality_counts(session, place_id, pilot_id, since, until)
     if not totals.counts:
         # Without a geometry nothing is near; a locality without incidents has none near.
         return PlaceIncidents((), {}, {}, None, None)
@@ -493,7 +503,7 @@ _AREAS = text(
           THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(pl.geom, 27700),
                                                         :simplify_m), 4326)
           ELSE pl.geom END AS geom) a
-      WHERE pl.id = :place_id AND pl.geom IS NOT NULL
+      WHERE pl.id = :place_id AND pl.pilot_id = :pilot_id AND pl.geom IS NOT NULL
     ), c AS (
       SELECT ST_Intersection(place_geom, locality) AS p,
              ST_Intersection(ST_Buffer(geom::geography, :ring_m)::geometry, locality) AS r,
@@ -512,6 +522,7 @@ def area_sizes(session: Session, place_id: int, *, ring_m: float = RING_M,
                place_m: float = PLACE_REACH_M) -> AreaSizes | None:
     """Place, ring and whole-locality areas in km2 (None for a place without geometry)."""
     r = session.execute(_AREAS, {"place_id": place_id, "ring_m": ring_m,
+                                 "pilot_id": pilot_of_place(session, place_id),
                                  "place_m": place_m,
                                  "simplify_m": ANALYSIS_SIMPLIFY_M}).one_or_none()
     if r is None:
@@ -538,7 +549,7 @@ _GRID = text(
     ), counts AS (
       SELECT floor((ST_Y(t.p) - b.y0) / :cell)::int AS r,
              floor((ST_X(t.p) - b.x0) / :cell)::int AS c, count(*) AS n
-      FROM b JOIN incident i ON i.pilot_id = b.id AND ST_Intersects(i.location, b.locality)
+      FROM b JOIN incident i ON i.pilot_id = :pilot_id AND ST_Intersects(i.location, b.locality)
       CROSS JOIN LATERAL (SELECT ST_Transform(i.location, 27700) AS p) AS t
       WHERE (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)
       GROUP BY 1, 2
@@ -591,7 +602,7 @@ def cell_polygons(session: Session, grid: Grid,
 _FEATURES = text(
     """
     SELECT fl.name, ST_X(t.p) AS x, ST_Y(t.p) AS y
-    FROM feature_layer fl JOIN feature f ON f.layer_id = fl.id
+    FROM feature_layer fl JOIN feature f ON f.layer_id = fl.id AND f.pilot_id = fl.pilot_id
     CROSS JOIN LATERAL (SELECT ST_Transform(f.geom, 27700) AS p) AS t
     WHERE fl.pilot_id = :pilot_id AND GeometryType(f.geom) = 'POINT'
     ORDER BY fl.name, f.id
@@ -610,17 +621,15 @@ def feature_points(session: Session, pilot_id: int) -> dict[str, list[tuple[floa
 
 
 _SAFETY_MAPS = text(
-    """
-    SELECT sm.id, sm.period, a.rating,
-           coalesce(ST_Intersects(a.geom, (
-             CASE WHEN GeometryType(pl.geom) IN ('POLYGON', 'MULTIPOLYGON') THEN pl.geom
-             ELSE ST_Buffer(pl.geom::geography, :place_m)::geometry END)), false) AS touches,
+    f"""
+    SELECT sm.id, sm.period, a.rating, coalesce({covers_place_sql()}, false) AS touches,
            ST_AsGeoJSON(a.geom, 6) AS gj
-    FROM safety_map sm JOIN safety_map_area a ON a.safety_map_id = sm.id
+    FROM safety_map sm
+    JOIN safety_map_area a ON a.safety_map_id = sm.id AND a.pilot_id = sm.pilot_id
     JOIN place pl ON pl.id = :place_id AND pl.pilot_id = sm.pilot_id
-    WHERE (CAST(:until AS date) IS NULL OR sm.drawn_on < :until)
+    WHERE sm.pilot_id = :pilot_id AND (CAST(:until AS date) IS NULL OR sm.drawn_on < :until)
     ORDER BY sm.period, sm.id, a.id
-    """
+    """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
@@ -628,6 +637,7 @@ def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_
                      until: dt.date | None = None) -> list[SafetyMapAreaRow]:
     """Every rated area of the pilot's safety maps, flagged where it covers the place."""
     rows = session.execute(_SAFETY_MAPS, {"place_id": place_id, "place_m": place_m,
+                                          "pilot_id": pilot_of_place(session, place_id),
                                           "until": until})
     return [SafetyMapAreaRow(r.id, r.period, r.rating, bool(r.touches), json.loads(r.gj))
             for r in rows]
@@ -636,8 +646,8 @@ def safety_map_areas(session: Session, place_id: int, *, place_m: float = PLACE_
 _PRESENCES = text(
     """
     SELECT pe.id, pe.pseudonym, pe.kind, pr.frequency
-    FROM presence pr JOIN person pe ON pe.id = pr.person_id
-    WHERE pr.place_id = :place_id
+    FROM presence pr JOIN person pe ON pe.id = pr.person_id AND pe.pilot_id = pr.pilot_id
+    WHERE pr.place_id = :place_id AND pr.pilot_id = :pilot_id
       AND (pr.since IS NULL OR pr.since <= :as_of)
       AND (pr.until IS NULL OR pr.until >= :as_of)
     ORDER BY pe.kind, pe.pseudonym
@@ -648,16 +658,21 @@ _PRESENCES = text(
 def presences_in_force(session: Session, place_id: int, as_of: dt.date) -> list[PresenceRow]:
     """People (pseudonyms only, never identities) who spend time at the place on ``as_of``."""
     return [PresenceRow(r.id, r.pseudonym, r.kind, r.frequency)
-            for r in session.execute(_PRESENCES, {"place_id": place_id, "as_of": as_of})]
+            for r in session.execute(_PRESENCES, {
+                "place_id": place_id, "pilot_id": pilot_of_place(session, place_id),
+                "as_of": as_of})]
 
 
 _EVIDENCE = text(
     """
     SELECT f.id,
-      (SELECT count(*) FROM factor_incident x WHERE x.factor_id = f.id) AS incidents,
-      (SELECT count(*) FROM factor_observation x WHERE x.factor_id = f.id) AS observations,
-      (SELECT count(*) FROM factor_engagement x WHERE x.factor_id = f.id) AS engagements
-    FROM safety_factor f WHERE f.id = ANY(CAST(:ids AS int[]))
+      (SELECT count(*) FROM factor_incident x
+       WHERE x.factor_id = f.id AND x.pilot_id = f.pilot_id) AS incidents,
+      (SELECT count(*) FROM factor_observation x
+       WHERE x.factor_id = f.id AND x.pilot_id = f.pilot_id) AS observations,
+      (SELECT count(*) FROM factor_engagement x
+       WHERE x.factor_id = f.id AND x.pilot_id = f.pilot_id) AS engagements
+    FROM safety_factor f WHERE f.id = ANY(CAST(:ids AS int[])) AND f.pilot_id = :pilot_id
     """
 )
 
@@ -668,21 +683,23 @@ def factor_evidence_counts(session: Session, factor_ids: list[int]) -> dict[int,
         return {}
     return {r.id: {"incidents": int(r.incidents), "observations": int(r.observations),
                    "engagements": int(r.engagements)}
-            for r in session.execute(_EVIDENCE, {"ids": factor_ids})}
+            for r in session.execute(_EVIDENCE, {
+                "ids": factor_ids, "pilot_id": pilot_of_factor(session, factor_ids[0])})}
 
 
 _PLACE_POINT = text(
     """
     SELECT ST_X(t.p) AS x, ST_Y(t.p) AS y FROM place pl
     CROSS JOIN LATERAL (SELECT ST_Transform(ST_PointOnSurface(pl.geom), 27700) AS p) AS t
-    WHERE pl.id = :place_id AND pl.geom IS NOT NULL
+    WHERE pl.id = :place_id AND pl.pilot_id = :pilot_id AND pl.geom IS NOT NULL
     """
 )
 
 
 def place_cell(session: Session, place_id: int, grid: Grid) -> tuple[int, int] | None:
     """``(row, col)`` of the grid cell holding a point on the place's surface."""
-    r = session.execute(_PLACE_POINT, {"place_id": place_id}).one_or_none()
+    r = session.execute(_PLACE_POINT, {
+        "place_id": place_id, "pilot_id": pilot_of_place(session, place_id)}).one_or_none()
     if r is None or grid.cell_m <= 0:
         return None
     return (int((r.y - grid.y0) // grid.cell_m), int((r.x - grid.x0) // grid.cell_m))

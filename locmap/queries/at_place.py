@@ -60,7 +60,7 @@ _COUNTS = text(
            AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until))
       ELSE
         (SELECT count(*) FROM incident i
-         WHERE i.pilot_id = :pilot_id AND ST_Intersects(i.location, pl.locality)
+         WHERE i.pilot_id = :pilot_id AND _ST_Intersects(i.location, pl.locality)
            AND {at_place_sql()}
            AND (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
            AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until))
@@ -97,7 +97,7 @@ _PLACES_OF = text(
     )
     SELECT i.id AS incident_id, pl.id AS place_id, pl.name
     FROM pl JOIN incident i ON i.pilot_id = :pilot_id
-      AND ST_Intersects(i.location, pl.locality) AND {at_place_sql()}
+      AND _ST_Intersects(i.location, pl.locality) AND {at_place_sql()}
     WHERE pl.geom IS NOT NULL
     UNION ALL
     SELECT i.id, pl.id, pl.name
@@ -121,18 +121,23 @@ _IDS_AT = text(
     WITH pl AS (
       SELECT p.id, p.pilot_id, p.geom, p.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
-      FROM place p JOIN pilot pi ON pi.id = p.pilot_id WHERE p.id = :at_place_id
+      FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      WHERE p.id = :at_place_id AND p.pilot_id = :at_pilot_id
     )
-    SELECT i.id FROM pl JOIN incident i ON i.pilot_id = pl.pilot_id
-      AND ST_Intersects(i.location, pl.locality) AND {at_place_sql(reach=":at_place_m")}
+    SELECT i.id FROM pl JOIN incident i ON i.pilot_id = :at_pilot_id
+      AND _ST_Intersects(i.location, pl.locality) AND {at_place_sql(reach=":at_place_m")}
     WHERE pl.geom IS NOT NULL
     UNION ALL
-    SELECT i.id FROM pl JOIN incident i ON i.place_id = pl.id WHERE pl.geom IS NULL
+    SELECT i.id FROM pl JOIN incident i ON i.place_id = pl.id AND i.pilot_id = :at_pilot_id
+    WHERE pl.geom IS NULL
     """  # noqa: S608 (constant SQL fragments, no input)
 )
 
 
-def ids_at_place(place_id: int) -> TextualSelect:
-    """The ids of the incidents at the place, for ``Incident.id.in_(...)`` in ORM queries."""
-    return _IDS_AT.bindparams(at_place_id=place_id, at_place_m=PLACE_REACH_M).columns(
+def ids_at_place(pilot_id: int, place_id: int) -> TextualSelect:
+    """The ids of the incidents at the pilot's place, for ``Incident.id.in_(...)`` in ORM
+    queries.
+    """
+    return _IDS_AT.bindparams(at_place_id=place_id, at_pilot_id=pilot_id,
+                              at_place_m=PLACE_REACH_M).columns(
         id=Integer)

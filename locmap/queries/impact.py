@@ -76,13 +76,18 @@ class SourcePlace:
 
 # One row per (month, area). The CASE tests the innermost area first, so the buffer is a
 # ring *outside* the place and the control is what is left of the locality (or of the
-# drawn polygon) outside both.
+# drawn polygon) outside both. Every incident of the locality is classified, so the
+# locality test is the exact one without the index (which would return them all) and a
+# bounding box round each place's reach (``near``) turns the far ones away before any
+# distance is measured on the sphere.
 _AREA_MONTHS = text(
     f"""
     WITH pl AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
              GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
-             pi.id AS pilot_id, pi.locality
+             pi.id AS pilot_id, pi.locality,
+             ST_Envelope(ST_Buffer(a.geom::geography,
+                                   GREATEST(:buffer_m, :place_m) + 10)::geometry) AS near
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
       CROSS JOIN LATERAL (
         SELECT CASE WHEN ST_NPoints(p.geom) > 64
@@ -92,7 +97,8 @@ _AREA_MONTHS = text(
       WHERE p.id = :place_id AND p.geom IS NOT NULL
     ), bp AS MATERIALIZED (
       SELECT a.geom, a.geom::geography AS geog,
-             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly,
+             ST_Envelope(ST_Buffer(a.geom::geography, :place_m + 10)::geometry) AS near
       FROM place p CROSS JOIN LATERAL (
         SELECT CASE WHEN ST_NPoints(p.geom) > 64
           THEN ST_Transform(ST_SimplifyPreserveTopology(ST_Transform(p.geom, 27700),
@@ -107,11 +113,14 @@ _AREA_MONTHS = text(
            x.area, count(*) AS n
     FROM pl CROSS JOIN ctl
     JOIN incident i ON i.pilot_id = pl.pilot_id
-      AND (ctl.g IS NOT NULL OR ST_Intersects(i.location, pl.locality))
+      AND (ctl.g IS NOT NULL OR _ST_Intersects(i.location, pl.locality))
     CROSS JOIN LATERAL (SELECT CASE
-        WHEN ST_Intersects(i.location, pl.locality) AND {at_place_sql()} THEN 'target'
-        WHEN (:buffer_m > 0 AND ST_DWithin(i.location::geography, pl.geog, :buffer_m))
-          OR EXISTS (SELECT 1 FROM bp WHERE {at_place_sql(place="bp")})
+        WHEN i.location && pl.near AND _ST_Intersects(i.location, pl.locality)
+          AND {at_place_sql()} THEN 'target'
+        WHEN (:buffer_m > 0 AND i.location && pl.near
+              AND ST_DWithin(i.location::geography, pl.geog, :buffer_m))
+          OR EXISTS (SELECT 1 FROM bp WHERE i.location && bp.near
+                     AND {at_place_sql(place="bp")})
           THEN 'buffer'
         WHEN ctl.g IS NULL OR ST_Intersects(i.location, ctl.g) THEN 'control'
       END AS area) AS x

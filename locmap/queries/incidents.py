@@ -38,7 +38,7 @@ from locmap.queries.at_place import PLACE_REACH_M
 __all__ = [
     "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
     "derive_place_id", "filter_clauses", "cell_size_deg", "map_cells", "map_points",
-    "count_in_view", "AGG_ZOOMS", "pilot_incident_total",
+    "count_in_view", "AGG_ZOOMS", "pilot_incident_total", "month_span",
 ]
 
 CELL_PX = 60
@@ -282,6 +282,17 @@ def pilot_incident_total(session: Session, pilot_id: int) -> int:
     return int(session.scalar(
         select(func.coalesce(func.sum(MapCellCount.n), 0))
         .where(MapCellCount.pilot_id == pilot_id, MapCellCount.zoom == TOTAL_ZOOM)) or 0)
+
+
+def month_span(session: Session, pilot_id: int) -> tuple[dt.date, dt.date] | None:
+    """The first and last local month with an incident (from map_cell_count's coarsest
+    level: a few rows, not the incidents), or None when the pilot has none.
+    """
+    m = MapCellCount
+    first, last = session.execute(
+        select(func.min(m.month), func.max(m.month))
+        .where(m.pilot_id == pilot_id, m.zoom == TOTAL_ZOOM)).one()
+    return None if first is None else (first, last)
 
 
 def map_points(

@@ -196,8 +196,14 @@ def _user_dict(u: User) -> dict[str, Any]:
 
 
 def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
+    """Every user (names, emails, agencies): personal data, so the listing is audited
+    like any other read of it (the ids listed, never the names).
+    """
     require_admin(actor)
-    return [_user_dict(u) for u in session.scalars(select(User).order_by(User.name, User.email))]
+    rows = [_user_dict(u) for u in session.scalars(select(User).order_by(User.name, User.email))]
+    audit.record(session, actor, "read", "user_list", None, personal_data=True,
+                 detail={"count": len(rows), "user_ids": [r["id"] for r in rows][:500]})
+    return rows
 
 
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
@@ -209,7 +215,10 @@ def get_user(session: Session, actor: Actor, user_id: int) -> User:
 
 
 def user_dict(session: Session, actor: Actor, user_id: int) -> dict[str, Any]:
-    return _user_dict(get_user(session, actor, user_id))
+    """One user's record as an admin reads it (audited)."""
+    out = _user_dict(get_user(session, actor, user_id))
+    audit.record(session, actor, "read", "user", user_id, personal_data=True)
+    return out
 
 
 def _active_agency(session: Session, agency_id: int | None) -> Agency | None:

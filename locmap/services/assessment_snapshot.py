@@ -3,10 +3,9 @@
 ``compute_indicators`` runs the queries of :mod:`locmap.queries.assessment` and the pure
 analysis of :mod:`locmap.assessment` (place indicators, Gi* hot spots, risk terrain) for
 one place and returns JSON-ready data; a submitted assessment stores it so that what the
-partnership agreed on stays readable when new incidents arrive. ``write_summary`` turns
-the factors, the context weighting and that snapshot into sentences, including what the
-data shows that no factor names yet. Nothing here checks permissions or writes: the use
-cases in :mod:`locmap.services.assessments` do.
+partnership agreed on stays readable when new incidents arrive
+(:mod:`locmap.services.assessment_summary` puts it into sentences). Nothing here checks
+permissions or writes: the use cases in :mod:`locmap.services.assessments` do.
 """
 
 from __future__ import annotations
@@ -21,19 +20,26 @@ import numpy as np
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.assessment import perceived_safety as ps
+from locmap.assessment.disclosure import MARK
 from locmap.assessment.hotspots import getis_ord_gi_star
 from locmap.assessment.indicators import (
     LONDON,
     Exposure,
     Incident,
+    PlaceIndicators,
     place_indicators_from_counts,
 )
-from locmap.assessment.risk_terrain import fit_risk_terrain, terrain_covariates
+from locmap.assessment.risk_terrain import (
+    RiskTerrainResult,
+    fit_risk_terrain,
+    terrain_covariates,
+)
 from locmap.queries import assessment as q
 from locmap.queries.at_place import PLACE_REACH_M
 from locmap.services.limits import analysis_time_limit
 
-__all__ = ["INFLUENCE_M", "compute_indicators", "jsonable", "write_summary"]
+__all__ = ["INFLUENCE_M", "compute_indicators", "jsonable", "safety_maps_view"]
 
 # RTM's "spatial influence" of a feature: one short walk (Caplan & Kennedy use 1-3 blocks).
 INFLUENCE_M = 200.0
@@ -99,6 +105,12 @@ def compute_indicators(
     with analysis_time_limit(session, "the place's indicators"):
         return _compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m,
                                    place_m=place_m, as_of=as_of)
+
+
+# The result types of the snapshot's analysis blocks: the API types its answer from them
+# (web does not import the analysis package itself).
+INDICATORS_RESULT = PlaceIndicators
+RISK_TERRAIN_RESULT = RiskTerrainResult
 
 
 def _compute_indicators(
@@ -206,22 +218,80 @@ def _risk_terrain(session: Session, pilot_id: int, grid: q.Grid,
 
 
 def _safety_maps(session: Session, place_id: int, place_m: float) -> dict[str, Any]:
+    """Every rated area of the pilot's safety maps (the individual maps, without the young
+    people's reasons) and, per period, the tallies at the place and over the pilot.
+    """
     areas = q.safety_map_areas(session, place_id, place_m=place_m)
-    periods: dict[str, dict[str, Any]] = {}
+    periods: dict[str, dict[str, list[tuple[int, str]]]] = {}
     for a in areas:
-        p = periods.setdefault(a.period, {"period": a.period, "maps": set(),
-                                          "at_place": Counter(), "all": Counter()})
-        p["maps"].add(a.safety_map_id)
-        p["all"][a.rating] += 1
+        p = periods.setdefault(a.period, {"all": [], "at_place": []})
+        p["all"].append((a.safety_map_id, a.rating))
         if a.touches_place:
-            p["at_place"][a.rating] += 1
-    summary = [{"period": k, "maps": len(v["maps"]),
-                "at_place": {r: v["at_place"][r] for r in ("red", "amber", "green")},
-                "all": {r: v["all"][r] for r in ("red", "amber", "green")}}
-               for k, v in sorted(periods.items())]
+            p["at_place"].append((a.safety_map_id, a.rating))
+    summary = []
+    for k, v in sorted(periods.items()):
+        everywhere, here = ps.tally(v["all"]), ps.tally(v["at_place"])
+        summary.append({"period": k, "maps": everywhere.maps, "place_maps": here.maps,
+                        "at_place": {r: getattr(here, r) for r in ps.RATINGS},
+                        "all": {r: getattr(everywhere, r) for r in ps.RATINGS}})
     return {"periods": summary,
-            "areas": [{"period": a.period, "rating": a.rating, "at_place": a.touches_place,
+            "areas": [{"safety_map_id": a.safety_map_id, "period": a.period,
+                       "rating": a.rating, "at_place": a.touches_place,
                        "geometry": a.geojson} for a in areas]}
+
+
+def _period_figures(period: dict[str, Any], areas: list[dict[str, Any]] | None, *,
+                    partner: bool, threshold: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A stored period's figures at the place and over the pilot, by the one perceived-
+    safety rule (:func:`locmap.assessment.perceived_safety.figure`).
+
+    A snapshot stored before ``place_maps`` was kept counts the maps at the place from its
+    areas' map ids; one without those either cannot say how many maps are behind the
+    figure, so a partner gets it withheld.
+    """
+    here, everywhere = period.get("at_place") or {}, period.get("all") or {}
+
+    def fig(c: dict[str, Any], maps: int | None) -> dict[str, Any]:
+        t = ps.Tally(int(c.get("red", 0)), int(c.get("amber", 0)), int(c.get("green", 0)),
+                     maps or 0)
+        if maps is not None:
+            return ps.figure(t, partner=partner, threshold=threshold)
+        if partner and t.areas:  # how many maps is unknown: never enough to show
+            return {"maps": MARK, "areas": None, "shares": None, "score": None,
+                    "mostly": None, "withheld": True}
+        return {**ps.figure(t, partner=partner, threshold=threshold), "maps": None}
+
+    place_maps = period.get("place_maps")
+    if place_maps is None:
+        ids = {a.get("safety_map_id") for a in areas or []
+               if a.get("period") == period.get("period") and a.get("at_place")}
+        place_maps = None if None in ids else len(ids)
+    return fig(here, place_maps), fig(everywhere, int(period.get("maps") or 0))
+
+
+def safety_maps_view(block: dict[str, Any] | None, *, individual: bool, partner: bool,
+                     threshold: int = 5) -> dict[str, Any] | None:
+    """A stored snapshot's safety-map block as one reader may see it.
+
+    Every reader gets, per period, the figure at the place and over the whole pilot
+    (``place``, ``pilot``: shares, score, maps — withheld for a partner below
+    ``threshold`` maps, counts rounded). Only a reader who may see individual safety maps
+    (``individual``) also gets the raw tallies and the rated ``areas``; anyone else gets
+    ``areas`` None and ``individual_withheld`` True.
+    """
+    if block is None:
+        return None
+    areas = block.get("areas")
+    periods = []
+    for p in block.get("periods") or []:
+        place, pilot = _period_figures(p, areas, partner=partner, threshold=threshold)
+        row: dict[str, Any] = {"period": p.get("period"), "place": place, "pilot": pilot}
+        if individual:
+            row.update({k: p.get(k) for k in ("maps", "place_maps", "at_place", "all")})
+        periods.append(row)
+    return {"periods": periods, "areas": areas if individual else None,
+            "individual_withheld": not individual, "threshold": threshold,
+            "partner": partner}
 
 
 def _people(session: Session, place_id: int, as_of: dt.date) -> dict[str, Any]:
@@ -229,91 +299,3 @@ def _people(session: Session, place_id: int, as_of: dt.date) -> dict[str, Any]:
     return {"as_of": as_of, "by_kind": dict(Counter(r.kind for r in rows)),
             "young_people": [r.pseudonym for r in rows if r.kind == "young_person"],
             "note": "Pseudonyms only. Spending time at a place is not membership of anything."}
-
-
-def write_summary(factors: list[dict[str, Any]], contexts: list[dict[str, Any]],
-                  snapshot: dict[str, Any] | None, place_name: str) -> str:
-    """Plain-language summary of an assessment from its data (no score of a place or child).
-
-    ``factors`` are dicts with quadrant, statement, weight, voice and ``evidence``
-    counts; ``contexts`` dicts with name, share and reason.
-    """
-    parts: list[str] = []
-    weighty = sorted((f for f in factors if f["weight"] >= 2),
-                     key=lambda f: (-f["weight"], f["quadrant"], f["statement"]))
-    if weighty:
-        lines = []
-        for f in weighty[:5]:
-            ev = f["evidence"]
-            total = ev["incidents"] + ev["observations"] + ev["engagements"]
-            basis = (f"{ev['incidents']} incidents, {ev['observations']} site visits, "
-                     f"{ev['engagements']} listening records" if total
-                     else "no linked evidence yet")
-            lines.append(f"{f['statement']} ({f['quadrant']}, weight {f['weight']}, "
-                         f"{f['voice']} voice; {basis})")
-        parts.append(f"The factors that weigh most at {place_name}: " + "; ".join(lines) + ".")
-    else:
-        parts.append(f"No factor at {place_name} has been weighted medium or high yet.")
-    unevidenced = [f for f in factors if not sum(f["evidence"].values())]
-    if unevidenced:
-        parts.append(f"{len(unevidenced)} of {len(factors)} factors have no linked evidence.")
-    if contexts:
-        top = max(c["share"] for c in contexts)
-        names = [c for c in contexts if c["share"] == top]
-        if len(names) == 1:
-            parts.append(f"The weightiest context is {names[0]['name']} ({top} of 100): "
-                         f"{names[0]['reason']}.")
-        else:
-            parts.append("Contexts tied as weightiest at " f"{top} of 100: "
-                         + ", ".join(c["name"] for c in names) + ".")
-    parts.extend(_unnamed(factors, snapshot))
-    return "\n\n".join(parts)
-
-
-def _unnamed(factors: list[dict[str, Any]], snap: dict[str, Any] | None) -> list[str]:
-    """What the data shows that no factor names yet."""
-    if not snap:
-        return []
-    out: list[str] = []
-    incident_factors = [f for f in factors if f["evidence"]["incidents"]]
-    linked = {i for f in factors for i in f.get("incident_ids", [])}
-    inc = snap.get("incidents") or {}
-    unlinked = [i for i in inc.get("place_ids", []) if i not in linked]
-    if unlinked:
-        out.append(f"{len(unlinked)} of {len(inc.get('place_ids', []))} incidents at the "
-                   "place are not linked to any factor.")
-    ind = snap.get("indicators") or {}
-    monthly = ind.get("monthly") or {}
-    low, trend = monthly.get("trend_ci_low"), monthly.get("trend_per_year")
-    if trend is not None and low is not None and low > 0:
-        rising = f"Incidents at the place are rising (about {trend:+.0%} a year)"
-        out.append(rising + ("; no factor cites incidents as evidence."
-                             if not incident_factors else "."))
-    ratio = ((ind.get("overall") or {}).get("place_vs_ring") or {})
-    if ratio.get("ci_low") and ratio["ci_low"] > 1:
-        if ratio.get("ratio") is None or ratio.get("ci_high") is None:
-            # No incident in the ring: the ratio is unbounded, only its lower limit is known.
-            out.append("Incidents per km2 at the place are at least "
-                       f"{ratio['ci_low']:.1f} times the ring around it (95% lower limit; "
-                       "the ring has no incident).")
-        else:
-            out.append(f"Incidents per km2 at the place are {ratio['ratio']:.1f} times the "
-                       f"ring around it (95% interval {ratio['ci_low']:.1f} to "
-                       f"{ratio['ci_high']:.1f}).")
-    hot = snap.get("hotspots") or {}
-    if hot.get("place_near_hot") and not incident_factors:
-        out.append("The place is in or next to a Gi* hot spot, and no factor names it.")
-    elif hot.get("place_near_hot"):
-        out.append("The place is in or next to a Gi* hot spot of incidents.")
-    rt = snap.get("risk_terrain") or {}
-    for f in rt.get("features", []):
-        if f.get("ci_low") and f["ci_low"] > 1:
-            out.append(f"Data-derived: cells within {rt.get('influence_m', INFLUENCE_M):.0f} m "
-                       f"of {f['feature']} have {f['relative_risk']:.1f} times the incidents "
-                       "(an association, not a cause).")
-    periods = (snap.get("safety_maps") or {}).get("periods") or []
-    if periods and periods[-1]["at_place"]["red"]:
-        voiced = any(f["voice"] == "child" for f in factors)
-        out.append(f"In the latest safety maps ({periods[-1]['period']}) young people coloured "
-                   "the place red" + ("." if voiced else "; no factor gives a child's voice."))
-    return out

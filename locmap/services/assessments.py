@@ -18,11 +18,13 @@ from sqlalchemy.orm import Session
 from locmap import clock
 from locmap.assessment import context_weighting as cw
 from locmap.errors import Conflict, InvalidData, NotFound
-from locmap.models import Assessment, ContextLink, ContextWeight, SafetyFactor
+from locmap.models import Assessment, ContextLink, ContextWeight, Pilot, SafetyFactor
 from locmap.queries import assessment as q
-from locmap.services import audit, lifecycle
-from locmap.services.assessment_snapshot import compute_indicators, write_summary
-from locmap.services.permissions import Actor, require
+from locmap.services import audit, lifecycle, weighting_records
+from locmap.services.assessment_snapshot import compute_indicators
+from locmap.services.assessment_summary import write_summary
+from locmap.services.permissions import Actor, can, require
+from locmap.services.snapshot_view import key_figure_changes, partner_factors, snapshot_view
 from locmap.services.versioning import check_version
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 
@@ -119,7 +121,8 @@ def start_assessment(session: Session, actor: Actor, pilot_id: int,
     a = Assessment(place_id=place_id, version_no=number, status="draft",
                    created_by_id=actor.user_id)
     a.contexts = [ContextWeight(name=place.name, share=cw.TOTAL, position=0,
-                                reason="The place being assessed")]
+                                reason="The place being assessed", place_id=place.id,
+                                kind=cw.kind_of_place(place.kind))]
     session.add(a)
     session.flush()
     session.add_all(_copy_factor(f, a, actor) for f in _factors(session, place_id, None))
@@ -134,7 +137,7 @@ def weighting_of(session: Session, a: Assessment) -> cw.ContextWeighting:
     links = session.scalars(select(ContextLink).where(ContextLink.assessment_id == a.id)
                             .order_by(ContextLink.id)).all()
     return cw.ContextWeighting(
-        tuple(cw.Context(c.name, c.share, c.reason) for c in a.contexts),
+        tuple(cw.Context(c.name, c.share, c.reason, c.kind, c.place_id) for c in a.contexts),
         tuple(cw.ContextLink(link.context_a, link.context_b, link.note) for link in links))
 
 
@@ -145,7 +148,8 @@ def _store_weighting(session: Session, a: Assessment, w: cw.ContextWeighting) ->
         raise InvalidData(f"Context weighting: {exc}") from exc
     a.contexts.clear()
     session.flush()  # the unique (assessment, name) must free up before re-adding
-    a.contexts.extend(ContextWeight(name=c.name, share=c.share, reason=c.reason, position=i)
+    a.contexts.extend(ContextWeight(name=c.name, share=c.share, reason=c.reason, position=i,
+                                    kind=c.kind, place_id=c.place_id)
                       for i, c in enumerate(w.contexts))
     for link in session.scalars(select(ContextLink).where(ContextLink.assessment_id == a.id)):
         session.delete(link)
@@ -153,22 +157,32 @@ def _store_weighting(session: Session, a: Assessment, w: cw.ContextWeighting) ->
                     for x in w.links)
 
 
-def _weighting_change(session: Session, a: Assessment,
+def _context(c: dict[str, Any], pilot_id: int, session: Session,
+             kept: frozenset[int]) -> cw.Context:
+    """One context as sent: a record's name and kind are the record's (checked here)."""
+    one = cw.Context(str(c.get("name") or "").strip(), c["share"], str(c.get("reason", "")),
+                     str(c.get("kind") or "other"), c.get("place_id"))
+    w = weighting_records.resolve(session, pilot_id, cw.ContextWeighting((one,)), kept=kept)
+    return w.contexts[0]
+
+
+def _weighting_change(session: Session, a: Assessment, pilot_id: int,
                       changes: dict[str, Any]) -> cw.ContextWeighting | None:
     w = weighting_of(session, a)
+    kept = frozenset(c.place_id for c in w.contexts if c.place_id is not None)
     try:
         if "contexts" in changes:
             w = cw.ContextWeighting(
-                tuple(cw.Context(str(c["name"]).strip(), c["share"], str(c.get("reason", "")))
-                      for c in changes["contexts"]),
+                tuple(_context(c, pilot_id, session, kept) for c in changes["contexts"]),
                 tuple(cw.ContextLink(x["a"], x["b"], x.get("note", ""))
                       for x in changes.get("links", [(link.to_dict()) for link in w.links])))
         elif "set_share" in changes:
             s = changes["set_share"]
             w = cw.set_share(w, s["name"], s["share"])
         elif "add_context" in changes:
-            c = changes["add_context"]
-            w = cw.add_context(w, str(c["name"]).strip(), c["share"], str(c["reason"]))
+            c = _context({**changes["add_context"], "share": 0}, pilot_id, session, kept)
+            w = cw.add_context(w, c.name, changes["add_context"]["share"],
+                               str(changes["add_context"]["reason"]), c.kind, c.place_id)
         elif "remove_context" in changes:
             w = cw.remove_context(w, changes["remove_context"])
         elif "links" in changes:
@@ -238,7 +252,9 @@ def update_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
     ``changes`` may hold ``young_people``/``guardianship``/``environment`` text; the
     weighting as a whole (``contexts`` and optional ``links``, validated: shares sum to
     100, a reason per context) or one step of it (``set_share`` {name, share},
-    ``add_context`` {name, share, reason}, ``remove_context`` name); and
+    ``add_context`` {name, share, reason}, ``remove_context`` name), where a context may
+    name the pilot's record of it (``place_id``: its kind, and a blank name, are the
+    record's; another pilot's or an absent id is :class:`NotFound`); and
     ``add_factor``/``update_factor``/``remove_factor``.
     """
     a = _editable(session, actor, pilot_id, assessment_id, version)
@@ -249,7 +265,7 @@ def update_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
                 raise InvalidData(f"{side} must be text.")
             setattr(a, side, changes[side].strip())
             changed.append(side)
-    w = _weighting_change(session, a, changes)
+    w = _weighting_change(session, a, pilot_id, changes)
     if w is not None:
         _store_weighting(session, a, w)
         changed.append("context_weighting")
@@ -279,6 +295,8 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
     factors = _factor_dicts(session, a)
     if not factors:
         raise InvalidData("Add at least one safety factor before submitting.")
+    from locmap.services import contexts  # noqa: PLC0415 (contexts builds on this module)
+    contexts.check_ready(session, a)
     w = weighting_of(session, a)
     a.indicators = compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m)
     a.summary = write_summary(factors, [c.to_dict() for c in w.contexts], a.indicators,
@@ -312,31 +330,65 @@ def new_version(session: Session, actor: Actor, pilot_id: int, assessment_id: in
     return a
 
 
+def _snapshot_for(actor: Actor, pilot: Pilot | None, pilot_id: int,
+                  snap: dict[str, Any] | None, *, threshold: int) -> dict[str, Any] | None:
+    """A stored (or live) indicators snapshot as this actor may read it
+    (:func:`locmap.services.snapshot_view.snapshot_view`): the individual safety-map areas
+    only for who may see individual safety maps (``evidence.records``), and the partner
+    version for who may not see exact aggregates (``aggregate.unsuppressed``).
+    """
+    return snapshot_view(snap, pilot, individual=can(actor, pilot_id, "evidence.records"),
+                         partner=not can(actor, pilot_id, "aggregate.unsuppressed"),
+                         threshold=threshold)
+
+
+def _summary_for(a: Assessment, factors: list[dict[str, Any]], w: cw.ContextWeighting,
+                 snap: dict[str, Any] | None, place_name: str) -> str | None:
+    """The stored summary for the owning team; a partner's is written again from the
+    partner snapshot (no count, rate or single safety map the partner may not see).
+    """
+    if a.summary is None or snap is None or not snap.get("suppressed"):
+        return a.summary
+    return write_summary(factors, [c.to_dict() for c in w.contexts], snap, place_name,
+                         partner=True)
+
+
 def assessment_view(session: Session, actor: Actor, pilot_id: int,
-                    assessment_id: int) -> dict[str, Any]:
-    """Everything a page or the API shows about one version."""
+                    assessment_id: int, *, threshold: int = 5) -> dict[str, Any]:
+    """Everything a page or the API shows about one version (the snapshot as the actor
+    may read it: see :func:`_snapshot_for`).
+    """
     a = get_assessment(session, actor, pilot_id, assessment_id)
     place = _place(session, pilot_id, a.place_id)
     factors = _factor_dicts(session, a)
+    unevidenced = [f["id"] for f in factors if not sum(f["evidence"].values())]
+    if not can(actor, pilot_id, "aggregate.unsuppressed"):
+        factors = partner_factors(factors, threshold)
     w = weighting_of(session, a)
     quadrants = {k: [f for f in factors if f["quadrant"] == k] for k in QUADRANTS}
+    snap = _snapshot_for(actor, session.get(Pilot, pilot_id), pilot_id, a.indicators,
+                         threshold=threshold)
     return {
         **_header(a), "pilot_id": pilot_id,
         "place": {"id": place.id, "name": place.name, "kind": place.kind,
                   "geometry": place.geojson},
         **{side: getattr(a, side) for side in SIDES},
         "factors": factors, "quadrants": quadrants,
-        "unevidenced": [f["id"] for f in factors if not sum(f["evidence"].values())],
-        "context_weighting": w.to_dict(),
+        "unevidenced": unevidenced,
+        "context_weighting": {**w.to_dict(), "contexts": weighting_records.records_of(
+            session, pilot_id, w.to_dict()["contexts"])},
         "weightiest": cw.weightiest(w).to_dict(),
-        "summary": a.summary, "indicators": a.indicators,
+        "summary": _summary_for(a, factors, w, snap, place.name),
+        "indicators": snap,
         "versions": list_assessments(session, actor, pilot_id, a.place_id),
     }
 
 
 def compare_assessments(session: Session, actor: Actor, pilot_id: int, a_id: int,
-                        b_id: int) -> dict[str, Any]:
-    """What changed from version ``a`` to ``b`` of the same place's assessment."""
+                        b_id: int, *, threshold: int = 5) -> dict[str, Any]:
+    """What changed from version ``a`` to ``b`` of the same place's assessment (the key
+    figures as the actor may read them: a partner's from the partner snapshots).
+    """
     a = get_assessment(session, actor, pilot_id, a_id)
     b = get_assessment(session, actor, pilot_id, b_id)
     if a.place_id != b.place_id:
@@ -357,37 +409,23 @@ def compare_assessments(session: Session, actor: Actor, pilot_id: int, a_id: int
         "sides_changed": [s for s in SIDES if getattr(a, s) != getattr(b, s)],
         "context_weighting": cw.diff(weighting_of(session, a), weighting_of(session, b))
         .to_dict(),
-        "indicators": _indicator_changes(a.indicators, b.indicators),
+        "indicators": key_figure_changes(
+            _snapshot_for(actor, None, pilot_id, a.indicators, threshold=threshold),
+            _snapshot_for(actor, None, pilot_id, b.indicators, threshold=threshold)),
     }
 
 
-def _key_figures(snap: dict[str, Any] | None) -> dict[str, Any]:
-    if not snap:
-        return {}
-    ind = snap.get("indicators") or {}
-    overall = (ind.get("overall") or {}).get("place_vs_ring") or {}
-    monthly = ind.get("monthly") or {}
-    hot = snap.get("hotspots") or {}
-    return {"incidents at the place": (snap.get("incidents") or {}).get("place"),
-            "rate ratio, place vs ring": overall.get("ratio"),
-            "trend per year": monthly.get("trend_per_year"),
-            "hot cells in the locality": hot.get("n_hot"),
-            "place in or next to a hot spot": hot.get("place_near_hot")}
-
-
-def _indicator_changes(a: dict[str, Any] | None, b: dict[str, Any] | None) -> list[dict[str, Any]]:
-    fa, fb = _key_figures(a), _key_figures(b)
-    return [{"figure": k, "before": fa.get(k), "after": fb.get(k)}
-            for k in dict.fromkeys([*fa, *fb])]
-
-
 def live_indicators(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
-                    ring_m: float = q.RING_M, cell_m: float = q.CELL_M) -> dict[str, Any]:
+                    ring_m: float = q.RING_M, cell_m: float = q.CELL_M,
+                    threshold: int = 5) -> dict[str, Any]:
     """Indicators of a place computed now (not stored)."""
     require(actor, pilot_id, "assessment.view")
     if not (50 <= ring_m <= 5000 and 25 <= cell_m <= 1000):
         raise InvalidData("ring_m must be 50-5000 and cell_m 25-1000 metres.")
     place = _place(session, pilot_id, place_id)
-    out = compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m)
+    out = _snapshot_for(actor, session.get(Pilot, pilot_id), pilot_id,
+                        compute_indicators(session, place, ring_m=ring_m, cell_m=cell_m),
+                        threshold=threshold)
+    assert out is not None
     audit.record(session, actor, "read", "place_indicators", place_id, pilot_id=pilot_id)
     return out

@@ -312,7 +312,8 @@ class AuditFilter:
 _SAFE_STRINGS = frozenset({
     "format", "method", "path", "kind", "as_of", "compare_with", "fields", "changed",
     "tables", "role", "decision", "category", "status", "intervention", "starts_on",
-    "period_start", "rule", "contains", "occurred_at", "pseudonym", "approvals",
+    "period_start", "rule", "contains", "occurred_at", "pseudonym", "approvals", "cutoff",
+    "scope",
 })
 
 

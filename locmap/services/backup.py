@@ -4,8 +4,8 @@ A backup is one archive (see :mod:`locmap.io.backup_archive`): ``pg_dump`` of th
 database in custom format (a consistent snapshot, PostGIS data included), the secret key
 from the data folder, and a manifest with the locmap version, the schema revision, the
 time and the SHA-256 of each part. Uploads waiting for an import live in the database
-(table ``upload``), so the dump carries them; nothing else is kept on disk yet (photos
-will go under ``files/`` in the archive).
+(table ``upload``), and so do the photos of visits and incidents (table ``photo``), so the
+dump carries them; nothing else is kept on disk (``files/`` in the archive stays unused).
 
 A restore checks the archive completely (manifest, hashes, decryption) before it touches
 the database, refuses a database that already holds tables unless ``force``, restores as

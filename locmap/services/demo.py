@@ -47,12 +47,14 @@ from locmap.models import (
     SafetyMapArea,
     User,
 )
-from locmap.services import accounts, pilots
+from locmap.services import accounts, basemap, pilots
 from locmap.services.demo_workflow import replay_workflow
+from locmap.services.safety_maps import period_of
 
 __all__ = ["DEMO_DIR", "DemoReport", "load_demo"]
 
 DEMO_DIR = Path(__file__).resolve().parents[2] / "geodata" / "demo"
+DEMO_BASEMAP_SOURCE = "Eastbrook demo base map (synthetic)"
 
 
 @dataclass
@@ -110,6 +112,9 @@ def load_demo(session: Session, folder: Path = DEMO_DIR,
     # every default timestamp, and so every row, is the same for the same anchor.
     with clock.frozen(shift.instant(dt.datetime.combine(start, dt.time(9)))):
         _load(session, folder, meta, users, shift, report)
+        # The town's synthetic base map, unless the server has one built from a real extract.
+        if (folder / "basemap.osm").exists() and basemap.current(session) is None:
+            basemap.build(session, None, folder / "basemap.osm", source=DEMO_BASEMAP_SOURCE)
     return report
 
 
@@ -302,8 +307,9 @@ def _load(session: Session, folder: Path, meta: dict[str, Any], users: list[dict
         p = f["properties"]
         smap = maps.get(p["map_id"])
         if smap is None:
-            smap = SafetyMap(pilot_id=pilot.id, drawn_on=_date(p["drawn_on"]),
-                             period=shift.quarter(p["period"]),
+            drawn = _date(p["drawn_on"])
+            assert drawn is not None, "every demo safety map has a date"
+            smap = SafetyMap(pilot_id=pilot.id, drawn_on=drawn, period=period_of(pilot, drawn),
                              respondent_group=p.get("respondent_group", ""))
             session.add(smap)
             maps[p["map_id"]] = smap

@@ -6,6 +6,9 @@ engagement records of the same pilot (ids from another pilot are refused, never 
 dropped). A factor with no evidence is allowed; the page flags it. Factors whose
 ``assessment_id`` is NULL are the place's working set; those copied into an assessment
 version belong to that version and are not changed here (409).
+
+Partners read the incidents linked to a factor as one count under the partners' rule
+(:func:`~locmap.assessment.disclosure.partner_value`), never the incidents themselves.
 """
 
 from __future__ import annotations
@@ -15,12 +18,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from locmap.assessment.disclosure import partner_value
 from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import EngagementRecord, Incident, Observation, Place, SafetyFactor
 from locmap.models.base import utcnow
 from locmap.services import audit
 from locmap.services.evidence import check_text, check_vocab, iso, live_place
-from locmap.services.permissions import Actor, require
+from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
 from locmap.vocab import CONFIDENCE, QUADRANTS, VOICES
 
@@ -48,6 +52,19 @@ def _dict(f: SafetyFactor) -> dict[str, Any]:
         "evidence_counts": counts, "has_evidence": any(counts.values()),
         "updated_at": iso(f.updated_at), "version": f.version,
     }
+
+
+def _as_read_by(actor: Actor, pilot_id: int, factor: dict[str, Any], threshold: int
+                ) -> dict[str, Any]:
+    """A factor as ``actor`` may read it: a partner gets the number of linked incidents
+    under the partners' rule and no incident ids (each would point at one record).
+    """
+    if can(actor, pilot_id, "evidence.records"):
+        return factor
+    counts = factor["evidence_counts"]
+    return {**factor, "incident_ids": None,
+            "evidence_counts": {**counts,
+                                "incidents": partner_value(counts["incidents"], threshold)}}
 
 
 def _ids(field: str, value: Any) -> list[int]:
@@ -115,9 +132,11 @@ def _factor(session: Session, pilot_id: int, factor_id: int) -> SafetyFactor:
     return f
 
 
-def list_factors(session: Session, actor: Actor, pilot_id: int, place_id: int
-                 ) -> list[dict[str, Any]]:
-    """The place's working set of factors, by quadrant then weight (heaviest first)."""
+def list_factors(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
+                 threshold: int = 5) -> list[dict[str, Any]]:
+    """The place's working set of factors, by quadrant then weight (heaviest first); a
+    partner's linked incidents withheld below ``threshold`` (:func:`_as_read_by`).
+    """
     require(actor, pilot_id, "evidence.view")
     live_place(session, pilot_id, place_id)
     order = {q: i for i, q in enumerate(QUADRANTS)}
@@ -128,12 +147,14 @@ def list_factors(session: Session, actor: Actor, pilot_id: int, place_id: int
                  selectinload(SafetyFactor.engagements))
         .order_by(SafetyFactor.weight.desc(), SafetyFactor.id)
     ).all()
-    return sorted((_dict(f) for f in rows), key=lambda d: order[d["quadrant"]])
+    return sorted((_as_read_by(actor, pilot_id, _dict(f), threshold) for f in rows),
+                  key=lambda d: order[d["quadrant"]])
 
 
-def get_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int) -> dict[str, Any]:
+def get_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int, *,
+               threshold: int = 5) -> dict[str, Any]:
     require(actor, pilot_id, "evidence.view")
-    return _dict(_factor(session, pilot_id, factor_id))
+    return _as_read_by(actor, pilot_id, _dict(_factor(session, pilot_id, factor_id)), threshold)
 
 
 def _set_evidence(session: Session, pilot_id: int, f: SafetyFactor,

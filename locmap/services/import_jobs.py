@@ -40,6 +40,7 @@ from locmap.models import DataImport, Pilot, Upload, User
 from locmap.services import imports
 from locmap.services.accounts import actor_for
 from locmap.services.permissions import Actor, require
+from locmap.services.pilot_scope import scope_session
 
 __all__ = ["ACCEPTED_SUFFIXES", "UPLOAD_TTL_S", "PendingUpload", "store_upload",
            "get_upload", "confirm_upload", "run_import_job", "recover_interrupted",
@@ -119,7 +120,7 @@ def store_upload(session: Session, actor: Actor, pilot_id: int, filename: str,
     if not filename or not filename.lower().endswith(ACCEPTED_SUFFIXES):
         raise InvalidData("Upload a police.uk .csv (or a .zip of them), a GeoJSON, GeoPackage "
                           "or zipped Shapefile, or an OpenStreetMap .osm.pbf / .osm extract.")
-    purge_uploads(session)
+    purge_uploads(session, pilot_id)
     content = stream.read()
     with _as_file(filename, content) as stored:
         kind = _kind_of(filename, stored)
@@ -197,7 +198,8 @@ def confirm_upload(session: Session, actor: Actor, pilot_id: int, token: str,
     session.flush()
     # The claim is one conditional UPDATE, so two confirms cannot both take the upload.
     claimed = session.connection().execute(
-        update(Upload).where(Upload.id == up.id, Upload.data_import_id.is_(None))
+        update(Upload).where(Upload.id == up.id, Upload.pilot_id == pilot_id,
+                             Upload.data_import_id.is_(None))
         .values(data_import_id=di.id, meta={**up.meta, "kind": kind, "options": options})
         .execution_options(synchronize_session=False)).rowcount
     if not claimed:
@@ -218,8 +220,11 @@ def _pinned_session(db: Database) -> Iterator[Session]:
         yield s
 
 
-def run_import_job(db: Database, import_id: int) -> str:
+def run_import_job(db: Database, import_id: int, pilot_id: int | None = None) -> str:
     """Run one queued import; returns its final status (or why nothing was done).
+
+    The job's session keeps to the import's pilot (``pilot_id``, given by jobs queued
+    since revision 0027; read from the import otherwise), so every statement names it.
 
     Safe to call twice for the same import (a job delivered again after a crash): the lock
     lets one run it and the status tells the other it is finished. The lock is waited for,
@@ -232,9 +237,12 @@ def run_import_job(db: Database, import_id: int) -> str:
         s.execute(text("SELECT pg_advisory_lock(:ns, :id)"), lock)
         s.commit()  # the lock is the session's; end the transaction that waited for it
         try:
+            if pilot_id is not None:
+                scope_session(s, pilot_id)
             di = s.get(DataImport, import_id)
             if di is None or di.status not in ("pending", "running"):
                 return "gone" if di is None else di.status
+            scope_session(s, di.pilot_id)
             up = s.scalar(select(Upload).where(Upload.data_import_id == import_id))
             user = s.get(User, di.created_by_id) if di.created_by_id else None
             if up is None or user is None:
@@ -332,36 +340,39 @@ def _finish_job(session: Session, job_id: int, status: str) -> None:
                     {"id": job_id, "status": status})
 
 
-def purge_uploads(session: Session) -> int:
-    """Delete uploads older than :data:`UPLOAD_TTL_S` that no queued import still needs."""
+_PURGE = ("DELETE FROM upload u WHERE u.created_at < to_timestamp(:cutoff) AND NOT EXISTS ("
+          "SELECT 1 FROM data_import d WHERE d.id = u.data_import_id "
+          "AND d.pilot_id = u.pilot_id AND d.status IN ('pending', 'running'))")
+
+
+def purge_uploads(session: Session, pilot_id: int | None = None) -> int:
+    """Delete uploads older than :data:`UPLOAD_TTL_S` that no queued import still needs:
+    one pilot's (an upload's request), or every pilot's (the worker's periodic job).
+    """
     cutoff = clock.now().timestamp() - UPLOAD_TTL_S
-    return session.connection().execute(text(
-        "DELETE FROM upload u WHERE u.created_at < to_timestamp(:cutoff) AND NOT EXISTS ("
-        "SELECT 1 FROM data_import d WHERE d.id = u.data_import_id "
-        "AND d.status IN ('pending', 'running'))"), {"cutoff": cutoff}).rowcount or 0
+    sql = _PURGE if pilot_id is None else _PURGE + " AND u.pilot_id = :pilot_id"
+    return session.connection().execute(text(sql), {"cutoff": cutoff, "pilot_id": pilot_id}
+                                        ).rowcount or 0
 
 
-def submit_import(db: Database, import_id: int, *, inline: bool = False) -> None:
+def submit_import(db: Database, import_id: int, *, pilot_id: int | None = None,
+                  inline: bool = False) -> None:
     """Run a confirmed import now (``inline``: tests) or queue it for ``locmap worker``.
 
     If the queue cannot be reached the import is marked failed at once, with the reason,
     rather than left ``pending``.
     """
     if inline:
-        run_import_job(db, import_id)
+        run_import_job(db, import_id, pilot_id)
         return
-    import psycopg
-    from procrastinate.exceptions import ProcrastinateException
+    from locmap.jobs import defer_import, defer_or_fail
 
-    from locmap.jobs import defer_import
-
-    try:
-        defer_import(db, import_id)
-    except (ProcrastinateException, psycopg.Error) as exc:
-        log.exception("import %s could not be queued", import_id)
+    def fail(error: str) -> None:
         with db.session() as s:
             di = s.get(DataImport, import_id)
             if di is not None:
                 di.status, di.finished_at = "failed", clock.now()
-                di.message = (f"The import could not be queued ({type(exc).__name__}); "
+                di.message = (f"The import could not be queued ({error}); "
                               "nothing was imported. Try again later.")
+
+    defer_or_fail(f"import {import_id}", lambda: defer_import(db, import_id, pilot_id), fail)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from dataclasses import dataclass
 from typing import Any
 
 from geoalchemy2.shape import from_shape
@@ -24,10 +25,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.assessment.dashboard import partner_quarter_end
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import parse_geojson_geometry, wkb_to_shape
 from locmap.io.export import csv_lines
 from locmap.models import Agency, DataImport, Incident, Place
+from locmap.queries import at_place
+from locmap.queries import incident_tiles as qt
 from locmap.queries import incidents as q
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
@@ -37,7 +41,10 @@ from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
 __all__ = [
     "list_incidents", "get_incident", "create_incident", "update_incident", "delete_incident",
     "incident_map", "IncidentFilter", "partner_count", "PARTNER_CELL_ZOOM", "SORTS",
-    "table_choices", "incidents_csv",
+    "table_choices", "incidents_csv", "partner_place_counts", "PartnerPlaceCounts",
+    "partner_incident_total",
+    "incident_tile", "MAX_TILE_ZOOM", "partner_map",
+    "incident_months",
 ]
 
 IncidentFilter = q.IncidentFilter
@@ -306,7 +313,7 @@ def incident_map(
 ) -> dict[str, Any]:
     """Incidents in view as GeoJSON: grid clusters, or single points when zoomed in or few.
 
-    A partner (no ``evidence.records``) always gets aggregates (:func:`_partner_map`).
+    A partner (no ``evidence.records``) always gets aggregates (:func:`partner_map`).
 
     Returns
     -------
@@ -325,7 +332,7 @@ def incident_map(
         if f.by_record:
             raise InvalidData("Partners see incidents by category and quarter; severity, "
                               "source and import filters are the owning team's.")
-        return _partner_map(session, pilot_id, bbox, zoom, f, threshold)
+        return partner_map(session, pilot_id, bbox, zoom, f, threshold)
     cells = q.map_cells(session, pilot_id, bbox, zoom, f)
     total = sum(c["n"] for c in cells)
     if zoom >= q.POINTS_ZOOM or total <= q.POINTS_MAX:
@@ -371,6 +378,54 @@ def partner_count(n: int, threshold: int) -> int | None:
     return max(ROUND_BASE, ROUND_BASE * ((n + ROUND_BASE // 2) // ROUND_BASE))
 
 
+@dataclass(frozen=True)
+class PartnerPlaceCounts:
+    """Incidents at each place as partners see them: up to ``as_of``, the last completed
+    quarter end (never today, so two days cannot be differenced), ``None`` below the
+    threshold, else rounded to base 5 (:func:`partner_count`).
+    """
+
+    as_of: dt.date
+    threshold: int
+    counts: dict[int, int | None]
+
+    def of(self, place_id: int) -> int | None:
+        return self.counts.get(place_id, partner_count(0, self.threshold))
+
+    def label(self, place_id: int) -> str:
+        shown = self.of(place_id)
+        return f"fewer than {self.threshold}" if shown is None else f"about {shown}"
+
+
+def _partner_window() -> tuple[dt.date, dt.datetime]:
+    """The last completed quarter end and the local midnight after it (partners' figures
+    count incidents before that moment).
+    """
+    as_of = partner_quarter_end(None, clock.today())
+    return as_of, dt.datetime.combine(as_of + dt.timedelta(days=1), dt.time(0),
+                                      tzinfo=clock.LOCAL_TZ)
+
+
+def partner_place_counts(session: Session, pilot_id: int, *, threshold: int,
+                         place_ids: tuple[int, ...] | None = None) -> PartnerPlaceCounts:
+    """The one partner figure of a place's incidents: the place page header, the map's
+    place list and the API's place properties all show this number (issue 14).
+    """
+    as_of, until = _partner_window()
+    exact = at_place.place_counts(session, pilot_id, place_ids, until=until)
+    return PartnerPlaceCounts(as_of, threshold,
+                              {pid: partner_count(n, threshold) for pid, n in exact.items()})
+
+
+def partner_incident_total(session: Session, pilot_id: int, *, threshold: int
+                           ) -> tuple[dt.date, int | None]:
+    """The pilot's incidents up to the last completed quarter end, as partners see them."""
+    as_of, until = _partner_window()
+    n = session.scalar(select(func.count()).select_from(Incident).where(
+        Incident.pilot_id == pilot_id, Incident.occurred_at < until)) or 0
+    return as_of, partner_count(n, threshold)
+
+
 def _quarter_start(d: dt.date) -> dt.date:
     return dt.date(d.year, 3 * ((d.month - 1) // 3) + 1, 1)
 
@@ -381,7 +436,7 @@ def _quarter_end(d: dt.date) -> dt.date:
     return nxt - dt.timedelta(days=1)
 
 
-def _partner_map(
+def partner_map(
     session: Session, pilot_id: int, bbox: tuple[float, float, float, float], zoom: float,
     f: q.IncidentFilter, threshold: int,
 ) -> dict[str, Any]:
@@ -420,3 +475,86 @@ def _partner_map(
     return {"type": "FeatureCollection", "mode": "clusters", "suppressed": True,
             "threshold": threshold, "withheld": withheld,
             "total": total, "features": features}
+
+
+MAX_TILE_ZOOM = 22
+
+
+def incident_tile(
+    session: Session, actor: Actor, pilot_id: int, tile: tuple[int, int, int],
+    f: q.IncidentFilter, *, threshold: int = 5,
+) -> bytes:
+    """The incidents of tile z/x/y as a Mapbox Vector Tile (layer ``incidents``).
+
+    The owning team gets grid cells (``n``, top ``category``, ``max_severity``) below
+    :data:`~locmap.queries.incidents.POINTS_ZOOM` and the incidents themselves from there
+    (:mod:`locmap.queries.incident_tiles`). A partner gets what :func:`incident_map` gives
+    them, whatever the zoom: whole cells never finer than :data:`PARTNER_CELL_ZOOM`'s grid,
+    over whole quarters, at the cell's centre, withheld below ``threshold`` and rounded to
+    base 5; a cell's top category is shown only when that category alone reaches the
+    threshold (else ``mixed``).
+    """
+    require(actor, pilot_id, "evidence.view")
+    z, x, y = tile
+    if not (0 <= z <= MAX_TILE_ZOOM and 0 <= x < 2 ** z and 0 <= y < 2 ** z):
+        raise InvalidData(f"No tile {z}/{x}/{y}: zoom is 0–{MAX_TILE_ZOOM} and x, y are "
+                          f"0 to 2^zoom − 1.", details={"field": "tile"})
+    if not can(actor, pilot_id, "evidence.records"):
+        if f.by_record:
+            raise InvalidData("Partners see incidents by category and quarter; severity, "
+                              "source and import filters are the owning team's.")
+        coarse = q.IncidentFilter(
+            categories=f.categories,
+            date_from=_quarter_start(f.date_from) if f.date_from else None,
+            date_to=_quarter_end(f.date_to) if f.date_to else None)
+        zoom = min(max(z, qt.MIN_CELL_ZOOM), PARTNER_CELL_ZOOM)
+        rows = qt.tile_cells(session, pilot_id, tile, zoom, coarse)
+        return qt.cells_mvt(session, tile, _tile_features(rows, zoom, threshold))
+    if z >= q.POINTS_ZOOM:
+        return qt.points_mvt(session, pilot_id, tile, f)
+    zoom = max(z, qt.MIN_CELL_ZOOM)
+    rows = qt.tile_cells(session, pilot_id, tile, zoom, f)
+    return qt.cells_mvt(session, tile, _tile_features(rows, zoom, None))
+
+
+def _tile_features(
+    rows: list[dict[str, Any]], zoom: int, threshold: int | None,
+) -> list[dict[str, Any]]:
+    """One feature per cell from its rows by category; ``threshold`` for partners."""
+    cells: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for r in rows:
+        cells.setdefault((r["gx"], r["gy"]), []).append(r)
+    cell = q.cell_size_deg(zoom)
+    out = []
+    for (gx, gy), parts in sorted(cells.items()):
+        n = sum(p["n"] for p in parts)
+        top = min(parts, key=lambda p: (-p["n"], p["category"]))
+        feature = {"n": n, "category": top["category"],
+                   "max_severity": max(p["max_severity"] for p in parts),
+                   "lon": sum(p["sx"] for p in parts) / n, "lat": sum(p["sy"] for p in parts) / n}
+        if threshold is not None:
+            count = partner_count(n, threshold)
+            if count is None:
+                continue
+            feature.update(n=count, lon=(gx + 0.5) * cell, lat=(gy + 0.5) * cell)
+            if partner_count(top["n"], threshold) is None:
+                feature["category"] = "mixed"
+        out.append(feature)
+    return out
+
+
+def incident_months(session: Session, actor: Actor, pilot_id: int) -> list[str]:
+    """Every month (``YYYY-MM``) from the pilot's first incident to its last: the time
+    slider's steps. Partners get them too (their counts are by quarter; the months only
+    say the time span, which the dashboard shows them anyway).
+    """
+    require(actor, pilot_id, "evidence.view")
+    span = q.month_span(session, pilot_id)
+    if span is None:
+        return []
+    (y, m), last = (span[0].year, span[0].month), (span[1].year, span[1].month)
+    out = []
+    while (y, m) <= last:
+        out.append(f"{y:04d}-{m:02d}")
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return out

@@ -25,6 +25,7 @@ from locmap import clock
 from locmap.assessment import plan_logic as pl
 from locmap.assessment.disclosure import MARK, partner_value
 from locmap.errors import InvalidData, NotFound
+from locmap.formatting import count
 from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
@@ -246,14 +247,15 @@ def _values(kind: str, data: list[Any], period: pl.Period) -> tuple[float | None
     if kind == "b":
         s = pl.incident_stats(data, period)
         mean = f", mean severity {s.mean_severity:.1f}" if s.mean_severity is not None else ""
-        return s.per_month, f"Computed from {s.count} incidents at the place{mean}"
+        return s.per_month, (f"Computed from {count(s.count, 'incident')} at the place"
+                             f"{mean}")
     if kind == "c":
         n = pl.reach(data, period)
         scale = PERIOD_MONTHS / period.months
         return n * scale, "Computed from awareness raising linked to the place"
     v = pl.perception(data, period)
     n = sum(1 for d, _ in data if period.contains(d))
-    return v, f"Computed from {n} safety-map areas over the place"
+    return v, f"Computed from {count(n, 'safety-map area')} over the place"
 
 
 def set_computed_baselines(session: Session, plan: Plan) -> None:

@@ -29,7 +29,7 @@ __all__ = [
     "delete_relationship", "list_presences", "create_presence", "delete_presence",
     "network_records", "analysis", "person_ids_named", "record_person_with_links",
     "update_relationship", "update_presence", "RELATIONSHIP_EDITABLE", "PRESENCE_EDITABLE",
-    "person_links",
+    "person_links", "AnalysisResult", "check_on_person_page",
 ]
 
 FREQUENCIES = ("daily", "weekly", "monthly", "occasional")
@@ -162,12 +162,30 @@ def _check_relationship(person_a_id: int, person_b_id: int, type: str, valence: 
     _check_period(since, until)
 
 
-def _relationship_in(session: Session, pilot_id: int, rel_id: int) -> Relationship:
+def _relationship_in(session: Session, pilot_id: int, rel_id: int,
+                     person_id: int | None = None) -> Relationship:
+    """The relationship in this pilot — and, when ``person_id`` is given (a person's page
+    acting on it), with that person at one end — or NotFound before anything changes.
+    """
     rel = session.scalar(select(Relationship).where(
         Relationship.id == rel_id, Relationship.pilot_id == pilot_id))
-    if rel is None:
+    if rel is None or (person_id is not None
+                       and person_id not in (rel.person_a_id, rel.person_b_id)):
         raise NotFound("No such relationship in this pilot.")
     return rel
+
+
+def check_on_person_page(session: Session, actor: Actor, pilot_id: int, person_id: int, *,
+                         rel_id: int | None = None, presence_id: int | None = None) -> None:
+    """Raise NotFound unless the relationship has ``person_id`` at one end, or the presence
+    is ``person_id``'s, in this pilot: a person's page checks it before it reads its form,
+    so a foreign id answers 404 whatever else the form says (the writes check it again).
+    """
+    require(actor, pilot_id, "network.edit")
+    if rel_id is not None:
+        _relationship_in(session, pilot_id, rel_id, person_id)
+    if presence_id is not None:
+        _presence_in(session, pilot_id, presence_id, person_id)
 
 
 RELATIONSHIP_EDITABLE = ("type", "valence", "strength", "source", "since", "until")
@@ -175,15 +193,17 @@ PRESENCE_EDITABLE = ("frequency", "times", "source", "since", "until")
 
 
 def update_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int,
-                        changes: dict[str, Any], version: Any) -> dict[str, Any]:
+                        changes: dict[str, Any], version: Any, *,
+                        person_id: int | None = None) -> dict[str, Any]:
     """Change a relationship (its kind, valence, strength, source or period — "end it"
-    is setting ``until``), if ``version`` is still the current one (else 409).
+    is setting ``until``), if ``version`` is still the current one (else 409). From a
+    person's page, ``person_id`` must be one of its ends (else NotFound).
     """
     require(actor, pilot_id, "network.edit")
+    rel = _relationship_in(session, pilot_id, rel_id, person_id)
     unknown = set(changes) - set(RELATIONSHIP_EDITABLE)
     if unknown:
         raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    rel = _relationship_in(session, pilot_id, rel_id)
     names = _pseudonyms(session, pilot_id)
     check_version(session, "relationship", rel, version,
                   current=lambda r: _relationship_dict(r, names))
@@ -199,9 +219,11 @@ def update_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: i
     return _relationship_dict(rel, names)
 
 
-def delete_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int) -> None:
+def delete_relationship(session: Session, actor: Actor, pilot_id: int, rel_id: int, *,
+                        person_id: int | None = None) -> None:
+    """Delete a relationship (from a person's page: one with ``person_id`` at an end)."""
     require(actor, pilot_id, "network.edit")
-    rel = _relationship_in(session, pilot_id, rel_id)
+    rel = _relationship_in(session, pilot_id, rel_id, person_id)
     session.delete(rel)
     session.flush()
     audit.record(session, actor, "delete", "relationship", rel_id, pilot_id=pilot_id,
@@ -222,7 +244,8 @@ def _presence_dict(p: Presence, names: dict[int, str], places: dict[int, str], *
 
 
 def _place_names(session: Session, pilot_id: int) -> dict[int, str]:
-    rows = session.execute(select(Place.id, Place.name).where(Place.pilot_id == pilot_id)).all()
+    rows = session.execute(select(Place.id, Place.name).where(
+        Place.pilot_id == pilot_id, Place.kind != "peer_group")).all()  # a group is no place
     return {pid: name for pid, name in rows}
 
 
@@ -286,23 +309,29 @@ def _check_presence(person_known: bool, place_known: bool, frequency: str, times
     _check_period(since, until)
 
 
-def _presence_in(session: Session, pilot_id: int, presence_id: int) -> Presence:
+def _presence_in(session: Session, pilot_id: int, presence_id: int,
+                 person_id: int | None = None) -> Presence:
+    """The presence of a person of this pilot — and, when ``person_id`` is given (a
+    person's page acting on it), of that person — or NotFound before anything changes.
+    """
     row = session.scalar(_presences_query(pilot_id).where(Presence.id == presence_id))
-    if row is None:
+    if row is None or (person_id is not None and row.person_id != person_id):
         raise NotFound("No such presence in this pilot.")
     return row
 
 
 def update_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int,
-                    changes: dict[str, Any], version: Any) -> dict[str, Any]:
+                    changes: dict[str, Any], version: Any, *,
+                    person_id: int | None = None) -> dict[str, Any]:
     """Change how often, when, on whose word, or for which period a person is at a place
-    ("end it" is setting ``until``), if ``version`` is still current (else 409).
+    ("end it" is setting ``until``), if ``version`` is still current (else 409). From a
+    person's page, the presence must be ``person_id``'s (else NotFound).
     """
     require(actor, pilot_id, "network.edit")
+    row = _presence_in(session, pilot_id, presence_id, person_id)
     unknown = set(changes) - set(PRESENCE_EDITABLE)
     if unknown:
         raise InvalidData(f"Unknown fields: {', '.join(sorted(unknown))}.")
-    row = _presence_in(session, pilot_id, presence_id)
     names, places = _pseudonyms(session, pilot_id), _place_names(session, pilot_id)
     check_version(session, "presence", row, version,
                   current=lambda p: _presence_dict(p, names, places))
@@ -318,9 +347,11 @@ def update_presence(session: Session, actor: Actor, pilot_id: int, presence_id: 
     return _presence_dict(row, names, places)
 
 
-def delete_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int) -> None:
+def delete_presence(session: Session, actor: Actor, pilot_id: int, presence_id: int, *,
+                    person_id: int | None = None) -> None:
+    """Delete a presence (from a person's page: one of ``person_id``'s)."""
     require(actor, pilot_id, "network.edit")
-    row = _presence_in(session, pilot_id, presence_id)
+    row = _presence_in(session, pilot_id, presence_id, person_id)
     session.delete(row)
     session.flush()
     audit.record(session, actor, "delete", "presence", presence_id, pilot_id=pilot_id,
@@ -350,6 +381,11 @@ def network_records(session: Session, pilot_id: int) -> dict[str, list[Any]]:
     return {"people": people, "ties": ties, "places": places, "presences": presences}
 
 
+# The analysis's result type: the API types its answer from it (web does not import the
+# analysis package itself).
+AnalysisResult = pure.NetworkAnalysis
+
+
 def analysis(
     session: Session,
     actor: Actor,
@@ -358,6 +394,8 @@ def analysis(
     as_of: dt.date | None = None,
     compare_with: dt.date | None = None,
     page: str | None = None,
+    ego_of: int | None = None,
+    ego_radius: int = 2,
 ) -> tuple[pure.NetworkAnalysis, dict[str, list[Any]]]:
     """Analyse the pilot's network (pseudonyms only); also return the records it used.
 
@@ -369,9 +407,14 @@ def analysis(
         raise InvalidData("compare_with must be an earlier date than as_of.",
                           details={"compare_with": ["needs a later as_of"]})
     records = network_records(session, pilot_id)
+    if ego_of is not None and ego_of not in {p.id for p in records["people"]}:
+        raise InvalidData("No such person in this pilot's network.",
+                          details={"ego": ["unknown person"]})
+    if not isinstance(ego_radius, int) or not 1 <= ego_radius <= 3:
+        raise InvalidData("The ego view's radius is 1, 2 or 3 ties.")
     result = pure.analyse_network(
         records["people"], records["ties"], records["places"], records["presences"],
-        as_of=as_of, compare_with=compare_with,
+        as_of=as_of, compare_with=compare_with, ego_of=ego_of, ego_radius=ego_radius,
     )
     if page is not None:
         audit.record_view(session, actor, page, pilot_id)

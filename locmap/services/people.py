@@ -33,7 +33,7 @@ from locmap.vocab import AGE_BANDS, CASE_STATUSES, EXPLOITATION_CATEGORIES, PERS
 
 __all__ = [
     "PSEUDONYM_PREFIX", "list_people", "get_person", "create_person", "update_person",
-    "delete_person", "next_pseudonym", "find_people", "CASE_FIELDS",
+    "delete_person", "next_pseudonym", "find_people", "CASE_FIELDS", "apply_case_fields",
 ]
 
 PSEUDONYM_PREFIX = {"young_person": "YP", "adult_of_concern": "AD", "trusted_adult": "TA"}
@@ -166,6 +166,11 @@ def _apply_case_fields(person: Person, kind: str, changes: dict[str, Any]) -> No
                           details={"last_risk_assessment_on": ["in the future"]})
     person.exploitation_category, person.case_status = category, status
     person.last_risk_assessment_on = on
+
+
+# The CSV exchange with case-management systems (services/case_records.py) checks and
+# applies the case fields by the same rules.
+apply_case_fields = _apply_case_fields
 
 
 def _check_kind_and_band(kind: str, age_band: str) -> None:

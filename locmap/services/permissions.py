@@ -52,7 +52,21 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "plan.edit": frozenset({"coordinator", "practitioner"}),
     "review.give": frozenset({"partner_reviewer"}),
     "review_point.manage": frozenset({"coordinator"}),
+    # Approve a plan while its assessment is still in review (issue 16): coordinators.
+    "plan.override_approval": frozenset({"coordinator"}),
     "displacement.decide": frozenset({"coordinator", "practitioner"}),
+    # The Contextual Safeguarding pathway (issue 19): any member refers a context; the
+    # owning team's practitioners and coordinator screen it; the coordinator writes the
+    # pilot's context thresholds.
+    "referral.view": ALL_MEMBERS,
+    "referral.make": ALL_MEMBERS,
+    "referral.screen": frozenset({"coordinator", "practitioner"}),
+    "threshold.edit": frozenset({"coordinator"}),
+    # Context conferences / MACE meetings and the high-risk contexts log: every member
+    # reads them (partners without what was shared); the owning team's coordinator and
+    # practitioners run them.
+    "meeting.view": ALL_MEMBERS,
+    "meeting.edit": frozenset({"coordinator", "practitioner"}),
 }
 
 
@@ -61,7 +75,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 WRITES = frozenset({
     "pilot.manage", "place.edit", "evidence.edit", "import.run", "network.edit",
     "identity.edit", "assessment.edit", "plan.edit", "review.give", "review_point.manage",
-    "displacement.decide",
+    "plan.override_approval",
+    "displacement.decide", "referral.make", "referral.screen", "threshold.edit",
+    "meeting.edit",
 })
 READ_ONLY_STATUSES = ("closed", "archived")
 

@@ -17,6 +17,7 @@ from shapely.geometry import mapping
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.errors import Conflict, InvalidData, InvalidGeometry, NotFound
 from locmap.geo import parse_geojson_geometry, to_geojson
 from locmap.io.gis import read_gis
@@ -254,6 +255,10 @@ def set_status(session: Session, actor: Actor, pilot_id: int, status: str) -> Pi
     if status != pilot.status:
         before = pilot.status
         pilot.status = status
+        if status in READ_ONLY_STATUSES and before not in READ_ONLY_STATUSES:
+            pilot.closed_on = clock.today()  # retention periods of its people count from it
+        elif status not in READ_ONLY_STATUSES:
+            pilot.closed_on = None
         session.flush()
         audit.record(session, actor, "update", "pilot", pilot.id, pilot_id=pilot.id,
                      detail={"status": status, "was": before})

@@ -16,7 +16,7 @@ from locmap.geo import parse_geojson_geometry, to_geojson, to_multipolygon
 from locmap.models import Membership, Person, Pilot, Place, ReviewPoint
 from locmap.queries.incidents import pilot_incident_total
 from locmap.services import audit
-from locmap.services.incidents import partner_count
+from locmap.services.incidents import partner_incident_total
 from locmap.services.permissions import Actor, can, require
 from locmap.timeline import pilot_end, review_dates
 
@@ -38,6 +38,7 @@ class PilotSummary:
     people: int
     next_review: dt.date | None
     incidents_label: str | None = None
+    incidents_as_of: dt.date | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -73,16 +74,19 @@ def pilot_summary(
 
     The incident count comes from ``map_cell_count`` (kept by triggers), not from counting
     the incidents. A partner reviewer (no ``evidence.records``) sees it as partners see
-    every count (:func:`locmap.services.incidents.partner_count`): ``None`` below
+    every count, up to the last completed quarter end
+    (:func:`locmap.services.incidents.partner_incident_total`): ``None`` below
     ``threshold``, else rounded to base 5, with ``incidents_label`` saying which.
     """
     def count(model: Any, *where: Any) -> int:
         return session.scalar(select(func.count()).select_from(model).where(*where)) or 0
 
-    incidents: int | None = pilot_incident_total(session, pilot.id)
-    label = None
-    if not can(actor, pilot.id, "evidence.records"):
-        incidents = partner_count(incidents or 0, threshold)
+    incidents: int | None
+    label = as_of = None
+    if can(actor, pilot.id, "evidence.records"):
+        incidents = pilot_incident_total(session, pilot.id)
+    else:  # up to the last completed quarter end, like every partner figure
+        as_of, incidents = partner_incident_total(session, pilot.id, threshold=threshold)
         label = f"fewer than {threshold}" if incidents is None else f"about {incidents}"
     today = clock.today()
     next_review = session.scalar(
@@ -97,7 +101,7 @@ def pilot_summary(
         status=pilot.status, roles=sorted(actor.roles_in(pilot.id)),
         locality=to_geojson(pilot.locality),
         places=count(Place, Place.pilot_id == pilot.id, Place.deleted_at.is_(None)),
-        incidents=incidents, incidents_label=label,
+        incidents=incidents, incidents_label=label, incidents_as_of=as_of,
         people=count(Person, Person.pilot_id == pilot.id),
         next_review=next_review,
     )

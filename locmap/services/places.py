@@ -15,6 +15,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from locmap import geo
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import PLACE_MAX_VERTICES, parse_geojson_geometry, to_geojson, wkb_to_shape
 from locmap.models import Agency, Pilot, Place
@@ -22,7 +23,7 @@ from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
 from locmap.queries import at_place
 from locmap.services import audit
-from locmap.services.incidents import partner_count
+from locmap.services.incidents import PartnerPlaceCounts, partner_place_counts
 from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
 from locmap.vocab import PLACE_KINDS, label
@@ -30,6 +31,7 @@ from locmap.vocab import PLACE_KINDS, label
 __all__ = [
     "list_places", "place_feature", "get_place", "create_place", "update_place",
     "delete_place", "check_geometry_fits_kind", "list_agencies", "other_place_names",
+    "point_from_coordinates",
 ]
 
 _ANY_GEOMETRY = ("POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON")
@@ -37,20 +39,19 @@ _ANY_GEOMETRY = ("POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON")
 
 def place_feature(
     place: Place, incidents: int = 0, managed_by: str | None = None, *,
-    partner_threshold: int | None = None,
+    partner: PartnerPlaceCounts | None = None,
 ) -> dict[str, Any]:
     """A place as a GeoJSON Feature (``geometry`` null for online contexts).
 
-    With ``partner_threshold`` (a partner's view) the incident count is as partners see
-    counts: ``None`` below the threshold, else rounded to base 5, with
+    With ``partner`` (a partner's view) the incident count is the partner figure
+    (:func:`locmap.services.incidents.partner_place_counts`: up to the last completed
+    quarter end, ``None`` below the threshold, else rounded to base 5), with
     ``incidents_label`` saying which ("fewer than 5", "about 10").
     """
     extra: dict[str, Any] = {}
-    if partner_threshold is not None:
-        shown = partner_count(incidents, partner_threshold)
-        incidents = shown  # type: ignore[assignment]
-        extra["incidents_label"] = (f"fewer than {partner_threshold}" if shown is None
-                                    else f"about {shown}")
+    if partner is not None:
+        incidents = partner.of(place.id)  # type: ignore[assignment]
+        extra["incidents_label"] = partner.label(place.id)
     return {
         "type": "Feature",
         "id": place.id,
@@ -79,8 +80,9 @@ def list_places(session: Session, actor: Actor, pilot_id: int, *,
     to base 5 (:func:`place_feature`).
     """
     require(actor, pilot_id, "place.view")
-    partner = None if can(actor, pilot_id, "evidence.records") else threshold
-    counts = at_place.place_counts(session, pilot_id)  # the one rule (queries/at_place.py)
+    partner = None if can(actor, pilot_id, "evidence.records") else partner_place_counts(
+        session, pilot_id, threshold=threshold)
+    counts = at_place.place_counts(session, pilot_id) if partner is None else {}
     rows = [(p, counts.get(p.id, 0), agency) for p, agency in session.execute(
         select(Place, Agency.name)
         .outerjoin(Agency, Agency.id == Place.managed_by_id)
@@ -89,7 +91,7 @@ def list_places(session: Session, actor: Actor, pilot_id: int, *,
     ).all()]
     return {
         "type": "FeatureCollection",
-        "features": [place_feature(p, n, agency, partner_threshold=partner)
+        "features": [place_feature(p, n, agency, partner=partner)
                      for p, n, agency in rows],
     }
 
@@ -168,10 +170,10 @@ def _parse_geometry(value: dict[str, Any] | None) -> BaseGeometry | None:
 
 
 def _feature_of(session: Session, place: Place, warnings: list[str],
-                partner_threshold: int | None = None) -> dict[str, Any]:
-    count = at_place.place_count(session, place.pilot_id, place.id)
+                partner: PartnerPlaceCounts | None = None) -> dict[str, Any]:
+    count = 0 if partner else at_place.place_count(session, place.pilot_id, place.id)
     out = place_feature(place, count, _agency_name(session, place.managed_by_id),
-                        partner_threshold=partner_threshold)
+                        partner=partner)
     out["warnings"] = warnings
     return out
 
@@ -193,8 +195,10 @@ def get_place(session: Session, actor: Actor, pilot_id: int, place_id: int,
     :func:`list_places`).
     """
     require(actor, pilot_id, "place.view")
-    partner = None if can(actor, pilot_id, "evidence.records") else threshold
-    return _feature_of(session, _live_place(session, pilot_id, place_id), [], partner)
+    place = _live_place(session, pilot_id, place_id)
+    partner = None if can(actor, pilot_id, "evidence.records") else partner_place_counts(
+        session, pilot_id, threshold=threshold, place_ids=(place.id,))
+    return _feature_of(session, place, [], partner)
 
 
 def create_place(
@@ -292,3 +296,16 @@ def list_agencies(session: Session, actor: Actor, pilot_id: int) -> list[dict[st
     require(actor, pilot_id, "place.view")
     rows = session.execute(select(Agency.id, Agency.name, Agency.kind).order_by(Agency.name))
     return [dict(r._mapping) for r in rows]
+
+
+def point_from_coordinates(
+    session: Session, actor: Actor, pilot_id: int, system: str, first: float, second: float,
+) -> dict[str, Any]:
+    """Typed coordinates (:func:`locmap.geo.point_from_coordinates`) as a GeoJSON Point,
+    with the locality warnings a place there would get: the new-place form's geometry
+    without drawing.
+    """
+    require(actor, pilot_id, "place.view")
+    point = geo.point_from_coordinates(system, first, second)
+    return {"geometry": point,
+            "warnings": _locality_warnings(session, pilot_id, _parse_geometry(point))}

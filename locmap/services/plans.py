@@ -337,7 +337,8 @@ def action_dicts(session: Session, plan: Plan, today: dt.date) -> list[dict[str,
 
 
 def plan_detail(session: Session, actor: Actor, plan_id: int, *,
-                pilot_id: int | None = None, today: dt.date | None = None) -> dict[str, Any]:
+                pilot_id: int | None = None, today: dt.date | None = None,
+                threshold: int = 5) -> dict[str, Any]:
     """Everything the plan, review and PDF pages show: place, assessment, factors with
     weights, context weighting, actions with overdue flags, gaps, KPIs with measurements,
     the pilot's review points and the plan's versions.
@@ -345,7 +346,8 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *,
     plan = get_plan(session, actor, plan_id, pilot_id=pilot_id)
     pid = plan_pilot(session, plan)
     today = today or clock.today()
-    av = assessments.assessment_view(session, actor, pid, plan.assessment_id)
+    av = assessments.assessment_view(session, actor, pid, plan.assessment_id,
+                                     threshold=threshold)
     gaps, reasons = _gaps(session, plan)
     points = session.scalars(select(ReviewPoint).where(ReviewPoint.pilot_id == pid)
                              .order_by(ReviewPoint.due_on))

@@ -26,14 +26,15 @@ from locmap.formatting import month, num
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
 from locmap.queries.at_place import PLACE_REACH_M
-from locmap.services import audit
+from locmap.services import audit, contexts
+from locmap.services.assessment_snapshot import safety_maps_view
 from locmap.services.assessments import assessment_view
 from locmap.services.permissions import Actor, can
 from locmap.services.review_history import history
 from locmap.services.reviews import get_subject
 from locmap.services.timeline import SMALL
 
-__all__ = ["report_data", "report_pdf_bytes"]
+__all__ = ["report_data", "report_pdf_bytes", "key_figures"]
 
 _CHILD_COUNTS = ("a", "b")  # children supported; incidents of harm
 
@@ -88,10 +89,15 @@ def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any, str]]
     out: list[tuple[str, Any, str]] = []
     for area, (name, meaning) in words.items():
         n = counts.get(area)
-        if isinstance(n, int | float):
-            out.append((name, partner_value(int(n)) if suppress else n, meaning))
+        if isinstance(n, int | float | str):
+            # The view is already the partner version when the actor is a partner; an
+            # owning-team preview of the partner report is suppressed here.
+            shown = partner_value(int(n)) if suppress and not snap.get("suppressed") else n
+            out.append((name, shown, meaning))
     overall = (ind.get("overall") or {}).get("place_vs_ring") or {}
-    ratio = overall.get("ratio")
+    # A partner version has no rate ratio (it gives the exact counts back:
+    # services/snapshot_view); an owning-team view printed for partners drops it too.
+    ratio = None if suppress else overall.get("ratio")
     if ratio is not None:
         more = "more" if ratio > 1 else "fewer" if ratio < 1 else "as many"
         ci = (f" (95% interval {num(overall['ci_low'])} to {num(overall['ci_high'])})"
@@ -101,11 +107,44 @@ def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any, str]]
                     f"per square kilometre the place has {num(ratio)} times the rate of the "
                     f"{ring_m:.0f} m around it{ci}: {more} incidents for its size than its "
                     "surroundings"))
+    out.extend(_perceived(snap.get("safety_maps"), suppress))
     return out
 
 
+def _perceived(block: dict[str, Any] | None, suppress: bool) -> list[tuple[str, Any, str]]:
+    """The latest period's perceived safety at the place, as the assessment page shows it
+    (the partner figure when ``suppress``: an owning-team block is filtered again).
+    """
+    if not block or not block.get("periods"):
+        return []
+    if suppress and not block.get("partner"):
+        labels = {p.get("period"): p.get("label") for p in block["periods"]}
+        block = safety_maps_view(block, individual=False, partner=True,
+                                 threshold=int(block.get("threshold") or 5))
+        assert block is not None
+        for p in block["periods"]:
+            p["label"] = labels.get(p["period"])
+    latest = block["periods"][-1]
+    f, when = latest["place"], latest.get("label") or latest["period"]
+    name = "Perceived safety at the place (score)"
+    if f.get("withheld") or not f.get("shares"):
+        why = (f"fewer than {block.get('threshold') or 5} young people's maps rate the place"
+               if f.get("withheld") else "no young person's map rates the place")
+        return [(name, MARK if f.get("withheld") else "–", f"{when}: {why}, so no share is "
+                 "shown")]
+    sh = f["shares"]
+    return [(name, f"{f['score']:+.0f}",
+             f"{when}: of the areas young people rated on {f['maps']} safety maps covering "
+             f"the place, {sh['red']:.0f}% red, {sh['amber']:.0f}% amber and "
+             f"{sh['green']:.0f}% green; the score is green minus red (+100 all green, "
+             "-100 all red), KPI (d)")]
+
+
+key_figures = _figures
+
+
 def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
-                subject_id: int) -> dict[str, Any]:
+                subject_id: int, *, threshold: int = 5) -> dict[str, Any]:
     """Everything the report prints, checked and suppressed for this actor."""
     subject = get_subject(session, actor, pilot_id, kind, subject_id)
     if subject.status == "draft":
@@ -114,7 +153,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
         Assessment, subject.assessment_id)
     assert assessment is not None
     suppress = not can(actor, pilot_id, "aggregate.unsuppressed")
-    view = assessment_view(session, actor, pilot_id, assessment.id)
+    view = assessment_view(session, actor, pilot_id, assessment.id, threshold=threshold)
     pilot = session.get(Pilot, pilot_id)
     assert pilot is not None
     others = [mapping(to_shape(g)) for g in session.scalars(
@@ -140,6 +179,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
                        "weighting": view["context_weighting"],
                        "weightiest": view["weightiest"], "quadrants": view["quadrants"],
                        "figures": _figures(view, suppress)},
+        "context": contexts.section(session, actor, pilot_id, assessment.id),
         "actions": _actions(session, subject) if isinstance(subject, Plan) else None,
         "kpis": _kpis(session, subject, suppress) if isinstance(subject, Plan) else None,
         "history": [v for v in hist["versions"] if v["id"] == subject_id
@@ -149,9 +189,9 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
 
 
 def report_pdf_bytes(session: Session, actor: Actor, pilot_id: int, kind: str,
-                     subject_id: int) -> bytes:
+                     subject_id: int, *, threshold: int = 5) -> bytes:
     """The PDF, audited as an export of the version."""
-    data = report_data(session, actor, pilot_id, kind, subject_id)
+    data = report_data(session, actor, pilot_id, kind, subject_id, threshold=threshold)
     pdf = report_pdf.render_pdf(data)
     audit.record(session, actor, "export", f"{kind}_report", subject_id, pilot_id=pilot_id,
                  detail={"format": "pdf", "suppressed": data["suppressed"],

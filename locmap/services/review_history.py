@@ -26,7 +26,15 @@ from locmap.models import (
 )
 from locmap.services.assessments import compare_assessments
 from locmap.services.permissions import Actor, can
-from locmap.services.reviews import Subject, _fk, approval_of, get_subject, place_of
+from locmap.services.reviews import (
+    Subject,
+    _fk,
+    approval_of,
+    get_subject,
+    place_of,
+    status_label,
+    waited_for,
+)
 
 __all__ = ["history"]
 
@@ -114,6 +122,15 @@ def _item_labels(session: Session, reviews: list[Review]) -> dict[tuple[str, int
     return out
 
 
+def _waits_for(session: Session, v: Any) -> dict[str, Any] | None:
+    """The assessment version a plan version in review waits for (None when none)."""
+    if not isinstance(v, Plan) or v.status != "in_review":
+        return None
+    a = waited_for(session, v)
+    return None if a is None else {"id": a.id, "version_no": a.version_no, "status": a.status,
+                                   "own": a.id == v.assessment_id}
+
+
 def history(session: Session, actor: Actor, pilot_id: int, kind: str,
             subject_id: int) -> dict[str, Any]:
     """Every version of the subject's line, newest first, with requests, reviews, the
@@ -135,16 +152,16 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
     names = _names(session, {r.author_id for r in reviews}
                    | {r.reviewer_id for r in reqs if r.reviewer_id}
                    | {v.created_by_id for v in versions if v.created_by_id}
-                   | {e.user_id for e in events if e.user_id})
+                   | {e.user_id for e in events if e.user_id}
+                   | {v.override_by_id for v in versions
+                      if isinstance(v, Plan) and v.override_by_id})
     agencies = {i: n for i, n in session.execute(select(Agency.id, Agency.name))}
     items = _item_labels(session, reviews)
     out = []
     for v in versions:
         state = approval_of(session, pilot, kind, v.id)
-        label = {"approved": "approved", "draft": "draft"}.get(v.status) or (
-            "changes requested" if state.state == "changes_requested"
-            else "superseded" if v.status == "superseded"
-            else "awaiting review" if state.state == "awaiting" else "not yet sent")
+        label = status_label(session, pilot, kind, v)
+        waits = _waits_for(session, v)
         diff = None
         if v.parent_id is not None and v.parent_id in ids:
             diff = (compare_assessments(session, actor, pilot_id, v.parent_id, v.id)
@@ -174,6 +191,11 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
                          or items.get(("action", r.action_id or 0))}
                         for r in reviews if getattr(r, fk) == v.id],
             "diff": diff,
+            "override": {"reason": v.override_reason, "at": v.override_at,
+                         "by": names.get(v.override_by_id or 0, ("unknown", None))[0]}
+            if isinstance(v, Plan) and v.override_reason else None,
+            "waits_for_assessment": waits is not None,
+            "waits_for": waits,
         })
     return {"kind": kind, "subject_id": subject_id, "pilot_id": pilot_id,
             "approval_rule": pilot.approval_rule,

@@ -13,6 +13,7 @@ a version they wrote, and only reviewers who were asked may decide.
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from sqlalchemy import or_, select
@@ -41,6 +42,8 @@ from locmap.vocab import REVIEW_DECISIONS
 __all__ = [
     "KINDS", "Subject", "get_subject", "request_review", "give_review", "approval_of",
     "reviewers_of", "place_of", "submit_plan", "load_subject", "my_agency", "open_requests_for",
+    "status_label", "version_label", "assessment_blocks", "waited_for", "override_plan_block",
+    "approve_waiting_plans",
 ]
 
 KINDS = ("assessment", "plan")
@@ -176,11 +179,12 @@ def _user_agencies(session: Session, ids: set[int]) -> dict[int, int | None]:
 
 
 def approval_of(session: Session, rule: str | Pilot, kind: str,
-                subject_id: int) -> rules.ApprovalState:
+                subject_id: int, *, at: dt.datetime | None = None) -> rules.ApprovalState:
     """Evaluate the approval rule for one version from its requests and reviews.
 
     ``rule`` is the pilot (its rule, the agencies that must approve and the minimum number
-    of approvals, issue 15) or a bare rule name.
+    of approvals, issue 15) or a bare rule name; ``at``, a past moment: only the requests
+    and reviews made before it count.
     """
     required: list[int] = []
     minimum = 0
@@ -188,9 +192,10 @@ def approval_of(session: Session, rule: str | Pilot, kind: str,
         required = [a.id for a in rule.approver_agencies]
         minimum = rule.min_approvals
         rule = rule.approval_rule
-    reqs = _requests(session, kind, subject_id)
-    reviews = session.scalars(select(Review).where(
-        getattr(Review, _fk(kind)) == subject_id)).all()
+    reqs = [r for r in _requests(session, kind, subject_id)
+            if at is None or r.requested_at < at]
+    reviews = [r for r in session.scalars(select(Review).where(
+        getattr(Review, _fk(kind)) == subject_id)) if at is None or r.created_at < at]
     agency = _user_agencies(session, {r.reviewer_id for r in reqs if r.reviewer_id}
                             | {r.author_id for r in reviews})
     return rules.approval_state(
@@ -218,8 +223,11 @@ def _was_asked(session: Session, actor: Actor, kind: str, subject_id: int,
 def _check_item(session: Session, kind: str, subject_id: int, factor_id: int | None,
                 action_id: int | None) -> None:
     if factor_id is not None:
+        # A plan's reviewers comment on the factors of the assessment it answers, too.
         f = session.get(SafetyFactor, factor_id)
-        if kind != "assessment" or f is None or f.assessment_id != subject_id:
+        owner = subject_id if kind == "assessment" else session.scalar(
+            select(Plan.assessment_id).where(Plan.id == subject_id))
+        if f is None or f.assessment_id != owner:
             raise InvalidData("That factor is not part of this version.")
     if action_id is not None:
         act = session.get(Action, action_id)
@@ -281,10 +289,155 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
                  detail={"decision": decision, "factor_id": factor_id, "action_id": action_id})
     state = approval_of(session, pilot, kind, subject_id)
     if state.approved:
-        lifecycle.approve(session, subject, _in_force(session, subject))
-        audit.record(session, actor, "approve", kind, subject_id, pilot_id=pilot_id,
-                     detail={"rule": pilot.approval_rule, "approvals": list(state.approvals)})
+        _approve(session, actor, pilot, kind, subject, list(state.approvals))
     return review
+
+
+def _approve(session: Session, actor: Actor, pilot: Pilot, kind: str, subject: Subject,
+             approvals: list[Any]) -> bool:
+    """Approve a version whose rule is met, unless a plan waits for its assessment."""
+    if isinstance(subject, Plan) and (waits := waited_for(session, subject)) is not None:
+        audit.record(session, actor, "approval_blocked", kind, subject.id, pilot_id=pilot.id,
+                     detail={"assessment_id": waits.id, "version_no": waits.version_no,
+                             "plan_assessment_id": subject.assessment_id,
+                             "reason": f"its place's assessment (version {waits.version_no}) "
+                                       f"is {lifecycle.status_word(waits.status)}"})
+        return False
+    lifecycle.approve(session, subject, _in_force(session, subject))
+    detail: dict[str, Any] = {"rule": pilot.approval_rule, "approvals": approvals}
+    if isinstance(subject, Plan) and subject.override_reason:
+        detail["override_reason"] = subject.override_reason
+    audit.record(session, actor, "approve", kind, subject.id, pilot_id=pilot.id, detail=detail)
+    if isinstance(subject, Assessment):
+        approve_waiting_plans(session, actor, pilot, subject)
+    return True
+
+
+def waited_for(session: Session, plan: Plan) -> Assessment | None:
+    """The assessment a plan version waits for before it may be approved (issue 16), or
+    None when nothing holds it back.
+
+    The rule looks at the *current* assessment of the plan's place — its newest version,
+    not only the version the plan answers: while that newest version is unapproved (a
+    draft being revised or a version in review) the plan waits for it; once the newest
+    version is approved (the plan's own or a newer one) nothing holds the plan back. A
+    coordinator's recorded override on the plan version lets it through either way.
+    """
+    if plan.override_reason:
+        return None
+    own = session.get(Assessment, plan.assessment_id)
+    if own is None:
+        return None
+    current = session.scalar(select(Assessment).where(Assessment.place_id == own.place_id)
+                             .order_by(Assessment.version_no.desc()).limit(1))
+    if current is None or current.status in (lifecycle.APPROVED, lifecycle.SUPERSEDED):
+        return None
+    return current
+
+
+def assessment_blocks(session: Session, plan: Plan) -> bool:
+    """Whether the plan version waits for its place's assessment (:func:`waited_for`)."""
+    return waited_for(session, plan) is not None
+
+
+def approve_waiting_plans(session: Session, actor: Actor, pilot: Pilot,
+                          assessment: Assessment) -> list[Plan]:
+    """Once an assessment is approved, plans answering any version of that place's
+    assessment whose reviewers already approved them (and so only waited for it) are
+    approved too.
+    """
+    done = []
+    versions = select(Assessment.id).where(Assessment.place_id == assessment.place_id)
+    for plan in session.scalars(select(Plan).where(Plan.assessment_id.in_(versions),
+                                                   Plan.status == lifecycle.IN_REVIEW)
+                                .order_by(Plan.id)):
+        state = approval_of(session, pilot, "plan", plan.id)
+        if state.approved and _approve(session, actor, pilot, "plan", plan,
+                                       list(state.approvals)):
+            done.append(plan)
+    return done
+
+
+_REASON_MAX = 2000
+
+
+def override_plan_block(session: Session, actor: Actor, pilot_id: int, plan_id: int, *,
+                        reason: str) -> Plan:
+    """A coordinator lets a plan version be approved although its place's assessment is
+    not approved yet (:func:`waited_for`), with a reason (audited, shown in the plan's
+    history). If its reviewers have already approved it, it is approved now.
+
+    Raises
+    ------
+    Forbidden
+        Not a coordinator of the pilot.
+    Conflict
+        The plan is not in review, it already has an override, or its place's current
+        assessment is approved (nothing to override: :func:`waited_for`).
+    InvalidData
+        No reason given, or a reason over 2,000 characters.
+    """
+    plan = get_subject(session, actor, pilot_id, "plan", plan_id,
+                       permission="plan.override_approval")
+    assert isinstance(plan, Plan)
+    text = (reason or "").strip()
+    if not text:
+        raise InvalidData("Say why this plan may be approved before its assessment.")
+    if len(text) > _REASON_MAX:
+        raise InvalidData(f"A reason is at most {_REASON_MAX} characters.")
+    if plan.status != lifecycle.IN_REVIEW:
+        raise Conflict(f"This plan version is {lifecycle.status_word(plan.status)}; only a "
+                       "version in review waits for its assessment.",
+                       details={"status": plan.status})
+    if plan.override_reason:
+        raise Conflict("An override is already recorded on this plan version.")
+    a = waited_for(session, plan)
+    if a is None:
+        raise Conflict("Its place's assessment is approved: nothing holds this plan back.")
+    plan.override_reason = text
+    plan.override_by_id = actor.user_id
+    plan.override_at = clock.now()
+    session.flush()
+    audit.record(session, actor, "approval_override", "plan", plan.id, pilot_id=pilot_id,
+                 detail={"reason": text, "assessment_id": a.id,
+                         "version_no": a.version_no, "assessment_status": a.status})
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    state = approval_of(session, pilot, "plan", plan.id)
+    if state.approved:
+        _approve(session, actor, pilot, "plan", plan, list(state.approvals))
+    return plan
+
+
+def version_label(session: Session, actor: Actor, pilot_id: int, kind: str,
+                  subject_id: int) -> str:
+    """:func:`status_label` of one version, for a page that shows it."""
+    subject = get_subject(session, actor, pilot_id, kind, subject_id)
+    pilot = session.get(Pilot, pilot_id)
+    assert pilot is not None
+    return status_label(session, pilot, kind, subject)
+
+
+def status_label(session: Session, pilot: Pilot, kind: str, subject: Subject, *,
+                 status: str | None = None, at: dt.datetime | None = None) -> str:
+    """The one status every page shows for a version (overview, assessment, plan and
+    review pages): draft, not yet sent, awaiting review, changes requested, approved by
+    reviewers — waiting for the assessment (a plan), approved, superseded.
+
+    ``status`` and ``at``: the label the version had at a past moment, given its status
+    then (:mod:`locmap.assessment.status_history`); reviews after it do not count.
+    """
+    status = status or subject.status
+    if status in (lifecycle.APPROVED, lifecycle.DRAFT):
+        return lifecycle.status_word(status)
+    state = approval_of(session, pilot, kind, subject.id, at=at)
+    if state.state == "changes_requested":
+        return "changes requested"
+    if status == lifecycle.SUPERSEDED:
+        return "superseded"
+    if state.approved and isinstance(subject, Plan):
+        return "waiting for its assessment"
+    return "awaiting review" if state.state == "awaiting" else "not yet sent"
 
 
 def my_agency(session: Session, actor: Actor) -> int | None:

@@ -37,11 +37,19 @@ from locmap.models import (
 from locmap.queries import at_place
 from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
-from locmap.services.reviews import load_subject, my_agency, open_requests_for, place_of
+from locmap.services.pilot_scope import scoped
+from locmap.services.reviews import (
+    load_subject,
+    my_agency,
+    open_requests_for,
+    place_of,
+    status_label,
+)
 
 __all__ = [
     "SMALL", "list_review_points", "review_point_detail", "record_review_point",
     "pilot_overview", "waiting_for", "shown_count", "partner_counts_by_place",
+    "current_plans", "kpi_rows",
 ]
 
 SMALL = 5
@@ -122,6 +130,11 @@ def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
                         "latest": shown(values[-1][1]) if values else None,
                         "trend": kpi_trend(series, k.direction)})
     return out
+
+
+# The board's pack (services/board_pack.py) reads plans and KPIs by the same rules.
+current_plans = _current_plans
+kpi_rows = _kpi_rows
 
 
 def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id: int, *,
@@ -259,9 +272,11 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
         kpis = _kpi_rows(session, [p], None, today, suppress) if p else []
         rows.append({
             "place_id": place.id, "name": place.name, "kind": place.kind,
-            "assessment": {"id": a.id, "version_no": a.version_no, "status": a.status}
+            "assessment": {"id": a.id, "version_no": a.version_no, "status": a.status,
+                           "label": status_label(session, pilot, "assessment", a)}
             if a else None,
-            "plan": {"id": p.id, "version_no": p.version_no, "status": p.status} if p else None,
+            "plan": {"id": p.id, "version_no": p.version_no, "status": p.status,
+                     "label": status_label(session, pilot, "plan", p)} if p else None,
             "actions_done": sum(x.status == "done" for x in acts), "actions_total": len(acts),
             "actions_overdue": sum(action_overdue(x.status, x.due_on, today) for x in acts),
             "kpis": [{"name": k["name"], "trend": k["trend"], "latest": k["latest"]}
@@ -280,38 +295,39 @@ def waiting_for(session: Session, actor: Actor, *,
     agency = my_agency(session, actor)
     name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""
     for pid in actor.pilot_ids:
-        pilot = session.get(Pilot, pid)
-        if pilot is None:
-            continue
-        if can(actor, pid, "review.give"):
-            seen: set[tuple[str, int]] = set()
-            for r in open_requests_for(session, actor, pid):
-                kind, sid = ("assessment", r.assessment_id) if r.assessment_id else (
-                    "plan", r.plan_id)
-                assert sid is not None
-                decided = session.scalar(select(Review.id).where(
-                    getattr(Review, f"{kind}_id") == sid, Review.author_id == actor.user_id,
-                    Review.decision != "comment"))
-                if decided or (kind, sid) in seen:
-                    continue
-                seen.add((kind, sid))
-                subject = load_subject(session, kind, sid)
-                assert subject is not None
-                out["reviews"].append({
-                    "pilot_id": pid, "pilot": pilot.name, "kind": kind, "id": sid,
-                    "place": place_of(session, subject).name, "version_no": subject.version_no,
-                    "requested_at": r.requested_at, "via_agency": r.agency_id is not None})
-        for plan in _current_plans(session, pid).values():
-            for a in plan.actions:
-                mine = (agency is not None and a.owner_agency_id == agency) or (
-                    bool(name) and name.casefold() in (a.lead or "").casefold())
-                if mine and action_overdue(a.status, a.due_on, today):
-                    out["actions"].append({"pilot_id": pid, "pilot": pilot.name,
-                                           "place": place_of(session, plan).name,
-                                           **_action(a, today)})
-        if can(actor, pid, "review_point.manage"):
-            out["review_points"] += [
-                {"pilot_id": pid, "pilot": pilot.name, **r}
-                for r in list_review_points(session, actor, pid, today=today)
-                if r["status"] in ("overdue", "due")]
+        with scoped(session, pid):  # each pilot from its own rows (and worker)
+            pilot = session.get(Pilot, pid)
+            if pilot is None:
+                continue
+            if can(actor, pid, "review.give"):
+                seen: set[tuple[str, int]] = set()
+                for r in open_requests_for(session, actor, pid):
+                    kind, sid = ("assessment", r.assessment_id) if r.assessment_id else (
+                        "plan", r.plan_id)
+                    assert sid is not None
+                    decided = session.scalar(select(Review.id).where(
+                        getattr(Review, f"{kind}_id") == sid, Review.author_id == actor.user_id,
+                        Review.decision != "comment"))
+                    if decided or (kind, sid) in seen:
+                        continue
+                    seen.add((kind, sid))
+                    subject = load_subject(session, kind, sid)
+                    assert subject is not None
+                    out["reviews"].append({
+                        "pilot_id": pid, "pilot": pilot.name, "kind": kind, "id": sid,
+                        "place": place_of(session, subject).name, "version_no": subject.version_no,
+                        "requested_at": r.requested_at, "via_agency": r.agency_id is not None})
+            for plan in _current_plans(session, pid).values():
+                for a in plan.actions:
+                    mine = (agency is not None and a.owner_agency_id == agency) or (
+                        bool(name) and name.casefold() in (a.lead or "").casefold())
+                    if mine and action_overdue(a.status, a.due_on, today):
+                        out["actions"].append({"pilot_id": pid, "pilot": pilot.name,
+                                               "place": place_of(session, plan).name,
+                                               **_action(a, today)})
+            if can(actor, pid, "review_point.manage"):
+                out["review_points"] += [
+                    {"pilot_id": pid, "pilot": pilot.name, **r}
+                    for r in list_review_points(session, actor, pid, today=today)
+                    if r["status"] in ("overdue", "due")]
     return out

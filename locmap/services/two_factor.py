@@ -10,6 +10,10 @@ only as SHA-256 hashes. Wrong codes count towards the same lockout as wrong pass
 (:func:`locmap.services.accounts.is_locked`). Enrolment, disabling, a used recovery code
 and every failed code are audited.
 
+The secret is stored encrypted (:class:`locmap.crypto.FieldBox`, a key derived from the
+app's secret key): callers pass the box, and a value it cannot decrypt fails closed (no
+code matches; an operator resets two-factor).
+
 The codes follow the real time of the machine (:func:`locmap.clock.real_now`), never a
 moved clock: the user's phone knows nothing of ``LOCMAP_CLOCK``.
 """
@@ -26,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from locmap import clock
+from locmap.crypto import FieldBox, Unreadable
 from locmap.errors import InvalidData, NotFound
 from locmap.models import User
 from locmap.services import accounts, audit
@@ -48,16 +53,29 @@ def must_enrol(user: User, required_for_admins: bool) -> bool:
     return required_for_admins and (user.is_admin or user.is_auditor) and not is_enrolled(user)
 
 
-def pending_secret(session: Session, user: User) -> str:
+def _secret(user: User, box: FieldBox) -> str | None:
+    """The user's secret in the clear, or None when there is none or it is unreadable."""
+    if not user.totp_secret:
+        return None
+    try:
+        return box.decrypt(user.totp_secret)
+    except Unreadable:
+        return None
+
+
+def pending_secret(session: Session, user: User, box: FieldBox) -> str:
     """The secret being enrolled: kept while the user has not confirmed it, so reloading
-    the page shows the same QR code; a fresh one when there is none.
+    the page shows the same QR code; a fresh one when there is none (or the stored one no
+    longer decrypts).
     """
     if is_enrolled(user):
         raise InvalidData("Two-factor sign-in is already on for this account.")
-    if not user.totp_secret:
-        user.totp_secret = pyotp.random_base32()
+    secret = _secret(user, box)
+    if secret is None:
+        secret = pyotp.random_base32()
+        user.totp_secret = box.encrypt(secret)
         session.flush()
-    return user.totp_secret
+    return secret
 
 
 def provisioning_uri(user: User, secret: str) -> str:
@@ -99,15 +117,16 @@ def _digits(code: str) -> str:
     return "".join(code.split())
 
 
-def confirm(session: Session, by: Actor, user: User, code: str) -> list[str]:
+def confirm(session: Session, by: Actor, user: User, code: str, box: FieldBox) -> list[str]:
     """Turn two-factor on once ``code`` matches the pending secret; returns the recovery
     codes (shown once).
     """
     if is_enrolled(user):
         raise InvalidData("Two-factor sign-in is already on for this account.")
-    if not user.totp_secret:
+    secret = _secret(user, box)
+    if secret is None:
         raise InvalidData("Start the enrolment first.")
-    step = _matching_step(user.totp_secret, _digits(code), None)
+    step = _matching_step(secret, _digits(code), None)
     if step is None:
         audit.record(session, by, "totp_failed", "user", user.id, detail={"stage": "enrol"})
         raise InvalidData("That code does not match. Check the time on your phone and "
@@ -119,8 +138,8 @@ def confirm(session: Session, by: Actor, user: User, code: str) -> list[str]:
     return codes
 
 
-def check_code(session: Session, user_id: int, code: str, remote_addr: str | None
-               ) -> User | None:
+def check_code(session: Session, user_id: int, code: str, remote_addr: str | None,
+               box: FieldBox) -> User | None:
     """The second step of a login: the enrolled, active user if ``code`` is their current
     code (or an unused recovery code), else None. Audited either way; refused without
     checking while the email or the address is locked out.
@@ -135,7 +154,8 @@ def check_code(session: Session, user_id: int, code: str, remote_addr: str | Non
     code = code.strip()
     digits = _digits(code)
     if digits.isdigit() and len(digits) == 6:
-        step = _matching_step(user.totp_secret or "", digits, user.totp_last_step)
+        secret = _secret(user, box)
+        step = None if secret is None else _matching_step(secret, digits, user.totp_last_step)
         if step is not None:
             user.totp_last_step = step
             audit.record(session, who, "login_code", "user", user.id)

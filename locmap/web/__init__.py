@@ -79,23 +79,39 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         assessments,
         audit,
         auth,
+        basemap,
+        board,
+        case_records,
+        contexts,
         dashboard,
+        fieldwork,
         health,
         impact,
         imports,
+        incident_tiles,
         incidents_pages,
+        locality,
+        meetings,
         network,
         pages,
+        partner_forms,
         people_pages,
         places_pages,
         plans,
+        referrals,
+        retention,
         reviews,
+        safety_pages,
+        subject_access,
     )
 
     for blueprint in (auth.bp, account.bp, admin.bp, pages.bp, api.bp, places_pages.bp, network.bp,
                       assessments.bp, imports.bp, dashboard.bp, reviews.bp, impact.bp,
                       plans.bp, health.bp, incidents_pages.bp, people_pages.bp,
-                      audit.bp):
+                      audit.bp, fieldwork.bp, referrals.bp, meetings.bp, retention.bp,
+                      subject_access.bp, locality.bp, safety_pages.bp, basemap.bp,
+                      incident_tiles.bp, contexts.bp, board.bp, case_records.bp,
+                      partner_forms.bp):
         app.register_blueprint(blueprint)
     return app
 
@@ -183,8 +199,11 @@ def content_security_policy(tile_url: str | None) -> str:
     """
     tiles = tile_source(tile_url)
     img = "'self' data: blob:" + (f" {tiles}" if tiles else "")
+    # MapLibre (static/js/basemap.js) fetches raster tiles rather than using <img>, and
+    # runs its worker from this site's own script (the CSP build): no blob: scripts.
+    connect = "'self'" + (f" {tiles}" if tiles else "")
     return (f"default-src 'self'; img-src {img}; style-src 'self' {_CYTOSCAPE_STYLE}; "
-            "script-src 'self'; connect-src 'self'; font-src 'self'; object-src 'none'; "
+            f"script-src 'self'; connect-src {connect}; font-src 'self'; object-src 'none'; "
             "frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 

@@ -11,7 +11,7 @@ from locmap import clock
 from locmap.errors import InvalidData
 from locmap.services import accounts, two_factor
 from locmap.web.auth import session_policy
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, field_box, login_required
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 
@@ -78,11 +78,12 @@ def two_factor_page() -> Any:
     user = current_user.user
     if two_factor.is_enrolled(user):
         return redirect(url_for("account.index"))
-    secret = two_factor.pending_secret(db_session(), user)
+    secret = two_factor.pending_secret(db_session(), user, field_box())
     status = 200
     if request.method == "POST":
         try:
-            codes = two_factor.confirm(db_session(), actor(), user, request.form.get("code", ""))
+            codes = two_factor.confirm(db_session(), actor(), user, request.form.get("code", ""),
+                                       field_box())
         except InvalidData as exc:
             db_session().commit()  # keep the audit of the failed code
             flash(exc.message, "error")

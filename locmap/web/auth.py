@@ -28,7 +28,7 @@ from flask_login import UserMixin, current_user, login_user, logout_user
 
 from locmap import clock
 from locmap.services import accounts, audit, two_factor
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, field_box, login_required
 from locmap.web.extensions import login_manager
 
 bp = Blueprint("auth", __name__)
@@ -155,7 +155,8 @@ def login_code() -> Any:
         return redirect(url_for("auth.login"))
     if request.method == "POST":
         user = two_factor.check_code(db_session(), pending["user_id"],
-                                     request.form.get("code", ""), request.remote_addr)
+                                     request.form.get("code", ""), request.remote_addr,
+                                     field_box())
         if user is not None:
             return _finish_login(user, pending.get("next"))
         db_session().commit()  # keep the audit of the failure although we answer 401

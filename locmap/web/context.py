@@ -14,12 +14,20 @@ from flask import Flask, current_app, g, jsonify, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy.orm import Session
 
+from locmap.crypto import FieldBox
 from locmap.db import Database
 from locmap.services.permissions import Actor
+from locmap.services.pilot_scope import scope_session
 
-__all__ = ["db_session", "actor", "login_required", "init_request_scope", "database"]
+__all__ = ["db_session", "actor", "login_required", "init_request_scope", "database",
+           "field_box", "suppression_threshold"]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def suppression_threshold() -> int:
+    """The smallest count partners may read (``LOCMAP_SUPPRESSION_THRESHOLD``, default 5)."""
+    return int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
 
 
 def database() -> Database:
@@ -27,9 +35,19 @@ def database() -> Database:
     return db
 
 
+def field_box() -> FieldBox:
+    """Encrypts and decrypts secrets at rest with a key derived from the app's secret key."""
+    return FieldBox(current_app.config["SECRET_KEY"])
+
+
 def db_session() -> Session:
     if "db_session" not in g:
         g.db_session = database().sessionmaker()
+        # A pilot's URL: the request reads and writes that pilot's rows only (one worker
+        # of a Citus cluster; permissions still decide whether it may at all).
+        pilot_id = (request.view_args or {}).get("pilot_id") if request else None
+        if isinstance(pilot_id, int):
+            scope_session(g.db_session, pilot_id)
     session: Session = g.db_session
     return session
 

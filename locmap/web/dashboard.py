@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, render_template, request
 
 from locmap.services import audit, dashboard, pilots
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("dashboard", __name__)
 
@@ -34,10 +34,10 @@ def dashboard_page(pilot_id: int) -> Any:
     partner_view = request.args.get("view") == "partner"
     board = dashboard.dashboard(
         s, a, pilot_id, as_of=_as_of(), partner_view=partner_view,
-        threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"]))
+        threshold=suppression_threshold())
     audit.record_view(s, a, "dashboard", pilot_id)  # at most once an hour (issue 14)
     pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id), threshold=int(
-        current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
+        suppression_threshold())).to_dict()
     query = {"as_of": board.as_of.isoformat(), **({"view": "partner"} if partner_view else {})}
     return render_template("dashboard.html", pilot=pilot, board=board, query=query,
                            printable=request.args.get("print") == "1")

@@ -35,7 +35,7 @@ from locmap.errors import InvalidData
 from locmap.services import import_jobs, imports
 from locmap.services.permissions import can
 from locmap.services.pilots import get_pilot
-from locmap.vocab import HARM_CATEGORIES, PLACE_KINDS
+from locmap.vocab import HARM_CATEGORIES, NO_LOCATION_KINDS, PLACE_KINDS
 from locmap.web.context import actor, database, db_session, login_required
 
 bp = Blueprint("imports", __name__)
@@ -110,7 +110,7 @@ def preview(pilot_id: int, token: str) -> Any:
     meta = up.meta
     if up.kind == "gis":
         return render_template("imports_preview_gis.html", pilot=pilot, token=token, meta=meta,
-                               place_kinds=[k for k in PLACE_KINDS if k != "online"])
+                               place_kinds=[k for k in PLACE_KINDS if k not in NO_LOCATION_KINDS])
     if up.kind == "osm":
         return render_template("imports_preview_osm.html", pilot=pilot, token=token, meta=meta,
                                presets=imports.OSM_PRESETS)
@@ -136,7 +136,7 @@ def confirm(pilot_id: int, token: str) -> Any:
     s.commit()
     inline = bool(current_app.config.get("TESTING") or current_app.config.get(
         "LOCMAP_IMPORT_SYNC"))
-    import_jobs.submit_import(database(), import_id, inline=inline)
+    import_jobs.submit_import(database(), import_id, pilot_id=pilot_id, inline=inline)
     return redirect(url_for("imports.result", pilot_id=pilot_id, import_id=import_id))
 
 

@@ -16,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from locmap import formatting
 from locmap.clock import LOCAL_TZ
 from locmap.errors import Conflict, InvalidData
-from locmap.services import incidents
+from locmap.services import incidents, photos
 from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS, label
@@ -148,6 +148,7 @@ def _edit_page(pilot_id: int, incident_id: int, *, status: int = 200, error: str
         categories=[(c, label(c)) for c in HARM_CATEGORIES], precisions=TIME_PRECISIONS,
         can_edit=can(a, pilot_id, "evidence.edit"),
         back=request.args.get("back", ""),
+        photos=photos.list_photos(s, a, pilot_id, "incident", [incident_id]).get(incident_id, []),
     ), status
 
 

@@ -8,6 +8,7 @@ their relationships and places) that post here, and through the JSON API.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -17,7 +18,7 @@ from locmap.errors import InvalidData, LocmapError
 from locmap.services import network, network_view, pilots, places
 from locmap.services.permissions import can
 from locmap.vocab import AGE_BANDS, PERSON_KINDS, RELATIONSHIP_TYPES, VALENCES
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("network", __name__)
 
@@ -35,7 +36,7 @@ def _as_of() -> dt.date:
 def _context(pilot_id: int) -> dict[str, Any]:
     s, a = db_session(), actor()
     pilot = pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id), threshold=int(
-        current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
+        suppression_threshold())).to_dict()
     return {"pilot": pilot, "purpose": network.get_purpose(s, a, pilot_id),
             "can_edit": can(a, pilot_id, "network.edit"),
             "can_export": can(a, pilot_id, "network.export"),
@@ -48,7 +49,13 @@ def network_page(pilot_id: int, error: str | None = None, status: int = 200) -> 
     s, a = db_session(), actor()
     ctx = _context(pilot_id)
     as_of = _as_of()
-    result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network")
+    ego, radius, since = _ego_and_since(pilot_id, as_of)
+    try:
+        result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network",
+                                           compare_with=since, ego_of=ego, ego_radius=radius)
+    except InvalidData as exc:  # an unknown person or a "since" not before "as of"
+        error, status = exc.message, 400
+        result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network")
     names = {p.id: p.pseudonym for p in records["people"]}
     place_names = {pl.id: pl.name for pl in records["places"]}
     return render_template(
@@ -58,7 +65,29 @@ def network_page(pilot_id: int, error: str | None = None, status: int = 200) -> 
                                                              key=lambda kv: kv[1]),
         kinds=PERSON_KINDS, age_bands=AGE_BANDS, types=RELATIONSHIP_TYPES, valences=VALENCES,
         frequencies=network.FREQUENCIES, link_rows=_LINK_ROWS,
+        ego_name=request.args.get("ego", "").strip(), radius=radius, since=since,
     ), status
+
+
+def _ego_and_since(pilot_id: int, as_of: dt.date) -> tuple[int | None, int, dt.date | None]:
+    """The ego view's person (``?ego=<pseudonym>``) and radius, and "changed since"."""
+    name = request.args.get("ego", "").strip()
+    radius = request.args.get("radius", "2")
+    if radius not in ("1", "2", "3"):
+        abort(400, "radius must be 1, 2 or 3.")
+    ego = None
+    if name:
+        ego = network.person_ids_named(db_session(), pilot_id, [name]).get(name)
+        if ego is None:
+            abort(400, f"No person {name!r} in this pilot's network.")
+    text = request.args.get("since", "")
+    try:
+        since = dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        abort(400, "since must be a date (YYYY-MM-DD).")
+    if since is not None and since >= as_of:
+        abort(400, "since must be before the 'as of' date.")
+    return ego, int(radius), since
 
 
 @bp.route("/pilots/<int:pilot_id>/network/purpose", methods=["POST"])
@@ -132,11 +161,77 @@ def network_map(pilot_id: int) -> Any:
              for p in result.places.places]
     return render_template(
         "network_map.html", **ctx, as_of=as_of,
-        data={"places": places.list_places(s, a, pilot_id), "usage": usage,
+        data={"pilot_id": pilot_id, "places": places.list_places(s, a, pilot_id), "usage": usage,
               "groups": [g.label for g in result.groups.groups],
               "tile_url": current_app.config["LOCMAP_TILE_URL"],
               "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},
     )
+
+
+# The table view's columns, by table: the query parameter ``sort_<table>`` names one
+# (``-`` in front: descending). A list sorts by its length, yes/no by yes first.
+_TABLE_COLUMNS = {
+    "people": ("pseudonym", "kind", "age_band", "group", "connector", "articulation", "places"),
+    "groups": ("label", "members", "places"),
+    "ties": ("a", "b", "type", "valence", "strength", "places"),
+    "places": ("name", "young_people", "groups", "adults_of_concern", "trusted_adults",
+               "shared"),
+}
+
+
+def _sort_key(value: Any) -> Any:
+    if isinstance(value, bool):
+        return (0, not value)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    if isinstance(value, (list, tuple)):
+        return (0, len(value))
+    return (1, str(value or "").casefold())
+
+
+def _row_key(column: str, row: dict[str, Any]) -> Any:
+    return _sort_key(row[column])
+
+
+def _sorted_tables(tables: dict[str, list[dict[str, Any]]]) -> dict[str, tuple[str, bool]]:
+    """Sort each table in place as ``sort_<table>`` asks; return each table's (column, desc)."""
+    order: dict[str, tuple[str, bool]] = {}
+    for name, columns in _TABLE_COLUMNS.items():
+        text = request.args.get(f"sort_{name}", "")
+        desc = text.startswith("-")
+        column = text.lstrip("-")
+        if column not in columns:
+            order[name] = ("", False)
+            continue
+        tables[name].sort(key=functools.partial(_row_key, column), reverse=desc)
+        order[name] = (column, desc)
+    return order
+
+
+@bp.route("/pilots/<int:pilot_id>/network/table")
+@login_required
+def network_table(pilot_id: int) -> Any:
+    """The peer network as tables (people, groups, ties, places).
+
+    What the graph and the map draw, readable with a keyboard and a screen reader.
+    """
+    s, a = db_session(), actor()
+    ctx = _context(pilot_id)
+    as_of = _as_of()
+    result, records = network.analysis(s, a, pilot_id, as_of=as_of, page="network_table")
+    tables = network_view.table_data(result, records)
+    order = _sorted_tables(tables)
+
+    def sort_url(table: str, column: str) -> str:
+        on, desc = order[table]
+        args: dict[str, Any] = {k: v for k, v in request.args.items() if k in {"as_of"} | {
+            f"sort_{t}" for t in _TABLE_COLUMNS}}
+        args[f"sort_{table}"] = f"-{column}" if on == column and not desc else column
+        return url_for("network.network_table", pilot_id=pilot_id, **args,
+                       _anchor=f"{table}-table")
+
+    return render_template("network_table.html", **ctx, as_of=as_of, result=result,
+                           tables=tables, order=order, sort_url=sort_url)
 
 
 @bp.route("/pilots/<int:pilot_id>/network/groups/<label>")

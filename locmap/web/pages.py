@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, render_template
 from locmap.services import pilots, places
 from locmap.services.permissions import can
 from locmap.timeline import pilot_end
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("pages", __name__)
 
@@ -18,10 +18,16 @@ bp = Blueprint("pages", __name__)
 @login_required
 def home() -> Any:
     s, a = db_session(), actor()
-    threshold = int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
+    threshold = suppression_threshold()
     mine = [pilots.pilot_summary(s, a, p, threshold=threshold).to_dict()
             for p in pilots.visible_pilots(s, a) if a.is_member(p.id)]
     return render_template("pilots.html", pilots=mine)
+
+
+@bp.route("/accessibility")
+def accessibility() -> Any:
+    """The accessibility statement (public: people need it before they can log in)."""
+    return render_template("accessibility.html")
 
 
 @bp.route("/pilots/<int:pilot_id>")
@@ -29,9 +35,9 @@ def home() -> Any:
 def pilot(pilot_id: int) -> Any:
     s, a = db_session(), actor()
     p = pilots.get_pilot(s, a, pilot_id)
-    summary = pilots.pilot_summary(
-        s, a, p, threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])).to_dict()
-    collection = places.list_places(s, a, pilot_id)
+    threshold = suppression_threshold()
+    summary = pilots.pilot_summary(s, a, p, threshold=threshold).to_dict()
+    collection = places.list_places(s, a, pilot_id, threshold=threshold)
     return render_template(
         "pilot.html", pilot=summary, places=collection,
         end_date=pilot_end(p.start_date, p.duration_months),

@@ -188,11 +188,13 @@ def _edit_or_end(load: Any, update: Any, names: tuple[str, ...]) -> None:
 def edit_relationship(pilot_id: int, rel_id: int) -> Any:
     require(actor(), pilot_id, "network.edit")
     person_id = _person_from_form()
+    network.check_on_person_page(db_session(), actor(), pilot_id, person_id, rel_id=rel_id)
 
     def act() -> None:
         _edit_or_end(lambda n: _load(_RelationshipForm(), n),
                      lambda c, v: network.update_relationship(db_session(), actor(), pilot_id,
-                                                              rel_id, c, v),
+                                                              rel_id, c, v,
+                                                              person_id=person_id),
                      ("type", "valence", "strength", "source", "since", "until"))
     return _write(pilot_id, person_id, f"relationships-{rel_id}", "Relationship updated.",
                   act)
@@ -203,8 +205,10 @@ def edit_relationship(pilot_id: int, rel_id: int) -> Any:
 def delete_relationship(pilot_id: int, rel_id: int) -> Any:
     require(actor(), pilot_id, "network.edit")
     person_id = _person_from_form()
+    network.check_on_person_page(db_session(), actor(), pilot_id, person_id, rel_id=rel_id)
     return _write(pilot_id, person_id, "relationships", "Relationship deleted.",
-                  lambda: network.delete_relationship(db_session(), actor(), pilot_id, rel_id))
+                  lambda: network.delete_relationship(db_session(), actor(), pilot_id, rel_id,
+                                                      person_id=person_id))
 
 
 @bp.route(f"{_PILOT}/people/<int:person_id>/presences", methods=["POST"])
@@ -225,11 +229,14 @@ def add_presence(pilot_id: int, person_id: int) -> Any:
 def edit_presence(pilot_id: int, presence_id: int) -> Any:
     require(actor(), pilot_id, "network.edit")
     person_id = _person_from_form()
+    network.check_on_person_page(db_session(), actor(), pilot_id, person_id,
+                                 presence_id=presence_id)
 
     def act() -> None:
         _edit_or_end(lambda n: _load(_PresenceForm(), n),
                      lambda c, v: network.update_presence(db_session(), actor(), pilot_id,
-                                                          presence_id, c, v),
+                                                          presence_id, c, v,
+                                                          person_id=person_id),
                      ("frequency", "times", "source", "since", "until"))
     return _write(pilot_id, person_id, f"places-{presence_id}", "Place updated.", act)
 
@@ -239,13 +246,17 @@ def edit_presence(pilot_id: int, presence_id: int) -> Any:
 def delete_presence(pilot_id: int, presence_id: int) -> Any:
     require(actor(), pilot_id, "network.edit")
     person_id = _person_from_form()
+    network.check_on_person_page(db_session(), actor(), pilot_id, person_id,
+                                 presence_id=presence_id)
     return _write(pilot_id, person_id, "places", "Place deleted.",
                   lambda: network.delete_presence(db_session(), actor(), pilot_id,
-                                                  presence_id))
+                                                  presence_id, person_id=person_id))
 
 
 def _person_from_form() -> int:
-    """The person page to return to (a relationship has two ends)."""
+    """The person page the form came from (a relationship has two ends). The services
+    check that the presence or relationship is that person's (else 404, nothing changed).
+    """
     value = request.form.get("person_id", "")
     if not value.isdigit() or len(value) > 9:
         raise InvalidData("The form does not say which person's page it came from.")

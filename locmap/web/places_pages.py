@@ -16,7 +16,18 @@ from marshmallow import Schema, ValidationError
 
 from locmap import clock
 from locmap.errors import Conflict, InvalidData
-from locmap.services import assessments, engagement, evidence, factors, observations, places
+from locmap.services import (
+    assessments,
+    engagement,
+    evidence,
+    factors,
+    observations,
+    photos,
+    place_map,
+    places,
+    safety_maps,
+    weighting_records,
+)
 from locmap.services.evidence import LOCAL_TZ
 from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot
@@ -29,7 +40,7 @@ from locmap.web.api.evidence_schemas import (
     ObservationInSchema,
     ObservationPatchSchema,
 )
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("places_pages", __name__)
 
@@ -71,14 +82,14 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
             values: dict[str, Any] | None = None, error: str = "") -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
-    threshold = int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])
+    threshold = suppression_threshold()
     place = evidence.place_overview(s, a, pilot_id, place_id, threshold=threshold)
     visits = observations.list_observations(s, a, pilot_id, place_id)
     for v in visits:
         v["when"] = _when(v)
         v["started_local"] = _local(v["started_at"], "%Y-%m-%dT%H:%M")
         v["ended_local"] = _local(v["ended_at"], "%Y-%m-%dT%H:%M")
-    factor_list = factors.list_factors(s, a, pilot_id, place_id)
+    factor_list = factors.list_factors(s, a, pilot_id, place_id, threshold=threshold)
     by_quadrant: dict[str, list[dict[str, Any]]] = {q: [] for q in QUADRANTS}
     for f in factor_list:
         by_quadrant[f["quadrant"]].append(f)
@@ -90,16 +101,26 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
     # Partners see the place's incidents as suppressed counts by quarter, never one by one.
     records = can(a, pilot_id, "evidence.records")
     recent = evidence.recent_incidents(s, a, pilot_id, place_id) if records else []
+    # Photos are the owning team's; the page lists them, each image read is audited.
+    visit_photos = (photos.list_photos(s, a, pilot_id, "observation", [v["id"] for v in visits])
+                    if records else {})
     summary = None if records else evidence.incident_summary(s, a, pilot_id, place_id,
                                                               threshold=threshold)
+    # The map's perceived-safety cells: the combined surface of the latest period with maps
+    # around this place only (partners: withheld below the threshold, counts rounded).
+    perceived_layer = None
+    if place["geometry"] is not None:
+        perceived_layer = place_map.perceived_layer(s, a, pilot_id, place_id,
+                                                    threshold=threshold)
     for r in recent:
         r["date"] = _local(r["occurred_at"], "%-d %b %Y" if r["time_precision"] != "month"
                            else "%b %Y")
     return render_template(
         "place.html", pilot=pilot, place=place, incidents=recent, incident_summary=summary,
-        threshold=threshold,
+        threshold=threshold, can_children=can(a, pilot_id, "identity.read"),
         incident_choices=choices, incident_labels={c["id"]: c for c in choices},
-        visits=visits, visit_labels={v["id"]: v["when"] for v in visits},
+        visits=visits, visit_photos=visit_photos, show_photos=records,
+        visit_labels={v["id"]: v["when"] for v in visits},
         linked_visits={o for f in factor_list for o in f["observation_ids"]},
         factors=by_quadrant, factor_total=len(factor_list),
         engagements=engagements,
@@ -107,7 +128,10 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         awareness=engagement.list_awareness(s, a, pilot_id, place_id),
         other_places=other_places, can_edit=can(a, pilot_id, "evidence.edit"),
         assessment_versions=assessments.list_assessments(s, a, pilot_id, place_id),
+        weighted_in=weighting_records.weighted_in(s, a, pilot_id, place_id),
         can_assess=can(a, pilot_id, "assessment.edit"),
+        perceived=safety_maps.place_surface(s, a, pilot_id, place_id, threshold=threshold),
+        perceived_layer=perceived_layer,
         quadrants=QUADRANTS, confidence=CONFIDENCE, voices=VOICES, groups=ENGAGEMENT_GROUPS,
         vocab={"light": observations.LIGHT, "guardianship": observations.GUARDIANSHIP,
                "levels": observations.LEVELS, "cctv": observations.CCTV},
@@ -116,6 +140,7 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         visit_defaults=observations.visit_form_defaults(s, a, pilot_id, place_id),
         today=clock.today().isoformat(),
         map_data={"geometry": place["geometry"], "kind": place["kind"],
+                  "perceived": perceived_layer,
                   "tile_url": current_app.config["LOCMAP_TILE_URL"],
                   "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},
     ), status

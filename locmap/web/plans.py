@@ -12,10 +12,10 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from locmap.errors import Conflict, InvalidData
-from locmap.services import assessments, kpis, plans
+from locmap.services import assessments, kpis, plans, reviews
 from locmap.services.permissions import can, require
 from locmap.vocab import ACTION_STATUSES, FRAMEWORK_DOMAINS, PLAN_CATEGORIES
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("plans", __name__)
 
@@ -45,7 +45,8 @@ def for_assessment(pilot_id: int, assessment_id: int) -> Any:
         return redirect(url_for(".view", pilot_id=pilot_id, plan_id=p.id))
     from locmap.services import assessments
 
-    av = assessments.assessment_view(s, a, pilot_id, assessment_id)
+    av = assessments.assessment_view(s, a, pilot_id, assessment_id,
+                                     threshold=suppression_threshold())
     return render_template("plan_list.html", pilot_id=pilot_id, place=av["place"],
                            assessment=av, rows=plans.list_plans(s, a, pilot_id, assessment_id),
                            can_edit=can(a, pilot_id, "plan.edit"))
@@ -66,10 +67,11 @@ def for_place(pilot_id: int, place_id: int) -> Any:
 @login_required
 def view(pilot_id: int, plan_id: int) -> Any:
     s, a = db_session(), actor()
-    d = plans.plan_detail(s, a, plan_id, pilot_id=pilot_id)
+    d = plans.plan_detail(s, a, plan_id, pilot_id=pilot_id, threshold=suppression_threshold())
     factor_names = {f["id"]: f["statement"] for f in d["factors"]}
     return render_template(
         "plan.html", p=d, pilot_id=pilot_id, can_edit=can(a, pilot_id, "plan.edit"),
+        state_label=reviews.version_label(s, a, pilot_id, "plan", plan_id),
         categories=PLAN_CATEGORIES, domains=FRAMEWORK_DOMAINS, statuses=ACTION_STATUSES,
         factor_names=factor_names,
         chart_data={"starts_on": d["starts_on"], "review_points": d["review_points"],
@@ -153,8 +155,6 @@ def edit(pilot_id: int, plan_id: int) -> Any:
             return redirect(target)
         return redirect(url_for(".view", pilot_id=pilot_id, plan_id=new.id))
     if op == "submit":
-        from locmap.services import reviews
-
         try:
             reviews.submit_plan(s, actor(), pilot_id, plan_id)
         except (InvalidData, Conflict) as exc:

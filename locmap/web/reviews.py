@@ -10,14 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from locmap.errors import Conflict, InvalidData
-from locmap.services import report, review_history, reviews, timeline
+from locmap.services import inbox, plans, referrals, report, review_history, reviews, timeline
 from locmap.services.assessments import assessment_view
 from locmap.services.permissions import can
 from locmap.vocab import REVIEW_DECISIONS
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("reviews", __name__)
 
@@ -42,16 +50,20 @@ def _optional_int(name: str) -> int | None:
         raise InvalidData(f"{name} must be a whole number.") from exc
 
 
-def _items(kind: str, pilot_id: int, subject_id: int) -> list[dict[str, Any]]:
-    """The factors (or actions) a reviewer may comment on one by one."""
+def _items(kind: str, pilot_id: int, subject_id: int,
+           plan: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The factors (and a plan's actions) a reviewer may comment on one by one."""
     s, a = db_session(), actor()
-    if kind == "assessment":
+    if plan is None:
         return [{"field": "factor_id", "id": f["id"],
                  "label": f"{f['quadrant']}: {f['statement']}"}
-                for f in assessment_view(s, a, pilot_id, subject_id)["factors"]]
-    subject = reviews.get_subject(s, a, pilot_id, kind, subject_id)
-    return [{"field": "action_id", "id": x.id, "label": x.description}
-            for x in getattr(subject, "actions", [])]
+                for f in assessment_view(s, a, pilot_id, subject_id,
+                                         threshold=suppression_threshold())["factors"]]
+    p = plan
+    return ([{"field": "factor_id", "id": f["id"], "label": f"{f['quadrant']}: {f['statement']}"}
+             for f in p["factors"]]
+            + [{"field": "action_id", "id": x["id"], "label": x["description"]}
+               for x in p["actions"]])
 
 
 @bp.route(f"{_SUBJECT}/review")
@@ -64,9 +76,14 @@ def review_page(pilot_id: int, kinds: str, subject_id: int) -> Any:
     pool = reviews.reviewers_of(s, pilot_id)
     agencies = sorted({(r["agency_id"], r["agency"]) for r in pool if r["agency_id"]},
                       key=lambda x: x[1] or "")
+    plan = (plans.plan_detail(s, a, subject_id, pilot_id=pilot_id,
+                              threshold=suppression_threshold())
+            if kind == "plan" else None)
     return render_template(
-        "review.html", h=h, v=current, kind=kind, kinds=kinds, pilot_id=pilot_id,
-        pool=pool, agencies=agencies, items=_items(kind, pilot_id, subject_id),
+        "review.html", h=h, v=current, kind=kind, kinds=kinds, pilot_id=pilot_id, plan=plan,
+        can_override=kind == "plan" and current["waits_for_assessment"]
+        and can(a, pilot_id, "plan.override_approval"),
+        pool=pool, agencies=agencies, items=_items(kind, pilot_id, subject_id, plan),
         decisions=REVIEW_DECISIONS,
         can_request=can(a, pilot_id, "assessment.edit" if kind == "assessment"
                         else "plan.edit") and current["status"] == "in_review",
@@ -113,10 +130,28 @@ def give_review(pilot_id: int, kinds: str, subject_id: int) -> Any:
                             subject_id=subject_id) + "#history")
 
 
+@bp.route("/pilots/<int:pilot_id>/plans/<int:plan_id>/approval-override", methods=["POST"])
+@login_required
+def override_block(pilot_id: int, plan_id: int) -> Any:
+    """A coordinator lets a plan be approved before its assessment (with a reason)."""
+    s, a = db_session(), actor()
+    try:
+        plan = reviews.override_plan_block(s, a, pilot_id, plan_id,
+                                           reason=request.form.get("reason", ""))
+        flash("Override recorded: this plan can be approved before its assessment"
+              + (" — and it is now approved." if plan.status == "approved" else "."), "info")
+    except (InvalidData, Conflict) as exc:
+        s.rollback()
+        flash(exc.message, "error")
+    return redirect(url_for(".review_page", pilot_id=pilot_id, kinds="plans",
+                            subject_id=plan_id))
+
+
 @bp.route(f"{_SUBJECT}/report.pdf")
 @login_required
 def report_pdf(pilot_id: int, kinds: str, subject_id: int) -> Any:
-    pdf = report.report_pdf_bytes(db_session(), actor(), pilot_id, _KINDS[kinds], subject_id)
+    pdf = report.report_pdf_bytes(db_session(), actor(), pilot_id, _KINDS[kinds], subject_id,
+                                  threshold=suppression_threshold())
     name = f"locmap-{_KINDS[kinds]}-{subject_id}.pdf"
     return Response(pdf, mimetype="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
@@ -152,11 +187,72 @@ def review_point(pilot_id: int, point_id: int) -> Any:
 def overview(pilot_id: int) -> Any:
     a = actor()
     d = timeline.pilot_overview(db_session(), a, pilot_id)
-    return render_template("overview.html", d=d, pilot_id=pilot_id,
+    measures = referrals.referral_measures(
+        db_session(), a, pilot_id,
+        threshold=suppression_threshold())
+    return render_template("overview.html", d=d, pilot_id=pilot_id, m=measures,
                            can_assess=can(a, pilot_id, "assessment.edit"))
 
 
 @bp.route("/waiting")
 @login_required
 def waiting() -> Any:
-    return render_template("waiting.html", w=timeline.waiting_for(db_session(), actor()))
+    """The old "Waiting for me" page is the inbox now."""
+    return redirect(url_for(".inbox_page"))
+
+
+def target_url(item: dict[str, Any]) -> str:
+    """Where an inbox item leads: the review page of a version, a review point."""
+    t = item["target"]
+    if t["kind"] == "review_point":
+        return url_for(".review_point", pilot_id=item["pilot_id"], point_id=t["id"])
+    if item["type"] == "overdue":
+        return url_for("plans.view", pilot_id=item["pilot_id"], plan_id=t["id"]) + "#actions"
+    return url_for(".review_page", pilot_id=item["pilot_id"], kinds=t["kind"] + "s",
+                   subject_id=t["id"])
+
+
+@bp.app_context_processor
+def _inbox_badge() -> dict[str, Any]:
+    def inbox_unread() -> int | None:
+        """The top bar's unread count (None if it cannot be counted on this page)."""
+        try:
+            return inbox.unread_count(db_session(), actor())
+        except Exception:  # noqa: BLE001 - a badge never breaks a page (e.g. an error page)
+            return None
+    return {"inbox_unread": inbox_unread}
+
+
+@bp.route("/inbox")
+@login_required
+def inbox_page() -> Any:
+    show = request.args.get("show", "all")
+    rows = inbox.items(db_session(), actor(), unread_only=show == "unread")
+    return render_template("inbox.html", items=rows, show=show, target_url=target_url,
+                           labels=_INBOX_LABELS)
+
+
+_INBOX_LABELS = {"review": "Review requested", "changes": "Changes requested",
+                 "approved": "Approved", "overdue": "Action overdue",
+                 "review_point": "Review point due"}
+
+
+@bp.route("/inbox/read", methods=["POST"])
+@login_required
+def inbox_read() -> Any:
+    """Mark items read (``key``, repeated), all (``all=1``), or unread (``unread=1``);
+    with ``open=1`` and one key, go on to the item itself.
+    """
+    s, a, f = db_session(), actor(), request.form
+    keys = f.getlist("key")
+    try:
+        inbox.mark_read(s, a, keys, every=f.get("all") == "1", unread=f.get("unread") == "1")
+    except InvalidData as exc:
+        s.rollback()
+        flash(exc.message, "error")
+        return redirect(url_for(".inbox_page"))
+    if f.get("open") == "1" and len(keys) == 1:
+        item = next((i for i in inbox.items(s, a) if i["key"] == keys[0]), None)
+        if item is not None:
+            return redirect(target_url(item))
+    return redirect(url_for(".inbox_page", show=f.get("show", "all")))

@@ -20,6 +20,7 @@ from locmap.cli import main
 from locmap.db import Database, upgrade
 from locmap.models import Membership, Pilot, ReviewPoint, User
 from locmap.pgserver import drop_database
+from tests.browser.conftest import draw_polygon
 from tests.conftest import _fresh_database
 
 ADMIN_PASSWORD = "first admin passphrase"  # noqa: S105 - synthetic
@@ -118,11 +119,7 @@ def test_a_partnership_starts_from_an_empty_database(
     box = page.locator("#locality-map").bounding_box()
     x0, y0 = box["x"] + 200, box["y"] + 150
     corners = [(x0, y0), (x0 + 300, y0), (x0 + 300, y0 + 200), (x0, y0 + 200)]
-    page.click(".leaflet-draw-draw-polygon")
-    for x, y in corners:
-        page.mouse.click(x, y)
-        page.wait_for_timeout(100)
-    page.mouse.click(*corners[0])
+    draw_polygon(page, corners)
     page.wait_for_selector("#locality-map[data-locality-drawn]")
     assert json.loads(page.input_value("#locality-input"))["type"] == "Polygon"
     page.click("#create-pilot")

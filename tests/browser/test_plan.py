@@ -87,7 +87,9 @@ def test_make_a_plan_for_the_library(page: Any, demo_db: Database) -> None:
     page.wait_for_selector("#kpis")
     ids = [c.get_attribute("id") for c in page.locator("canvas[id^=kpi-chart-]").all()]
     assert len(ids) == 4
-    check = "!!(" + " && ".join(f"Chart.getChart('{i}')" for i in ids) + ")"
+    # Chart.js may still be loading when the page's KPI section is there.
+    check = "typeof Chart !== 'undefined' && !!(" + " && ".join(
+        f"Chart.getChart('{i}')" for i in ids) + ")"
     for _ in range(50):  # wait_for_function evals a string, which the CSP forbids
         if page.evaluate(check):
             break

@@ -51,7 +51,8 @@ def test_plan_change_requested_on_an_action_then_approved_with_pdf(
     rp.on("pageerror", lambda e: errors.append(str(e)))
     login(rp, "reviewer.police@demo.locmap.invalid")
     rp.goto(f"/pilots/{pilot_id}/plans/{plan['id']}/review")
-    option = rp.locator("#review-item option", has_text="Pop-up youth club")
+    # The plan's review page lists the assessment's factors too: pick the action.
+    option = rp.locator("#review-item option[value^='action_id:']", has_text="Pop-up youth club")
     rp.select_option("#review-item", value=option.get_attribute("value"))
     rp.check("input[name=decision][value=request_changes]")
     rp.fill("#review-comment", "Name the agency that owns this action and a due date.")
@@ -87,6 +88,18 @@ def test_plan_change_requested_on_an_action_then_approved_with_pdf(
     rp.goto(f"/pilots/{pilot_id}/plans/{v2}/review")
     rp.check("input[name=decision][value=approve]")
     rp.click("#submit-review")
+    # Its assessment is still in review: the approved plan waits for it (issue 16) ...
+    rp.wait_for_selector("#version-state:text-is('waiting for its assessment')")
+    assert rp.locator("#waits-for-assessment").count() == 1
+    page.goto(f"/pilots/{pilot_id}/assessments/{aid}/review")
+    page.check("#request-review label:has-text('Chris Fictonby') input")
+    page.click("#send-for-review")
+    rp.goto(f"/pilots/{pilot_id}/assessments/{aid}/review")
+    rp.check("input[name=decision][value=approve]")
+    rp.click("#submit-review")
+    rp.wait_for_selector("#version-state:text-is('approved')")
+    # ... and is approved with it.
+    rp.goto(f"/pilots/{pilot_id}/plans/{v2}/review")
     rp.wait_for_selector("#version-state:text-is('approved')")
     pdf = rp.request.get(rp.get_attribute("#report-link", "href"))
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"

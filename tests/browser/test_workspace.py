@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import login
+from tests.browser.conftest import draw_polygon, login
 
 pytestmark = pytest.mark.browser
 
@@ -28,11 +28,7 @@ def test_draw_a_place_and_record_an_incident_in_it(page: Any) -> None:
     # map fits the locality, and the viewport is fixed, so this is stable).
     x0, y0 = box["x"] + 400, box["y"] + 422
     corners = [(x0, y0), (x0 + 55, y0), (x0 + 55, y0 + 45), (x0, y0 + 45)]
-    page.click(".leaflet-draw-draw-polygon")
-    for x, y in corners:
-        page.mouse.click(x, y)
-        page.wait_for_timeout(150)
-    page.mouse.click(*corners[0])  # closing the ring finishes the polygon
+    draw_polygon(page, corners)
     page.wait_for_selector("#place-form")
     page.fill("#place-form input[name=name]", name)
     page.select_option("#place-form select[name=kind]", "park")
@@ -74,7 +70,7 @@ def test_partner_reviewer_gets_no_drawing_tools(page: Any) -> None:
     page.wait_for_selector("#map[data-workspace-ready]")
     assert page.locator(".leaflet-draw-draw-polygon").count() == 0
     assert page.locator("#add-incident").is_hidden()
-    page.wait_for_function("document.getElementById('incidents-in-view').textContent !== '…'")
+    page.wait_for_function("() => document.getElementById('incidents-in-view').textContent !== '…'")
     assert int(page.locator("#incidents-in-view").text_content()) > 0
 
 
@@ -84,11 +80,7 @@ def test_a_self_intersecting_place_offers_repair(page: Any) -> None:
     x0, y0 = box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.7
     # A bow tie: the second and fourth edges cross (Leaflet.draw allows it here on purpose).
     corners = [(x0, y0), (x0 + 80, y0 + 60), (x0 + 80, y0), (x0, y0 + 60)]
-    page.click(".leaflet-draw-draw-polygon")
-    for x, y in corners:
-        page.mouse.click(x, y)
-        page.wait_for_timeout(150)
-    page.mouse.click(*corners[0])
+    draw_polygon(page, corners)
     page.wait_for_selector("#place-form")
     name = f"Bow tie {uuid.uuid4().hex[:6]}"
     page.fill("#place-form input[name=name]", name)

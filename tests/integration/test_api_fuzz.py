@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance  # noq
 
 pytestmark = pytest.mark.slow
 
-EXAMPLES = 25
+EXAMPLES = 25  # per operation and role (the issue's bound): ~1.5 min a role, quiet machine
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Operations whose responses do not match their declared schema yet: none (issue 14). Add
@@ -123,7 +123,7 @@ def _fuzz(operation: Any, call: Callable[[Any], Any], ids: dict[str, Any],
 @pytest.mark.parametrize("role", ["practitioner", "partner_reviewer"])
 def test_generated_requests_never_get_a_server_error(
         role: str, app: Flask, connection: Connection, session: Session,
-        world: factories.World) -> None:
+        world: factories.World, figure: Callable[[str], None]) -> None:
     seeder, seeder_token = _login(app, "practitioner@test.invalid")
     ids = _seed(session, seeder, seeder_token, world.pilot.id, world.users["practitioner"].id,
                 [world.places["park"], world.places["cafe"]], world.person, "Alpha")
@@ -150,7 +150,7 @@ def test_generated_requests_never_get_a_server_error(
     operations = [result.ok() for result in schema.get_all_operations()]
     for operation in operations:
         _fuzz(operation, call, ids, errors, nonconforming, counter, statuses)
-    print(f"\nschemathesis as {role}: {counter[0]} generated requests over "
+    figure(f"schemathesis as {role}: {counter[0]} generated requests over "
           f"{len(operations)} operations in {time.monotonic() - started:.0f} s; "
           f"{sum(map(len, errors.values()))} server errors; "
           f"{len(nonconforming)} operations not conforming to their response schema; "

@@ -208,6 +208,7 @@ def test_locality_counts_stay_exact(session: Session, world: factories.World) ->
     session.execute(text("UPDATE incident SET pilot_id = :o WHERE id % 11 = 0"),
                     {"o": world.other_pilot.id})
     _summary_is_exact(session)
+    session.refresh(one)  # the raw UPDATEs above may have moved it to the other pilot
     one.severity = 1  # ORM update of one row
     _summary_is_exact(session)
     session.execute(text("DELETE FROM incident WHERE id % 4 = 1"))

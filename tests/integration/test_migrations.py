@@ -97,3 +97,35 @@ def test_0010_keeps_agencies_users_and_pilots_and_archived_goes_back_to_closed(
     finally:
         eng.dispose()
     upgrade(empty_url)
+
+
+def test_totp_secrets_are_encrypted_on_upgrade_and_decrypted_on_downgrade(
+        empty_url: str) -> None:
+    """Migration 0014 encrypts the secrets already stored (with the app's secret key) and
+    gives them back in the clear on the way down."""
+    from locmap.config import load_settings
+    from locmap.crypto import PREFIX, FieldBox
+
+    downgrade(empty_url, "base")
+    upgrade(empty_url, "0013")
+    secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+    eng = create_engine(empty_url)
+    try:
+        with eng.begin() as conn:
+            conn.execute(text(
+                "INSERT INTO user_account (email, name, password_hash, is_admin, is_auditor, "
+                "active, totp_secret) VALUES ('totp@test.invalid', 'T', 'x', false, false, "
+                "true, :s)"), {"s": secret})
+        upgrade(empty_url, "0014")
+        with eng.connect() as conn:
+            stored = conn.execute(text("SELECT totp_secret FROM user_account")).scalar_one()
+        assert stored.startswith(PREFIX) and secret not in stored
+        assert FieldBox(load_settings().secret_key).decrypt(stored) == secret
+        upgrade(empty_url)
+        downgrade(empty_url, "0013")
+        with eng.connect() as conn:
+            assert conn.execute(text("SELECT totp_secret FROM user_account")).scalar_one() \
+                == secret
+    finally:
+        eng.dispose()
+        downgrade(empty_url, "base")

@@ -231,6 +231,9 @@ def test_the_report_says_what_each_figure_means() -> None:
     # Partners: small counts are withheld (marked [c], as every partner figure).
     small = {"indicators": {**snap, "incidents": {"place": 3}}}
     assert _figures(small, suppress=True)[0][1] == "[c]"
+    # ... and get no rate ratio: with the areas and its interval it gives the counts back.
+    assert not any(name.startswith("Rate ratio") for name, _, _ in
+                   _figures({"indicators": snap}, suppress=True))
 
 
 def test_migration_0011_carries_mappings_both_ways() -> None:

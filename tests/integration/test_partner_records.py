@@ -186,3 +186,32 @@ def test_partner_pages_show_aggregates_and_no_records(
     assert 'id="incident-list"' in html and "PARK-0" in html
     assert "They avoid the side alley" in html
     assert "export.graphml" in client.get(f"/pilots/{pid}/network").get_data(as_text=True)
+
+
+def test_a_factors_linked_incidents_are_a_withheld_count_for_partners(
+    client: Any, auth: AuthActions, seeded: dict[str, Any], session: Session
+) -> None:
+    """A safety factor citing the cafe's two incidents: the team reads which ones (the
+    page lists each by date and category); a partner reads "[c]" and no incident."""
+    from sqlalchemy import select
+
+    pid, cafe = seeded["pid"], seeded["cafe"]
+    ids = sorted(session.scalars(select(Incident.id).where(
+        Incident.external_ref.in_(["CAFE-0", "CAFE-1"]))))
+    headers = _as(auth, "practitioner")
+    made = client.post(f"/api/v1/pilots/{pid}/places/{cafe}/factors", headers=headers, json={
+        "quadrant": "risk", "statement": "Dealing from the back door", "incident_ids": ids})
+    assert made.status_code == 201, made.get_json()
+    factor = made.get_json()["id"]
+    team = client.get(f"/api/v1/pilots/{pid}/factors/{factor}").get_json()
+    assert team["incident_ids"] == ids and team["evidence_counts"]["incidents"] == 2
+    assert "Incident " in client.get(f"/pilots/{pid}/places/{cafe}").get_data(as_text=True)
+    _as(auth, "partner_reviewer")
+    for read in (client.get(f"/api/v1/pilots/{pid}/factors/{factor}").get_json(),
+                 client.get(f"/api/v1/pilots/{pid}/places/{cafe}/factors").get_json()[0]):
+        assert read["incident_ids"] is None
+        assert read["evidence_counts"]["incidents"] == "[c]"
+        assert read["statement"] == "Dealing from the back door"
+    html = client.get(f"/pilots/{pid}/places/{cafe}").get_data(as_text=True)
+    assert "Dealing from the back door" in html and "[c] incidents" in html
+    assert "Incident " not in html and "(severity 4)" not in html

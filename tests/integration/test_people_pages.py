@@ -177,3 +177,49 @@ def test_partners_never_reach_people(client: Any, auth: AuthActions, world: Worl
     assert client.get(f"/pilots/{world.pilot.id}/people/{two['yp2'].id}").status_code == 403
     assert client.get(f"/api/v1/pilots/{world.pilot.id}/people/records").status_code == 403
     assert client.get(f"/api/v1/pilots/{world.pilot.id}/people").status_code == 200
+
+
+def test_a_foreign_person_id_changes_nothing(client: Any, auth: AuthActions, world: World,
+                                             two: dict[str, Any], session: Session) -> None:
+    """The presence or relationship must be the person's named by the form (whose page
+    it came from): another person's id, or another pilot's person, answers 404 and
+    nothing is changed, ended or deleted.
+    """
+    token = _login(auth)
+    other_pilot = Person(pilot_id=world.other_pilot.id, pseudonym="YP-001",
+                         kind="young_person", age_band="14-15")
+    session.add(other_pilot)
+    session.commit()
+    rel, pres = two["rel"], two["pres"]  # YP-001 ↔ YP-002; YP-001 at the park
+    foreign = (str(two["adult"].id), str(other_pilot.id))
+    base = f"/pilots/{world.pilot.id}"
+    posts = [
+        (f"{base}/relationships/{rel.id}", {"version": "1", "type": "friend",
+                                            "valence": "harmful", "strength": "3",
+                                            "source": "x", "since": "2025-02-01"}),
+        (f"{base}/relationships/{rel.id}", {"version": "1", "end": "1"}),
+        (f"{base}/relationships/{rel.id}/delete", {"confirm": "on"}),
+        (f"{base}/presences/{pres.id}", {"version": "1", "frequency": "daily",
+                                         "times": "nights", "source": "", "since": ""}),
+        (f"{base}/presences/{pres.id}", {"version": "1", "end": "1"}),
+        (f"{base}/presences/{pres.id}/delete", {"confirm": "on"}),
+        # A form that would be refused anyway is still 404 first (not the other page).
+        (f"{base}/relationships/{rel.id}", {"version": "1", "type": "no such type"}),
+        (f"{base}/presences/{pres.id}", {"version": "1", "frequency": "hourly"}),
+    ]
+    before = len(_events(session, "delete")) + len(_events(session, "update"))
+    for url, form in posts:
+        for person_id in foreign:
+            r = client.post(url, data={"csrf_token": token, "person_id": person_id, **form})
+            assert r.status_code == 404, (url, person_id, r.status_code)
+    session.expire_all()
+    rel = session.get(Relationship, rel.id)
+    pres = session.get(Presence, pres.id)
+    assert rel is not None and (rel.valence, rel.until, rel.version) == ("neutral", None, 1)
+    assert pres is not None and (pres.frequency, pres.until, pres.version) == ("weekly",
+                                                                              None, 1)
+    assert len(_events(session, "delete")) + len(_events(session, "update")) == before
+    # The other end of the relationship may act on it from its own page.
+    r = client.post(f"{base}/relationships/{rel.id}", data={
+        "csrf_token": token, "person_id": str(two["yp2"].id), "version": "1", "end": "1"})
+    assert r.status_code == 302

@@ -138,5 +138,5 @@ def test_waiting_shows_my_overdue_actions(client: Any, auth: Any, session: Sessi
     w = _api(client, "GET", "/api/v1/waiting").get_json()
     assert [a["description"] for a in w["actions"]] == ["Bystander training"]
     assert w["review_points"] == []  # not a coordinator
-    html = client.get("/waiting").get_data(as_text=True)
-    assert "Bystander training" in html and "Waiting for me" in html
+    html = client.get("/inbox").get_data(as_text=True)
+    assert "Bystander training" in html and "Action overdue" in html

@@ -11,11 +11,18 @@ api = ApiRegistry(bp)
 
 # Importing a module registers its routes on the blueprint.
 from locmap.web.api import (  # noqa: E402
-    admin, assessments, audit, dashboard, evidence, exports, imports, incidents, network,
-    pilots, places,
+    admin, assessments, audit, basemap, dashboard, evidence, exports, imports, incidents,
+    network, photos, pilots, places, safety_maps,
     reviews,
     impact,
     plans,
+    referrals,
+    meetings,
+    retention,
+    subject_access,
+    locality,
+    case_records,
+    contexts,
 )
 
 __all__ = ["bp", "api"]

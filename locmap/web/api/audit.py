@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
 from marshmallow import Schema, fields, validate
 
 from locmap.services import audit
 from locmap.web.api import api
+from locmap.web.api.schemas import Date
 from locmap.web.context import actor, db_session
 
 _ACTIONS = [a for a, _ in audit.ACTION_CHOICES]
@@ -22,8 +22,8 @@ class AuditQuerySchema(Schema):
                            metadata={"description": "Record type (person, incident, …)."})
     entity_id = fields.String(load_default=None, validate=validate.Length(max=60))
     action = fields.String(load_default=None, validate=validate.OneOf(_ACTIONS))
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+    date_from = Date(load_default=None)
+    date_to = Date(load_default=None)
     before_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**63 - 1),
                                metadata={"description": "Continue after this id (keyset)."})
     limit = fields.Integer(load_default=50, validate=validate.Range(1, audit.MAX_PAGE))
@@ -84,7 +84,7 @@ def audit_events(query: dict[str, Any]) -> Any:
     only: an event's detail keeps numbers, flags, ids and labels.
     """
     before, limit = query.pop("before_id"), query.pop("limit")
-    return jsonify(audit.search_events(db_session(), actor(), audit.AuditFilter(**query),
+    return (audit.search_events(db_session(), actor(), audit.AuditFilter(**query),
                                        before_id=before, limit=limit))
 
 
@@ -94,7 +94,7 @@ def audit_who_has_seen(query: dict[str, Any]) -> Any:
     """Reads of the person's identity and record, and the pilot-wide reads that
     included them; audited.
     """
-    return jsonify(audit.who_has_seen(db_session(), actor(), query["pilot_id"],
+    return (audit.who_has_seen(db_session(), actor(), query["pilot_id"],
                                       query["pseudonym"]))
 
 
@@ -104,4 +104,4 @@ def audit_verify() -> Any:
     """Recomputes every event's hash; reports the first broken link."""
     a = actor()
     audit.require_auditor(a)
-    return jsonify(audit.verify_chain(db_session()).to_dict())
+    return audit.verify_chain(db_session()).to_dict()

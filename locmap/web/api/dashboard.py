@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response
 from marshmallow import Schema, fields, validate
 
 from locmap.services import dashboard
 from locmap.web.api import api
-from locmap.web.context import actor, db_session
+from locmap.web.api.schemas import Date
+from locmap.web.context import actor, db_session, suppression_threshold
 
 _PILOT = "/pilots/<int:pilot_id>"
 
 
 class DashboardQuerySchema(Schema):
-    as_of = fields.Date(load_default=None, metadata={
+    as_of = Date(load_default=None, metadata={
         "description": "Date of the picture (default today). The partner version exists at "
                        "completed calendar quarter ends only: any other date is snapped to the "
                        "last completed quarter end on or before it (the answer's as_of; "
@@ -30,16 +31,50 @@ class DashboardQuerySchema(Schema):
                                    "suppressed version"})
 
 
+class DashboardTableSchema(Schema):
+    key = fields.String()
+    title = fields.String()
+    suppressed = fields.Boolean()
+    show_row_totals = fields.Boolean()
+    note = fields.String(allow_none=True)
+    percent_label = fields.String()
+    percent = fields.List(fields.String(), allow_none=True)
+    row_labels = fields.List(fields.String())
+    col_labels = fields.List(fields.String())
+    display = fields.List(fields.List(fields.String()), metadata={
+        "description": "What a reader sees in each cell ([c] where withheld)."})
+    values = fields.List(fields.List(fields.Integer(allow_none=True)), metadata={
+        "description": "For partners: rounded to base 5, null where withheld."})
+    flags = fields.List(fields.List(fields.String()))
+    threshold = fields.Integer()
+    zeros = fields.String()
+    rule_text = fields.String()
+
+
+class DashboardSchema(Schema):
+    pilot_id = fields.Integer()
+    pilot_name = fields.String()
+    as_of = Date()
+    suppressed = fields.Boolean()
+    requested_as_of = Date(allow_none=True)
+    quarter_end = fields.Boolean()
+    quarters = fields.List(Date())
+    threshold = fields.Integer()
+    contains = fields.String()
+    tables = fields.List(fields.Nested(DashboardTableSchema))
+
+
 def _options(query: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": query["as_of"], "partner_view": query["view"] == "partner",
-            "threshold": int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])}
+            "threshold": suppression_threshold()}
 
 
 @api.route(f"{_PILOT}/dashboard", summary="The partnership dashboard: tables of counts with "
-           "display strings and suppression flags", tag="dashboard", query=DashboardQuerySchema)
+           "display strings and suppression flags", tag="dashboard", query=DashboardQuerySchema,
+           response=DashboardSchema)
 def get_dashboard(pilot_id: int, query: dict[str, Any]) -> Any:
     board = dashboard.dashboard(db_session(), actor(), pilot_id, **_options(query))
-    return jsonify(board.to_dict())
+    return board.to_dict()
 
 
 def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Response:
@@ -51,13 +86,14 @@ def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Response:
 
 @api.route(f"{_PILOT}/dashboard.csv", summary="The dashboard's tables as CSV (suppressed as "
            "on screen, formula cells neutralised, audited)", tag="dashboard",
-           query=DashboardQuerySchema)
+           query=DashboardQuerySchema, produces="text/csv")
 def export_dashboard_csv(pilot_id: int, query: dict[str, Any]) -> Any:
     return _export(pilot_id, "csv", query)
 
 
 @api.route(f"{_PILOT}/dashboard.xlsx", summary="The dashboard's tables as XLSX, one sheet a "
            "table (suppressed as on screen, audited)", tag="dashboard",
-           query=DashboardQuerySchema)
+           query=DashboardQuerySchema,
+           produces="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 def export_dashboard_xlsx(pilot_id: int, query: dict[str, Any]) -> Any:
     return _export(pilot_id, "xlsx", query)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from marshmallow import Schema, fields, validate
 
 from locmap.services import engagement, factors, observations
 from locmap.web.api import api
@@ -27,7 +27,7 @@ from locmap.web.api.evidence_schemas import (
     PlaceFilterSchema,
     VersionQuerySchema,
 )
-from locmap.web.context import actor, db_session
+from locmap.web.context import actor, db_session, suppression_threshold
 
 _PLACE = "/pilots/<int:pilot_id>/places/<int:place_id>"
 _PILOT = "/pilots/<int:pilot_id>"
@@ -38,31 +38,31 @@ _PILOT = "/pilots/<int:pilot_id>"
 @api.route(f"{_PLACE}/observations", summary="Site visits at a place, newest first",
            tag="evidence", response=ObservationSchema, many=True)
 def list_observations(pilot_id: int, place_id: int) -> Any:
-    return jsonify(observations.list_observations(db_session(), actor(), pilot_id, place_id))
+    return observations.list_observations(db_session(), actor(), pilot_id, place_id)
 
 
 @api.route(f"{_PLACE}/observations", "POST", summary="Record a site visit at a place",
            tag="evidence", body=ObservationInSchema, response=ObservationSchema, status=201,
-           permission="evidence.edit")
+           permission="evidence.edit", idempotent=True)
 def create_observation(pilot_id: int, place_id: int, body: dict[str, Any]) -> Any:
     out = observations.create_observation(db_session(), actor(), pilot_id, place_id, body)
-    return jsonify(out), 201
+    return out, 201
 
 
 @api.route(f"{_PILOT}/observations/<int:observation_id>", summary="One site visit",
            tag="evidence", response=ObservationSchema)
 def get_observation(pilot_id: int, observation_id: int) -> Any:
-    return jsonify(observations.get_observation(db_session(), actor(), pilot_id,
+    return (observations.get_observation(db_session(), actor(), pilot_id,
                                                 observation_id))
 
 
 @api.route(f"{_PILOT}/observations/<int:observation_id>", "PATCH", summary="Change a site visit",
            tag="evidence", body=ObservationPatchSchema, response=ObservationSchema,
-           permission="evidence.edit")
+           permission="evidence.edit", idempotent=True)
 def update_observation(pilot_id: int, observation_id: int, body: dict[str, Any]) -> Any:
     """Send only the fields that change and the ``version`` you edited (409 if stale)."""
     version = body.pop("version")
-    return jsonify(observations.update_observation(db_session(), actor(), pilot_id,
+    return (observations.update_observation(db_session(), actor(), pilot_id,
                                                    observation_id, body, version))
 
 
@@ -74,12 +74,41 @@ def delete_observation(pilot_id: int, observation_id: int, query: dict[str, Any]
     return "", 204
 
 
+class NearQuerySchema(Schema):
+    lon = fields.Float(required=True, validate=validate.Range(-180, 180))
+    lat = fields.Float(required=True, validate=validate.Range(-90, 90))
+
+
+class NearestSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    kind = fields.String()
+    distance_m = fields.Integer()
+
+
+class NearPlaceSchema(Schema):
+    place = fields.Nested(NearestSchema, allow_none=True, metadata={
+        "description": "The nearest place with its distance, or null"})
+
+
+@api.route(f"{_PILOT}/places/nearest", summary="The place where the practitioner stands",
+           tag="evidence", query=NearQuerySchema, response=NearPlaceSchema,
+           permission="place.view")
+def nearest_place(pilot_id: int, query: dict[str, Any]) -> Any:
+    """The pilot's nearest place within 100 m of the phone's position (the visit form
+    pre-selects it), or ``null``.
+    """
+    return dict(place=observations.nearest_place(db_session(), actor(), pilot_id,
+                                                    query["lon"], query["lat"]))
+
+
 # --- safety factors --------------------------------------------------------------------
 
 @api.route(f"{_PLACE}/factors", summary="The place's safety factors (working set)",
            tag="evidence", response=FactorSchema, many=True)
 def list_factors(pilot_id: int, place_id: int) -> Any:
-    return jsonify(factors.list_factors(db_session(), actor(), pilot_id, place_id))
+    return factors.list_factors(db_session(), actor(), pilot_id, place_id,
+                                threshold=suppression_threshold())
 
 
 @api.route(f"{_PLACE}/factors", "POST", summary="Add a safety factor with its evidence",
@@ -87,13 +116,14 @@ def list_factors(pilot_id: int, place_id: int) -> Any:
            permission="evidence.edit")
 def create_factor(pilot_id: int, place_id: int, body: dict[str, Any]) -> Any:
     """Evidence ids (incidents, site visits, engagement records) must be of this pilot (422)."""
-    return jsonify(factors.create_factor(db_session(), actor(), pilot_id, place_id, body)), 201
+    return factors.create_factor(db_session(), actor(), pilot_id, place_id, body), 201
 
 
 @api.route(f"{_PILOT}/factors/<int:factor_id>", summary="One safety factor", tag="evidence",
            response=FactorSchema)
 def get_factor(pilot_id: int, factor_id: int) -> Any:
-    return jsonify(factors.get_factor(db_session(), actor(), pilot_id, factor_id))
+    return factors.get_factor(db_session(), actor(), pilot_id, factor_id,
+                              threshold=suppression_threshold())
 
 
 @api.route(f"{_PILOT}/factors/<int:factor_id>", "PATCH", summary="Change a safety factor",
@@ -104,7 +134,7 @@ def update_factor(pilot_id: int, factor_id: int, body: dict[str, Any]) -> Any:
     replaces that kind of evidence link.
     """
     version = body.pop("version")
-    return jsonify(factors.update_factor(db_session(), actor(), pilot_id, factor_id, body,
+    return (factors.update_factor(db_session(), actor(), pilot_id, factor_id, body,
                                          version))
 
 
@@ -120,7 +150,7 @@ def delete_factor(pilot_id: int, factor_id: int, query: dict[str, Any]) -> Any:
 @api.route(f"{_PILOT}/engagement", summary="Engagement records (listening to groups)",
            tag="evidence", query=PlaceFilterSchema, response=EngagementSchema, many=True)
 def list_engagement(pilot_id: int, query: dict[str, Any]) -> Any:
-    return jsonify(engagement.list_engagement(db_session(), actor(), pilot_id,
+    return (engagement.list_engagement(db_session(), actor(), pilot_id,
                                               query["place_id"]))
 
 
@@ -129,13 +159,13 @@ def list_engagement(pilot_id: int, query: dict[str, Any]) -> Any:
            permission="evidence.edit")
 def create_engagement(pilot_id: int, body: dict[str, Any]) -> Any:
     """Describe the group (e.g. "Year 9 girls' group"); never name a child."""
-    return jsonify(engagement.create_engagement(db_session(), actor(), pilot_id, body)), 201
+    return engagement.create_engagement(db_session(), actor(), pilot_id, body), 201
 
 
 @api.route(f"{_PILOT}/awareness", summary="Awareness-raising activities and their reach",
            tag="evidence", query=PlaceFilterSchema, response=AwarenessSchema, many=True)
 def list_awareness(pilot_id: int, query: dict[str, Any]) -> Any:
-    return jsonify(engagement.list_awareness(db_session(), actor(), pilot_id,
+    return (engagement.list_awareness(db_session(), actor(), pilot_id,
                                              query["place_id"]))
 
 
@@ -143,4 +173,4 @@ def list_awareness(pilot_id: int, query: dict[str, Any]) -> Any:
            tag="evidence", body=AwarenessInSchema, response=AwarenessSchema, status=201,
            permission="evidence.edit")
 def create_awareness(pilot_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(engagement.create_awareness(db_session(), actor(), pilot_id, body)), 201
+    return engagement.create_awareness(db_session(), actor(), pilot_id, body), 201

@@ -8,13 +8,15 @@ typed values and field errors, the services hold the rules.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from marshmallow import Schema, fields, missing, validate
+from marshmallow import Schema, ValidationError, fields, missing, validate
 
 from locmap.clock import LOCAL_TZ
 from locmap.services.observations import CCTV, GUARDIANSHIP, LEVELS, LIGHT
 from locmap.vocab import CONFIDENCE, ENGAGEMENT_GROUPS, QUADRANTS, VOICES
+from locmap.web.api.schemas import AwareDateTime, Date, Figure, GeoJSONGeometry
 
 __all__ = [
     "ObservationInSchema", "ObservationPatchSchema", "ObservationSchema", "FactorInSchema",
@@ -26,7 +28,7 @@ _LONDON = LOCAL_TZ
 
 
 def _time(**kw: Any) -> fields.AwareDateTime:
-    return fields.AwareDateTime(default_timezone=_LONDON, **kw)
+    return AwareDateTime(default_timezone=_LONDON, **kw)
 
 
 def _count(**kw: Any) -> fields.Integer:
@@ -59,8 +61,35 @@ class _ObservationFields(Schema):
     notes = fields.String(validate=validate.Length(max=8000), load_default="")
 
 
+class WalkField(fields.Field):
+    """The walk recorded while the visit form was open (with consent): positions as
+    ``{"points": [[lon, lat, unix seconds], ...]}``, or that as JSON text (a form's hidden
+    field). The service checks the points and works out the time at each place.
+    """
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kw: Any) -> Any:
+        if isinstance(value, str):
+            if not value.strip():
+                return None
+            try:
+                value = json.loads(value)
+            except ValueError as exc:
+                raise ValidationError("The walk is not readable JSON.") from exc
+        if not isinstance(value, dict) or not isinstance(value.get("points"), list):
+            raise ValidationError('Expected {"points": [[lon, lat, time], ...]}.')
+        return value
+
+
+def _walk() -> WalkField:
+    return WalkField(load_default=None, allow_none=True, metadata={
+        "description": "The route walked while the visit was open, recorded with the "
+                       "practitioner's consent: {\"points\": [[lon, lat, unix seconds], ...]}."})
+
+
 class ObservationInSchema(_ObservationFields):
     """A new site visit."""
+
+    walk = _walk()
 
 
 class _Patch(Schema):
@@ -80,6 +109,14 @@ class _Patch(Schema):
 class ObservationPatchSchema(_Patch, _ObservationFields):
     """Changed fields of a site visit, with the version edited."""
 
+    walk = _walk()
+
+
+class PlaceTimeSchema(Schema):
+    place_id = fields.Integer()
+    name = fields.String()
+    seconds = fields.Integer()
+
 
 class ObservationSchema(_ObservationFields):
     id = fields.Integer()
@@ -87,6 +124,10 @@ class ObservationSchema(_ObservationFields):
     observer = fields.String(allow_none=True)
     young_people = fields.Integer()
     concerns = fields.List(fields.String())
+    route = fields.Nested(GeoJSONGeometry, allow_none=True, metadata={
+        "description": "The walk as a GeoJSON LineString, or null (not recorded)"})
+    place_times = fields.List(fields.Nested(PlaceTimeSchema), allow_none=True, metadata={
+        "description": "Time at each place on the walk: place_id, name, seconds"})
     version = fields.Integer()
 
 
@@ -115,12 +156,15 @@ class FactorPatchSchema(_Patch, _FactorFields):
 
 
 class _Counts(Schema):
-    incidents = fields.Integer()
+    incidents = Figure(metadata={"description": "Linked incidents; for partners 0, [c] "
+                                 "(1 to threshold - 1) or rounded to 5"})
     observations = fields.Integer()
     engagements = fields.Integer()
 
 
 class FactorSchema(_FactorFields):
+    incident_ids = fields.List(fields.Integer(), allow_none=True, metadata={
+        "description": "The linked incidents; null for partners (they read the count)"})
     id = fields.Integer()
     place_id = fields.Integer()
     assessment_id = fields.Integer(allow_none=True)
@@ -139,7 +183,7 @@ class _PlaceRef(Schema):
 class EngagementInSchema(Schema):
     """Listening to a group — describe the group, never name a child."""
 
-    held_on = fields.Date(required=True)
+    held_on = Date(required=True)
     with_group = fields.String(required=True, validate=validate.OneOf(ENGAGEMENT_GROUPS))
     group_description = fields.String(validate=validate.Length(max=300), load_default="")
     summary = fields.String(required=True, validate=validate.Length(min=1, max=8000))
@@ -155,7 +199,7 @@ class EngagementSchema(EngagementInSchema):
 
 
 class AwarenessInSchema(Schema):
-    held_on = fields.Date(required=True)
+    held_on = Date(required=True)
     audience = fields.String(required=True, validate=validate.Length(min=1, max=200))
     method = fields.String(validate=validate.Length(max=200), load_default="")
     reached = fields.Integer(strict=True, validate=validate.Range(min=0), load_default=0)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from locmap.clock import LOCAL_TZ
@@ -12,7 +11,8 @@ from locmap.errors import InvalidData
 from locmap.services import incidents
 from locmap.vocab import HARM_CATEGORIES, TIME_PRECISIONS
 from locmap.web.api import api
-from locmap.web.context import actor, db_session
+from locmap.web.api.schemas import AwareDateTime, Date, DateTime, GeoJSONGeometry
+from locmap.web.context import actor, db_session, suppression_threshold
 
 _LONDON = LOCAL_TZ
 
@@ -20,8 +20,8 @@ _LONDON = LOCAL_TZ
 class IncidentFilterSchema(Schema):
     category = fields.String(load_default="", metadata={
         "description": "Comma-separated harm categories."})
-    date_from = fields.Date(load_default=None)
-    date_to = fields.Date(load_default=None)
+    date_from = Date(load_default=None)
+    date_to = Date(load_default=None)
     hour_from = fields.Integer(load_default=None, validate=validate.Range(0, 23))
     hour_to = fields.Integer(load_default=None, validate=validate.Range(0, 23))
     place_id = fields.Integer(load_default=None)
@@ -55,10 +55,10 @@ class IncidentMapQuerySchema(IncidentFilterSchema):
 
 
 class _IncidentFields(Schema):
-    location = fields.Raw(metadata={"description": "GeoJSON Point in WGS84"})
+    location: fields.Field = fields.Raw(metadata={"description": "GeoJSON Point in WGS84"})
     place_id = fields.Integer(allow_none=True, metadata={
         "description": "Omit or null to derive it from the location."})
-    occurred_at = fields.AwareDateTime(default_timezone=_LONDON, metadata={
+    occurred_at = AwareDateTime(default_timezone=_LONDON, metadata={
         "description": "ISO 8601; without an offset it is UK local time."})
     time_precision = fields.String(validate=validate.OneOf(TIME_PRECISIONS))
     category = fields.String(validate=validate.OneOf(HARM_CATEGORIES))
@@ -71,7 +71,7 @@ class _IncidentFields(Schema):
 
 class IncidentCreateSchema(_IncidentFields):
     location = fields.Raw(required=True)
-    occurred_at = fields.AwareDateTime(required=True, default_timezone=_LONDON)
+    occurred_at = AwareDateTime(required=True, default_timezone=_LONDON)
     category = fields.String(required=True, validate=validate.OneOf(HARM_CATEGORIES))
 
 
@@ -80,6 +80,8 @@ class IncidentUpdateSchema(_IncidentFields):
 
 
 class IncidentSchema(_IncidentFields):
+    location = fields.Nested(GeoJSONGeometry, allow_none=True,
+                             metadata={"description": "GeoJSON Point in WGS84"})
     id = fields.Integer()
     data_import_id = fields.Integer(allow_none=True, metadata={
         "description": "The import it arrived with (null when recorded by hand)."})
@@ -95,11 +97,34 @@ class IncidentPageSchema(Schema):
     offset = fields.Integer()
 
 
+class IncidentPointSchema(Schema):
+    """One map feature's properties: a cluster has count and max_severity; a single
+    incident (owning team, zoomed in) also its id, category, time and place.
+    """
+
+    count = fields.Integer()
+    max_severity = fields.Integer(allow_none=True)
+    id = fields.Integer()
+    category = fields.String()
+    category_label = fields.String()
+    severity = fields.Integer(allow_none=True)
+    occurred_at = DateTime()
+    time_precision = fields.String()
+    place_id = fields.Integer(allow_none=True)
+
+
+class IncidentFeatureSchema(Schema):
+    type = fields.Constant("Feature")
+    id = fields.Integer(metadata={"description": "Single incidents only"})
+    geometry = fields.Nested(GeoJSONGeometry)
+    properties = fields.Nested(IncidentPointSchema)
+
+
 class IncidentMapSchema(Schema):
     type = fields.Constant("FeatureCollection")
     mode = fields.String(validate=validate.OneOf(("clusters", "points")))
     total = fields.Integer()
-    features = fields.List(fields.Dict())
+    features = fields.List(fields.Nested(IncidentFeatureSchema))
     suppressed = fields.Boolean(metadata={"description": "Partner view: whole cells, "
                                           "counts withheld below the threshold, rounded to 5"})
     threshold = fields.Integer()
@@ -129,7 +154,7 @@ def list_incidents(pilot_id: int, query: dict[str, Any]) -> Any:
     whose time is exact. The owning team only: a partner reviewer gets 403 (partners see
     incidents as suppressed aggregates: the map, the dashboard, review points).
     """
-    return jsonify(incidents.list_incidents(db_session(), actor(), pilot_id, _filter(query),
+    return (incidents.list_incidents(db_session(), actor(), pilot_id, _filter(query),
                                             limit=query["limit"], offset=query["offset"]))
 
 
@@ -145,23 +170,23 @@ def incident_map(pilot_id: int, query: dict[str, Any]) -> Any:
     except ValueError as exc:
         raise InvalidData("bbox is four numbers: west,south,east,north.",
                           details={"field": "bbox"}) from exc
-    return jsonify(incidents.incident_map(
+    return (incidents.incident_map(
         db_session(), actor(), pilot_id, (w, s, e, n), query["zoom"], _filter(query),
-        threshold=int(current_app.config["LOCMAP_SUPPRESSION_THRESHOLD"])))
+        threshold=suppression_threshold()))
 
 
 @api.route("/pilots/<int:pilot_id>/incidents", "POST", summary="Record an incident",
            tag="incidents", body=IncidentCreateSchema, response=IncidentSchema, status=201,
-           permission="evidence.edit")
+           permission="evidence.edit", idempotent=True)
 def create_incident(pilot_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(incidents.create_incident(db_session(), actor(), pilot_id, body)), 201
+    return incidents.create_incident(db_session(), actor(), pilot_id, body), 201
 
 
 @api.route("/pilots/<int:pilot_id>/incidents/<int:incident_id>", summary="One incident",
            tag="incidents", response=IncidentSchema)
 def get_incident(pilot_id: int, incident_id: int) -> Any:
     """The owning team only: a partner reviewer gets 403."""
-    return jsonify(incidents.get_incident(db_session(), actor(), pilot_id, incident_id))
+    return incidents.get_incident(db_session(), actor(), pilot_id, incident_id)
 
 
 @api.route("/pilots/<int:pilot_id>/incidents/<int:incident_id>", "PATCH",
@@ -169,7 +194,7 @@ def get_incident(pilot_id: int, incident_id: int) -> Any:
            response=IncidentSchema,
            permission="evidence.edit")
 def update_incident(pilot_id: int, incident_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(incidents.update_incident(db_session(), actor(), pilot_id, incident_id, body))
+    return incidents.update_incident(db_session(), actor(), pilot_id, incident_id, body)
 
 
 @api.route("/pilots/<int:pilot_id>/incidents/<int:incident_id>", "DELETE",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from marshmallow import Schema, fields, validate
 
 from locmap.services import network, network_export, people
@@ -21,7 +21,13 @@ from locmap.vocab import (
     VALENCES,
 )
 from locmap.web.api import api
-from locmap.web.api.schemas import IdentitySchema, PersonSchema
+from locmap.web.api.schemas import (
+    Date,
+    DateTime,
+    IdentitySchema,
+    PersonSchema,
+    dataclass_schema,
+)
 from locmap.web.context import actor, db_session
 
 _PILOT = "/pilots/<int:pilot_id>"
@@ -53,7 +59,7 @@ class PersonInSchema(Schema):
                         metadata={"description": "Relationships to existing people."})
     places = fields.List(fields.Nested(PlaceVisitSchema), load_default=list)
     source = fields.String(load_default="", validate=validate.Length(max=100))
-    since = fields.Date(load_default=None, allow_none=True)
+    since = Date(load_default=None, allow_none=True)
 
 
 class PersonPatchSchema(Schema):
@@ -65,7 +71,7 @@ class PersonPatchSchema(Schema):
         allow_none=True, validate=validate.OneOf(EXPLOITATION_CATEGORIES),
         metadata={"description": "Young people only; counted on the dashboard."})
     case_status = fields.String(allow_none=True, validate=validate.OneOf(CASE_STATUSES))
-    last_risk_assessment_on = fields.Date(allow_none=True)
+    last_risk_assessment_on = Date(allow_none=True)
 
 
 class RelationshipSchema(Schema):
@@ -78,8 +84,8 @@ class RelationshipSchema(Schema):
     valence = fields.String(load_default="neutral", validate=validate.OneOf(VALENCES))
     strength = fields.Integer(load_default=2, validate=validate.Range(1, 3))
     source = fields.String(load_default="", validate=validate.Length(max=100))
-    since = fields.Date(load_default=None, allow_none=True)
-    until = fields.Date(load_default=None, allow_none=True)
+    since = Date(load_default=None, allow_none=True)
+    until = Date(load_default=None, allow_none=True)
     version = fields.Integer(dump_only=True)
 
 
@@ -93,8 +99,8 @@ class RelationshipPatchSchema(Schema):
     valence = fields.String(validate=validate.OneOf(VALENCES))
     strength = fields.Integer(strict=True, validate=validate.Range(1, 3))
     source = fields.String(validate=validate.Length(max=100))
-    since = fields.Date(allow_none=True)
-    until = fields.Date(allow_none=True)
+    since = Date(allow_none=True)
+    until = Date(allow_none=True)
 
 
 class PresenceSchema(Schema):
@@ -106,8 +112,8 @@ class PresenceSchema(Schema):
     frequency = fields.String(load_default="weekly", validate=validate.OneOf(network.FREQUENCIES))
     times = fields.String(load_default="", validate=validate.Length(max=200))
     source = fields.String(load_default="", validate=validate.Length(max=100))
-    since = fields.Date(load_default=None, allow_none=True)
-    until = fields.Date(load_default=None, allow_none=True)
+    since = Date(load_default=None, allow_none=True)
+    until = Date(load_default=None, allow_none=True)
     version = fields.Integer(dump_only=True)
 
 
@@ -120,8 +126,8 @@ class PresencePatchSchema(Schema):
     frequency = fields.String(validate=validate.OneOf(network.FREQUENCIES))
     times = fields.String(validate=validate.Length(max=200))
     source = fields.String(validate=validate.Length(max=100))
-    since = fields.Date(allow_none=True)
-    until = fields.Date(allow_none=True)
+    since = Date(allow_none=True)
+    until = Date(allow_none=True)
 
 
 class PeopleQuerySchema(Schema):
@@ -147,12 +153,16 @@ class PersonRowSchema(Schema):
 class PurposeSchema(Schema):
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     lawful_basis = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    updated_at = fields.DateTime(dump_only=True, allow_none=True)
+    updated_at = DateTime(dump_only=True, allow_none=True)
+
+
+# Peer-network analysis (every person in it a pseudonym), typed from its result dataclass.
+NetworkAnalysisSchema = dataclass_schema(network.AnalysisResult, "NetworkAnalysisSchema")
 
 
 class AnalysisQuerySchema(Schema):
-    as_of = fields.Date(load_default=None, metadata={"description": "Ties in force that day."})
-    compare_with = fields.Date(load_default=None,
+    as_of = Date(load_default=None, metadata={"description": "Ties in force that day."})
+    compare_with = Date(load_default=None,
                                metadata={"description": "Earlier date to compare with."})
 
 
@@ -162,12 +172,19 @@ def find_people(pilot_id: int, query: dict[str, Any]) -> Any:
     """Pseudonyms with their case fields and how many ties and places are in force;
     searching by name reads identities and is audited.
     """
-    return jsonify(people.find_people(db_session(), actor(), pilot_id, text=query["q"],
+    return (people.find_people(db_session(), actor(), pilot_id, text=query["q"],
                                       kind=query["kind"], by_name=query["by_name"]))
 
 
+class CreatedPersonSchema(PersonSchema):
+    relationships = fields.List(fields.Nested(RelationshipSchema), metadata={
+        "description": "The relationships recorded with the person."})
+    presences = fields.List(fields.Nested(PresenceSchema), metadata={
+        "description": "The places recorded with the person."})
+
+
 @api.route(f"{_PILOT}/people", "POST", summary="Record a person (pseudonym chosen by locmap)",
-           tag="network", body=PersonInSchema, response=PersonSchema, status=201,
+           tag="network", body=PersonInSchema, response=CreatedPersonSchema, status=201,
            permission="network.edit")
 def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
     """Optionally with an identity (practitioners and peer assessors), relationships to
@@ -175,7 +192,7 @@ def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
     Refused (409) until the network's purpose and lawful basis are recorded.
     """
     out = network.record_person_with_links(db_session(), actor(), pilot_id, **body)
-    return jsonify(out), 201
+    return out, 201
 
 
 @api.route(f"{_PILOT}/people/<int:person_id>", "PATCH", summary="Change a person",
@@ -184,7 +201,7 @@ def create_person(pilot_id: int, body: dict[str, Any]) -> Any:
 def update_person(pilot_id: int, person_id: int, body: dict[str, Any]) -> Any:
     """Send the ``version`` you read; 409 if someone changed the person since."""
     version = body.pop("version")
-    return jsonify(people.update_person(db_session(), actor(), pilot_id, person_id,
+    return (people.update_person(db_session(), actor(), pilot_id, person_id,
                                         version=version, changes=body))
 
 
@@ -199,14 +216,14 @@ def delete_person(pilot_id: int, person_id: int) -> Any:
 @api.route(f"{_PILOT}/relationships", summary="Relationships (pseudonyms)", tag="network",
            response=RelationshipSchema, many=True)
 def list_relationships(pilot_id: int) -> Any:
-    return jsonify(network.list_relationships(db_session(), actor(), pilot_id))
+    return network.list_relationships(db_session(), actor(), pilot_id)
 
 
 @api.route(f"{_PILOT}/relationships", "POST", summary="Record a relationship", tag="network",
            body=RelationshipSchema, response=RelationshipSchema, status=201,
            permission="network.edit")
 def create_relationship(pilot_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(network.create_relationship(db_session(), actor(), pilot_id, **body)), 201
+    return network.create_relationship(db_session(), actor(), pilot_id, **body), 201
 
 
 @api.route(f"{_PILOT}/relationships/<int:rel_id>", "PATCH", summary="Change or end a relationship",
@@ -215,7 +232,7 @@ def create_relationship(pilot_id: int, body: dict[str, Any]) -> Any:
 def update_relationship(pilot_id: int, rel_id: int, body: dict[str, Any]) -> Any:
     """Send the ``version`` you read (409 if it changed); ``until`` ends the tie."""
     version = body.pop("version")
-    return jsonify(network.update_relationship(db_session(), actor(), pilot_id, rel_id,
+    return (network.update_relationship(db_session(), actor(), pilot_id, rel_id,
                                                body, version))
 
 
@@ -229,14 +246,14 @@ def delete_relationship(pilot_id: int, rel_id: int) -> Any:
 @api.route(f"{_PILOT}/presences", summary="Who spends time where (pseudonyms)", tag="network",
            response=PresenceSchema, many=True)
 def list_presences(pilot_id: int) -> Any:
-    return jsonify(network.list_presences(db_session(), actor(), pilot_id))
+    return network.list_presences(db_session(), actor(), pilot_id)
 
 
 @api.route(f"{_PILOT}/presences", "POST", summary="Record a presence at a place", tag="network",
            body=PresenceSchema, response=PresenceSchema, status=201,
            permission="network.edit")
 def create_presence(pilot_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(network.create_presence(db_session(), actor(), pilot_id, **body)), 201
+    return network.create_presence(db_session(), actor(), pilot_id, **body), 201
 
 
 @api.route(f"{_PILOT}/presences/<int:presence_id>", "PATCH", summary="Change or end a presence",
@@ -245,7 +262,7 @@ def create_presence(pilot_id: int, body: dict[str, Any]) -> Any:
 def update_presence(pilot_id: int, presence_id: int, body: dict[str, Any]) -> Any:
     """Send the ``version`` you read (409 if it changed); ``until`` ends the presence."""
     version = body.pop("version")
-    return jsonify(network.update_presence(db_session(), actor(), pilot_id, presence_id,
+    return (network.update_presence(db_session(), actor(), pilot_id, presence_id,
                                            body, version))
 
 
@@ -259,25 +276,26 @@ def delete_presence(pilot_id: int, presence_id: int) -> Any:
 @api.route(f"{_PILOT}/network/purpose", summary="Why the pilot maps peer networks",
            tag="network", response=PurposeSchema)
 def get_network_purpose(pilot_id: int) -> Any:
-    return jsonify(network.get_purpose(db_session(), actor(), pilot_id))
+    return network.get_purpose(db_session(), actor(), pilot_id)
 
 
 @api.route(f"{_PILOT}/network/purpose", "PUT", summary="Record purpose and lawful basis",
            tag="network", body=PurposeSchema, response=PurposeSchema,
            permission="network.edit")
 def set_network_purpose(pilot_id: int, body: dict[str, Any]) -> Any:
-    return jsonify(network.set_purpose(db_session(), actor(), pilot_id, **body))
+    return network.set_purpose(db_session(), actor(), pilot_id, **body)
 
 
 @api.route(f"{_PILOT}/network/analysis", summary="Peer-network analysis (pseudonyms only)",
-           tag="network", query=AnalysisQuerySchema)
+           tag="network", query=AnalysisQuerySchema,
+           response=NetworkAnalysisSchema)
 def network_analysis(pilot_id: int, query: dict[str, Any]) -> Any:
     """Groups, connectors, linked adults, harmful and protective ties, places shared
     between groups; ``as_of`` takes ties in force that day, ``compare_with`` adds the
     change from an earlier date.
     """
     result, _ = network.analysis(db_session(), actor(), pilot_id, **query)
-    return jsonify(result.to_dict())
+    return result.to_dict()
 
 
 def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Any:
@@ -288,14 +306,14 @@ def _export(pilot_id: int, fmt: str, query: dict[str, Any]) -> Any:
 
 
 @api.route(f"{_PILOT}/network/export.graphml", summary="Network as GraphML (pseudonyms)",
-           tag="network", query=AnalysisQuerySchema)
+           tag="network", query=AnalysisQuerySchema, produces="application/graphml+xml")
 def export_graphml(pilot_id: int, query: dict[str, Any]) -> Any:
     """Audited; holds no names, dates of birth or case references."""
     return _export(pilot_id, "graphml", query)
 
 
 @api.route(f"{_PILOT}/network/export.gexf", summary="Network as GEXF (pseudonyms)",
-           tag="network", query=AnalysisQuerySchema)
+           tag="network", query=AnalysisQuerySchema, produces="application/gexf+xml")
 def export_gexf(pilot_id: int, query: dict[str, Any]) -> Any:
     """Audited; holds no names, dates of birth or case references."""
     return _export(pilot_id, "gexf", query)

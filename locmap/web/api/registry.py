@@ -10,6 +10,15 @@ a user who is not a member of that pilot, and a route that declares ``permission
 403 to a member whose role lacks it, whatever the body holds — otherwise the field errors
 of a 422 would tell anyone what a route accepts before the permission table has spoken.
 The services still check every permission themselves; this only moves the answer first.
+
+Answers go out through their schemas: a view returns data (or ``(data, status)``) and the
+registry dumps it with the route's ``response`` schema, so a field the schema does not
+declare can never reach a client, whatever a service puts in its dict (a person's identity
+to a partner, say). A view may build its own ``Response`` only for a file (``produces``, a
+mimetype, e.g. ``text/csv``) or for an empty 204; one that returns hand-built JSON is a
+programming error (``UnschemedResponse``), and a test walks every API route to check that
+each JSON answer has a schema. The current record a 409 carries (``details.current``) is
+dumped by the same schema.
 """
 
 from __future__ import annotations
@@ -22,15 +31,21 @@ from typing import Any
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, make_response, request
 from marshmallow import Schema, ValidationError
 
 from locmap import __version__
-from locmap.services import audit
+from locmap.errors import Conflict
+from locmap.services import audit, idempotency
 from locmap.services.permissions import require
-from locmap.web.context import actor, login_required
+from locmap.web.api.schemas import figure_property
+from locmap.web.context import actor, db_session, login_required
 
-__all__ = ["ApiRegistry"]
+__all__ = ["ApiRegistry", "UnschemedResponse"]
+
+
+class UnschemedResponse(RuntimeError):
+    """An API view answered JSON that did not go through its response schema."""
 
 # A werkzeug rule argument: <name>, <conv:name> or <conv(args):name>.
 _RULE_ARG = re.compile(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>")
@@ -65,6 +80,7 @@ def _path_param(conv: str, args: str, name: str) -> dict[str, Any]:
 
 @dataclass
 class _Route:
+    endpoint: str
     rule: str
     method: str
     summary: str
@@ -76,7 +92,34 @@ class _Route:
     status: int
     description: str
     auditor: bool = False
+    files: str | None = None
+    produces: str | None = None
+    idempotent: bool = False
     path_args: list[tuple[str, str, str]] = field(default_factory=list)
+
+
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+def _idempotent(raw_key: str, run: Callable[[], Any]) -> Any:
+    """Answer a create sent with an Idempotency-Key: replay the kept answer, or run it and
+    keep its answer when it succeeds (:mod:`locmap.services.idempotency`).
+    """
+    session, user_id = db_session(), actor().user_id
+    if user_id is None:  # an API create always has a signed-in user; nothing to key
+        return run()
+    key = idempotency.check_key(raw_key)
+    kept = idempotency.replay(session, user_id, key, request.method, request.path)
+    if kept is not None:
+        response = jsonify(kept[1])
+        response.status_code = kept[0]
+        response.headers["Idempotent-Replayed"] = "true"
+        return response
+    response = make_response(run())
+    if 200 <= response.status_code < 300 and response.is_json:
+        idempotency.remember(session, user_id, key, request.method, request.path,
+                             response.status_code, response.get_json())
+    return response
 
 
 def _authorize(pilot_id: int, permission: str | None) -> None:
@@ -110,6 +153,9 @@ class ApiRegistry:
         public: bool = False,
         permission: str | None = None,
         auditor: bool = False,
+        files: str | None = None,
+        produces: str | None = None,
+        idempotent: bool = False,
     ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
             @wraps(fn)
@@ -118,6 +164,12 @@ class ApiRegistry:
                     _authorize(kwargs["pilot_id"], permission)
                 if auditor:
                     audit.require_auditor(actor())  # 403 before the input is judged
+                key = request.headers.get(IDEMPOTENCY_KEY) if idempotent else None
+                if key is not None:
+                    return _idempotent(key, lambda: _run(kwargs))
+                return _run(kwargs)
+
+            def _run(kwargs: dict[str, Any]) -> Any:
                 try:
                     if body is not None:
                         payload = request.get_json(silent=True)
@@ -129,14 +181,22 @@ class ApiRegistry:
                 except ValidationError as exc:
                     return jsonify(error="invalid", message="The request is not valid.",
                                    details=exc.normalized_messages()), 422
-                return fn(**kwargs)
+                try:
+                    result = fn(**kwargs)
+                except Conflict as exc:
+                    # The 409's copy of the record goes out through the same schema.
+                    if response is not None and isinstance(exc.details.get("current"), dict):
+                        exc.details["current"] = response().dump(exc.details["current"])
+                    raise
+                return self._answer(fn.__name__, result, response, many, status, produces)
 
             wrapped = view if public else login_required(view)
             self.blueprint.add_url_rule(rule, endpoint=fn.__name__, view_func=wrapped,
                                         methods=[method])
             self.routes.append(_Route(
-                rule=rule, method=method.lower(), summary=summary, tag=tag, body=body,
-                query=query, response=response, many=many, status=status, auditor=auditor,
+                endpoint=fn.__name__, rule=rule, method=method.lower(), summary=summary,
+                tag=tag, body=body, query=query, response=response, many=many, status=status,
+                auditor=auditor, files=files, produces=produces, idempotent=idempotent,
                 description=(fn.__doc__ or "").strip(),
                 path_args=[(conv or "string", args, name)
                            for conv, args, name in _RULE_ARG.findall(rule)],
@@ -145,14 +205,33 @@ class ApiRegistry:
 
         return decorate
 
+    @staticmethod
+    def _answer(name: str, result: Any, response: type[Schema] | None, many: bool,
+                status: int, produces: str | None) -> Any:
+        """The view's result as the client gets it: data dumped through ``response``."""
+        if isinstance(result, Response):
+            if (produces is None and status != 204) or (result.is_json and produces is None):
+                raise UnschemedResponse(f"api.{name} built its own answer: return the data "
+                                        "and declare response= (or produces= for a file)")
+            return result
+        data, code = result if isinstance(result, tuple) else (result, status)
+        if code == 204:
+            return "", 204
+        if response is None:
+            raise UnschemedResponse(f"api.{name} has no response schema")
+        return jsonify(response(many=many).dump(data)), code
+
     def openapi(self, prefix: str) -> dict[str, Any]:
+        plugin = MarshmallowPlugin()
         spec = APISpec(
             title="locmap API", version=__version__, openapi_version="3.0.3",
-            plugins=[MarshmallowPlugin()],
+            plugins=[plugin],
             info={"description": "Location assessment and context mapping for Contextual "
                   "Safeguarding. Session-cookie authentication; state-changing requests need "
                   "the X-CSRFToken header."},
         )
+        assert plugin.converter is not None
+        plugin.converter.add_attribute_function(figure_property)
         spec.components.schema("Error", _ERROR_SCHEMA)
         error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
 
@@ -168,12 +247,27 @@ class ApiRegistry:
             params: list[dict[str, Any]] = [_path_param(*arg) for arg in r.path_args]
             if r.query is not None:
                 params.append({"in": "query", "schema": r.query})
+            if r.idempotent:
+                params.append({"in": "header", "name": IDEMPOTENCY_KEY, "required": False,
+                               "schema": {"type": "string", "maxLength": 100},
+                               "description": "Send again with the same key: the first "
+                               "answer is replayed, nothing is created twice (kept 30 days)."})
             if params:
                 op["parameters"] = params
             if r.body is not None:
                 op["requestBody"] = {"required": True,
                                      "content": {"application/json": {"schema": r.body}}}
+            if r.files is not None:
+                # A multipart upload of one or more files under the field ``files``.
+                op["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+                    "schema": {"type": "object", "required": [r.files], "properties": {
+                        r.files: {"type": "array",
+                                  "items": {"type": "string", "format": "binary"}}}}}}}
             ok: dict[str, Any] = {"description": "OK"}
+            if r.produces is not None and r.response is None:
+                doc = ({"type": "object"} if r.produces.endswith("json")  # a JSON file
+                       else {"type": "string", "format": "binary"})
+                ok["content"] = {r.produces: {"schema": doc}}
             if r.response is not None:
                 schema: Any = r.response
                 if r.many:
@@ -198,7 +292,7 @@ class ApiRegistry:
                 responses["409"] = answer("Someone else changed the record first (the "
                                           "current record is in details), or it can no "
                                           "longer change")
-            if r.body is not None:
+            if r.body is not None or r.files is not None:
                 responses["413"] = answer("The request body is over the size limit")
             # 422: field errors, and any value the services or the database refuse.
             responses["422"] = answer("Invalid input, with the reason (field errors in "

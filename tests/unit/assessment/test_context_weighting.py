@@ -219,6 +219,53 @@ def test_to_dict_is_json_ready():
     w = _w(70, 30, links=[ContextLink("C0", "C1", "n")])
     data = json.loads(json.dumps(w.to_dict()))
     assert data["total"] == 100
-    assert data["contexts"][0] == {"name": "C0", "share": 70, "reason": "reason 0", "kind": "place"}
+    assert data["contexts"][0] == {"name": "C0", "share": 70, "reason": "reason 0", "kind": "place",
+                                  "place_id": None}
     changed = json.loads(json.dumps(diff(w, set_share(w, "C0", 10)).to_dict()))["changed"]
     assert changed[0]["delta"] == -60
+
+
+# --- contexts that refer to the pilot's records (issue 19) -------------------------------
+
+def test_kind_of_place_keeps_the_context_kinds_and_calls_the_rest_places():
+    from locmap.assessment.context_weighting import CONTEXT_KINDS, kind_of_place
+    assert [kind_of_place(k) for k in ("peer_group", "school", "online")] == [
+        "peer_group", "school", "online"]
+    assert {kind_of_place(k) for k in ("park", "street", "fast_food", "other")} == {"place"}
+    assert all(kind_of_place(k) in CONTEXT_KINDS for k in ("park", "school", "home"))
+
+
+def test_a_record_is_weighted_once_and_is_a_positive_integer():
+    ok = ContextWeighting((Context("Library", 60, "a", "place", 7),
+                           Context("Group A", 40, "b", "peer_group", 9)))
+    validate_weighting(ok)
+    twice = ContextWeighting((Context("Library", 60, "a", "place", 7),
+                              Context("The library again", 40, "b", "place", 7)))
+    with pytest.raises(ValueError, match="weighted already"):
+        validate_weighting(twice)
+    for bad in (0, -3, True, "7", 1.0):
+        with pytest.raises(ValueError, match="positive integer"):
+            validate_weighting(ContextWeighting((Context("Library", 100, "a", "place", bad),)))
+
+
+def test_rebalancing_keeps_each_contexts_record():
+    w = ContextWeighting((Context("Library", 100, "a", "place", 7),))
+    w = add_context(w, "Group A", 30, "meets there", "peer_group", 9)
+    assert [(c.name, c.kind, c.place_id, c.share) for c in w.contexts] == [
+        ("Library", "place", 7, 70), ("Group A", "peer_group", 9, 30)]
+    assert [c.place_id for c in set_share(w, "Group A", 50).contexts] == [7, 9]
+    assert [c.place_id for c in remove_context(w, "Library").contexts] == [9]
+    assert w.to_dict()["contexts"][1]["place_id"] == 9
+    with pytest.raises(ValueError, match="weighted already"):
+        add_context(w, "Group A again", 10, "x", "peer_group", 9)
+
+
+def test_diff_names_contexts_whose_record_changed():
+    a = ContextWeighting((Context("Library", 60, "a", "place", 7),
+                          Context("Group A", 40, "b", "other")))
+    b = ContextWeighting((Context("Library", 60, "a", "place", 7),
+                          Context("Group A", 40, "b", "peer_group", 9)))
+    d = diff(a, b)
+    assert d.records_changed == ("Group A",) and not d.is_empty
+    assert d.to_dict()["records_changed"] == ["Group A"]
+    assert diff(b, b).is_empty

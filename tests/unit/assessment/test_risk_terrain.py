@@ -169,3 +169,13 @@ def test_a_layer_without_incidents_is_a_clear_error_not_a_warning():
     with pytest.raises(ValueError, match="did not converge"):
         fit_risk_terrain(y, {"a": a, "b": b})
     assert fit_risk_terrain(y, {"b": b}).features[0].ci_low < 2.0  # the other layer fits
+
+
+def test_a_layer_that_predicts_every_cell_exactly_is_refused_not_warned() -> None:
+    """One small layer whose cells hold all the incidents, the same number each: the
+    Poisson fit predicts every cell exactly (found by the API fuzz: a pilot with one
+    feature). A ValueError the caller turns into a note, not a warning or a 500."""
+    y = np.array([0, 0, 0, 0, 0, 0, 2, 2])
+    layer = np.array([0, 0, 0, 0, 0, 0, 1, 1], dtype=float)
+    with pytest.raises(ValueError, match="predicts every cell exactly"):
+        fit_risk_terrain(y, {"bus stops": layer})

@@ -1,4 +1,4 @@
-/* Assessment result page: the place, Gi* hot cells and safety-map areas on a Leaflet map,
+/* Assessment result page: the place, Gi* hot cells and perceived-safety cells on a Leaflet map,
    and Chart.js charts of the monthly trend and harm categories. Data comes from the JSON
    block rendered by the server (the CSP forbids inline scripts). */
 (function () {
@@ -12,24 +12,25 @@
   function drawMap() {
     var box = document.getElementById("assessment-map");
     if (!box || !data.place.geometry) { return; }
-    var map = L.map(box);
-    if (data.tile_url) {
-      L.tileLayer(data.tile_url, { maxZoom: 20, attribution: data.tile_attribution || "" }).addTo(map);
-    } else {
-      box.classList.add("no-tiles");
-    }
-    L.control.scale({ imperial: false }).addTo(map);
+    var map = LocmapMap.create(box, {});
     // Leaflet needs a view before vector layers are added to the map.
     var ringM = (snap.settings && snap.settings.ring_m) || 500;
     var c = L.geoJSON(data.place.geometry).getBounds().getCenter();
     map.fitBounds(L.latLng(c).toBounds(ringM * 2.6));
     var group = L.featureGroup().addTo(map);
-    var sm = (snap.safety_maps && snap.safety_maps.areas) || [];
-    var periods = sm.map(function (a) { return a.period; }).sort();
-    var latest = periods[periods.length - 1];
-    sm.filter(function (a) { return a.period === latest; }).forEach(function (a) {
-      L.geoJSON(a.geometry, { style: { color: RATING[a.rating], weight: 1, fillOpacity: 0.18 } })
-        .bindTooltip(locmap.text("Safety map " + a.period + ": " + a.rating)).addTo(group);
+    // Perceived safety: the combined surface of the latest period (grid cells, withheld
+    // for partners below the threshold), not single maps.
+    var perceived = data.perceived || { cells: [] };
+    perceived.cells.forEach(function (cell) {
+      if (!cell.geometry) { return; }
+      var colour = "#9e9e9e", tip = "Perceived safety: withheld (fewer maps than the threshold)";
+      if (!cell.withheld && cell.shares && cell.mostly) {
+        colour = RATING[cell.mostly];  // the server's rule (perceived_safety.mostly)
+        tip = "Perceived safety " + perceived.period + ": " + cell.maps + " maps, red " + Math.round(cell.shares.red) +
+          "%, amber " + Math.round(cell.shares.amber) + "%, green " + Math.round(cell.shares.green) + "%";
+      }
+      L.geoJSON(cell.geometry, { style: { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.3 } })
+        .bindTooltip(locmap.text(tip)).addTo(group);
     });
     ((snap.hotspots && snap.hotspots.hot_cells) || []).forEach(function (c) {
       L.geoJSON(c.geometry, { style: { color: "#b71c1c", weight: 1, fillColor: "#e53935", fillOpacity: 0.45 } })

@@ -60,13 +60,7 @@
 
     var box = document.getElementById("impact-map");
     if (!box || !d.place.geometry || typeof L === "undefined") { return; }
-    var map = L.map(box);
-    if (data.tile_url) {
-      L.tileLayer(data.tile_url, { maxZoom: 20, attribution: data.tile_attribution || "" }).addTo(map);
-    } else {
-      box.classList.add("no-tiles");
-    }
-    L.control.scale({ imperial: false }).addTo(map);
+    var map = LocmapMap.create(box, { noteId: "impact-map-note" });
     var centre = L.geoJSON(d.place.geometry).getBounds().getCenter();
     var ring = d.settings.buffer_m || 0;
     map.fitBounds(L.latLng(centre).toBounds(Math.max(ring, 200) * 2.4));

@@ -12,18 +12,10 @@
   var input = document.getElementById("locality-input");
   var status = document.getElementById("locality-status");
 
-  var map = L.map(el, { zoomControl: true });
-  if (data.tile_url) {
-    L.tileLayer(data.tile_url, { maxZoom: 20, attribution: data.tile_attribution || "" }).addTo(map);
-  } else {
-    el.classList.add("no-tiles");
-    var note = document.getElementById("map-note");
-    if (note) {
-      note.textContent = "No base map configured (LOCMAP_TILE_URL): draw on a plain background, or upload a boundary file.";
-      note.hidden = false;
-    }
-  }
-  L.control.scale({ imperial: false }).addTo(map);
+  var map = LocmapMap.create(el, {
+    search: true,
+    noteText: "No base map yet (an administrator builds one from an OpenStreetMap extract): draw on a plain background, or upload a boundary file."
+  });
   map.setView([52.5, -1.49], 14);
 
   var drawn = new L.FeatureGroup().addTo(map);

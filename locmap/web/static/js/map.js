@@ -1,7 +1,7 @@
 /* locmap maps: the pilots overview and a pilot's places. Data comes from JSON script
-   blocks rendered by the server (no inline scripts: the CSP forbids them). Tiles are used
-   only when LOCMAP_TILE_URL is set; otherwise the map draws the pilot's own layers on a
-   plain background and says so (air-gapped networks). */
+   blocks rendered by the server (no inline scripts: the CSP forbids them). The base map
+   (locmap's own vector tiles, LOCMAP_TILE_URL, or a plain background) and the search box
+   come from the shared module, static/js/basemap.js. */
 (function () {
   "use strict";
 
@@ -14,22 +14,6 @@
   function readJSON(id) {
     var el = document.getElementById(id);
     return el ? JSON.parse(el.textContent) : null;
-  }
-
-  function baseMap(el, tileUrl, attribution) {
-    var map = L.map(el, { zoomControl: true, preferCanvas: false });
-    if (tileUrl) {
-      L.tileLayer(tileUrl, { maxZoom: 20, attribution: attribution || "" }).addTo(map);
-    } else {
-      el.classList.add("no-tiles");
-      var note = document.getElementById("map-note");
-      if (note) {
-        note.textContent = "No base map configured (LOCMAP_TILE_URL): showing the pilot's own layers only.";
-        note.hidden = false;
-      }
-    }
-    L.control.scale({ imperial: false }).addTo(map);
-    return map;
   }
 
   function placeStyle(feature) {
@@ -67,7 +51,7 @@
 
   function pilotMap(el) {
     var data = readJSON("pilot-data");
-    var map = baseMap(el, data.tile_url, data.tile_attribution);
+    var map = LocmapMap.create(el, { search: true, pilotId: data.pilot.id });
     var locality = L.geoJSON(data.pilot.locality, {
       style: { color: "#263238", weight: 2, dashArray: "6 4", fill: true, fillColor: "#eceff1", fillOpacity: 0.35 },
       interactive: false
@@ -91,7 +75,7 @@
 
   function pilotsMap(el) {
     var pilots = readJSON("pilots-data") || [];
-    var map = baseMap(el, null, null);
+    var map = LocmapMap.create(el, {});
     var group = L.featureGroup().addTo(map);
     pilots.forEach(function (p) {
       if (!p.locality) { return; }
@@ -108,7 +92,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     var el = document.getElementById("map");
-    if (!el || typeof L === "undefined") { return; }
+    if (!el || typeof L === "undefined" || typeof LocmapMap === "undefined") { return; }
     if (el.getAttribute("data-role") === "pilot-map") { pilotMap(el); }
     if (el.getAttribute("data-role") === "pilots-map") { pilotsMap(el); }
   });

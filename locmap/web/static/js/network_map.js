@@ -20,15 +20,7 @@
     document.querySelectorAll(".group-swatch").forEach(function (s) {
       s.style.background = PALETTE[parseInt(s.getAttribute("data-group-index"), 10) % PALETTE.length];
     });
-    var map = L.map(el, { zoomControl: true });
-    if (data.tile_url) {
-      L.tileLayer(data.tile_url, { maxZoom: 20, attribution: data.tile_attribution || "" }).addTo(map);
-    } else {
-      el.classList.add("no-tiles");
-      var note = document.getElementById("map-note");
-      note.textContent = "No base map configured (LOCMAP_TILE_URL): showing the pilot's own layers only.";
-      note.hidden = false;
-    }
+    var map = LocmapMap.create(el, { search: true, pilotId: data.pilot_id });
     var centres = {};
     var shared = {};
     data.usage.forEach(function (u) { shared[u.place_id] = u.shared; });
@@ -80,7 +72,6 @@
       box.textContent = label.replace("Group ", "");
       L.marker(centre, { icon: L.divIcon({ html: box, className: "", iconSize: null }), title: label }).addTo(map);
     });
-    L.control.scale({ imperial: false }).addTo(map);
     el.setAttribute("data-group-lines", String(lines));
   }
 

@@ -1,6 +1,6 @@
 /* The place page: a small map of the place's own geometry. Data comes from the
-   #place-data JSON block (the CSP forbids inline scripts). Tiles only when
-   LOCMAP_TILE_URL is configured; otherwise the shape is drawn on a plain background. */
+   #place-data JSON block (the CSP forbids inline scripts). The base map
+   comes from the shared module (static/js/basemap.js). */
 (function () {
   "use strict";
 
@@ -11,17 +11,7 @@
   };
 
   function placeMap(el, data) {
-    var map = L.map(el, { zoomControl: true, attributionControl: !!data.tile_url });
-    if (data.tile_url) {
-      L.tileLayer(data.tile_url, { maxZoom: 20, attribution: data.tile_attribution || "" }).addTo(map);
-    } else {
-      el.classList.add("no-tiles");
-      var note = document.getElementById("map-note");
-      if (note) {
-        note.textContent = "No base map configured: the place's own shape only.";
-        note.hidden = false;
-      }
-    }
+    var map = LocmapMap.create(el, { noteText: "No base map yet: the place's own shape only." });
     var colour = KIND_COLOURS[data.kind] || "#455a64";
     var layer = L.geoJSON(data.geometry, {
       style: { color: colour, weight: 3, fillColor: colour, fillOpacity: 0.25 },
@@ -34,8 +24,39 @@
     } else {
       map.fitBounds(layer.getBounds(), { padding: [20, 20], maxZoom: 18 });
     }
-    L.control.scale({ imperial: false }).addTo(map);
+    perceivedLayer(map, data.perceived, layer);
     el.setAttribute("data-rendered", "1");
+  }
+
+  // Perceived safety: the combined surface's grid cells (latest period with maps), coloured
+  // by the rating the server says each cell mostly is; grey where withheld for partners.
+  // The "Perceived safety" checkbox under the map shows and hides the layer; the table on
+  // the page is the same figures for the place itself.
+  var RATING = { red: "#c62828", amber: "#ef8f00", green: "#2e7d32" };
+
+  function perceivedLayer(map, perceived, placeLayer) {
+    var el = map.getContainer();
+    var cells = (perceived && perceived.cells) || [];
+    var group = L.featureGroup();
+    cells.forEach(function (c) {
+      if (!c.geometry) { return; }
+      var colour = (!c.withheld && c.mostly && RATING[c.mostly]) || "#9e9e9e";
+      var tip = c.withheld ? "Perceived safety: withheld (fewer maps than the threshold)" :
+        "Perceived safety " + perceived.period + ": " + c.maps + " maps, red " + Math.round(c.shares.red) +
+        "%, amber " + Math.round(c.shares.amber) + "%, green " + Math.round(c.shares.green) + "%";
+      L.geoJSON(c.geometry, { style: { color: colour, weight: 1, fillColor: colour, fillOpacity: 0.35 } })
+        .bindTooltip(locmap.text(tip)).addTo(group);  // text, never HTML
+    });
+    el.setAttribute("data-perceived-cells", String(group.getLayers().length));
+    if (!group.getLayers().length) { return; }
+    group.addTo(map);
+    placeLayer.bringToFront();
+    var toggle = document.getElementById("perceived-toggle");
+    function sync() {
+      if (toggle.checked) { group.addTo(map); placeLayer.bringToFront(); } else { map.removeLayer(group); }
+      el.setAttribute("data-perceived-shown", toggle.checked ? "1" : "0");
+    }
+    if (toggle) { toggle.addEventListener("change", sync); sync(); }
   }
 
   // A refused form comes back open with a message at the top of the page; repeat the

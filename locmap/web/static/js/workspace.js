@@ -37,7 +37,21 @@
 
   function editor() { return document.getElementById("ws-editor"); }
 
-  function closeEditor() { var e = editor(); e.replaceChildren(); e.hidden = true; }
+  /* Closing the editor with the keyboard focus inside it (Save, Cancel) puts the focus
+     back on the control that opened it (remembered by openedFrom), else on the map, so a
+     keyboard user goes on from where they were instead of from the top of the page. */
+  var opener = null;
+
+  function openedFrom(elt) { opener = elt; }
+
+  function closeEditor() {
+    var e = editor();
+    var inside = e.contains(document.activeElement);
+    e.replaceChildren(); e.hidden = true;
+    if (!inside) { return; }
+    var back = opener && document.body.contains(opener) && !opener.hidden ? opener : document.getElementById("map");
+    if (back) { back.focus(); }
+  }
 
   function field(form, labelText, input) {
     var l = el("label", {}, labelText);
@@ -62,6 +76,7 @@
   function geometryKinds(gtype) {
     var polygon = gtype === "Polygon" || gtype === "MultiPolygon";
     return options.place_kinds.filter(function (k) {
+      if (k.value === "peer_group") { return false; }  // seeded from the network, not drawn
       if (k.value === "online") { return gtype === null; }
       if (gtype === null) { return false; }
       if (k.value === "park" || k.value === "housing_estate") { return polygon; }
@@ -77,7 +92,7 @@
     var form = el("form", { id: "place-form", novalidate: "novalidate" });
     form.appendChild(el("h2", {}, opts.title));
     var name = field(form, "Name", el("input", { name: "name", required: "required", maxlength: "200" }));
-    name.value = p.name || "";
+    name.value = p.name || opts.name || "";
     var gtype = opts.geometry ? opts.geometry.type : (opts.feature ? (opts.feature.geometry ? opts.feature.geometry.type : null) : null);
     var kind = field(form, "Kind", select("kind", geometryKinds(gtype), p.kind || (gtype === "Polygon" ? "park" : "other")));
     var agencies = options.agencies.map(function (a) { return { value: a.id, label: a.name }; });
@@ -169,8 +184,12 @@
   }
 
   function decorate(id) {
-    /* Popup actions for editors: change the details, or remove the place. */
+    /* Every place carries its name on the map (a permanent label, from zoom 14: see
+       labelZoom); editors also get popup actions: change the details, or remove it. */
     var lyr = ws.places.byId[id];
+    if (lyr && !lyr.getTooltip()) {
+      lyr.bindTooltip(locmap.text(lyr.feature.properties.name), { permanent: true, direction: "center", className: "place-label", interactive: false });
+    }
     if (!lyr || !canEdit) { return; }
     var box = lyr.getPopup() && lyr.getPopup().getContent();
     if (!box || !box.appendChild || box.querySelector(".ws-popup-actions")) { return; }
@@ -248,6 +267,117 @@
     });
   }
 
+  /* ---- places without drawing: a base-map feature, typed coordinates, a search hit ---- */
+
+  var pickingFeature = false;
+
+  function newPlace(geometry, name, title) {
+    var temp = L.geoJSON(geometry, { style: { color: "#1565c0", weight: 2, dashArray: "4 3" } }).addTo(ws.map);
+    placeForm({
+      title: title, geometry: geometry, name: name,
+      onDone: function (f) {
+        ws.map.removeLayer(temp); upsertPlace(f);
+        say(f.warnings && f.warnings.length ? f.warnings.join(" ") : "Saved “" + f.properties.name + "”.", f.warnings && f.warnings.length ? "warn" : "ok");
+      },
+      onCancel: function () { ws.map.removeLayer(temp); }
+    });
+  }
+
+  function setPicking(on) {
+    pickingFeature = on;
+    var b = document.getElementById("place-from-feature");
+    b.setAttribute("aria-pressed", on ? "true" : "false");
+    b.textContent = on ? "Click a building or park… (Esc to stop)" : "Place from the map";
+    document.getElementById("map").classList.toggle("adding-incident", on);
+  }
+
+  /* The base map's building or green space under a click (MapLibre's rendered features:
+     the outline as the tiles hold it, cut at a tile's edge for very large ones). */
+  function pickFeature(ev) {
+    if (!pickingFeature) { return; }
+    setPicking(false);
+    var gl = window.LocmapMap && LocmapMap.gl(ws.map);
+    if (!gl) { say("The base map is not shown, so there is nothing to pick: type coordinates instead.", "warn"); return; }
+    var pt = gl.project([ev.latlng.lng, ev.latlng.lat]);
+    var layers = ["building", "green"].filter(function (id) { return gl.getLayer(id); });
+    var hits = gl.queryRenderedFeatures([[pt.x - 2, pt.y - 2], [pt.x + 2, pt.y + 2]], { layers: layers }).filter(function (f) {
+      return f.geometry && (f.geometry.type === "Polygon" || f.geometry.type === "MultiPolygon");
+    });
+    if (!hits.length) { say("No building or park outline there: zoom in and click inside one, or type coordinates.", "warn"); return; }
+    var f = hits[0];
+    newPlace(f.geometry, (f.properties && f.properties.name) || "", "New place from the map");
+  }
+
+  function coordinatesForm() {
+    var e = editor(); e.replaceChildren(); e.hidden = false;
+    var form = el("form", { id: "coords-form", novalidate: "novalidate" });
+    form.appendChild(el("h2", {}, "New place from coordinates"));
+    var system = field(form, "Coordinates", select("system", [
+      { value: "wgs84", label: "latitude, longitude (WGS84, degrees)" },
+      { value: "bng", label: "easting, northing (British National Grid, metres)" }], "wgs84"));
+    var first = field(form, "Latitude", el("input", { name: "first", inputmode: "decimal", autocomplete: "off" }));
+    var second = field(form, "Longitude", el("input", { name: "second", inputmode: "decimal", autocomplete: "off" }));
+    function names() {
+      var bng = system.value === "bng";
+      first.previousSibling.textContent = bng ? "Easting" : "Latitude";
+      second.previousSibling.textContent = bng ? "Northing" : "Longitude";
+    }
+    system.addEventListener("change", names);
+    var problem = el("div", { "class": "ws-problem", hidden: "hidden", role: "alert" });
+    form.appendChild(problem);
+    var buttons = el("div", { "class": "ws-buttons" });
+    buttons.appendChild(el("button", { type: "submit", "class": "primary" }, "Show on the map"));
+    var cancel = el("button", { type: "button", "class": "secondary" }, "Cancel");
+    buttons.appendChild(cancel); form.appendChild(buttons);
+    e.appendChild(form);
+    first.focus();
+    cancel.addEventListener("click", closeEditor);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      problem.hidden = true; problem.replaceChildren();
+      var q = "/coordinates?system=" + system.value + "&first=" + encodeURIComponent(first.value.trim()) +
+        "&second=" + encodeURIComponent(second.value.trim());
+      api("GET", q).then(function (r) {
+        if (!r.ok) {
+          var msg = (r.body && r.body.message) || "Those coordinates could not be read.";
+          var fields = r.body && r.body.details && r.body.details.fields;
+          if (fields) { msg = "Type two numbers (e.g. 52.4862 and -1.8904, or 407000 and 286000)."; }
+          problem.hidden = false; problem.appendChild(el("p", {}, msg)); return;
+        }
+        var c = r.body.geometry.coordinates;
+        ws.map.setView([c[1], c[0]], Math.max(ws.map.getZoom(), 17));
+        newPlace(r.body.geometry, "", "New place at " + c[1].toFixed(5) + ", " + c[0].toFixed(5));
+        if (r.body.warnings.length) { say(r.body.warnings.join(" "), "warn"); }
+      });
+    });
+  }
+
+  function setupPlaceMaking() {
+    var fromFeature = document.getElementById("place-from-feature");
+    var fromCoords = document.getElementById("place-from-coords");
+    if (!fromFeature || !fromCoords) { return; }
+    fromCoords.hidden = false;
+    fromCoords.addEventListener("click", function () { openedFrom(fromCoords); coordinatesForm(); });
+    if (window.LocmapMap && LocmapMap.gl(ws.map)) {
+      fromFeature.hidden = false;
+      fromFeature.addEventListener("click", function () { setAdding(false); setPicking(!pickingFeature); });
+      document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { setPicking(false); } });
+    }
+    // A search hit of the base map's gazetteer: offer to make a place there.
+    ws.map.on("locmap:search", function (ev) {
+      var hit = ev.hit;
+      var chip = document.getElementById("search-place");
+      if (!chip || !hit) { return; }
+      chip.replaceChildren();
+      var b = el("button", { type: "button", "class": "linkish-dark", id: "place-from-search" }, "Make a place at “" + hit.name + "”");
+      b.addEventListener("click", function () {
+        chip.hidden = true;
+        newPlace({ type: "Point", coordinates: [hit.lon, hit.lat] }, hit.name, "New place from the search");
+      });
+      chip.appendChild(b); chip.hidden = false;
+    });
+  }
+
   /* ---- incidents ------------------------------------------------------------------- */
 
   function pad(n) { return (n < 10 ? "0" : "") + n; }
@@ -272,6 +402,7 @@
     var cancel = el("button", { type: "button", "class": "secondary" }, "Cancel");
     buttons.appendChild(cancel); form.appendChild(buttons); e.appendChild(form);
     var marker = L.circleMarker(latlng, { radius: 7, color: "#c62828", dashArray: "3 3" }).addTo(ws.map);
+    cat.focus();
     cancel.addEventListener("click", function () { ws.map.removeLayer(marker); closeEditor(); });
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
@@ -288,7 +419,7 @@
         ws.map.removeLayer(marker); closeEditor();
         var placeName = r.body.place_id && ws.places.byId[r.body.place_id] ? ws.places.byId[r.body.place_id].feature.properties.name : null;
         say("Recorded " + r.body.category_label.toLowerCase() + (placeName ? " at “" + placeName + "”." : " (not at a known place)."), "ok");
-        refreshCounts(); loadIncidents();
+        refreshCounts(); reloadIncidents();
       });
     });
   }
@@ -297,8 +428,21 @@
     addingIncident = on;
     var b = document.getElementById("add-incident");
     b.setAttribute("aria-pressed", on ? "true" : "false");
-    b.textContent = on ? "Click the map… (Esc to stop)" : "Add incident";
+    b.textContent = on ? "Click the map, or Enter for its centre… (Esc to stop)" : "Add incident";
     document.getElementById("map").classList.toggle("adding-incident", on);
+  }
+
+  /* The keyboard way to place an incident: in "Add incident" mode the map takes the focus;
+     the arrow keys and + / - move it (Leaflet's keyboard navigation) under the cross in
+     its centre, and Enter records the incident there. */
+  function keyboardAdding() {
+    var mapEl = document.getElementById("map");
+    mapEl.setAttribute("aria-keyshortcuts", "Enter");
+    mapEl.addEventListener("keydown", function (ev) {
+      if (!addingIncident || ev.key !== "Enter" || ev.target !== mapEl) { return; }
+      ev.preventDefault();
+      pick({ latlng: ws.map.getCenter() });
+    });
   }
 
   function filterQuery() {
@@ -385,8 +529,24 @@
     document.getElementById("import-chip-clear").addEventListener("click", function () {
       form.elements.data_import_id.value = "";
       document.getElementById("import-chip").hidden = true;
-      loadIncidents();
+      reloadIncidents();
     });
+  }
+
+  /* The filter form as the tile endpoint's query (its names: from, to, import). */
+  function tileQuery() {
+    var f = document.getElementById("incident-filters");
+    var q = [];
+    [["category", "category"], ["date_from", "from"], ["date_to", "to"], ["data_import_id", "import"]].forEach(function (n) {
+      var v = f.elements[n[0]].value; if (v) { q.push(n[1] + "=" + encodeURIComponent(v)); }
+    });
+    return q.join("&");
+  }
+
+  var tiles = null;  // the GL incident layer's controller (incident_layer.js), if any
+
+  function reloadIncidents() {
+    if (tiles) { tiles.reload(); } else { loadIncidents(); }
   }
 
   function setupIncidents() {
@@ -394,15 +554,37 @@
     var catSel = document.getElementById("incident-filters").elements.category;
     options.harm_categories.forEach(function (c) { catSel.appendChild(el("option", { value: c.value }, c.label)); });
     applyUrlFilters(document.getElementById("incident-filters"));
-    document.getElementById("incident-filters").addEventListener("change", loadIncidents);
-    ws.map.on("moveend", loadIncidents);
-    loadIncidents();
+    var roles = ws.data.pilot.roles || [];
+    tiles = window.LocmapIncidents && LocmapIncidents.attach(ws.map, {
+      pilotId: pilotId, categories: options.harm_categories, months: options.incident_months || [],
+      query: tileQuery, slider: document.getElementById("time-slider"),
+      partner: roles.length === 1 && roles[0] === "partner_reviewer",
+      onChange: function (st) { document.getElementById("incidents-in-view").textContent = String(st.drawn); }
+    });
+    if (tiles) {
+      // Incidents come as vector tiles drawn by the GL map (static/js/incident_layer.js).
+      document.getElementById("map").setAttribute("data-incidents-mode", "tiles");
+      document.getElementById("incident-filters").addEventListener("change", tiles.refresh);
+    } else {
+      document.getElementById("incident-filters").addEventListener("change", loadIncidents);
+      ws.map.on("moveend", loadIncidents);
+      loadIncidents();
+    }
     var add = document.getElementById("add-incident");
     if (!add) { return; }
     add.hidden = !canEdit;
-    add.addEventListener("click", function () { setAdding(!addingIncident); });
+    add.addEventListener("click", function () {
+      setAdding(!addingIncident);
+      if (addingIncident) {
+        openedFrom(add);
+        document.getElementById("map").focus({ preventScroll: true });
+        say("Click the map where it happened, or move the map with the arrow keys and press Enter to use the cross at its centre.");
+      }
+    });
+    keyboardAdding();
     document.addEventListener("keydown", function (ev) { if (ev.key === "Escape") { setAdding(false); } });
     ws.map.on("click", pick);
+    ws.map.on("click", pickFeature);
     // A click on a place or an incident opens its popup and stops the event before it
     // reaches the map, so those layers pick the location too.
     ws.places.layer.on("click", pick);
@@ -419,7 +601,10 @@
       if (!r.ok) { say("Could not load the workspace options.", "error"); return; }
       options = r.body;
       Object.keys(ws.places.byId).forEach(decorate);
-      if (canEdit) { setupDraw(); }
+      // Place names from zoom 14 (a town-wide view would be all labels).
+      var labelZoom = function () { document.getElementById("map").classList.toggle("place-labels-off", ws.map.getZoom() < 14); };
+      ws.map.on("zoomend", labelZoom); labelZoom();
+      if (canEdit) { setupDraw(); setupPlaceMaking(); }
       setupIncidents();
       if (canEdit) {
         var online = document.getElementById("add-online");

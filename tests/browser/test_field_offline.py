@@ -1,0 +1,164 @@
+"""Field work offline on a phone (issue 18, the first Done-when point): with the network
+cut (``context.set_offline(True)``) a practitioner records a site visit with two photos
+and an incident, and changes a visit's notes that someone else changes meanwhile; back
+online the queue syncs in order, the stored photos carry no EXIF or GPS, and the
+conflicting edit shows its 409 and is resolved."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+
+from locmap.db import Database
+from locmap.models import Incident, Observation, Photo
+from tests.browser.conftest import login
+from tests.integration.test_photos import assert_bare, camera_jpeg
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def phone(browser: Any, live_server: str) -> Iterator[Any]:
+    """A phone-sized context that stands at the Eastbrook Library and may use its position."""
+    context = browser.new_context(base_url=live_server, viewport={"width": 390, "height": 844},
+                                  geolocation={"longitude": 0.0, "latitude": 0.0},
+                                  permissions=["geolocation"], service_workers="allow")
+    yield context
+    context.close()
+
+
+def _pilot_and_library(page: Any) -> tuple[int, dict[str, Any]]:
+    pilots = page.request.get("/api/v1/pilots").json()
+    pilot = next(p for p in pilots if p["name"] == "Eastbrook Town Centre")
+    places = page.request.get(f"/api/v1/pilots/{pilot['id']}/places").json()
+    library = next(f for f in places["features"]
+                   if f["properties"]["name"] == "Eastbrook Library")
+    return pilot["id"], library
+
+
+def _a_point_of(geometry: dict[str, Any]) -> list[float]:
+    coords: Any = geometry["coordinates"]
+    while not isinstance(coords[0], float | int):
+        coords = coords[0]
+    return [float(coords[0]), float(coords[1])]
+
+
+def _until(page: Any, js: str, seconds: float = 15) -> None:
+    """Wait until ``js`` is true (wait_for_function evals a string, which the CSP forbids)."""
+    for _ in range(int(seconds * 10)):
+        if page.evaluate(js):
+            return
+        page.wait_for_timeout(100)
+    assert page.evaluate(js), js
+
+
+def _api(page: Any, method: str, url: str, body: Any) -> Any:
+    return page.evaluate(
+        """([method, url, body]) => fetch(url, {method, credentials: "same-origin",
+             headers: {"Content-Type": "application/json",
+                       "X-CSRFToken": document.querySelector('meta[name=csrf-token]').content},
+             body: JSON.stringify(body)}).then(r => r.json())""", [method, url, body])
+
+
+def test_offline_visit_with_two_photos_and_an_incident_sync_and_a_409_is_resolved(
+        phone: Any, demo_db: Database) -> None:
+    page = phone.new_page()
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    pilot_id, library = _pilot_and_library(page)
+    lon, lat = _a_point_of(library["geometry"])
+    phone.set_geolocation({"longitude": lon, "latitude": lat})
+    tag = uuid.uuid4().hex[:8]
+    # A visit recorded earlier today (online): its notes are changed offline below.
+    page.goto(f"/pilots/{pilot_id}/field")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")  # installed, active
+    earlier = _api(page, "POST", f"/api/v1/pilots/{pilot_id}/places/{library['id']}/observations",
+                   {"started_at": "2025-11-20T18:00", "notes": f"first notes {tag}"})
+    page.goto(f"/pilots/{pilot_id}/field")  # through the service worker, which keeps it
+    _until(page, "navigator.serviceWorker.controller !== null")
+    _until(page, "caches.match(location.href).then(hit => !!hit)")
+    # Where the practitioner stands picks the place (nearest within 100 m, server-side).
+    _until(page, "document.getElementById('field-near').textContent.includes('Eastbrook Library')")
+    assert page.locator("#field-place").input_value() == str(library["id"])
+
+    phone.set_offline(True)
+    _until(page, "navigator.onLine === false")
+    # Offline, the page opens again from the service worker's cache.
+    page.reload()
+    page.wait_for_selector("#field-visit-form")
+    assert "Eastbrook Library" in page.locator(".field-place-list").inner_text()
+    _until(page, "document.getElementById('field-near').textContent.includes('Eastbrook Library')")
+
+    form = "#field-visit-form"
+    page.fill(f"{form} input[name=started_at]", "2025-11-21T18:30")
+    page.fill(f"{form} input[name=weather]", f"offline drizzle {tag}")
+    plus = page.get_by_role("button", name="One more: Aged 14–15")
+    plus.click()
+    plus.click()
+    plus.click()
+    page.get_by_role("button", name="One fewer: Aged 14–15").click()
+    assert page.locator(f"{form} input[name=young_people_14_15]").input_value() == "2"
+    page.set_input_files(f"{form} input[name=photos]", [
+        {"name": "one.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg(2400, 1800)},
+        {"name": "two.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg(800, 600, 6)},
+    ])
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#field-queue li:has-text('Site visit at Eastbrook Library')")
+
+    inc = "#field-incident-form"
+    page.select_option(f"{inc} select[name=category]", "asb")
+    page.fill(f"{inc} input[name=occurred_at]", "2025-11-21T18:40")
+    page.fill(f"{inc} textarea[name=description]", f"offline incident {tag}")
+    page.click(f"{inc} button[type=submit]")
+    page.wait_for_selector("#field-queue li:has-text('Incident')")
+
+    edit = f"li[data-observation-id='{earlier['id']}'] form.field-edit"
+    page.fill(f"{edit} textarea[name=notes]", f"my offline notes {tag}")
+    page.click(f"{edit} button[type=submit]")
+    page.wait_for_selector("#field-queue li:has-text('Notes of your visit')")
+    assert page.locator("#field-queue li.waiting").count() == 3
+    assert page.locator("#field-queue-count").inner_text() == "3"
+
+    # Someone else changes that visit meanwhile.
+    with demo_db.session() as s:
+        s.execute(text("UPDATE observation SET notes = :n, version = version + 1 "
+                       "WHERE id = :id"), {"n": f"their notes {tag}", "id": earlier["id"]})
+        s.commit()
+
+    phone.set_offline(False)
+    page.wait_for_selector("#field-queue li.sent:has-text('Site visit at Eastbrook Library')",
+                           timeout=20000)
+    page.wait_for_selector("#field-queue li.sent:has-text('Incident')", timeout=20000)
+    conflict = page.locator("#field-queue li.refused")
+    conflict.wait_for(timeout=20000)
+    assert "changed" in conflict.inner_text() and f"their notes {tag}" in conflict.inner_text()
+    conflict.get_by_role("button", name="Keep mine").click()
+    page.wait_for_selector("#field-queue li.sent:has-text('Notes of your visit')",
+                           timeout=20000)
+    assert page.locator("#field-queue-count").inner_text() == "0"
+    opened = page.locator("#field-queue li.sent:has-text('Site visit') a")
+    assert opened.get_attribute("href").startswith(
+        f"/pilots/{pilot_id}/places/{library['id']}#visit-")
+
+    with demo_db.session() as s:
+        visit = s.scalars(select(Observation).where(
+            Observation.weather == f"offline drizzle {tag}")).one()
+        assert visit.place_id == library["id"] and visit.young_people_14_15 == 2
+        stored = s.scalars(select(Photo).where(Photo.observation_id == visit.id)
+                           .order_by(Photo.id)).all()
+        assert len(stored) == 2
+        for photo in stored:
+            assert_bare(photo.content)
+        assert (stored[0].width, stored[0].height) == (1600, 1200)
+        assert (stored[1].width, stored[1].height) == (600, 800)
+        incident = s.scalars(select(Incident).where(
+            Incident.description == f"offline incident {tag}")).one()
+        assert incident.pilot_id == pilot_id and incident.category == "asb"
+        assert s.get_one(Observation, earlier["id"]).notes == f"my offline notes {tag}"
+        # Sent once each, though the queue may have been flushed more than once.
+        assert s.scalar(select(text("count(*)")).select_from(Observation).where(
+            Observation.weather == f"offline drizzle {tag}")) == 1
