@@ -269,6 +269,18 @@ def _cmdline(pid: int) -> str:
         return ""
 
 
+def _children_settled(pid: int, expected: int, limit: float = 30) -> list[int]:
+    """The descendants of ``pid`` once there are ``expected`` of them (gunicorn forks its
+    workers one after another: the first may answer /healthz before the last exists), or
+    what there is when ``limit`` seconds have passed."""
+    deadline = time.monotonic() + limit
+    children = _children(pid)
+    while len(children) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        children = _children(pid)
+    return children
+
+
 def _wait_healthy(proc: subprocess.Popen[bytes], port: int, log: Path, limit: float) -> dict:
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -313,8 +325,10 @@ def test_serve_runs_gunicorn_workers_with_an_access_log(
     proc = _start(["serve", "--port", str(port), "--workers", "2"], env, log)
     try:
         assert _wait_healthy(proc, port, log, 120)["status"] == "ok"
-        children = _children(proc.pid)
+        children = _children_settled(proc.pid, 2)
         assert len(children) == 2  # the option beats GUNICORN_CMD_ARGS
+        time.sleep(1)  # and no third worker follows
+        assert len(_children(proc.pid)) == 2
     finally:
         if proc.poll() is None:
             _stop_and_check(proc, signal.SIGTERM, _children(proc.pid))
