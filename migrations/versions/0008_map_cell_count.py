@@ -27,45 +27,46 @@ depends_on = None
 
 # Keep in step with locmap.queries.incidents.AGG_ZOOMS and CELL_PX (60 px of 256-px tiles).
 MAP_CELL_ZOOMS = range(6, 14)
-_FINEST = MAP_CELL_ZOOMS[-1]
-_CELL = 360.0 / (256.0 * 2.0 ** _FINEST) * 60
 
 _KEY = "pilot_id, zoom, gx, gy, category, severity, month"
 
 
-def _delta(rows: str, sign: str) -> str:
-    """The change to the counts from ``rows`` (with a ``delta`` column if sign is '').
+def _delta(rows: str, sign: str, zooms: range = MAP_CELL_ZOOMS) -> str:
+    """The change to the counts from ``rows`` (with a ``delta`` column if sign is '') at
+    the zoom levels ``zooms`` (revision 0030 adds zoom 14).
 
     Cells are computed at the finest zoom and rolled up: a cell of the next zoom out is
     exactly 2 x 2 cells (its size is twice, a power of two, so ``floor(x / 2c)`` equals
     ``floor(x / c) >> 1`` also in floating point), which saves working out every
     incident's cell and month at each level.
     """
+    finest = zooms[-1]
+    cell = 360.0 / (256.0 * 2.0 ** finest) * 60
     n = f"{sign}count(*)" if sign else "sum(i.delta)"
     mul = f"{sign}1" if sign else "i.delta"
-    levels = [f"""l{_FINEST} AS (
-          SELECT i.pilot_id, {_FINEST} AS zoom, floor(i.x / {_CELL!r}::float8)::int AS gx,
-                 floor(i.y / {_CELL!r}::float8)::int AS gy, i.category, i.severity, i.month,
+    levels = [f"""l{finest} AS (
+          SELECT i.pilot_id, {finest} AS zoom, floor(i.x / {cell!r}::float8)::int AS gx,
+                 floor(i.y / {cell!r}::float8)::int AS gy, i.category, i.severity, i.month,
                  {n} AS n, sum({mul} * i.x) AS sx, sum({mul} * i.y) AS sy
           FROM (SELECT r.*, ST_X(r.location) AS x, ST_Y(r.location) AS y,
                        date_trunc('month', r.occurred_at AT TIME ZONE 'Europe/London')::date
                          AS month
                 FROM {rows} r JOIN pilot pi ON pi.id = r.pilot_id) AS i
           GROUP BY 1, 2, 3, 4, 5, 6, 7)"""]  # noqa: S608 - constants only
-    for z in range(_FINEST - 1, MAP_CELL_ZOOMS[0] - 1, -1):
+    for z in range(finest - 1, zooms[0] - 1, -1):
         levels.append(f"""l{z} AS (
           SELECT pilot_id, {z} AS zoom, gx >> 1 AS gx, gy >> 1 AS gy, category, severity,
                  month, sum(n) AS n, sum(sx) AS sx, sum(sy) AS sy
           FROM l{z + 1} GROUP BY 1, 2, 3, 4, 5, 6, 7)""")  # noqa: S608 - constants only
-    union = " UNION ALL ".join(f"SELECT * FROM l{z}" for z in MAP_CELL_ZOOMS)  # noqa: S608
+    union = " UNION ALL ".join(f"SELECT * FROM l{z}" for z in zooms)  # noqa: S608
     return f"WITH {', '.join(levels)} {union}"
 
 
-def _trigger_function(name: str, delta: str) -> str:
+def _trigger_function(name: str, delta: str, create: str = "CREATE") -> str:
     # RETURNING gives the rows as updated; those left at 0 are deleted by their ctid (this
     # statement holds their lock, so nobody else changed them in between).
     return f"""
-CREATE FUNCTION map_cell_count_{name}() RETURNS trigger
+{create} FUNCTION map_cell_count_{name}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE zero tid[];
 BEGIN
@@ -104,10 +105,15 @@ _UPDATED = """(SELECT o.pilot_id, o.category, o.severity, o.occurred_at, o.locat
               AND w.severity = o.severity AND w.occurred_at = o.occurred_at
               AND w.location = o.location))"""
 
+def counting_functions(zooms: range, create: str = "CREATE") -> str:
+    """The insert, delete and update trigger functions counting at ``zooms``."""
+    return (_trigger_function("ins", _delta("new_rows", "+", zooms), create)
+            + _trigger_function("del", _delta("old_rows", "-", zooms), create)
+            + _trigger_function("upd", _delta(_UPDATED, "", zooms), create))
+
+
 _FUNCTIONS = (
-    _trigger_function("ins", _delta("new_rows", "+"))  # noqa: S608 - constants only
-    + _trigger_function("del", _delta("old_rows", "-"))
-    + _trigger_function("upd", _delta(_UPDATED, ""))
+    counting_functions(MAP_CELL_ZOOMS)  # noqa: S608 - constants only
     + """
 CREATE FUNCTION map_cell_count_truncate() RETURNS trigger
 LANGUAGE plpgsql AS $$
