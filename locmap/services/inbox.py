@@ -43,7 +43,7 @@ from locmap.models import (
 from locmap.services import audit, mail
 from locmap.services.permissions import Actor, can
 from locmap.services.pilot_scope import scoped
-from locmap.services.reviews import load_subject, my_agency, open_requests_for, place_of
+from locmap.services.reviews import my_agency, place_of, undecided_requests_for
 from locmap.services.timeline import _current_plans
 
 __all__ = ["DUE_WITHIN_DAYS", "KINDS", "items", "unread_count", "mark_read",
@@ -66,25 +66,15 @@ def _reviews_asked(session: Session, actor: Actor, pid: int, pilot: Pilot) -> li
     out: list[dict[str, Any]] = []
     if not can(actor, pid, "review.give"):
         return out
-    seen: set[tuple[str, int]] = set()
-    for r in open_requests_for(session, actor, pid):
-        kind, sid = ("assessment", r.assessment_id) if r.assessment_id else ("plan", r.plan_id)
-        assert sid is not None
-        decided = session.scalar(select(Review.id).where(
-            getattr(Review, f"{kind}_id") == sid, Review.author_id == actor.user_id,
-            Review.decision != "comment"))
-        if decided or (kind, sid) in seen:
-            continue
-        seen.add((kind, sid))
-        subject = load_subject(session, kind, sid)
-        assert subject is not None
+    for asked in undecided_requests_for(session, actor, pid):
+        r, kind, subject = asked.request, asked.kind, asked.subject
         out.append({
-            "key": f"review:{kind}:{sid}", "type": "review", "at": r.requested_at,
+            "key": f"review:{kind}:{subject.id}", "type": "review", "at": r.requested_at,
             "pilot_id": pid, "pilot": pilot.name,
-            "title": f"Review requested: {place_of(session, subject).name} — {kind} "
+            "title": f"Review requested: {asked.place.name} — {kind} "
                      f"v{subject.version_no}",
             "detail": "asked of your agency" if r.agency_id is not None else "asked of you",
-            "target": {"kind": kind, "id": sid}})
+            "target": {"kind": kind, "id": subject.id}})
     return out
 
 

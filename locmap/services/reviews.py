@@ -14,7 +14,8 @@ a version they wrote, and only reviewers who were asked may decide.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -41,7 +42,8 @@ from locmap.vocab import REVIEW_DECISIONS
 
 __all__ = [
     "KINDS", "Subject", "get_subject", "request_review", "give_review", "approval_of",
-    "reviewers_of", "place_of", "submit_plan", "load_subject", "my_agency", "open_requests_for",
+    "reviewers_of", "place_of", "submit_plan", "load_subject", "my_agency", "AskedOfMe",
+    "undecided_requests_for",
     "status_label", "version_label", "assessment_blocks", "waited_for", "override_plan_block",
     "approve_waiting_plans",
 ]
@@ -447,21 +449,45 @@ def my_agency(session: Session, actor: Actor) -> int | None:
     return session.scalar(select(User.agency_id).where(User.id == actor.user_id))
 
 
-def open_requests_for(session: Session, actor: Actor, pilot_id: int) -> list[ReviewRequest]:
-    """Requests naming the actor or their agency on versions still under review."""
+@dataclass(frozen=True)
+class AskedOfMe:
+    """A version under review that asks for the actor's (or their agency's) decision."""
+
+    request: ReviewRequest
+    kind: str
+    subject: Subject
+    place: Place
+
+
+def undecided_requests_for(session: Session, actor: Actor, pilot_id: int) -> list[AskedOfMe]:
+    """The pilot's versions under review that name the actor or their agency and that the
+    actor has not yet decided (a comment is not a decision): one per version, the earliest
+    request, oldest first. Two queries (assessments, plans), whatever the history.
+    """
+    if actor.user_id is None:
+        return []
     agency = my_agency(session, actor)
     who = [ReviewRequest.reviewer_id == actor.user_id]
     if agency is not None:
         who.append(ReviewRequest.agency_id == agency)
-    out = []
-    for r in session.scalars(select(ReviewRequest).where(or_(*who))
-                             .order_by(ReviewRequest.requested_at)):
-        kind = "assessment" if r.assessment_id else "plan"
-        sid = r.assessment_id or r.plan_id
-        assert sid is not None
-        subject = load_subject(session, kind, sid)
-        if (subject is not None and subject.status == "in_review"
-                and place_of(session, subject).pilot_id == pilot_id):
-            out.append(r)
-    return out
+    out: dict[tuple[str, int], AskedOfMe] = {}
+    for kind, model in (("assessment", Assessment), ("plan", Plan)):
+        link = getattr(ReviewRequest, f"{kind}_id")
+        decided = select(Review.id).where(
+            getattr(Review, f"{kind}_id") == model.id, Review.author_id == actor.user_id,
+            Review.decision != "comment", Review.pilot_id == pilot_id).exists()
+        stmt = (select(ReviewRequest, model, Place)
+                .join(model, (model.id == link) & (model.pilot_id == ReviewRequest.pilot_id)))
+        if model is Plan:
+            stmt = stmt.join(Assessment, (Assessment.id == Plan.assessment_id)
+                             & (Assessment.pilot_id == Plan.pilot_id))
+        stmt = (stmt.join(Place, (Place.id == Assessment.place_id)
+                          & (Place.pilot_id == Assessment.pilot_id))
+                .where(ReviewRequest.pilot_id == pilot_id, Place.pilot_id == pilot_id,
+                       or_(*who), model.status == "in_review", ~decided)
+                .order_by(ReviewRequest.requested_at, ReviewRequest.id))
+        for request, subject, place in session.execute(stmt).tuples():
+            version = cast(Subject, subject)
+            out.setdefault((kind, version.id), AskedOfMe(request, kind, version, place))
+    return sorted(out.values(), key=lambda a: (a.request.requested_at, a.request.id))
 

@@ -39,11 +39,10 @@ from locmap.services import audit
 from locmap.services.permissions import Actor, can, require
 from locmap.services.pilot_scope import scoped
 from locmap.services.reviews import (
-    load_subject,
     my_agency,
-    open_requests_for,
     place_of,
     status_label,
+    undecided_requests_for,
 )
 
 __all__ = [
@@ -288,8 +287,6 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
 def waiting_for(session: Session, actor: Actor, *,
                 today: dt.date | None = None) -> dict[str, list[dict[str, Any]]]:
     """Reviews to give, my overdue actions and review points due, across my pilots."""
-    from locmap.models import Review
-
     today = today or clock.today()
     out: dict[str, list[dict[str, Any]]] = {"reviews": [], "actions": [], "review_points": []}
     agency = my_agency(session, actor)
@@ -300,23 +297,13 @@ def waiting_for(session: Session, actor: Actor, *,
             if pilot is None:
                 continue
             if can(actor, pid, "review.give"):
-                seen: set[tuple[str, int]] = set()
-                for r in open_requests_for(session, actor, pid):
-                    kind, sid = ("assessment", r.assessment_id) if r.assessment_id else (
-                        "plan", r.plan_id)
-                    assert sid is not None
-                    decided = session.scalar(select(Review.id).where(
-                        getattr(Review, f"{kind}_id") == sid, Review.author_id == actor.user_id,
-                        Review.decision != "comment"))
-                    if decided or (kind, sid) in seen:
-                        continue
-                    seen.add((kind, sid))
-                    subject = load_subject(session, kind, sid)
-                    assert subject is not None
+                for asked in undecided_requests_for(session, actor, pid):
                     out["reviews"].append({
-                        "pilot_id": pid, "pilot": pilot.name, "kind": kind, "id": sid,
-                        "place": place_of(session, subject).name, "version_no": subject.version_no,
-                        "requested_at": r.requested_at, "via_agency": r.agency_id is not None})
+                        "pilot_id": pid, "pilot": pilot.name, "kind": asked.kind,
+                        "id": asked.subject.id, "place": asked.place.name,
+                        "version_no": asked.subject.version_no,
+                        "requested_at": asked.request.requested_at,
+                        "via_agency": asked.request.agency_id is not None})
             for plan in _current_plans(session, pid).values():
                 for a in plan.actions:
                     mine = (agency is not None and a.owner_agency_id == agency) or (

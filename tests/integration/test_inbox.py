@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from locmap import clock
 from locmap.errors import Conflict, Forbidden, InvalidData
-from locmap.models import AuditEvent, InboxState, SafetyFactor
+from locmap.models import Agency, AuditEvent, InboxState, SafetyFactor
 from locmap.services import accounts, assessments, inbox, mail, plans, reviews
 from tests import factories
 
@@ -468,3 +468,48 @@ def test_the_history_api_says_what_the_review_page_says(
     v = next(x for x in client.get(api).get_json()["versions"] if x["id"] == pid)
     assert v["override"]["reason"] == "Board meets tomorrow"
     assert v["waits_for_assessment"] is False
+
+
+def test_requests_asked_of_me_are_one_per_version_until_i_decide_in_two_queries(
+        session: Session, flow: dict[str, Any]) -> None:
+    from sqlalchemy import event
+
+    f, me = flow, flow["partner_reviewer"]
+    agency = session.scalar(select(Agency.id).where(Agency.name == "Test Community Safety"))
+    f["w"].users["partner_reviewer"].agency_id = agency
+    session.commit()
+
+    def asked() -> tuple[list[tuple[str, int]], int]:
+        statements: list[str] = []
+        conn = session.connection()
+
+        def count(*args: Any) -> None:
+            statements.append(args[2])
+
+        event.listen(conn, "before_cursor_execute", count)
+        try:
+            found = reviews.undecided_requests_for(session, me, f["pilot"])
+        finally:
+            event.remove(conn, "before_cursor_execute", count)
+        return [(a.kind, a.subject.id) for a in found], len(statements)
+
+    # Asked by name and through the agency: one entry, the earlier request.
+    aid = _submitted_assessment(session, f)
+    reviews.request_review(session, f["practitioner"], f["pilot"], "assessment", aid,
+                           agency_ids=[agency])
+    items, before = asked()
+    assert items == [("assessment", aid)]
+    # A comment is not a decision; a decision ends it.
+    reviews.give_review(session, me, f["pilot"], "assessment", aid, decision="comment",
+                        comment="Which door?")
+    assert asked()[0] == [("assessment", aid)]
+    reviews.give_review(session, me, f["pilot"], "assessment", aid,
+                        decision="request_changes", comment="Say which door.")
+    assert asked()[0] == []
+    # The plan asked of me is there until I decide it; decided history costs no queries.
+    approved = _submitted_assessment(session, f, ask=False)
+    pid = _submitted_plan(session, f, approved)
+    items, after = asked()
+    assert items == [("plan", pid)]
+    assert after == before  # one query per kind, however many requests were decided
+    assert reviews.undecided_requests_for(session, f["practitioner"], f["pilot"]) == []
