@@ -8,10 +8,14 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    Column,
     DateTime,
+    ForeignKey,
     ForeignKeyConstraint,
+    Integer,
     MetaData,
     PrimaryKeyConstraint,
+    Table,
     func,
     text,
 )
@@ -112,3 +116,20 @@ def pilot_fk(column: str, target: str, ondelete: str | None = None) -> ForeignKe
         ondelete = f"SET NULL ({column})"
     return ForeignKeyConstraint([column, "pilot_id"], [f"{target}.id", f"{target}.pilot_id"],
                                 ondelete=ondelete)
+
+
+def pilot_association(name: str, first: tuple[str, str], second: tuple[str, str]) -> Table:
+    """A link table between two tables of one pilot: ``first`` and ``second`` are (column,
+    table) pairs. The key is both ids and ``pilot_id`` (taken from ``first``'s row when not
+    given), each id refers to its table's row of the same pilot, and deleting either row
+    deletes the link.
+    """
+    return Table(
+        name, Base.metadata,
+        Column(first[0], Integer, primary_key=True),
+        Column(second[0], Integer, primary_key=True),
+        Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
+               default=pilot_from(first)),
+        pilot_fk(*first, "CASCADE"),
+        pilot_fk(*second, "CASCADE"),
+    )

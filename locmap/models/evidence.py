@@ -8,14 +8,11 @@ from geoalchemy2 import Geometry, WKBElement
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
-    Column,
     Float,
     ForeignKey,
     Index,
-    Integer,
     SmallInteger,
     String,
-    Table,
     Text,
     text,
 )
@@ -27,6 +24,7 @@ from locmap.models.base import (
     PilotOwned,
     Timestamped,
     in_vocab,
+    pilot_association,
     pilot_fk,
     pilot_from,
     pilot_key,
@@ -52,15 +50,8 @@ __all__ = [
 
 _LEVEL3 = ("poor", "adequate", "good")
 
-incident_person = Table(
-    "incident_person", Base.metadata,
-    Column("incident_id", Integer, primary_key=True),
-    Column("person_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("incident_id", "incident"))),
-    pilot_fk("incident_id", "incident", "CASCADE"),
-    pilot_fk("person_id", "person", "CASCADE"),
-)
+incident_person = pilot_association(
+    "incident_person", ("incident_id", "incident"), ("person_id", "person"))
 
 
 class Incident(PilotOwned, Timestamped, Base):
@@ -205,34 +196,12 @@ class Observation(PilotOwned, Timestamped, Base):
     __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-factor_incident = Table(
-    "factor_incident", Base.metadata,
-    Column("factor_id", Integer, primary_key=True),
-    Column("incident_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("factor_id", "safety_factor"))),
-    pilot_fk("factor_id", "safety_factor", "CASCADE"),
-    pilot_fk("incident_id", "incident", "CASCADE"),
-)
-factor_observation = Table(
-    "factor_observation", Base.metadata,
-    Column("factor_id", Integer, primary_key=True),
-    Column("observation_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("factor_id", "safety_factor"))),
-    pilot_fk("factor_id", "safety_factor", "CASCADE"),
-    pilot_fk("observation_id", "observation", "CASCADE"),
-)
-factor_engagement = Table(
-    "factor_engagement", Base.metadata,
-    Column("factor_id", Integer, primary_key=True),
-    Column("engagement_id", Integer,
-           primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("factor_id", "safety_factor"))),
-    pilot_fk("factor_id", "safety_factor", "CASCADE"),
-    pilot_fk("engagement_id", "engagement_record", "CASCADE"),
-)
+factor_incident = pilot_association(
+    "factor_incident", ("factor_id", "safety_factor"), ("incident_id", "incident"))
+factor_observation = pilot_association(
+    "factor_observation", ("factor_id", "safety_factor"), ("observation_id", "observation"))
+factor_engagement = pilot_association(
+    "factor_engagement", ("factor_id", "safety_factor"), ("engagement_id", "engagement_record"))
 
 
 class SafetyFactor(PilotOwned, Timestamped, Base):
@@ -269,16 +238,8 @@ class SafetyFactor(PilotOwned, Timestamped, Base):
     __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-engagement_place = Table(
-    "engagement_place", Base.metadata,
-    Column("engagement_id", Integer,
-           primary_key=True),
-    Column("place_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("engagement_id", "engagement_record"))),
-    pilot_fk("engagement_id", "engagement_record", "CASCADE"),
-    pilot_fk("place_id", "place", "CASCADE"),
-)
+engagement_place = pilot_association(
+    "engagement_place", ("engagement_id", "engagement_record"), ("place_id", "place"))
 
 
 class EngagementRecord(PilotOwned, Timestamped, Base):
@@ -302,16 +263,8 @@ class EngagementRecord(PilotOwned, Timestamped, Base):
     places: Mapped[list[Place]] = relationship(secondary=engagement_place)
 
 
-awareness_place = Table(
-    "awareness_place", Base.metadata,
-    Column("awareness_id", Integer,
-           primary_key=True),
-    Column("place_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("awareness_id", "awareness_activity"))),
-    pilot_fk("awareness_id", "awareness_activity", "CASCADE"),
-    pilot_fk("place_id", "place", "CASCADE"),
-)
+awareness_place = pilot_association(
+    "awareness_place", ("awareness_id", "awareness_activity"), ("place_id", "place"))
 
 
 class AwarenessActivity(PilotOwned, Timestamped, Base):

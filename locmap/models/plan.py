@@ -11,12 +11,9 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Column,
     ForeignKey,
     Index,
-    Integer,
     String,
-    Table,
     Text,
     UniqueConstraint,
 )
@@ -29,6 +26,7 @@ from locmap.models.base import (
     PilotOwned,
     Timestamped,
     in_vocab,
+    pilot_association,
     pilot_fk,
     pilot_from,
     pilot_key,
@@ -170,15 +168,8 @@ class Plan(PilotOwned, Timestamped, Base):
     __mapper_args__ = {"primary_key": ["id"], "version_id_col": version}
 
 
-action_factor = Table(
-    "action_factor", Base.metadata,
-    Column("action_id", Integer, primary_key=True),
-    Column("factor_id", Integer, primary_key=True),
-    Column("pilot_id", ForeignKey("pilot.id", ondelete="CASCADE"), primary_key=True,
-           default=pilot_from(("action_id", "action"))),
-    pilot_fk("action_id", "action", "CASCADE"),
-    pilot_fk("factor_id", "safety_factor", "CASCADE"),
-)
+action_factor = pilot_association(
+    "action_factor", ("action_id", "action"), ("factor_id", "safety_factor"))
 
 
 class Action(PilotOwned, Timestamped, Base):
