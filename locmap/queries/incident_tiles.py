@@ -6,7 +6,7 @@ A tile z/x/y (web-mercator, EPSG:3857) holds one layer, ``incidents``:
   :func:`~locmap.queries.incidents.cell_size_deg` (the grid of the clustered GeoJSON map and
   of ``map_cell_count``), per cell: ``n`` incidents, their top harm ``category`` and
   ``max_severity``; the cell is in the tile whose bounds hold its centre, so every cell is
-  in exactly one tile and always whole. At the zooms ``map_cell_count`` holds (6–13) and
+  in exactly one tile and always whole. At the zooms ``map_cell_count`` holds (6–14) and
   for whole-month filters the counts come from that table, never from the incidents;
 - from :data:`POINTS_ZOOM` the incidents themselves (``id``, ``category``, ``severity``,
   ``month``), at most :data:`POINTS_PER_TILE` per tile.

@@ -45,7 +45,7 @@ CELL_PX = 60
 POINTS_ZOOM = 17
 POINTS_MAX = 500
 LOCAL_TZ = LOCAL_TZ_NAME
-# The zoom levels map_cell_count holds (migration 0008's MAP_CELL_ZOOMS).
+# The zoom levels map_cell_count holds (MAP_CELL_ZOOMS of migrations 0008 and 0030).
 AGG_ZOOMS = range(6, 15)
 # Its coarsest level: the pilot's incidents in a few rows (pilot_incident_total).
 TOTAL_ZOOM = 6
