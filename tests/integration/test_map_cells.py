@@ -51,8 +51,9 @@ FILTERS = [
     q.IncidentFilter(date_from=dt.date(2025, 4, 1)),
     q.IncidentFilter(date_to=dt.date(2025, 1, 31), categories=("asb",)),
 ]
-VIEWS = [(TOWN, 12), (TOWN, 13), ((-1.5512, 52.4633, -1.4471, 52.5410), 12),
-         ((-1.5512, 52.4633, -1.4471, 52.5410), 13), ((-3.0, 51.5, 0.1, 53.9), 6),
+VIEWS = [(TOWN, 12), (TOWN, 13), (TOWN, 14), ((-1.5512, 52.4633, -1.4471, 52.5410), 12),
+         ((-1.5512, 52.4633, -1.4471, 52.5410), 13),
+         ((-1.5512, 52.4633, -1.4471, 52.5410), 14), ((-3.0, 51.5, 0.1, 53.9), 6),
          ((-1.7, 52.3, -1.3, 52.7), 9)]
 
 
@@ -172,27 +173,31 @@ def url_at_0006() -> Iterator[str]:
     drop_database(url)
 
 
+_OLD_PILOT = text(
+    "INSERT INTO pilot (name, description, locality, start_date, duration_months, "
+    "review_interval_months, status, approval_rule, version) VALUES ('Old', '', "
+    "ST_Multi(ST_MakeEnvelope(-1.5, 52.5, -1.49, 52.51, 4326)), '2025-01-06', 18, "
+    "3, 'active', 'all_named', 1) RETURNING id")
+
+
+def _zoom_totals(session: Session) -> dict[int, int]:
+    return dict(session.execute(text(
+        "SELECT zoom, sum(n) FROM map_cell_count GROUP BY zoom")).tuples().all())
+
+
 def test_the_migration_counts_existing_incidents(url_at_0006: str) -> None:
     eng = create_engine(url_at_0006)
     try:
         with Session(eng) as s:
-            pid = s.execute(text(
-                "INSERT INTO pilot (name, description, locality, start_date, duration_months, "
-                "review_interval_months, status, approval_rule, version) VALUES ('Old', '', "
-                "ST_Multi(ST_MakeEnvelope(-1.5, 52.5, -1.49, 52.51, 4326)), '2025-01-06', 18, "
-                "3, 'active', 'all_named', 1) RETURNING id")).scalar_one()
+            pid = s.execute(_OLD_PILOT).scalar_one()
             _seed(s, pid, 1500)
             s.commit()
         upgrade(url_at_0006, "0008")
         with Session(eng) as s:
             assert q.pilot_incident_total(s, pid) == 1502
-            for zoom in q.AGG_ZOOMS:
-                assert s.scalar(text("SELECT sum(n) FROM map_cell_count WHERE zoom = :z"),
-                                {"z": zoom}) == 1502
-            _assert_same(s, pid)
-            # And the triggers run after the upgrade.
-            s.execute(text("DELETE FROM incident WHERE id % 2 = 0"))
-            _assert_same(s, pid)
+            assert _zoom_totals(s) == dict.fromkeys(range(6, 14), 1502)  # 0008's levels
+            s.execute(text("DELETE FROM incident WHERE id % 2 = 0"))  # the triggers run
+            assert set(_zoom_totals(s).values()) == {q.pilot_incident_total(s, pid)}
             s.rollback()
         downgrade(url_at_0006, "0006")
         with eng.connect() as c:
@@ -200,3 +205,37 @@ def test_the_migration_counts_existing_incidents(url_at_0006: str) -> None:
             assert c.execute(text("SELECT count(*) FROM incident")).scalar_one() == 1502
     finally:
         eng.dispose()
+
+
+def test_revision_0030_counts_zoom_14_and_going_back_forgets_it() -> None:
+    url = _fresh_database("mapcell14")
+    eng = create_engine(url)
+    try:
+        upgrade(url, "0029")
+        with Session(eng) as s:
+            pid = s.execute(_OLD_PILOT).scalar_one()
+            _seed(s, pid, 1500)
+            s.commit()
+            assert _zoom_totals(s) == dict.fromkeys(range(6, 14), 1502)
+        upgrade(url, "0030")
+        with Session(eng) as s:
+            assert _zoom_totals(s) == dict.fromkeys(q.AGG_ZOOMS, 1502)
+            assert 14 in q.AGG_ZOOMS
+            _assert_same(s, pid)  # zoom 14 from the counts equals clustering directly
+            s.execute(text("DELETE FROM incident WHERE id % 3 = 0"))
+            s.execute(text("UPDATE incident SET location = ST_Translate(location, 0.003, 0) "
+                           "WHERE id % 5 = 0"))
+            _assert_same(s, pid)  # and the triggers keep zoom 14 exact
+            s.commit()
+            left = q.pilot_incident_total(s, pid)
+        downgrade(url, "0029")
+        with Session(eng) as s:
+            assert _zoom_totals(s) == dict.fromkeys(range(6, 14), left)
+            s.execute(text("DELETE FROM incident WHERE id % 2 = 0"))
+            totals = _zoom_totals(s)
+            assert 14 not in totals and set(totals.values()) == {
+                q.pilot_incident_total(s, pid)}
+            s.rollback()
+    finally:
+        eng.dispose()
+        drop_database(url)
