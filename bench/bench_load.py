@@ -16,7 +16,7 @@ Load: locust (as a library, headless, in the child process bench/load_users.py, 
 gevent's monkey patching stays out of this one) runs ``--users`` members who log in
 through the real form and loop, about one second of think time apart, over a weighted mix
 of pages (home, workspace, overview, place, assessment, dashboard), the workspace's map
-data requests (places GeoJSON, workspace options, and the incident vector tiles its GL
+data requests (workspace options, and the incident vector tiles its GL
 layer asks for — ``load_users.tiles_covering`` — over the town, a neighbourhood and a
 street) and writes through ``/api/v1`` (an incident, a site visit;
 partners, who may not write, pan the map instead). After ``--quiet`` seconds a police.uk

@@ -223,13 +223,14 @@ turn), {len(info['places'])} places, {len(info['assessments'])} draft assessment
 
 Mix: each user logs in through the form ({args.spawn_rate} users a second), then loops with
 0.5-1.5 s of think time over (weight in brackets) home (2), workspace (4: the page, then what
-workspace.js asks for when it opens: places GeoJSON, workspace options, the whole town's
-incidents clustered at zoom 12), overview (1), place page (3), assessment page (2),
-dashboard (1), a pan at neighbourhood zoom 15 (4) and at street zoom 17 (2), a new incident
-(1) and a site visit (1) through `/api/v1` (partners, who may not write, pan instead). Times
-are to the last byte, as the client sees them. "One user alone" is the same mix run by a
-single user without think time for {args.alone} s just before ({len(alone['samples']):,}
-requests): the service time without queueing, on the same machine at the same moment.
+workspace.js asks for when it opens: workspace options and the whole town's incident
+tiles at zoom 11, the places being in the page), overview (1), place page (3),
+assessment page (2), dashboard (1), a pan at neighbourhood zoom 15 (4) and at street zoom
+17 (2), a new incident (1) and a site visit (1) through `/api/v1` (partners, who may not
+write, pan instead). Times are to the last byte, as the client sees them. "One user alone"
+is the same mix run by a single user without think time for {args.alone} s just before
+({len(alone['samples']):,} requests): the service time without queueing, on the same machine
+at the same moment.
 
 Logins while the users arrived (not in the table): {len(logins)}, p50
 {pct(logins, 50):,.0f} ms, p95 {pct(logins, 95):,.0f} ms (argon2 password hashing, by design

@@ -134,9 +134,10 @@ def run_load(cfg_path: str) -> None:
 
         @task(4)
         def workspace(self) -> None:
-            # What workspace.js asks for when the page opens, fitted to the locality.
+            # What workspace.js asks for when the page opens, fitted to the locality (the
+            # places come in the page itself, as JSON: it fetches /places only to refresh
+            # their counts after a new incident).
             self._get(f"/pilots/{pid}", "page: workspace")
-            self._api("/places", "map: places GeoJSON")
             self._api("/workspace-options", "map: workspace options")
             self._tiles(cfg["bbox"], 12, "town")
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from locmap.config import Settings
@@ -29,6 +30,23 @@ __all__ = ["Database", "alembic_config", "upgrade", "downgrade", "grant_app_role
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
+# Each connection of the app's engine: no JIT compilation. locmap's statements are short
+# (a page runs 5-40 of them), and PostgreSQL compiles any plan costed above
+# jit_above_cost (100,000) to machine code first, which took 25-30 ms on the place counts
+# of the 2,000,000-incident town, longer than the 8 place counts themselves (decisions.md).
+SESSION_SETTINGS = {"jit": "off"}
+
+
+def _session_settings(dbapi_connection: Any, _record: Any) -> None:
+    """Apply :data:`SESSION_SETTINGS` for the connection's life (committed, so the pool's
+    rollback on return keeps them).
+    """
+    with dbapi_connection.cursor() as cursor:
+        for name, value in SESSION_SETTINGS.items():
+            cursor.execute(f"SET {name} = {value}")  # constants only
+    dbapi_connection.commit()
+
+
 class Database:
     """The engine and a session factory; optionally bound to one outer connection (tests)."""
 
@@ -36,7 +54,10 @@ class Database:
         self, url: str, *, bind: Connection | None = None, engine: Engine | None = None
     ) -> None:
         self.url = url
-        self.engine: Engine = engine or create_engine(url, pool_pre_ping=True)
+        if engine is None:
+            engine = create_engine(url, pool_pre_ping=True)
+            event.listen(engine, "connect", _session_settings)
+        self.engine: Engine = engine
         if bind is not None:
             # Tests: every session joins the test's outer transaction via savepoints.
             self.sessionmaker = sessionmaker(

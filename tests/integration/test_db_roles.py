@@ -175,3 +175,18 @@ def test_the_app_never_reads_the_owner_url(
             assert conn.execute(text("SELECT current_user")).scalar() == APP_ROLE
     finally:
         db.dispose()
+
+
+def test_the_apps_connections_compile_no_plans_and_keep_it_after_a_rollback(
+        database_url: str) -> None:
+    from locmap.db import SESSION_SETTINGS, Database
+
+    db = Database(database_url)
+    try:
+        assert SESSION_SETTINGS["jit"] == "off"
+        for _ in range(2):  # the second session gets the pooled connection back
+            with db.session() as s:
+                assert s.scalar(text("SHOW jit")) == "off"
+                s.rollback()
+    finally:
+        db.dispose()

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from locmap.cli import main
-from locmap.cli.serve import ACCESS_LOG_FORMAT, _server, plain_http_on_loopback
+from locmap.cli.serve import ACCESS_LOG_FORMAT, KEEPALIVE_S, _server, plain_http_on_loopback
 from locmap.db import Database, grant_app_role, upgrade
 from locmap.models import AuditEvent
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
@@ -334,6 +334,7 @@ def test_serve_runs_gunicorn_workers_with_an_access_log(
             _stop_and_check(proc, signal.SIGTERM, _children(proc.pid))
     output = log.read_text()
     assert f"http://127.0.0.1:{port}/" in output and "workers: 2, threads: 2" in output
+    assert f"keep-alive: {KEEPALIVE_S} s" in output and KEEPALIVE_S > 2
     assert "Control socket" not in output
     # Common log format, then the request time in milliseconds.
     assert re.search(r'^127\.0\.0\.1 - - \[[^\]]+\] "GET /healthz HTTP/1\.1" 200 \d+ \d+$',
