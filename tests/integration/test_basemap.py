@@ -233,7 +233,7 @@ def test_tiles_outside_the_built_area_are_empty_and_never_cached(
     edge = client.get("/tiles/basemap/{}/{}/{}.pbf".format(*_tile_of(e + 0.005, n, 16)))
     assert edge.status_code == 200 and cached() == 1
     whole = client.get("/tiles/basemap/{}/{}/{}.pbf".format(*_tile_of(w, s, 8)))
-    assert whole.status_code == 200 and b"roads" in whole.get_data() and cached() == 2
+    assert whole.status_code == 200 and whole.get_data() and cached() == 2
 
 
 def _stuck_build(data: Path, state: str, started: dt.datetime) -> Path:
