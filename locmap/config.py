@@ -60,6 +60,7 @@ class Settings:
     session_absolute_hours: int = 8
     require_totp_for_admins: bool = True
     analysis_seconds: float = 30.0
+    basemap_build_hours: int = 6
     backup_dir: Path | None = None
     backup_keep_daily: int = 7
     backup_keep_weekly: int = 4
@@ -148,6 +149,7 @@ def load_settings() -> Settings:
         require_totp_for_admins=os.environ.get(
             "LOCMAP_REQUIRE_TOTP_FOR_ADMINS", "1").lower() in _TRUE,
         analysis_seconds=_seconds("LOCMAP_ANALYSIS_SECONDS", 30.0),
+        basemap_build_hours=_positive("LOCMAP_BASEMAP_BUILD_HOURS", 6),
         backup_dir=Path(backup_dir).resolve() if backup_dir else None,
         backup_keep_daily=_count("LOCMAP_BACKUP_KEEP_DAILY", 7),
         backup_keep_weekly=_count("LOCMAP_BACKUP_KEEP_WEEKLY", 4),

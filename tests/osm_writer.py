@@ -15,7 +15,8 @@ from pathlib import Path
 import osmium
 from osmium.osm.mutable import Node, Relation, Way
 
-__all__ = ["HostileExtract", "write_hostile", "write_town"]
+__all__ = ["HostileExtract", "write_hostile", "write_town", "write_two_towns", "write_street",
+           "write_cut_off"]
 
 
 class _Writer:
@@ -159,3 +160,24 @@ def _two_towns(o: _Writer) -> None:
     lane = [o.node(-1.90 + i * 0.002, 52.10) for i in range(3)]
     o.node(-1.899, 52.1005, {"amenity": "pub", "name": "The Plough"})
     o.way(wid, lane, {"highway": "unclassified", "name": "Mill Lane"})
+
+
+def write_street(path: Path, name: str, highway: str = "residential") -> Path:
+    """One street (way/1, four nodes) called ``name``: the same geometry whatever its name."""
+    def layout(o: _Writer) -> None:
+        o.way(1, [o.node(-1.50 + i * 0.001, 52.50) for i in range(4)],
+              {"highway": highway, "name": name})
+    return _write(path, 5, layout)
+
+
+def write_cut_off(path: Path, broken: int) -> Path:
+    """``broken`` named cafés whose building ways are not closed (way/2 …), next to one
+    good street (way/1): an extract with more broken elements than a report lists."""
+    def layout(o: _Writer) -> None:
+        o.way(1, [o.node(-1.50 + i * 0.001, 52.50) for i in range(4)],
+              {"highway": "residential", "name": "Good Street"})
+        for i in range(broken):
+            x, y = -1.50 + (i % 40) * 0.0002, 52.501 + (i // 40) * 0.0002
+            refs = [o.node(x, y), o.node(x + 0.0001, y), o.node(x + 0.0001, y + 0.0001)]
+            o.way(2 + i, refs, {"building": "yes", "amenity": "cafe", "name": f"Cut Cafe {i}"})
+    return _write(path, 6, layout)

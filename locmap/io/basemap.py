@@ -141,6 +141,14 @@ _FROM_STAGE = (
     "       ST_Transform(ST_SetSRID(ST_GeomFromWKB(wkb), 4326), 3857) FROM basemap_stage")
 
 
+def _digest_row(layer: str, kind: str, name: str, minzoom: int, wkb: bytes) -> bytes:
+    """One feature's share of the build version: each field length-prefixed, so no two
+    different features give the same bytes.
+    """
+    fields = (layer.encode(), kind.encode(), name.encode(), str(minzoom).encode(), wkb)
+    return b"".join(len(f).to_bytes(4, "big") + f for f in fields)
+
+
 def load_extract(session: Session, path: Path) -> dict[str, Any]:
     """Replace the base map's features with those of the extract at ``path``.
 
@@ -174,7 +182,9 @@ def load_extract(session: Session, path: Path) -> dict[str, Any]:
                 report.append({"row": el.ref, "name": name, "reason": "beyond 85° latitude"})
                 continue
             wkb = shapely.to_wkb(geom)
-            digest.update(wkb)
+            # The version covers everything a tile holds: a rebuild that only renames a
+            # street or reclassifies a road must change the tile URLs and ETags too.
+            digest.update(_digest_row(layer, kind, name, minzoom, wkb))
             copy.write_row((layer, kind, name.replace("\x00", ""), el.ref, minzoom, wkb))
             counts[layer] += 1
     session.execute(text(_FROM_STAGE))

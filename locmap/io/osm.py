@@ -302,16 +302,45 @@ def iter_layer(path: Path, layer: str, bbox: tuple[float, ...] | None = None,
     in ``problem``; the caller reports them (never an exception for one bad element).
     """
     default_type = {"points": "node", "lines": "way"}.get(layer, "relation")
+    # Multipolygon relations GDAL yielded (whole file only: with a bbox, one not yielded
+    # may merely lie outside it).
+    seen: set[int] | None = set() if layer == "multipolygons" and bbox is None else None
     for by_name, wkbs in _batches(Path(path), layer, bbox):
-        yield from _batch_elements(layer, default_type, by_name, wkbs, keep)
+        yield from _batch_elements(layer, default_type, by_name, wkbs, keep, seen)
+    if seen is not None:
+        yield from _unbuilt_multipolygons(Path(path), seen, keep)
+
+
+MISSING_MEMBERS = "members missing from the extract (cut at its edge?): no area could be built"
+
+
+def _unbuilt_multipolygons(path: Path, seen: set[int], keep: Any) -> Iterator[RawElement]:
+    """Multipolygon relations GDAL built nothing for (no ring closes from the members in
+    the file, so it drops them silently): one pass over the file's relations only, with
+    pyosmium, each reported with ``geom=None`` and :data:`MISSING_MEMBERS`.
+    """
+    try:
+        relations = osmium.FileProcessor(str(path), osmium.osm.RELATION)
+        for rel in relations:
+            if rel.id in seen or rel.tags.get("type") != "multipolygon":
+                continue
+            tags = {t.k: t.v for t in rel.tags if t.k != "type"}
+            if keep is not None and not keep(tags):
+                continue
+            yield RawElement("relation", rel.id, tags, None, MISSING_MEMBERS)
+    except (RuntimeError, OSError) as exc:  # GDAL read the file: this should not happen
+        raise _read_error(path, exc) from exc
 
 
 def _batch_elements(layer: str, default_type: str, by_name: dict[str, list[Any]],
-                    wkbs: list[Any], keep: Any) -> Iterator[RawElement]:
+                    wkbs: list[Any], keep: Any,
+                    seen: set[int] | None = None) -> Iterator[RawElement]:
     columns = [(n, values) for n, values in by_name.items() if n not in _NOT_TAGS]
     none = [None] * len(wkbs)
     ids, way_ids = by_name.get("osm_id", none), by_name.get("osm_way_id", none)
     other = by_name.get("other_tags", none)
+    if seen is not None:
+        seen.update(int(i) for i in ids if i is not None and str(i).isdigit())
     rows: list[tuple[int, str, str, dict[str, str]]] = []
     for row in range(len(wkbs)):
         tags = {n: v for n, values in columns if (v := _str(values[row])) is not None}

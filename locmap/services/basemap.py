@@ -9,9 +9,11 @@ the data and a stale tile is never served.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import secrets
 import shutil
 from pathlib import Path
@@ -33,18 +35,20 @@ from locmap.services.permissions import Actor, require
 from locmap.vocab import label
 
 __all__ = ["build", "current", "tile", "search", "client_settings", "MAX_ZOOM", "job_status",
-           "store_extract", "run_build_job", "submit_build"]
+           "store_extract", "run_build_job", "submit_build", "tile_etag"]
 
 log = logging.getLogger(__name__)
 
 _REPORT_LIMIT = 500
+_TASK = "locmap:build_basemap"  # the worker's task (locmap.jobs)
 _SEARCH_LIMIT = 10
 
 
 def build(session: Session, actor: Actor | None, path: Path, *,
           source: str | None = None) -> dict[str, Any]:
     """Replace the base map with the extract at ``path`` (admins; ``None`` is the system,
-    e.g. ``locmap demo``). Broken elements are listed in ``report``, never fatal.
+    e.g. ``locmap demo``). Broken elements are listed in ``report`` (the first
+    :data:`_REPORT_LIMIT`; ``broken`` counts them all), never fatal.
     """
     require_admin(actor)
     path = Path(path)
@@ -64,8 +68,8 @@ def build(session: Session, actor: Actor | None, path: Path, *,
                  detail={"source": name, "counts": result["counts"],
                          "broken": len(result["report"]), "repaired": result["repaired"]})
     session.flush()
+    result["broken"] = len(result["report"])  # the true count: the list is cut below
     result["report"] = result["report"][:_REPORT_LIMIT]
-    result["broken"] = len(result["report"])
     result["source"] = name
     return result
 
@@ -79,14 +83,50 @@ def current(session: Session) -> dict[str, Any] | None:
             "counts": b.counts, "bounds": b.bounds}
 
 
-def tile(session: Session, z: int, x: int, y: int) -> tuple[bytes, str]:
-    """(MVT bytes, ETag) of tile z/x/y from the cache, rendering it on a miss."""
+# Tiles further than this from the built area (a fraction of the tile's side, plus degrees
+# for the rounding of the stored bounds) are empty: answered without rendering or caching.
+_TILE_MARGIN = 1 / 8
+_BOUNDS_MARGIN_DEG = 0.01
+
+
+def _tile_box(z: int, x: int, y: int) -> tuple[float, float, float, float]:
+    """The tile's [w, s, e, n] in degrees, grown by :data:`_TILE_MARGIN` of its side."""
+    n = 2 ** z
+
+    def lat(row: float) -> float:
+        return math.degrees(math.atan(math.sinh(math.pi * (1 - 2 * row / n))))
+
+    m = _TILE_MARGIN
+    return ((x - m) / n * 360 - 180, lat(y + 1 + m), (x + 1 + m) / n * 360 - 180, lat(y - m))
+
+
+def _outside(bounds: list[float] | None, z: int, x: int, y: int) -> bool:
+    if not bounds:
+        return False
+    w, s, e, n = _tile_box(z, x, y)
+    d = _BOUNDS_MARGIN_DEG
+    return e < bounds[0] - d or w > bounds[2] + d or n < bounds[1] - d or s > bounds[3] + d
+
+
+def tile_etag(version: str, z: int, x: int, y: int) -> str:
+    """The ETag of tile z/x/y of build ``version``."""
+    return hashlib.sha1(f"{version}/{z}/{x}/{y}".encode()).hexdigest()[:20]
+
+
+def tile(session: Session, z: int, x: int, y: int) -> tuple[bytes, str] | None:
+    """(MVT bytes, ETag) of tile z/x/y from the cache, rendering it on a miss; None for a
+    tile outside the built area (with a margin): it has nothing to draw, and is neither
+    rendered nor cached, so requests from anywhere on Earth cannot fill the cache.
+    """
     if not 0 <= z <= MAX_ZOOM or not (0 <= x < 2 ** z and 0 <= y < 2 ** z):
         raise NotFound("No such tile.")
-    version = session.scalar(select(BasemapBuild.version).order_by(
-        BasemapBuild.id.desc()).limit(1))
-    if version is None:
+    row = session.execute(select(BasemapBuild.version, BasemapBuild.bounds).order_by(
+        BasemapBuild.id.desc()).limit(1)).first()
+    if row is None:
         raise NotFound("No base map has been built.")
+    version, bounds = row
+    if _outside(bounds, z, x, y):
+        return None
     body = session.scalar(select(BasemapTile.body).where(
         BasemapTile.version == version, BasemapTile.z == z, BasemapTile.x == x,
         BasemapTile.y == y))
@@ -94,8 +134,7 @@ def tile(session: Session, z: int, x: int, y: int) -> tuple[bytes, str]:
         body = render_tile(session, z, x, y)
         session.execute(insert(BasemapTile).values(version=version, z=z, x=x, y=y, body=body)
                         .on_conflict_do_nothing())
-    etag = hashlib.sha1(f"{version}/{z}/{x}/{y}".encode()).hexdigest()[:20]
-    return bytes(body), etag
+    return bytes(body), tile_etag(version, z, x, y)
 
 
 def _like(q: str) -> str:
@@ -212,15 +251,64 @@ def _job_dir(data_dir: Path, *, make: bool = True) -> Path:
     return folder
 
 
-def job_status(data_dir: Path) -> dict[str, Any] | None:
+_STUCK_STATES = ("queued", "running")
+
+
+def job_status(data_dir: Path, session: Session | None = None, *,
+               max_hours: float = 6.0) -> dict[str, Any] | None:
     """The last build started from the admin page: state (queued, running, done, failed),
-    source, message, report of broken elements; None if there was none.
+    source, message, report of broken elements (the first :data:`_REPORT_LIMIT`; ``broken``
+    counts them all); None if there was none.
+
+    With ``session``, a build still queued or running whose worker job is gone (ended,
+    deleted, or held by a worker with no heartbeat: the worker died mid-build) or that
+    began more than ``max_hours`` ago (``LOCMAP_BASEMAP_BUILD_HOURS``) is taken as failed:
+    the status file says so and its upload is deleted, so the page shows it and takes a
+    new upload instead of waiting for good.
     """
     path = _job_dir(data_dir, make=False) / "status.json"
     try:
-        return dict(json.loads(path.read_text()))
+        status = dict(json.loads(path.read_text()))
     except (OSError, ValueError):
         return None
+    if session is None or status.get("state") not in _STUCK_STATES:
+        return status
+    why = _stuck(session, status, max_hours)
+    if why is None:
+        return status
+    if status.get("upload"):
+        Path(status["upload"]).unlink(missing_ok=True)
+    _set_status(data_dir, state="failed", source=status.get("source", ""),
+                message=f"{why} The base map is unchanged; upload the extract again.")
+    log.warning("base map build from %s taken as failed: %s", status.get("source"), why)
+    return job_status(data_dir)
+
+
+def _stuck(session: Session, status: dict[str, Any], max_hours: float) -> str | None:
+    """Why a queued or running build will never finish, or None while it may."""
+    from locmap.services.import_jobs import STALLED_AFTER_S
+
+    try:
+        since = dt.datetime.fromisoformat(str(status.get("started") or status.get("at")))
+    except ValueError:
+        since = None
+    if since is None or clock.now() - since > dt.timedelta(hours=max_hours):
+        hours = f"{max_hours:g} hour{'' if max_hours == 1 else 's'}"
+        return f"The build was still {status['state']} after {hours}, so it is taken as failed."
+    if not status.get("upload") or status.get("inline"):
+        return None  # run inline (tests, LOCMAP_IMPORT_SYNC): only the age tells
+    job = session.execute(text(
+        "SELECT j.status, j.status = 'doing' AND (w.id IS NULL OR w.last_heartbeat < now() "
+        "       - make_interval(secs => :stalled)) "
+        "FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
+        "WHERE j.task_name = :task AND j.args->>'path' = :path ORDER BY j.id DESC LIMIT 1"),
+        {"task": _TASK, "path": status["upload"], "stalled": STALLED_AFTER_S}).first()
+    if job is None and clock.now() - since < dt.timedelta(seconds=STALLED_AFTER_S):
+        return None  # stored a moment ago: its job is being queued
+    if job is None or job[0] not in ("todo", "doing") or job[1]:
+        return ("The build stopped without finishing: its worker job is gone (the worker "
+                "was stopped or died).")
+    return None
 
 
 def _set_status(data_dir: Path, **status: Any) -> None:
@@ -230,36 +318,43 @@ def _set_status(data_dir: Path, **status: Any) -> None:
     tmp.replace(_job_dir(data_dir) / "status.json")
 
 
-def store_extract(actor: Actor, data_dir: Path, filename: str, stream: IO[bytes]) -> Path:
-    """Keep an uploaded extract for the worker (admins); the build is queued by the caller."""
+def store_extract(session: Session, actor: Actor, data_dir: Path, filename: str,
+                  stream: IO[bytes], *, max_hours: float = 6.0) -> Path:
+    """Keep an uploaded extract for the worker (admins); the build is queued by the caller.
+    Refused while another build may still finish (see :func:`job_status`).
+    """
     require_admin(actor)
     name = Path(filename or "").name
     if not name.lower().endswith(OSM_SUFFIXES):
         raise InvalidData("Choose an OpenStreetMap extract (.osm.pbf or .osm).")
-    current_job = job_status(data_dir)
+    current_job = job_status(data_dir, session, max_hours=max_hours)
     if current_job and current_job.get("state") in ("queued", "running"):
         raise Conflict("A base map build is already under way; wait for it to finish.")
     suffix = ".osm.pbf" if name.lower().endswith(".pbf") else ".osm"
     path = _job_dir(data_dir) / f"upload-{secrets.token_hex(8)}{suffix}"
     with path.open("wb") as out:
         shutil.copyfileobj(stream, out, 1 << 20)
-    _set_status(data_dir, state="queued", source=name[:200], message="Waiting for the worker.")
+    _set_status(data_dir, state="queued", source=name[:200], message="Waiting for the worker.",
+                upload=str(path), started=clock.now().isoformat(timespec="seconds"))
     return path
 
 
 def run_build_job(db: Database, data_dir: Path, path: Path, source: str, user_id: int | None,
-                  email: str) -> str:
-    """Build the base map from a stored upload (the worker's task), recording the outcome
-    in the status file the admin page shows; the upload is deleted afterwards.
+                  email: str, *, inline: bool = False) -> str:
+    """Build the base map from a stored upload (the worker's task, or ``inline`` in the web
+    process), recording the outcome in the status file the admin page shows; the upload
+    is deleted afterwards.
     """
     who = Actor(user_id=user_id, email=email, is_admin=True)
-    _set_status(data_dir, state="running", source=source, message="Building the base map…")
+    _set_status(data_dir, state="running", source=source, message="Building the base map…",
+                upload=str(path), inline=inline, started=clock.now().isoformat(timespec="seconds"))
     try:
         with db.session() as s:
             result = build(s, who, Path(path), source=source)
             s.commit()
         counts = ", ".join(f"{n:,} {k}" for k, n in result["counts"].items())
         _set_status(data_dir, state="done", source=source, report=result["report"],
+                    broken=result["broken"],
                     message=f"Built: {counts}; {result['broken']:,} broken elements skipped, "
                             f"{result['repaired']:,} repaired.")
         return "done"
@@ -283,7 +378,7 @@ def submit_build(db: Database, data_dir: Path, path: Path, source: str, actor: A
     require_admin(actor)
     source = source[:200]
     if inline:
-        run_build_job(db, data_dir, path, source, actor.user_id, actor.email)
+        run_build_job(db, data_dir, path, source, actor.user_id, actor.email, inline=True)
         return
     from locmap.jobs import defer_basemap, defer_or_fail
 

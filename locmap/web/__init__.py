@@ -53,6 +53,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         LOCMAP_TRUSTED_PROXIES=settings.trusted_proxies,
         LOCMAP_REQUIRE_WORKER=settings.require_worker,
         LOCMAP_ANALYSIS_SECONDS=settings.analysis_seconds,
+        LOCMAP_BASEMAP_BUILD_HOURS=settings.basemap_build_hours,
         LOCMAP_BACKUP_DIR=str(settings.backup_dir) if settings.backup_dir else None,
         WTF_CSRF_TIME_LIMIT=None,
     )

@@ -51,11 +51,16 @@ def _settings() -> dict[str, Any]:
 @bp.get("/tiles/basemap/<int:z>/<int:x>/<int:y>.pbf")
 @login_required
 def tile(z: int, x: int, y: int) -> Any:
-    """One vector tile (application/x-protobuf); 204 while no base map is built."""
+    """One vector tile (application/x-protobuf); 204 while no base map is built and for a
+    tile outside the built area.
+    """
     s = db_session()
     if basemap.current(s) is None:
         return Response(status=204)
-    body, etag = basemap.tile(s, z, x, y)
+    found = basemap.tile(s, z, x, y)
+    if found is None:
+        return Response(status=204)
+    body, etag = found
     s.commit()  # keep the rendered tile in the cache
     response = Response(body, mimetype="application/x-protobuf")
     response.set_etag(etag)
@@ -70,13 +75,15 @@ def admin_page() -> Any:
     s, a = db_session(), actor()
     require_admin(a)
     data_dir = Path(current_app.config["LOCMAP_DATA_DIR"])
+    hours = float(current_app.config.get("LOCMAP_BASEMAP_BUILD_HOURS", 6))
     if request.method == "POST":
         upload = request.files.get("extract")
         try:
             if upload is None or not upload.filename:
                 flash("Choose an OpenStreetMap extract (.osm.pbf or .osm).", "error")
                 return redirect(url_for("basemap.admin_page"))
-            path = basemap.store_extract(a, data_dir, upload.filename, upload.stream)
+            path = basemap.store_extract(s, a, data_dir, upload.filename, upload.stream,
+                                         max_hours=hours)
         except LocmapError as exc:
             flash(exc.message, "error")
             return redirect(url_for("basemap.admin_page"))
@@ -87,4 +94,5 @@ def admin_page() -> Any:
         flash("The base map build has started; this page shows when it is done.", "ok")
         return redirect(url_for("basemap.admin_page"))
     return render_template("admin/basemap.html", build=basemap.current(s),
-                           job=basemap.job_status(data_dir), BASEMAP_NOUNS=_NOUNS)
+                           job=basemap.job_status(data_dir, s, max_hours=hours),
+                           BASEMAP_NOUNS=_NOUNS)

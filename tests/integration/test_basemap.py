@@ -3,7 +3,9 @@ keyed by the build version, the gazetteer search, and the admin page's build."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -11,15 +13,16 @@ from typing import Any
 import pytest
 from geoalchemy2.shape import from_shape
 from shapely.geometry import Point
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from locmap import clock
 from locmap.models import AuditEvent, BasemapTile, Place
 from locmap.services import basemap
 from locmap.services.demo import DEMO_DIR
 from tests.conftest import AuthActions
 from tests.factories import World
-from tests.osm_writer import write_two_towns
+from tests.osm_writer import write_cut_off, write_street, write_two_towns
 
 DEMO_EXTRACT = DEMO_DIR / "basemap.osm"
 
@@ -161,3 +164,129 @@ def test_the_build_makes_its_folders_owner_only_and_reading_makes_none(tmp_path:
     assert ((data / "basemap").stat().st_mode & 0o777) == 0o700
     check_private(data, "LOCMAP_DATA_DIR")
     assert basemap.job_status(data)["state"] == "queued"  # type: ignore[index]
+
+
+def test_a_rebuild_that_only_renames_a_street_changes_the_version(
+        session: Session, tmp_path: Path) -> None:
+    """The version (tile ?v=, ETag, cache key) covers names, kinds and zooms, not only
+    file names and shapes: else browsers and the service worker keep the old labels."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / "c").mkdir()
+    old = basemap.build(session, None, write_street(tmp_path / "a" / "town.osm.pbf",
+                                                    "Church Street"))
+    again = basemap.build(session, None, write_street(tmp_path / "a" / "town.osm.pbf",
+                                                      "Church Street"))
+    renamed = basemap.build(session, None, write_street(tmp_path / "b" / "town.osm.pbf",
+                                                        "Chapel Street"))
+    reclassed = basemap.build(session, None, write_street(
+        tmp_path / "c" / "town.osm.pbf", "Chapel Street", highway="primary"))
+    session.commit()
+    assert old["version"] == again["version"]  # the same data keeps its cached tiles
+    assert len({old["version"], renamed["version"], reclassed["version"]}) == 3
+    found = basemap.tile(session, 0, 0, 0)
+    assert found is not None
+    etag = found[1]
+    assert basemap.current(session)["version"] == reclassed["version"]  # type: ignore[index]
+    settings = basemap.client_settings(session, raster_url=None, raster_attribution=None)
+    assert f"v={reclassed['version']}" in settings["tiles"]
+    assert etag != basemap.tile_etag(old["version"], 0, 0, 0)
+
+
+def test_more_broken_elements_than_the_report_lists_are_all_counted(
+        session: Session, client: Any, auth: AuthActions, world: World, app: Any,
+        tmp_path: Path) -> None:
+    path = write_cut_off(tmp_path / "cut.osm.pbf", 620)
+    result = basemap.build(session, None, path)
+    session.rollback()
+    assert result["broken"] == 620 and len(result["report"]) == 500
+    assert result["counts"] == {"roads": 1}
+    app.config["LOCMAP_DATA_DIR"] = str(tmp_path / "data")
+    auth.login(world.users["admin"].email)
+    r = client.post("/admin/basemap", data={
+        "csrf_token": auth.csrf_token("/admin/basemap"),
+        "extract": (io.BytesIO(path.read_bytes()), "cut.osm.pbf")},
+        content_type="multipart/form-data", follow_redirects=True)
+    html = r.get_data(as_text=True)
+    assert 'data-state="done"' in html, html[:3000]
+    assert "620 broken elements skipped" in html
+    assert "620 elements skipped (the first 500 listed)" in html
+    assert html.count("Cut Cafe") == 500
+
+
+def test_tiles_outside_the_built_area_are_empty_and_never_cached(
+        built: dict[str, Any], session: Session, client: Any, auth: AuthActions,
+        world: World) -> None:
+    """Any signed-in user may ask for any tile: those far from the extract answer 204
+    without rendering or filling the cache; those at its edge (within the margin) draw."""
+    w, s, e, n = built["bounds"]
+    auth.login(world.users["partner_reviewer"].email)
+
+    def cached() -> int:
+        return session.scalar(select(func.count()).select_from(BasemapTile)) or 0
+
+    for lon, lat in ((151.2, -33.9), (e + 0.05, (s + n) / 2), ((w + e) / 2, s - 0.05)):
+        r = client.get("/tiles/basemap/{}/{}/{}.pbf".format(*_tile_of(lon, lat, 16)))
+        assert r.status_code == 204 and not r.get_data(), (lon, lat)
+    assert client.get("/tiles/basemap/14/16383/0.pbf").status_code == 204
+    assert cached() == 0
+    edge = client.get("/tiles/basemap/{}/{}/{}.pbf".format(*_tile_of(e + 0.005, n, 16)))
+    assert edge.status_code == 200 and cached() == 1
+    whole = client.get("/tiles/basemap/{}/{}/{}.pbf".format(*_tile_of(w, s, 8)))
+    assert whole.status_code == 200 and whole.get_data() and cached() == 2
+
+
+def _stuck_build(data: Path, state: str, started: dt.datetime) -> Path:
+    """The status file (and upload) a build leaves when its worker dies mid-way."""
+    folder = data / "basemap"
+    folder.mkdir(parents=True, mode=0o700)
+    upload = folder / f"upload-{state}.osm.pbf"
+    upload.write_bytes(b"<osm/>")
+    (folder / "status.json").write_text(json.dumps({
+        "state": state, "source": "county.osm.pbf", "message": "Building the base map…",
+        "at": started.isoformat(), "started": started.isoformat(), "upload": str(upload)}))
+    return upload
+
+
+def test_a_build_whose_worker_died_is_failed_and_a_new_upload_accepted(
+        client: Any, auth: AuthActions, world: World, app: Any, session: Session,
+        tmp_path: Path) -> None:
+    """Running, but no worker job left (the worker died and recovery closed or purged it):
+    the page says the build failed, deletes its upload and takes a new one."""
+    data = tmp_path / "data"
+    app.config["LOCMAP_DATA_DIR"] = str(data)
+    upload = _stuck_build(data, "running", clock.now() - dt.timedelta(minutes=5))
+    auth.login(world.users["admin"].email)
+    page = client.get("/admin/basemap").get_data(as_text=True)
+    assert 'data-state="failed"' in page and "its worker job is gone" in page
+    assert "upload the extract again" in page and not upload.exists()
+    r = client.post("/admin/basemap", data={
+        "csrf_token": auth.csrf_token("/admin/basemap"),
+        "extract": (io.BytesIO(DEMO_EXTRACT.read_bytes()), "eastbrook.osm")},
+        content_type="multipart/form-data", follow_redirects=True)
+    assert 'data-state="done"' in r.get_data(as_text=True)
+
+
+def test_a_build_with_a_live_job_blocks_uploads_until_it_is_too_old(
+        world: World, session: Session, tmp_path: Path) -> None:
+    """A queued job the queue still holds is waited for; past the limit
+    (LOCMAP_BASEMAP_BUILD_HOURS) it is taken as failed all the same."""
+    from locmap.errors import Conflict
+    from locmap.services.accounts import actor_for
+
+    admin = actor_for(session, world.users["admin"])
+    data = tmp_path / "data"
+    upload = _stuck_build(data, "queued", clock.now() - dt.timedelta(hours=2))
+    session.execute(text(
+        "INSERT INTO procrastinate_jobs (queue_name, task_name, args, status) "
+        "VALUES ('imports', 'locmap:build_basemap', CAST(:args AS jsonb), 'todo')"),
+        {"args": json.dumps({"path": str(upload), "source": "county.osm.pbf"})})
+    with pytest.raises(Conflict):
+        basemap.store_extract(session, admin, data, "next.osm", io.BytesIO(b"<osm/>"))
+    assert basemap.job_status(data, session)["state"] == "queued"  # type: ignore[index]
+    assert upload.exists()
+    late = basemap.job_status(data, session, max_hours=1)
+    assert late is not None and late["state"] == "failed"
+    assert "still queued after 1 hour," in late["message"]
+    path = basemap.store_extract(session, admin, data, "next.osm", io.BytesIO(b"<osm/>"))
+    assert path.exists() and basemap.job_status(data)["state"] == "queued"  # type: ignore[index]

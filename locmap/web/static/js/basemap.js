@@ -134,13 +134,30 @@
     };
   }
 
-  function explain(options, el, text) {
+  /* Say why the map has no base map in the page's note; link (optional: {href, text}) is
+     added after the sentence. */
+  function explain(options, el, text, link) {
     el.classList.add("no-tiles");
     var note = document.getElementById(options.noteId || "map-note");
     if (note) {
       note.textContent = options.noteText || text;
+      if (link) {
+        var a = document.createElement("a");
+        a.href = link.href;
+        a.textContent = link.text;
+        a.className = "basemap-admin-link";
+        note.appendChild(document.createTextNode(" "));
+        note.appendChild(a);
+      }
       note.hidden = false;
     }
+  }
+
+  /* The admin page's address when the signed-in user is an admin (_map.html says so in a
+     data attribute of the config block); null for everyone else. */
+  function adminUrl() {
+    var el = document.getElementById("basemap-config");
+    return (el && el.getAttribute("data-admin-url")) || null;
   }
 
   /* ---- gazetteer search ------------------------------------------------------------ */
@@ -270,8 +287,9 @@
       kind = "none";
       explain(options, el, "This browser cannot draw the base map (no WebGL): showing locmap's own layers only.");
     } else {
-      explain(options, el, "No base map yet: an administrator builds one from an OpenStreetMap extract " +
-                           "(locmap basemap build), or sets LOCMAP_TILE_URL. Showing locmap's own layers only.");
+      var admin = adminUrl();
+      explain(options, el, "No base map yet: the map shows locmap's own layers on a plain background.",
+              admin ? { href: admin, text: "Build the base map from an OpenStreetMap extract." } : null);
     }
     el.setAttribute("data-basemap", kind);
     if (options.scale !== false) { L.control.scale({ imperial: false }).addTo(map); }
