@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from locmap import clock
@@ -197,14 +197,14 @@ def test_agency_rename_rekind_and_deactivate(client: Any, auth: Any, session: Se
     # Through the page: renamed and made a voluntary-sector agency, still active.
     r = client.post(f"/admin/agencies/{school.id}", data={
         "csrf_token": _csrf(client, "/admin/agencies"), "name": "Test Academy",
-        "kind": "voluntary_sector", "active": "1"})
+        "kind": "voluntary", "active": "1"})
     assert r.status_code == 302
     session.expire_all()
-    assert (school.name, school.kind, school.active) == ("Test Academy", "voluntary_sector", True)
+    assert (school.name, school.kind, school.active) == ("Test Academy", "voluntary", True)
     # Deactivated on the page (the box unticked): no longer offered, nor accepted.
     r = client.post(f"/admin/agencies/{school.id}", data={
         "csrf_token": _csrf(client, "/admin/agencies"), "name": "Test Academy",
-        "kind": "voluntary_sector"})
+        "kind": "voluntary"})
     assert r.status_code == 302
     session.expire_all()
     assert school.active is False
@@ -229,7 +229,7 @@ def test_agency_rename_rekind_and_deactivate(client: Any, auth: Any, session: Se
     changes = [e.detail for e in session.scalars(select(AuditEvent).where(
         AuditEvent.entity == "agency", AuditEvent.entity_id == str(school.id),
         AuditEvent.action == "update").order_by(AuditEvent.id))]
-    assert changes[0] == {"name": "Test Academy", "kind": "voluntary_sector"}
+    assert changes[0] == {"name": "Test Academy", "kind": "voluntary"}
     assert changes[1] == {"active": False}
     # Not for anyone else.
     auth.logout()
@@ -292,3 +292,18 @@ def test_init_setup_link_makes_the_first_admin(monkeypatch: pytest.MonkeyPatch) 
             db.dispose()
     finally:
         drop_database(url)
+
+
+def test_the_admin_overview_counts_users_without_reading_them(
+        client: Any, auth: Any, session: Session, world: factories.World) -> None:
+    auth.login("admin@test.invalid")
+    before = session.scalar(select(func.max(AuditEvent.id))) or 0
+    r = client.get("/admin")
+    active = session.scalar(select(func.count()).select_from(User).where(User.active))
+    assert r.status_code == 200 and f"{active} active accounts" in r.get_data(as_text=True)
+    assert not session.scalars(select(AuditEvent).where(
+        AuditEvent.id > before, AuditEvent.personal_data.is_(True))).all()
+    # The users page is a read of them, and says so.
+    client.get("/admin/users")
+    assert session.scalar(select(AuditEvent.personal_data).where(
+        AuditEvent.id > before, AuditEvent.entity == "user_list")) is True
