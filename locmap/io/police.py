@@ -7,7 +7,9 @@ NOTHING`` then maps crime types to harm categories and adds the new incidents. E
 happens in the caller's transaction: nothing is visible until it commits, so a failure — or
 ``kill -9`` — half-way leaves nothing behind.
 
-Dedupe keys make re-imports idempotent: ``police:<Crime ID>`` when the row has one; for
+Dedupe keys make re-imports idempotent: ``sha256:`` and the SHA-256 of ``police:<Crime
+ID>`` when the row has one (one-way, so the key never holds the police reference that
+retention clears from ``external_ref``; revision 0031 rewrote the older plain keys); for
 anti-social behaviour rows (which police.uk publishes without a Crime ID) the SHA-256 of
 month, longitude, latitude, location, crime type and the row's occurrence index among
 identical rows of the same file, so a month imported twice, or in two overlapping
@@ -57,8 +59,9 @@ CREATE TEMP TABLE police_stage (
 ) ON COMMIT DROP
 """
 
-# dedupe_key: the Crime ID, or a hash of the row's content and its occurrence index among
-# identical rows of the same file (row_number() over them, in file order).
+# dedupe_key: a hash of the Crime ID (never the ID itself: see the module docstring), or a
+# hash of the row's content and its occurrence index among identical rows of the same file
+# (row_number() over them, in file order).
 _INSERT = """
 WITH staged AS (
     SELECT s.*, row_number() OVER (
@@ -67,7 +70,8 @@ WITH staged AS (
     FROM police_stage s
     WHERE s.crime_id IS NULL
 ), keyed AS (
-    SELECT s.*, 'police:' || s.crime_id AS dedupe_key FROM police_stage s
+    SELECT s.*, 'sha256:' || encode(sha256(convert_to('police:' || s.crime_id, 'UTF8')),
+                                    'hex') AS dedupe_key FROM police_stage s
     WHERE s.crime_id IS NOT NULL
     UNION ALL
     SELECT file_no, line_no, crime_id, month, lon, lat, location, crime_type, lsoa_code,

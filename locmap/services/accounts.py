@@ -243,10 +243,11 @@ def add_membership(session: Session, by: Actor | None, user: User, pilot: Pilot,
     )
     if exists:
         return
-    session.add(Membership(user_id=user.id, pilot_id=pilot.id, role=role))
+    m = Membership(user_id=user.id, pilot_id=pilot.id, role=role)
+    session.add(m)
     session.flush()
-    audit.record(session, by, "create", "membership", user.id, pilot_id=pilot.id,
-                 detail={"role": role})
+    audit.record(session, by, "create", "membership", m.id, pilot_id=pilot.id,
+                 detail={"role": role, "user_id": user.id})
 
 
 def set_password(session: Session, by: Actor | None, user: User, password: str, *,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -27,10 +28,12 @@ from locmap.services import accounts, audit, mail
 from locmap.services.permissions import Actor
 from locmap.vocab import AGENCY_KINDS
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "require_admin", "has_admin", "init_first_admin", "list_agencies", "create_agency",
-    "update_agency", "list_users", "invite_user", "update_user", "reset_link", "peek_link",
-    "redeem_link", "Link", "TTL", "link_path",
+    "update_agency", "list_users", "count_active_users", "invite_user", "update_user",
+    "reset_link", "peek_link", "redeem_link", "Link", "TTL", "link_path",
 ]
 
 TTL = {"invite": dt.timedelta(days=7), "reset": dt.timedelta(hours=24),
@@ -40,12 +43,14 @@ TTL = {"invite": dt.timedelta(days=7), "reset": dt.timedelta(hours=24),
 @dataclass(frozen=True)
 class Link:
     """A one-time link just made: the path to pass on (the token is in it) and when it
-    expires; ``emailed`` says whether it was also sent by email.
+    expires; ``emailed`` says whether it was also sent by email, ``mail_error`` why the
+    email failed (the admin passes the link on instead).
     """
 
     path: str
     expires_at: dt.datetime
     emailed: bool = False
+    mail_error: str | None = None
 
     def url(self, base: str) -> str:
         return base.rstrip("/") + self.path
@@ -206,6 +211,12 @@ def list_users(session: Session, actor: Actor) -> list[dict[str, Any]]:
     return rows
 
 
+def count_active_users(session: Session, actor: Actor) -> int:
+    """How many accounts are active: a number, no personal data, so no audited read."""
+    require_admin(actor)
+    return session.scalar(select(func.count()).select_from(User).where(User.active)) or 0
+
+
 def get_user(session: Session, actor: Actor, user_id: int) -> User:
     require_admin(actor)
     user = session.get(User, user_id)
@@ -264,7 +275,13 @@ def _maybe_mail(user: User, link: Link, base_url: str | None, *, invite: bool) -
         subject = "Reset your locmap password"
         body = (f"Hello {user.name},\n\nAn admin has reset your locmap password. Choose a new "
                 f"one here (the link works once, until {until}):\n\n{url}\n")
-    mail.send(user.email, subject, body)
+    try:
+        mail.send(user.email, subject, body)
+    except mail.MailNotSent as exc:
+        # The link exists and works: the admin passes it on, told why the email failed.
+        log.warning("The %s link for user %s was not emailed: %s",
+                    "invitation" if invite else "reset", user.id, exc)
+        return Link(link.path, link.expires_at, mail_error=str(exc))
     return Link(link.path, link.expires_at, emailed=True)
 
 

@@ -50,12 +50,13 @@ __all__ = [
 # Recorded in a transaction of their own (see the module docstring); everything else is a
 # write and stays in the request's transaction.
 ACCESS_ACTIONS = frozenset({
-    "read", "read_identity", "export", "view", "refused",
+    "read", "read_identity", "search_identity", "export", "view", "refused",
     "login", "login_failed", "login_locked", "logout",
 })
 # What the auditor filters by (value, label), in the words of issue 15.
 ACTION_CHOICES = (
-    ("read_identity", "Read identity"), ("read", "Read personal data"),
+    ("read_identity", "Read identity"), ("search_identity", "Search by name"),
+    ("read", "Read personal data"),
     ("export", "Export"), ("create", "Create"), ("update", "Update"), ("delete", "Delete"),
     ("login", "Login"), ("login_failed", "Failed login"), ("login_locked", "Locked login"),
     ("logout", "Logout"), ("refused", "Refused (403/404)"), ("view", "Page view"),
@@ -407,13 +408,21 @@ def events_csv(session: Session, actor: Actor, f: AuditFilter) -> Iterator[str]:
 _PILOT_WIDE = ("person", "relationship", "presence", "network_analysis", "network")
 # Pages that draw every person of the pilot by pseudonym (the dashboard only counts them).
 _NETWORK_PAGES = ("network", "network_map", "network_group")
+# Reads and exports of several people that name them in ``detail["person_ids"]``: the
+# case-records preview (identities matched by case reference) and the children-at-place
+# export (case references). Older events of these kinds, without the ids, count for everyone
+# in the pilot.
+_NAMED_IN_DETAIL = ("case_records", "children_at_place")
+# What counts as someone seeing a person (a name search compares every identity).
+_SEEING = ("read", "read_identity", "search_identity", "export", "view")
 
 
 def who_has_seen(session: Session, actor: Actor, pilot_id: int, pseudonym: str,
                  *, limit: int = 500) -> dict[str, Any]:
-    """Every access to one person, by pseudonym: reads of their identity and record, and
-    the pilot-wide reads and exports of the network that included them (since their
-    record was made). The search is audited; the identity is never read.
+    """Every access to one person, by pseudonym: reads of their identity and record, the
+    pilot-wide reads, name searches and exports of the network that included them (since
+    their record was made), and the case-records previews and children-at-place exports
+    that named them. The search is audited; the identity is never read.
     """
     require_auditor(actor)
     person = session.scalar(select(Person).where(Person.pilot_id == pilot_id,
@@ -426,10 +435,14 @@ def who_has_seen(session: Session, actor: Actor, pilot_id: int, pseudonym: str,
     since = session.scalar(select(func.min(AuditEvent.id)).where(own)) or 0
     wide = and_(AuditEvent.entity.in_(_PILOT_WIDE), AuditEvent.entity_id.is_(None),
                 AuditEvent.pilot_id == pilot_id, AuditEvent.id >= since,
-                AuditEvent.action.in_(("read", "read_identity", "export", "view")))
+                AuditEvent.action.in_(_SEEING))
     views = and_(AuditEvent.action == "view", AuditEvent.entity.in_(_NETWORK_PAGES),
                  AuditEvent.pilot_id == pilot_id, AuditEvent.id >= since)
-    rows = session.scalars(select(AuditEvent).where(or_(own, wide, views))
+    named = and_(AuditEvent.entity.in_(_NAMED_IN_DETAIL), AuditEvent.pilot_id == pilot_id,
+                 AuditEvent.id >= since, AuditEvent.action.in_(_SEEING),
+                 or_(AuditEvent.detail["person_ids"].contains([person.id]),
+                     ~AuditEvent.detail.has_key("person_ids")))
+    rows = session.scalars(select(AuditEvent).where(or_(own, wide, views, named))
                            .order_by(AuditEvent.id.desc()).limit(limit)).all()
     record(session, actor, "read", "audit_who_has_seen", person.id, pilot_id=pilot_id,
            detail={"pseudonym": person.pseudonym})
@@ -438,9 +451,9 @@ def who_has_seen(session: Session, actor: Actor, pilot_id: int, pseudonym: str,
         d = _event_dict(e)
         d["scope"] = "this person" if e.entity == "person" and e.entity_id else "whole pilot"
         items.append(d)
-    readers = sorted({(d["user_email"] or "") for d in items
-                      if d["action"] in ("read", "read_identity", "export", "view")})
+    readers = sorted({(d["user_email"] or "") for d in items if d["action"] in _SEEING})
     return {"pilot_id": pilot_id, "person_id": person.id, "pseudonym": person.pseudonym,
-            "identity_reads": sum(1 for d in items if d["action"] == "read_identity"),
+            "identity_reads": sum(1 for d in items
+                                  if d["action"] in ("read_identity", "search_identity")),
             "readers": readers, "items": items, "truncated": len(rows) == limit}
 

@@ -179,7 +179,9 @@ def preview(session: Session, actor: Actor, pilot_id: int, text: str) -> dict[st
     require(actor, pilot_id, "identity.edit")
     report = _check(session, pilot_id, text)
     audit.record(session, actor, "read_identity", "case_records", None, pilot_id=pilot_id,
-                 personal_data=True, detail={"preview_rows": len(report)})
+                 personal_data=True,
+                 detail={"preview_rows": len(report), "person_ids": sorted(
+                     {r["person_id"] for r in report if r["person_id"] is not None})})
     return {**_summary(report), "digest": _digest(report), "report": _shown(report)}
 
 
@@ -240,7 +242,8 @@ def children_at_place(session: Session, actor: Actor, pilot_id: int,
             freq]
            for p, ref, freq in rows]
     audit.record(session, actor, "export", "children_at_place", place_id, pilot_id=pilot_id,
-                 personal_data=True, detail={"rows": len(out), "format": "csv"})
+                 personal_data=True, detail={"rows": len(out), "format": "csv",
+                                             "person_ids": [p.id for p, _, _ in rows]})
     return place.name, out
 
 

@@ -172,8 +172,10 @@ def update_pilot(session: Session, actor: Actor, pilot_id: int, *, name: str | N
         if not name:
             raise InvalidData("A pilot needs a name.")
         if name != pilot.name:
-            if session.scalar(select(Pilot.id).where(Pilot.name == name, Pilot.id != pilot.id)):
-                raise InvalidData(f"A pilot called {name!r} already exists.")
+            clash = pilots.same_name(session, name, other_than=pilot.id)
+            if clash is not None:
+                raise InvalidData(f"A pilot called {clash!r} already exists (names are "
+                                  "compared ignoring case); choose another name.")
             pilot.name = name
             changes["name"] = name
     if description is not None and description.strip() != pilot.description:
@@ -305,8 +307,8 @@ def add_member(session: Session, actor: Actor, pilot_id: int, *, email: str,
     m = Membership(user_id=user.id, pilot_id=pilot.id, role=role)
     session.add(m)
     session.flush()
-    audit.record(session, actor, "create", "membership", user.id, pilot_id=pilot.id,
-                 detail={"role": role, "membership_id": m.id})
+    audit.record(session, actor, "create", "membership", m.id, pilot_id=pilot.id,
+                 detail={"role": role, "user_id": user.id})
     return m
 
 
@@ -319,8 +321,8 @@ def remove_member(session: Session, actor: Actor, pilot_id: int, membership_id: 
         raise Conflict("You cannot remove yourself as coordinator; ask an admin.")
     session.delete(m)
     session.flush()
-    audit.record(session, actor, "delete", "membership", m.user_id, pilot_id=pilot.id,
-                 detail={"role": m.role, "membership_id": membership_id})
+    audit.record(session, actor, "delete", "membership", membership_id, pilot_id=pilot.id,
+                 detail={"role": m.role, "user_id": m.user_id})
 
 
 def pilot_name(session: Session, pilot_id: int) -> str:

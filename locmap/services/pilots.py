@@ -20,7 +20,8 @@ from locmap.services.incidents import partner_incident_total
 from locmap.services.permissions import Actor, can, require
 from locmap.timeline import pilot_end, review_dates
 
-__all__ = ["PilotSummary", "visible_pilots", "get_pilot", "create_pilot", "pilot_summary"]
+__all__ = ["PilotSummary", "visible_pilots", "get_pilot", "create_pilot", "pilot_summary",
+           "same_name"]
 
 
 @dataclass(frozen=True)
@@ -107,6 +108,16 @@ def pilot_summary(
     )
 
 
+def same_name(session: Session, name: str, *, other_than: int | None = None) -> str | None:
+    """The name of a pilot called ``name`` ignoring case (other than ``other_than``), if any:
+    "Northtown" and "NORTHTOWN" are the same partnership's pilot to the people choosing it.
+    """
+    stmt = select(Pilot.name).where(func.lower(Pilot.name) == name.lower())
+    if other_than is not None:
+        stmt = stmt.where(Pilot.id != other_than)
+    return session.scalar(stmt.limit(1))
+
+
 def create_pilot(
     session: Session,
     by: Actor | None,
@@ -124,8 +135,10 @@ def create_pilot(
     name = name.strip()
     if not name:
         raise InvalidData("A pilot needs a name.")
-    if session.scalar(select(Pilot.id).where(Pilot.name == name)):
-        raise InvalidData(f"A pilot called {name!r} already exists.")
+    clash = same_name(session, name)
+    if clash is not None:
+        raise InvalidData(f"A pilot called {clash!r} already exists (names are compared "
+                          "ignoring case); choose another name.")
     area = to_multipolygon(parse_geojson_geometry(locality, allowed=("Polygon", "MultiPolygon")))
     pilot = Pilot(
         name=name, description=description, locality=from_shape(area, srid=4326),

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from locmap import clock
@@ -238,7 +238,8 @@ def _candidates(session: Session, pilot: Pilot, kind: Kind, cutoff: dt.date) -> 
                                          Incident.occurred_at < before)
         if kind.key == "incident_text_months":
             stmt = stmt.where(or_(Incident.description != "",
-                                  Incident.external_ref.is_not(None)))
+                                  Incident.external_ref.is_not(None),
+                                  _key_is_plain(Incident.dedupe_key)))
     elif kind.key == "visit_text_months":
         stmt = (select(Observation.id).join(Place, Place.id == Observation.place_id)
                 .where(Place.pilot_id == pilot.id, Observation.started_at < before,
@@ -249,6 +250,21 @@ def _candidates(session: Session, pilot: Pilot, kind: Kind, cutoff: dt.date) -> 
             EngagementRecord.pilot_id == pilot.id, EngagementRecord.held_on < cutoff,
             _any_text(EngagementRecord.summary, EngagementRecord.group_description))
     return list(session.scalars(stmt.order_by(stmt.selected_columns[0])))
+
+
+HASHED_KEY_PREFIXES = ("sha256:", "row:")
+
+
+def _key_is_plain(key: Any) -> ColumnElement[bool]:
+    return and_(key.is_not(None), *(~key.startswith(p) for p in HASHED_KEY_PREFIXES))
+
+
+def _hashed_key(key: Any) -> Any:
+    """``sha256:<hex>`` of a plain dedupe key (as :mod:`locmap.io.police` makes them);
+    keys already hashed, and NULL, stay as they are.
+    """
+    digest = literal("sha256:") + func.encode(func.sha256(func.convert_to(key, "UTF8")), "hex")
+    return case((_key_is_plain(key), digest), else_=key)
 
 
 def _any_text(*columns: Any) -> ColumnElement[bool]:
@@ -262,8 +278,11 @@ def _erase(session: Session, kind: Kind, ids: list[int]) -> None:
         # Identities, relationships, presences and incident links go by ON DELETE CASCADE.
         session.execute(delete(Person).where(Person.id.in_(ids)))
     elif kind.key == "incident_text_months":
+        # The dedupe key may hold the reference itself (a source that keys by it): it
+        # becomes its one-way hash, the form police imports compare with.
         session.execute(update(Incident).where(Incident.id.in_(ids)).values(
-            description="", external_ref=None, version=Incident.version + 1))
+            description="", external_ref=None, dedupe_key=_hashed_key(Incident.dedupe_key),
+            version=Incident.version + 1))
     elif kind.key == "incident_months":
         session.execute(delete(Incident).where(Incident.id.in_(ids)))
     elif kind.key == "visit_text_months":

@@ -4,9 +4,11 @@ person, as a PDF summary and a ZIP of CSVs.
 Who: an admin (answering for the data protection officer), or a member of the person's
 pilot who may read identities (practitioners, peer assessors) — the owning team. The
 export holds the person's identity, case fields, relationships (the other person by
-pseudonym only, never their identity), presences, the incidents linked to them, every
-record of the pilot whose free text mentions their pseudonym or name (assessments, plans,
-visits, listening, review minutes...) and the audit trail's reads of their record. It is
+pseudonym only, never their identity), presences, the incidents and context referrals
+linked to them, every record of the pilot whose free text mentions their pseudonym or name
+(assessments and their context answers, plans, visits, listening, review minutes,
+referrals, meeting agenda items and actions, the high-risk contexts log, safety map
+areas...) and the audit trail's reads of their record. It is
 audited as an ``export`` of the person (counts per file, never content).
 
 Free text is exported as written: it may name other people, and the person answering the
@@ -30,12 +32,14 @@ from locmap.errors import InvalidData, NotFound
 from locmap.io.export import csv_lines
 from locmap.models import (
     AuditEvent,
+    ContextReferral,
     Identity,
     Incident,
     Person,
     Pilot,
     Place,
     Presence,
+    ReferralPerson,
     Relationship,
     incident_person,
 )
@@ -46,25 +50,41 @@ __all__ = ["SubjectAccess", "collect", "export_zip", "export_pdf", "find", "prev
            "pilot_name"]
 
 # Records whose free text may mention a person: (file label, table, pilot condition, text
-# columns, date column). Constants only: the SQL below is built from these, never input.
-_MENTION_SOURCES: tuple[tuple[str, str, str, tuple[str, ...], str], ...] = (
-    ("incident", "incident t", "t.pilot_id = :pid", ("description",), "t.occurred_at"),
+# columns, date column, id column). Constants only: the SQL below is built from these,
+# never input. A column ``x::text`` is searched as text (a JSON document's answers).
+_MENTION_SOURCES: tuple[tuple[str, str, str, tuple[str, ...], str, str], ...] = (
+    ("incident", "incident t", "t.pilot_id = :pid", ("description",), "t.occurred_at",
+     "t.id"),
     ("site visit", "observation t JOIN place p ON p.id = t.place_id", "p.pilot_id = :pid",
-     ("felt_safe", "felt_unsafe", "notes"), "t.started_at"),
+     ("felt_safe", "felt_unsafe", "notes"), "t.started_at", "t.id"),
     ("listening record", "engagement_record t", "t.pilot_id = :pid",
-     ("summary", "group_description"), "t.held_on"),
-    ("place", "place t", "t.pilot_id = :pid", ("name", "notes"), "t.updated_at"),
+     ("summary", "group_description"), "t.held_on", "t.id"),
+    ("place", "place t", "t.pilot_id = :pid", ("name", "notes"), "t.updated_at", "t.id"),
     ("safety factor", "safety_factor t JOIN place p ON p.id = t.place_id",
-     "p.pilot_id = :pid", ("statement",), "t.created_at"),
+     "p.pilot_id = :pid", ("statement",), "t.created_at", "t.id"),
     ("assessment", "assessment t JOIN place p ON p.id = t.place_id", "p.pilot_id = :pid",
-     ("young_people", "guardianship", "environment", "summary"), "t.created_at"),
+     ("young_people", "guardianship", "environment", "summary"), "t.created_at", "t.id"),
+    ("assessment context answers", "context_answer t JOIN assessment a ON "
+     "a.id = t.assessment_id", "t.pilot_id = :pid", ("answers::text",), "a.created_at",
+     "t.assessment_id"),
     ("plan action", "action t JOIN plan pl ON pl.id = t.plan_id JOIN assessment a ON "
      "a.id = pl.assessment_id JOIN place p ON p.id = a.place_id", "p.pilot_id = :pid",
-     ("description", "progress_notes"), "t.created_at"),
+     ("description", "progress_notes"), "t.created_at", "t.id"),
     ("review point", "review_point t", "t.pilot_id = :pid",
-     ("minutes", "decisions", "attendees"), "t.due_on"),
+     ("minutes", "decisions", "attendees"), "t.due_on", "t.id"),
     ("displacement flag", "displacement_flag t", "t.pilot_id = :pid", ("reason",),
-     "t.created_at"),
+     "t.created_at", "t.id"),
+    ("referral", "context_referral t", "t.pilot_id = :pid", ("concern", "decision_reason"),
+     "t.referred_on", "t.id"),
+    ("meeting agenda item", "agenda_item t JOIN context_meeting m ON m.id = t.meeting_id",
+     "t.pilot_id = :pid", ("victim", "offender", "location", "theme", "shared", "decision"),
+     "m.held_on", "t.id"),
+    ("meeting action", "meeting_action t", "t.pilot_id = :pid", ("description",),
+     "t.created_at", "t.id"),
+    ("high-risk context", "high_risk_context t", "t.pilot_id = :pid",
+     ("reason", "latest_decision", "close_reason"), "t.opened_on", "t.id"),
+    ("safety map area", "safety_map_area t JOIN safety_map m ON m.id = t.safety_map_id",
+     "t.pilot_id = :pid", ("reason",), "m.drawn_on", "t.id"),
 )
 
 
@@ -171,6 +191,16 @@ def collect(session: Session, actor: Actor, pilot_id: int, person_id: int) -> Su
         ["id", "occurred_at", "category", "severity", "place", "reference", "description"],
         [[i.id, _iso(i.occurred_at), i.category, i.severity, place or "", i.external_ref or "",
           i.description] for i, place in linked])
+    referred = session.scalars(
+        select(ContextReferral).join(ReferralPerson,
+                                     ReferralPerson.referral_id == ContextReferral.id)
+        .where(ReferralPerson.person_id == person.id,
+               ContextReferral.pilot_id == pilot_id).order_by(ContextReferral.id)).all()
+    out.tables["referrals"] = (
+        ["id", "referred_on", "context", "urgency", "threshold_level", "outcome", "concern",
+         "decision_reason"],
+        [[r.id, _iso(r.referred_on), r.context_name, r.urgency, r.threshold_level or "",
+          r.outcome or "", r.concern, r.decision_reason] for r in referred])
     out.tables["mentions"] = (["record", "id", "date", "field", "text"],
                               _mentions(session, pilot_id, person.pseudonym,
                                         ident.name if ident else None))
@@ -191,16 +221,16 @@ def _mentions(session: Session, pilot_id: int, pseudonym: str,
     """
     terms = [pseudonym] + ([name] if name and len(name.strip()) >= 4 else [])
     rows: list[list[Any]] = []
-    for label, source, where, columns, date in _MENTION_SOURCES:
+    for label, source, where, columns, date, ident in _MENTION_SOURCES:
         for col in columns:
             hit = " OR ".join(f"t.{col} ~* :t{i}" for i in range(len(terms)))
-            sql = text(f"SELECT t.id, {date} AS d, t.{col} AS body FROM {source} "  # noqa: S608 - constants
-                       f"WHERE {where} AND ({hit}) ORDER BY t.id")
+            sql = text(f"SELECT {ident} AS id, {date} AS d, t.{col} AS body "  # noqa: S608 - constants
+                       f"FROM {source} WHERE {where} AND ({hit}) ORDER BY {ident}")
             params: dict[str, Any] = {"pid": pilot_id}
             for i, term in enumerate(terms):
                 params[f"t{i}"] = r"\m" + _regex_escape(term.strip()) + r"\M"
             for row in session.execute(sql, params):
-                rows.append([label, row.id, _iso(row.d), col, row.body])
+                rows.append([label, row.id, _iso(row.d), col.split("::")[0], row.body])
     return rows
 
 
@@ -222,7 +252,10 @@ person.csv         identity (name, date of birth, case reference) and case field
 relationships.csv  ties to other people (the other person by pseudonym only)
 presences.csv      places where they spend time
 incidents.csv      incidents they are linked to
-mentions.csv       records whose free text names their pseudonym or name
+referrals.csv      context referrals that name them as a child affected
+mentions.csv       records whose free text names their pseudonym or name (incidents,
+                   visits, assessments, plans, referrals, meetings, the high-risk
+                   contexts log, safety maps...)
 audit_reads.csv    every recorded read or change of their record
 summary.pdf        the same, summarised
 

@@ -140,7 +140,8 @@ def change_password() -> Any:
 def index() -> Any:
     s, a = db_session(), actor()
     return render_template("admin/index.html", agencies=admin.list_agencies(s, a),
-                           users=admin.list_users(s, a), pilots=pilot_admin.list_pilots(s, a))
+                           active_users=admin.count_active_users(s, a),
+                           pilots=pilot_admin.list_pilots(s, a))
 
 
 @bp.route("/admin/agencies", methods=["GET", "POST"])
@@ -195,7 +196,8 @@ def users() -> Any:
             error = exc.message
         else:
             made = {"email": user.email, "url": link.url(request.url_root),
-                    "expires_at": link.expires_at, "emailed": link.emailed}
+                    "expires_at": link.expires_at, "emailed": link.emailed,
+                    "mail_error": link.mail_error}
     return render_template("admin/users.html", users=admin.list_users(s, a),
                            agencies=[x for x in admin.list_agencies(s, a) if x["active"]],
                            error=error, made=made,
@@ -214,7 +216,7 @@ def user(user_id: int) -> Any:
             if what == "reset":
                 made = admin.reset_link(s, a, user_id, base_url=request.url_root)
                 link = {"url": made.url(request.url_root), "expires_at": made.expires_at,
-                        "emailed": made.emailed}
+                        "emailed": made.emailed, "mail_error": made.mail_error}
             elif what in ("deactivate", "activate"):
                 admin.update_user(s, a, user_id, active=what == "activate")
                 flash("Account deactivated: they can no longer log in." if what == "deactivate"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,7 +30,7 @@ from locmap.models import (
     Relationship,
     incident_person,
 )
-from locmap.services import audit, retention
+from locmap.services import audit, imports, retention
 from locmap.services.permissions import Actor
 from tests import factories
 
@@ -298,3 +299,41 @@ def test_closing_a_pilot_records_the_day_and_reopening_clears_it(
     assert world.pilot.closed_on == dt.date(2026, 3, 15)
     pilot_admin.set_status(session, ADMIN, world.pilot.id, "active")
     assert world.pilot.closed_on is None
+
+
+def test_cleared_incident_text_leaves_no_police_reference_and_reimports_dedupe(
+        session: Session, world: factories.World, tmp_path: Path) -> None:
+    """The police reference is cleared from ``external_ref`` and never sat in
+    ``dedupe_key`` (a one-way hash), and the same month imported again adds nothing.
+    """
+    from tests.integration.test_import_police import practitioner, rows_month, write_csv
+
+    pid = world.pilot.id
+    path = write_csv(tmp_path / "2025-03-street.csv", rows_month("2025-03"))
+    first = imports.import_police(session, practitioner(session, world), pid, path)
+    assert first.rows_accepted == 7
+    crime_id = "a" * 63 + "1"
+    keys = set(session.scalars(select(Incident.dedupe_key).where(Incident.pilot_id == pid)))
+    assert len(keys) == 7 and all(k.startswith(("sha256:", "row:")) for k in keys)
+    assert not any(crime_id in k for k in keys)
+    # A plain key that a source other than police.uk left (the demo keys by reference).
+    plain = _incident(session, pid, dt.datetime(2024, 1, 5, 12, tzinfo=UTC), "plain key")
+    plain.dedupe_key = "CR/0001/24"
+    session.flush()
+
+    retention.set_rule(session, ADMIN, pid, {"incident_text_months": 6}, version=0)
+    done = retention.run(session, ADMIN, on=dt.date(2026, 1, 1))
+    assert [len(f.ids) for f in done.findings
+            if f.pilot_id == pid and f.kind.key == "incident_text_months"] == [8]
+    rows = session.execute(select(Incident.external_ref, Incident.dedupe_key, Incident.description)
+                           .where(Incident.pilot_id == pid)).all()
+    assert {(ref, text_) for ref, _, text_ in rows} == {(None, "")}
+    after = {k for _, k, _ in rows}
+    assert keys < after and not any("CR/0001/24" in k for k in after)
+    assert session.get(Incident, plain.id).dedupe_key.startswith("sha256:")  # type: ignore[union-attr]
+    assert not [f for f in retention.run(session, ADMIN, dry_run=True,
+                                         on=dt.date(2026, 1, 1)).findings if f.pilot_id == pid]
+
+    again = imports.import_police(session, practitioner(session, world), pid, path)
+    assert again.rows_accepted == 0
+    assert again.options["summary"]["rows_already_present"] == 7

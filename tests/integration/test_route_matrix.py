@@ -425,10 +425,12 @@ REQUIRED: dict[tuple[str, str], str] = {
     ("basemap.admin_page", "GET"): ADMIN,
     ("basemap.admin_page", "POST"): ADMIN,
 }
-# Pages where an admin (no member of the pilot) may act as the coordinator does.
+# Pages and API routes where an admin (no member of the pilot) may act as the coordinator
+# does.
 ADMIN_TOO = frozenset({"admin.members", "admin.remove_member", "subject_access.index",
                        "subject_access.download_zip", "subject_access.download_pdf",
-                       "locality.change"})
+                       "locality.change", "api.list_members", "api.add_member",
+                       "api.remove_member"})
 
 # Converter name → the key of the seeded record it takes. ``kinds`` is expanded to both
 # of its values; string converters take fixed values.

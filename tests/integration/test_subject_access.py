@@ -16,20 +16,30 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from geoalchemy2.shape import from_shape
-from shapely.geometry import Point
+from shapely.geometry import MultiPolygon, Point, box
 from sqlalchemy import create_engine, delete, select
 from sqlalchemy.orm import Session
 
 from locmap.cli import main
 from locmap.models import (
+    AgendaItem,
+    Assessment,
     AuditEvent,
+    ContextAnswer,
+    ContextMeeting,
+    ContextReferral,
+    HighRiskContext,
     Identity,
     Incident,
+    MeetingAction,
     Observation,
     Person,
     Pilot,
     Presence,
+    ReferralPerson,
     Relationship,
+    SafetyMap,
+    SafetyMapArea,
     incident_person,
 )
 from locmap.services import people
@@ -103,7 +113,8 @@ def test_export_holds_the_persons_records_and_no_one_elses_identity(
     assert r.status_code == 200 and r.mimetype == "application/zip"
     z = zipfile.ZipFile(io.BytesIO(r.data))
     assert set(z.namelist()) == {"README.txt", "person.csv", "relationships.csv",
-                                 "presences.csv", "incidents.csv", "mentions.csv",
+                                 "presences.csv", "incidents.csv", "referrals.csv",
+                                 "mentions.csv",
                                  "audit_reads.csv", "summary.pdf"}
     everything = " ".join(z.read(n).decode("utf-8-sig") for n in z.namelist()
                           if n.endswith((".csv", ".txt")))
@@ -207,3 +218,72 @@ def test_cli_writes_the_zip(database_url: str, tmp_path: Any,
             s.execute(delete(Pilot).where(Pilot.name == "CLI SAR Pilot"))
             s.commit()
         eng.dispose()
+
+
+def test_pathway_records_that_link_or_name_the_person_are_exported(
+        client: Any, auth: Any, session: Session, subject: dict[str, Any],
+        world: factories.World) -> None:
+    """Referrals (linked and in free text), MACE agenda items and actions, the high-risk
+    contexts log, context answers and safety maps: YP-001's rows appear, YP-002's identity
+    never does.
+    """
+    pid, yp1 = subject["pilot"], subject["person"]
+    yp2 = session.scalar(select(Person.id).where(Person.pilot_id == pid,
+                                                 Person.pseudonym == "YP-002"))
+    linked = ContextReferral(pilot_id=pid, context_kind="place", context_name="Test Park",
+                             concern="Older boys wait at the gate", referrer_name="A Teacher",
+                             referred_on=dt.date(2025, 3, 3))
+    worded = ContextReferral(pilot_id=pid, context_kind="online", context_name="Group chat",
+                             concern="Pictures shared of YP-001", referrer_name="A Worker",
+                             referred_on=dt.date(2025, 3, 4), threshold_level="targeted",
+                             outcome="level_1", screened_at=dt.datetime(2025, 3, 5, tzinfo=UTC),
+                             decision_reason="Testy Quillborne named by two pupils")
+    theirs = ContextReferral(pilot_id=pid, context_kind="place", context_name="Test Park",
+                             concern=f"{OTHER_NAME} seen with YP-002",
+                             referrer_name="A Teacher", referred_on=dt.date(2025, 3, 6))
+    meeting = ContextMeeting(pilot_id=pid, held_on=dt.date(2025, 3, 10))
+    session.add_all([linked, worded, theirs, meeting])
+    session.flush()
+    session.add_all([ReferralPerson(pilot_id=pid, referral_id=linked.id, person_id=yp1),
+                     ReferralPerson(pilot_id=pid, referral_id=theirs.id, person_id=yp2)])
+    item = AgendaItem(pilot_id=pid, meeting_id=meeting.id, context_name="Test Park",
+                      victim="YP-001", offender="Unknown adult", shared="Seen at night",
+                      decision="Refer YP-001's school")
+    other_item = AgendaItem(pilot_id=pid, meeting_id=meeting.id, context_name="Cafe",
+                            victim=f"YP-002 ({OTHER_NAME})")
+    assessment = Assessment(pilot_id=pid, place_id=world.places["chat"].id)
+    smap = SafetyMap(pilot_id=pid, drawn_on=dt.date(2025, 3, 12), period="2025-04-06")
+    log = HighRiskContext(pilot_id=pid, context_name="Test Park",
+                          opened_on=dt.date(2025, 3, 10), reason="YP-001 and others groomed here",
+                          latest_decision="Lighting repaired")
+    session.add_all([item, other_item, assessment, smap, log])
+    session.flush()
+    square = MultiPolygon([box(-1.495, 52.502, -1.494, 52.503)])
+    session.add_all([
+        MeetingAction(pilot_id=pid, item_id=item.id, description="Visit YP-001's family"),
+        MeetingAction(pilot_id=pid, item_id=other_item.id, description="Visit YP-002 at home"),
+        ContextAnswer(pilot_id=pid, assessment_id=assessment.id, kind="online",
+                      answers={"platform": "a chat", "notes": "Testy Quillborne is admin"}),
+        SafetyMapArea(pilot_id=pid, safety_map_id=smap.id, rating="red",
+                      geom=from_shape(square, srid=4326), reason="Where YP-001 was chased")])
+    session.commit()
+
+    auth.login("practitioner@test.invalid")
+    r = client.get(f"/pilots/{pid}/people/{yp1}/subject-access.zip")
+    assert r.status_code == 200
+    z = zipfile.ZipFile(io.BytesIO(r.data))
+    assert [int(x["id"]) for x in _rows(z, "referrals.csv")] == [linked.id]
+    mentions = {(m["record"], m["field"], int(m["id"])) for m in _rows(z, "mentions.csv")}
+    assert {("referral", "concern", worded.id), ("referral", "decision_reason", worded.id),
+            ("meeting agenda item", "victim", item.id),
+            ("meeting agenda item", "decision", item.id),
+            ("high-risk context", "reason", log.id),
+            ("assessment context answers", "answers", assessment.id),
+            ("safety map area", "reason", smap.areas[0].id)} <= mentions
+    assert any(m[0] == "meeting action" for m in mentions)
+    everything = " ".join(z.read(n).decode("utf-8-sig") for n in z.namelist()
+                          if n.endswith((".csv", ".txt")))
+    assert OTHER_NAME not in everything and "YP-002 at home" not in everything
+    assert "Older boys wait at the gate" in everything  # the linked referral's concern
+    assert OTHER_NAME not in _text(z.read("summary.pdf"))
+

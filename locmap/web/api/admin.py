@@ -1,8 +1,9 @@
 """Administration over JSON (issue 15): agencies, users, pilots and members.
 
 Admin only (403 otherwise), except a pilot's members, which its coordinator manages too
-(``/pilots/<pilot_id>/members``). The admin's own member routes live under
-``/admin/pilots/<admin_pilot_id>`` because an admin is usually no member of the pilot.
+(``/pilots/<pilot_id>/members``): an admin, usually no member of the pilot, lists and
+removes them there as well (``admin_too``), as the members page lets them. Adding also has
+``/admin/pilots/<admin_pilot_id>/members``, kept for clients that use it.
 The body is read after the admin check, so a non-admin learns nothing from field errors.
 """
 
@@ -49,6 +50,8 @@ class OneTimeLinkSchema(Schema):
     link = fields.String()
     expires_at = DateTime()
     emailed = fields.Boolean()
+    mail_error = fields.String(allow_none=True, metadata={
+        "description": "Why the email could not be sent (pass the link on instead)."})
 
 
 class ReviewPointDateSchema(Schema):
@@ -159,7 +162,8 @@ def admin_invite_user() -> Any:
         agency_id=_opt(d, "agency_id", int), is_admin=bool(_opt(d, "is_admin", bool)),
         is_auditor=bool(_opt(d, "is_auditor", bool)), base_url=request.url_root)
     return ({"id": user.id, "email": user.email, "link": link.url(request.url_root),
-                    "expires_at": link.expires_at.isoformat(), "emailed": link.emailed}), 201
+             "expires_at": link.expires_at.isoformat(), "emailed": link.emailed,
+             "mail_error": link.mail_error}), 201
 
 
 @api.route("/admin/users/<int:user_id>", "PATCH", summary="Change a user (admins): name, "
@@ -183,8 +187,9 @@ def admin_update_user(user_id: int) -> Any:
 def admin_reset_link(user_id: int) -> Any:
     s, a = _admin()
     link = admin.reset_link(s, a, user_id, base_url=request.url_root)
-    return ({"link": link.url(request.url_root),
-                    "expires_at": link.expires_at.isoformat(), "emailed": link.emailed})
+    return {"link": link.url(request.url_root),
+            "expires_at": link.expires_at.isoformat(), "emailed": link.emailed,
+            "mail_error": link.mail_error}
 
 
 @api.route("/admin/pilots", "POST", summary="Create a pilot with its locality (admins)",
@@ -270,15 +275,16 @@ def admin_add_member(admin_pilot_id: int) -> Any:
     return _add_member(admin_pilot_id, admin_only=True)
 
 
-@api.route("/pilots/<int:pilot_id>/members", summary="The pilot's members (coordinator)",
-           tag="pilots", permission="pilot.manage",
+@api.route("/pilots/<int:pilot_id>/members", summary="The pilot's members (coordinator "
+           "or admin)", tag="pilots", permission="pilot.manage", admin_too=True,
            response=MemberSchema, many=True)
 def list_members(pilot_id: int) -> Any:
     return pilot_admin.list_members(db_session(), actor(), pilot_id)
 
 
 @api.route("/pilots/<int:pilot_id>/members", "POST", summary="Add a member by email and "
-           "role (coordinator)", tag="pilots", status=201, permission="pilot.manage",
+           "role (coordinator or admin)", tag="pilots", status=201,
+           permission="pilot.manage", admin_too=True,
            response=MemberSchema)
 def add_member(pilot_id: int) -> Any:
     """Body: ``{"email": ..., "role": coordinator | practitioner | peer_assessor |
@@ -297,8 +303,8 @@ def _add_member(pilot_id: int, *, admin_only: bool) -> Any:
 
 
 @api.route("/pilots/<int:pilot_id>/members/<int:membership_id>", "DELETE",
-           summary="Remove a member (coordinator)", tag="pilots", permission="pilot.manage",
-           status=204)
+           summary="Remove a member (coordinator or admin)", tag="pilots",
+           permission="pilot.manage", admin_too=True, status=204)
 def remove_member(pilot_id: int, membership_id: int) -> Any:
     pilot_admin.remove_member(db_session(), actor(), pilot_id, membership_id)
     return "", 204
