@@ -420,7 +420,8 @@ def test_a_newer_assessment_in_review_blocks_the_plan_until_it_is_approved(
 
     h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid)
     v = next(x for x in h["versions"] if x["id"] == pid)
-    assert v["waits_for"] == {"id": v2, "version_no": 2, "status": "in_review", "own": False}
+    assert v["waits_for"] == {"id": v2, "version_no": 2, "status": "in_review",
+                              "label": "awaiting review", "own": False}
     session.commit()
     auth.login("coordinator@test.invalid")
     html = client.get(f"/pilots/{f['pilot']}/plans/{pid}/review").get_data(as_text=True)
@@ -489,7 +490,8 @@ def test_the_history_api_says_what_the_review_page_says(
     auth.login("coordinator@test.invalid")
     v = next(x for x in client.get(api).get_json()["versions"] if x["id"] == pid)
     assert v["waits_for_assessment"] is True and v["override"] is None
-    assert v["waits_for"] == {"id": aid, "version_no": 1, "status": "in_review", "own": True}
+    assert v["waits_for"] == {"id": aid, "version_no": 1, "status": "in_review",
+                              "label": "awaiting review", "own": True}
     html = client.get(page).get_data(as_text=True)
     assert 'id="waits-for-assessment"' in html and 'id="override-note"' not in html
     token = auth.csrf_token("/")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from locmap.models import Assessment, Incident, Plan
+from locmap.models import Assessment, ContextWeight, Incident, Plan
 from locmap.queries import assessment as aq
 from locmap.queries.at_place import PLACE_REACH_M
 from locmap.queries.impact import watch_sources
@@ -97,9 +97,13 @@ def _pdf_figure(pdf: bytes, name: str, tmp_path: Path) -> str | None:
     path.write_bytes(pdf)
     text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
                           text=True, check=True).stdout
-    m = re.search(re.escape(name) + r"\s+(\S+)", text)
-    assert m, text
-    return m.group(1)
+    # The figures table: the name may wrap over two lines around its value's.
+    at = text.find(name.split()[0] + " " + name.split()[1])
+    assert at >= 0, text
+    m = re.search(r"^\s*\S.*?\s{3,}([\d,]+|\[c\])\s*$|^\s+([\d,]+|\[c\])\s*$",
+                  text[at:at + 600], flags=re.M)
+    assert m, text[at:at + 600]
+    return m.group(1) or m.group(2)
 
 
 def _listed(client: Any, pid: int, place_id: int, query: str = "") -> int:
@@ -144,6 +148,8 @@ def test_every_view_counts_the_same_incidents_at_a_place(
     a = Assessment(place_id=cafe.id, version_no=1, status="approved")
     session.add(a)
     session.flush()
+    session.add(ContextWeight(assessment_id=a.id, name="Test Cafe", share=100,
+                              reason="Where the dealing is", kind="place"))
     # The snapshot stored when it was submitted (every incident by then: all of them).
     a.indicators = compute_indicators(session, aq.place_row(session, cafe.id))
     plan = Plan(assessment_id=a.id, version_no=1, starts_on=dt.date(2025, 1, 1))

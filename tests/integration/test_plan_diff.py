@@ -14,6 +14,7 @@ from locmap.models import (
     KPI,
     Action,
     Assessment,
+    ContextWeight,
     KPIMeasurement,
     Plan,
     PlanGapReason,
@@ -161,6 +162,9 @@ def test_the_review_page_says_the_plan_changes_in_words(
         client: Any, auth: Any, session: Session, world: World) -> None:
     v1, v2 = _plans(session, world)
     v2.status = "in_review"
+    # The page shows the assessment's weighting: it has one, as every submitted one does.
+    session.add(ContextWeight(assessment_id=v2.assessment_id, name="Test Cafe", share=100,
+                              reason="Where the dealing is", kind="place"))
     session.commit()
     auth.login("partner_reviewer@test.invalid")
     html = client.get(f"/pilots/{world.pilot.id}/plans/{v2.id}/review").get_data(as_text=True)
