@@ -33,7 +33,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from locmap.clock import LOCAL_TZ_NAME
 from locmap.models import Incident, MapCellCount
-from locmap.queries.at_place import PLACE_REACH_M
+from locmap.queries.at_place import PLACE_REACH_M, ids_at_place
 
 __all__ = [
     "CELL_PX", "POINTS_ZOOM", "POINTS_MAX", "IncidentFilter",
@@ -140,7 +140,9 @@ def filter_clauses(pilot_id: int, f: IncidentFilter) -> list[ColumnElement[bool]
         # A window may wrap midnight (22 → 3).
         where.append(hour.between(lo, hi) if lo <= hi else (hour >= lo) | (hour <= hi))
     if f.place_id is not None:
-        where.append(Incident.place_id == f.place_id)
+        # At the place by the one rule (the place page's count), not only the incidents
+        # whose own place_id is this one (an incident at two places is shown under one).
+        where.append(Incident.id.in_(ids_at_place(pilot_id, f.place_id)))
     if f.severities:
         where.append(Incident.severity.in_(f.severities))
     if f.source_agency_id is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from locmap.formatting import count
 from locmap.services.assessment_snapshot import INFLUENCE_M
 
 __all__ = ["write_summary"]
@@ -44,7 +45,8 @@ def write_summary(factors: list[dict[str, Any]], contexts: list[dict[str, Any]],
         parts.append(f"No factor at {place_name} has been weighted medium or high yet.")
     unevidenced = [f for f in factors if not _evidenced(f)]
     if unevidenced:
-        parts.append(f"{len(unevidenced)} of {len(factors)} factors have no linked evidence.")
+        parts.append(f"{len(unevidenced)} of {count(len(factors), 'factor')} "
+                     f"{'has' if len(unevidenced) == 1 else 'have'} no linked evidence.")
     if contexts:
         top = max(c["share"] for c in contexts)
         names = [c for c in contexts if c["share"] == top]

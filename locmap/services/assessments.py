@@ -112,13 +112,13 @@ def start_assessment(session: Session, actor: Actor, pilot_id: int,
     require(actor, pilot_id, "assessment.edit")
     place = _place(session, pilot_id, place_id)
     draft = session.scalar(select(Assessment.id).where(
-        Assessment.place_id == place_id, Assessment.status == "draft"))
+        Assessment.place_id == place_id, Assessment.status == lifecycle.DRAFT))
     if draft is not None:
         raise Conflict("This place already has a draft assessment; carry on with it.",
                        details={"assessment_id": draft})
     number = (session.scalar(select(func.max(Assessment.version_no))
                              .where(Assessment.place_id == place_id)) or 0) + 1
-    a = Assessment(place_id=place_id, version_no=number, status="draft",
+    a = Assessment(place_id=place_id, version_no=number, status=lifecycle.DRAFT,
                    created_by_id=actor.user_id)
     a.contexts = [ContextWeight(name=place.name, share=cw.TOTAL, position=0,
                                 reason="The place being assessed", place_id=place.id,
@@ -310,14 +310,15 @@ def submit_assessment(session: Session, actor: Actor, pilot_id: int, assessment_
 def new_version(session: Session, actor: Actor, pilot_id: int, assessment_id: int) -> Assessment:
     """A draft copy of a submitted version (text, weighting, factors and their evidence)."""
     src = get_assessment(session, actor, pilot_id, assessment_id, permission="assessment.edit")
-    if src.status == "draft":
+    if src.status == lifecycle.DRAFT:
         raise Conflict("This version is still a draft: edit it instead.")
     if session.scalar(select(Assessment.id).where(Assessment.place_id == src.place_id,
-                                                  Assessment.status == "draft")):
+                                                  Assessment.status == lifecycle.DRAFT)):
         raise Conflict("This place already has a draft assessment; carry on with it.")
     number = (session.scalar(select(func.max(Assessment.version_no))
                              .where(Assessment.place_id == src.place_id)) or 0) + 1
-    a = Assessment(place_id=src.place_id, version_no=number, parent_id=src.id, status="draft",
+    a = Assessment(place_id=src.place_id, version_no=number, parent_id=src.id,
+                   status=lifecycle.DRAFT,
                    created_by_id=actor.user_id, young_people=src.young_people,
                    guardianship=src.guardianship, environment=src.environment)
     session.add(a)

@@ -31,9 +31,17 @@ from locmap import clock
 from locmap.assessment import context_kinds as ck
 from locmap.assessment.disclosure import partner_value
 from locmap.errors import Conflict, InvalidData, NotFound
-from locmap.models import Assessment, ContextAnswer, ContextProfile, Incident, Person, Place
+from locmap.models import (
+    Assessment,
+    ContextAnswer,
+    ContextProfile,
+    Incident,
+    Person,
+    Pilot,
+    Place,
+)
 from locmap.queries.at_place import ids_at_place
-from locmap.services import assessments, audit, lifecycle, network, places
+from locmap.services import assessments, audit, lifecycle, network, places, reviews
 from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
 from locmap.vocab import label
@@ -75,12 +83,14 @@ def contexts_overview(session: Session, actor: Actor, pilot_id: int, *,
         Place.pilot_id == pilot_id, Place.deleted_at.is_(None),
         Place.kind.in_(ASSESSED_KINDS)).order_by(Place.kind, Place.name)).all()
     contexts = []
+    pilot = session.get_one(Pilot, pilot_id)
     for p in rows:
         a = _latest(session, p.id)
         contexts.append({
             "place_id": p.id, "name": p.name, "kind": p.kind, "kind_label": _kind_label(p.kind),
             "assessment": None if a is None else {
-                "id": a.id, "version_no": a.version_no, "status": a.status}})
+                "id": a.id, "version_no": a.version_no, "status": a.status,
+                "label": reviews.status_label(session, pilot, "assessment", a)}})
     groups: list[dict[str, Any]] = []
     if can(actor, pilot_id, "assessment.edit"):
         result, _ = network.analysis(session, actor, pilot_id, as_of=as_of or clock.today(),
@@ -243,8 +253,9 @@ def _online_indicators(session: Session, pilot_id: int, place_id: int) -> dict[s
     ).all()
     today = clock.today()
     since = dt.date(today.year - 1, today.month, 1)
-    months = Counter(r.occurred_at.date().replace(day=1).isoformat() for r in rows
-                     if r.occurred_at.date() >= since)
+    # Months of the partnership's calendar (an incident at 00:30 on 1 May BST is May's).
+    local_days = [r.occurred_at.astimezone(clock.LOCAL_TZ).date() for r in rows]
+    months = Counter(d.replace(day=1).isoformat() for d in local_days if d >= since)
     return {"incidents": len(rows),
             "by_category": [{"category": c, "label": label(c), "n": n}
                             for c, n in Counter(r.category for r in rows).most_common()],
@@ -298,7 +309,9 @@ def section(session: Session, actor: Actor, pilot_id: int,
                          "rating": (answers.get(k) or {}).get("rating"),
                          "evidence": (answers.get(k) or {}).get("evidence", "")}
                         for k, h, hint in SCHOOL_AREAS]
-        out["others"] = [{"id": x.id, "version_no": x.version_no, "status": x.status}
+        pilot = session.get_one(Pilot, pilot_id)
+        out["others"] = [{"id": x.id, "version_no": x.version_no, "status": x.status,
+                          "label": reviews.status_label(session, pilot, "assessment", x)}
                          for x in session.scalars(select(Assessment).where(
                              Assessment.place_id == place.id, Assessment.id != a.id)
                              .order_by(Assessment.version_no))]

@@ -30,7 +30,7 @@ from locmap.models import Assessment, AwarenessActivity, SafetyMap
 from locmap.models.evidence import awareness_place
 from locmap.models.plan import KPI, KPIMeasurement, Plan
 from locmap.queries import assessment as q
-from locmap.services import audit, plan_access
+from locmap.services import audit, lifecycle, plan_access
 from locmap.services.permissions import Actor, can
 from locmap.services.versioning import check_version
 
@@ -150,6 +150,11 @@ def _protected(value: float | None, protect: bool) -> float | None:
     return None if shown == MARK else shown  # type: ignore[return-value]
 
 
+def _withheld(value: float | None, protect: bool) -> bool:
+    """A partner's value withheld (1 to 4), not missing: pages show it as [c], not "—"."""
+    return protect and partner_value(value) == MARK
+
+
 def _upsert(kpi: KPI, period: pl.Period, value: float, source: str, computed: bool) -> bool:
     """Write the period's value; a computed value never replaces an entered one."""
     for m in kpi.measurements:
@@ -170,7 +175,7 @@ def add_measurement(session: Session, actor: Actor, kpi_id: int, data: dict[str,
     is superseded: measuring is delivery, not design.
     """
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "plan.edit")
-    if plan.status == "superseded":
+    if plan.status == lifecycle.SUPERSEDED:
         raise InvalidData("This plan version was superseded: measure in the newer one.")
     start = plan_access.parse_date(data.get("period_start"), "period_start")
     if start is None:
@@ -208,7 +213,8 @@ def kpi_dicts(plan: Plan, *, partner: bool = False) -> list[dict[str, Any]]:
     """The plan's KPIs, JSON-ready, with measurements.
 
     With `partner`, the values, baseline and target of kinds a and b are rounded to base 5
-    and those below 5 withheld (None, with ``withheld: true`` on the measurement).
+    and those below 5 withheld (None, with ``withheld: true`` on the measurement and
+    ``baseline_withheld`` / ``target_withheld`` on the KPI).
     """
     out = []
     for k in plan.kpis:
@@ -216,6 +222,8 @@ def kpi_dicts(plan: Plan, *, partner: bool = False) -> list[dict[str, Any]]:
         out.append({"id": k.id, "kind": k.kind, "name": k.name, "unit": k.unit,
                     "baseline": _protected(k.baseline, protect),
                     "target": _protected(k.target, protect), "direction": k.direction,
+                    "baseline_withheld": _withheld(k.baseline, protect),
+                    "target_withheld": _withheld(k.target, protect),
                     "version": k.version, "computable": k.kind in COMPUTED,
                     "protected": protect,
                     "measurements": [_measurement_dict(m, protect) for m in k.measurements]})
@@ -278,7 +286,7 @@ def compute_kpis(session: Session, actor: Actor, plan_id: int, *,
     baselines; entered measurements are kept.
     """
     plan = plan_access.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
-    if plan.status == "superseded":
+    if plan.status == lifecycle.SUPERSEDED:
         raise InvalidData("This plan version was superseded: measure in the newer one.")
     if plan.starts_on is None:
         raise InvalidData("The plan has no start date.")

@@ -33,7 +33,7 @@ from locmap.models.pathway import (
     MeetingAction,
     MeetingAttendance,
 )
-from locmap.services import audit, plans
+from locmap.services import audit, lifecycle, plans
 from locmap.services.permissions import Actor, can, require
 from locmap.services.referrals import text_field
 from locmap.services.versioning import check_version
@@ -232,7 +232,7 @@ def _draft_plan(session: Session, place_id: int | None) -> Plan | None:
     if place_id is None:
         return None
     return session.scalar(select(Plan).join(Assessment, Assessment.id == Plan.assessment_id)
-                          .where(Assessment.place_id == place_id, Plan.status == "draft")
+                          .where(Assessment.place_id == place_id, Plan.status == lifecycle.DRAFT)
                           .order_by(Plan.id.desc()).limit(1))
 
 

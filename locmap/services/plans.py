@@ -24,7 +24,7 @@ from locmap.assessment import plan_logic as pl
 from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Agency, Assessment, ReviewPoint, SafetyFactor
 from locmap.models.plan import KPI, Action, KPIMeasurement, Plan, PlanGapReason, action_factor
-from locmap.services import assessments, audit, kpis
+from locmap.services import assessments, audit, kpis, lifecycle
 from locmap.services.permissions import Actor, can
 from locmap.services.plan_access import (
     assert_editable,
@@ -59,7 +59,7 @@ def create_plan(session: Session, actor: Actor, pilot_id: int, assessment_id: in
     """Draft plan v1 for a submitted assessment version, with the four suggested KPIs."""
     a = assessments.get_assessment(session, actor, pilot_id, assessment_id,
                                    permission="plan.edit")
-    if a.status not in ("in_review", "approved"):
+    if a.status not in (lifecycle.IN_REVIEW, lifecycle.APPROVED):
         raise InvalidData("A plan answers a submitted assessment: submit this draft first.",
                           details={"status": a.status})
     existing = session.scalar(select(Plan.id).where(Plan.assessment_id == a.id)
@@ -68,7 +68,7 @@ def create_plan(session: Session, actor: Actor, pilot_id: int, assessment_id: in
         raise Conflict("This assessment version already has a plan; carry on with it or "
                        "start a new version of it.", details={"plan_id": existing})
     starts_on = starts_on or clock.today()
-    plan = Plan(assessment_id=a.id, version_no=1, status="draft", starts_on=starts_on,
+    plan = Plan(assessment_id=a.id, version_no=1, status=lifecycle.DRAFT, starts_on=starts_on,
                 created_by_id=actor.user_id)
     session.add(plan)
     session.flush()
@@ -117,17 +117,17 @@ def new_plan_version(session: Session, actor: Actor, plan_id: int) -> Plan:
     actions with their factor links, gap reasons, KPIs and their measurements.
     """
     src = get_plan(session, actor, plan_id, permission="plan.edit")
-    if src.status == "draft":
+    if src.status == lifecycle.DRAFT:
         raise Conflict("This version is still a draft: edit it instead.")
     draft = session.scalar(select(Plan.id).where(Plan.assessment_id == src.assessment_id,
-                                                 Plan.status == "draft"))
+                                                 Plan.status == lifecycle.DRAFT))
     if draft is not None:
         raise Conflict("This plan already has a draft version; carry on with it.",
                        details={"plan_id": draft})
     number = (session.scalar(select(func.max(Plan.version_no))
                              .where(Plan.assessment_id == src.assessment_id)) or 0) + 1
     new = Plan(assessment_id=src.assessment_id, version_no=number, parent_id=src.id,
-               status="draft", starts_on=src.starts_on, created_by_id=actor.user_id)
+               status=lifecycle.DRAFT, starts_on=src.starts_on, created_by_id=actor.user_id)
     session.add(new)
     session.flush()
     links = _factor_links(session, [x.id for x in src.actions])
@@ -299,7 +299,7 @@ def update_action(session: Session, actor: Actor, action_id: int, changes: dict[
     """
     action, plan = _action(session, actor, action_id, pilot_id)
     keys = set(changes) & {*_ACTION_FIELDS, "factor_ids"}
-    if not (plan.status == "approved" and keys <= _PROGRESS):
+    if not (plan.status == lifecycle.APPROVED and keys <= _PROGRESS):
         assert_editable(plan)
     check_version(session, "action", action, version)
     for k, v in _check_action(session, plan, changes).items():
@@ -352,7 +352,7 @@ def plan_detail(session: Session, actor: Actor, plan_id: int, *,
     points = session.scalars(select(ReviewPoint).where(ReviewPoint.pilot_id == pid)
                              .order_by(ReviewPoint.due_on))
     return {
-        **_header(plan), "pilot_id": pid, "editable": plan.status == "draft",
+        **_header(plan), "pilot_id": pid, "editable": plan.status == lifecycle.DRAFT,
         "place": av["place"],
         "assessment": {k: av[k] for k in ("id", "version_no", "status", "summary",
                                           "submitted_at")},

@@ -33,7 +33,7 @@ from locmap.assessment.disclosure import MARK, TableSpec, partner_value, protect
 from locmap.errors import Conflict, InvalidData, NotFound
 from locmap.models import Agency, Assessment, Person, Place, Plan, User
 from locmap.models.pathway import ContextReferral, ContextThreshold, ReferralPerson
-from locmap.services import assessments, audit, contexts, places, plans
+from locmap.services import assessments, audit, contexts, lifecycle, places, plans
 from locmap.services.network import person_ids_named
 from locmap.services.permissions import Actor, can, require
 from locmap.services.versioning import check_version
@@ -338,7 +338,7 @@ def _level_1(session: Session, actor: Actor, pilot_id: int, r: ContextReferral,
         raise InvalidData("A Level 1 response is an action on an existing plan: choose the "
                           "plan.", details={"field": "plan_id"})
     plan = plans.get_plan(session, actor, plan_id, pilot_id=pilot_id, permission="plan.edit")
-    if plan.status != "draft":
+    if plan.status != lifecycle.DRAFT:
         raise Conflict("Actions are added to a draft plan: start a new version of this plan "
                        "first, then screen the referral.", details={"plan_id": plan.id})
     action = data.get("action") or {}
@@ -424,7 +424,8 @@ def form_options(session: Session, actor: Actor, pilot_id: int) -> dict[str, Any
         select(Plan.id, Plan.version_no, Place.name).join(Assessment,
                                                           Assessment.id == Plan.assessment_id)
         .join(Place, Place.id == Assessment.place_id)
-        .where(Place.pilot_id == pilot_id, Plan.status == "draft").order_by(Place.name)).all()
+        .where(Place.pilot_id == pilot_id, Plan.status == lifecycle.DRAFT)
+        .order_by(Place.name)).all()
     me = session.get(User, actor.user_id) if actor.user_id else None
     return {"me": {"name": me.name if me else "", "agency_id": me.agency_id if me else None},
             "places": [{"id": i, "name": n, "kind": k} for i, n, k in place_rows],

@@ -26,7 +26,7 @@ from locmap.formatting import month, num
 from locmap.io import report_pdf
 from locmap.models import KPI, Agency, Assessment, Pilot, Place, Plan
 from locmap.queries.at_place import PLACE_REACH_M
-from locmap.services import audit, contexts
+from locmap.services import audit, contexts, lifecycle
 from locmap.services.assessment_snapshot import safety_maps_view
 from locmap.services.assessments import assessment_view
 from locmap.services.permissions import Actor, can
@@ -147,7 +147,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
                 subject_id: int, *, threshold: int = 5) -> dict[str, Any]:
     """Everything the report prints, checked and suppressed for this actor."""
     subject = get_subject(session, actor, pilot_id, kind, subject_id)
-    if subject.status == "draft":
+    if subject.status == lifecycle.DRAFT:
         raise Conflict("A draft has no report yet: submit it for review first.")
     assessment = subject if isinstance(subject, Assessment) else session.get(
         Assessment, subject.assessment_id)
@@ -166,6 +166,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
                                f"{view['place']['name']}",
         "pilot": pilot.name, "place": view["place"], "version_no": subject.version_no,
         "status": subject.status, "approved_at": subject.approved_at,
+        "label": next(v["label"] for v in hist["versions"] if v["id"] == subject_id),
         "submitted_at": subject.submitted_at, "generated_at": clock.now(),
         "audience": "partner version (rounded to the nearest 5, small numbers withheld)" if suppress
         else "owning team version",

@@ -10,9 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from locmap.assessment.disclosure import partner_value
 from locmap.models import (
-    KPI,
     Action,
     Agency,
     Assessment,
@@ -24,8 +22,10 @@ from locmap.models import (
     SafetyFactor,
     User,
 )
+from locmap.services import lifecycle
 from locmap.services.assessments import compare_assessments
 from locmap.services.permissions import Actor, can
+from locmap.services.plan_diff import plan_diff
 from locmap.services.reviews import (
     Subject,
     _fk,
@@ -56,62 +56,6 @@ def _versions(session: Session, subject: Subject) -> list[Subject]:
         Assessment.place_id == place_of(session, subject).id).order_by(Plan.id.desc())))
 
 
-_ACTION_FIELDS = ("category", "domain", "context_name", "owner_agency_id", "lead", "due_on",
-                  "status")
-_KPI_FIELDS = ("kind", "unit", "baseline", "target", "direction")
-_CHILD_COUNTS = ("a", "b")  # KPI kinds that count children or incidents (as report.py)
-
-
-def _plan_diff(session: Session, a_id: int, b_id: int, *, partner: bool) -> dict[str, Any]:
-    """Every part of a plan that changed from version ``a_id`` to ``b_id``: its start,
-    its actions (matched by description) and its KPIs (matched by name), field by field.
-    A partner reads KPI counts as partners see every count (:func:`partner_value`).
-    """
-    plans = {p.id: p for p in session.scalars(select(Plan).where(Plan.id.in_((a_id, b_id))))}
-    agencies = {i: n for i, n in session.execute(select(Agency.id, Agency.name))}
-
-    def actions(pid: int) -> dict[str, Action]:
-        return {x.description: x for x in session.scalars(
-            select(Action).where(Action.plan_id == pid))}
-
-    def kpis(pid: int) -> dict[str, KPI]:
-        return {k.name: k for k in session.scalars(select(KPI).where(KPI.plan_id == pid))}
-
-    def shown(obj: Any, field: str) -> Any:
-        value = getattr(obj, field)
-        if field == "owner_agency_id":
-            return agencies.get(value, "none") if value else "none"
-        if partner and isinstance(obj, KPI) and obj.kind in _CHILD_COUNTS \
-                and field in ("baseline", "target"):
-            return partner_value(value)
-        return "—" if value in (None, "") else value
-
-    def changes(before: Any, after: Any, fields: tuple[str, ...]) -> list[dict[str, Any]]:
-        return [{"field": f.replace("_id", "").replace("_", " "),
-                 "before": shown(before, f), "after": shown(after, f)}
-                for f in fields if getattr(before, f) != getattr(after, f)]
-
-    fa, fb = actions(a_id), actions(b_id)
-    ka, kb = kpis(a_id), kpis(b_id)
-    a_plan, b_plan = plans.get(a_id), plans.get(b_id)
-    return {
-        "starts_on": None if a_plan is None or b_plan is None
-        or a_plan.starts_on == b_plan.starts_on
-        else {"before": a_plan.starts_on, "after": b_plan.starts_on},
-        "actions_added": [d for d in fb if d not in fa],
-        "actions_removed": [d for d in fa if d not in fb],
-        "actions_changed": [
-            {"description": d, "status_before": fa[d].status, "status_after": fb[d].status,
-             "due_before": fa[d].due_on, "due_after": fb[d].due_on,
-             "changes": changes(fa[d], fb[d], _ACTION_FIELDS)}
-            for d in fa if d in fb and changes(fa[d], fb[d], _ACTION_FIELDS)],
-        "kpis_added": [n for n in kb if n not in ka],
-        "kpis_removed": [n for n in ka if n not in kb],
-        "kpis_changed": [{"name": n, "changes": changes(ka[n], kb[n], _KPI_FIELDS)}
-                         for n in ka if n in kb and changes(ka[n], kb[n], _KPI_FIELDS)],
-    }
-
-
 def _item_labels(session: Session, reviews: list[Review]) -> dict[tuple[str, int], str]:
     out: dict[tuple[str, int], str] = {}
     for r in reviews:
@@ -122,12 +66,15 @@ def _item_labels(session: Session, reviews: list[Review]) -> dict[tuple[str, int
     return out
 
 
-def _waits_for(session: Session, v: Any) -> dict[str, Any] | None:
-    """The assessment version a plan version in review waits for (None when none)."""
-    if not isinstance(v, Plan) or v.status != "in_review":
+def _waits_for(session: Session, pilot: Pilot, v: Any) -> dict[str, Any] | None:
+    """The assessment version a plan version in review waits for (None when none), with
+    the status every page shows for it.
+    """
+    if not isinstance(v, Plan) or v.status != lifecycle.IN_REVIEW:
         return None
     a = waited_for(session, v)
     return None if a is None else {"id": a.id, "version_no": a.version_no, "status": a.status,
+                                   "label": status_label(session, pilot, "assessment", a),
                                    "own": a.id == v.assessment_id}
 
 
@@ -161,11 +108,11 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
     for v in versions:
         state = approval_of(session, pilot, kind, v.id)
         label = status_label(session, pilot, kind, v)
-        waits = _waits_for(session, v)
+        waits = _waits_for(session, pilot, v)
         diff = None
         if v.parent_id is not None and v.parent_id in ids:
             diff = (compare_assessments(session, actor, pilot_id, v.parent_id, v.id)
-                    if kind == "assessment" else _plan_diff(
+                    if kind == "assessment" else plan_diff(
                         session, v.parent_id, v.id,
                         partner=not can(actor, pilot_id, "aggregate.unsuppressed")))
         out.append({

@@ -14,6 +14,7 @@ a version they wrote, and only reviewers who were asked may decide.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -43,8 +44,8 @@ from locmap.vocab import REVIEW_DECISIONS
 __all__ = [
     "KINDS", "Subject", "get_subject", "request_review", "give_review", "approval_of",
     "reviewers_of", "place_of", "submit_plan", "load_subject", "my_agency", "AskedOfMe",
-    "undecided_requests_for",
-    "status_label", "version_label", "assessment_blocks", "waited_for", "override_plan_block",
+    "undecided_requests_for", "status_label", "version_label", "version_labels",
+    "assessment_blocks", "waited_for", "override_plan_block",
     "approve_waiting_plans",
 ]
 
@@ -119,9 +120,9 @@ def request_review(session: Session, actor: Actor, pilot_id: int, kind: str, sub
     """
     subject = get_subject(session, actor, pilot_id, kind, subject_id,
                           permission=_edit_permission(kind))
-    if subject.status == "draft":
+    if subject.status == lifecycle.DRAFT:
         raise Conflict("Submit this draft first: only a frozen version can be reviewed.")
-    if subject.status != "in_review":
+    if subject.status != lifecycle.IN_REVIEW:
         raise Conflict(f"This version is {subject.status.replace('_', ' ')}; it cannot be "
                        "sent for review again.", details={"status": subject.status})
     reviewer_ids = sorted(set(reviewer_ids or []))
@@ -241,10 +242,10 @@ def _in_force(session: Session, subject: Subject) -> list[Assessment] | list[Pla
     """The approved versions of the subject's place that its approval supersedes."""
     if isinstance(subject, Assessment):
         return list(session.scalars(select(Assessment).where(
-            Assessment.place_id == subject.place_id, Assessment.status == "approved",
+            Assessment.place_id == subject.place_id, Assessment.status == lifecycle.APPROVED,
             Assessment.id != subject.id)))
     return list(session.scalars(select(Plan).join(Assessment).where(
-        Assessment.place_id == place_of(session, subject).id, Plan.status == "approved",
+        Assessment.place_id == place_of(session, subject).id, Plan.status == lifecycle.APPROVED,
         Plan.id != subject.id)))
 
 
@@ -272,7 +273,7 @@ def give_review(session: Session, actor: Actor, pilot_id: int, kind: str, subjec
         raise InvalidData("Say what you think: a comment or a request for changes needs text.")
     if len(comment) > _COMMENT_MAX:
         raise InvalidData(f"A comment is at most {_COMMENT_MAX} characters.")
-    if subject.status != "in_review":
+    if subject.status != lifecycle.IN_REVIEW:
         raise Conflict(f"This version is {subject.status.replace('_', ' ')}, not under review.",
                        details={"status": subject.status})
     if subject.created_by_id is not None and subject.created_by_id == actor.user_id:
@@ -420,6 +421,23 @@ def version_label(session: Session, actor: Actor, pilot_id: int, kind: str,
     return status_label(session, pilot, kind, subject)
 
 
+def version_labels(session: Session, actor: Actor, pilot_id: int, kind: str,
+                   subject_ids: Iterable[int]) -> dict[int, str]:
+    """:func:`status_label` of several versions of one kind (a page listing versions), by
+    id; ids not of the pilot are left out.
+    """
+    _fk(kind)
+    require(actor, pilot_id, "assessment.view")
+    ids = set(subject_ids)
+    pilot = session.get(Pilot, pilot_id)
+    if not ids or pilot is None:
+        return {}
+    rows: list[Subject] = [*session.scalars(select(Assessment).where(
+        Assessment.id.in_(ids), Assessment.pilot_id == pilot_id))] if kind == "assessment" \
+        else [*session.scalars(select(Plan).where(Plan.id.in_(ids), Plan.pilot_id == pilot_id))]
+    return {v.id: status_label(session, pilot, kind, v) for v in rows}
+
+
 def status_label(session: Session, pilot: Pilot, kind: str, subject: Subject, *,
                  status: str | None = None, at: dt.datetime | None = None) -> str:
     """The one status every page shows for a version (overview, assessment, plan and
@@ -436,7 +454,7 @@ def status_label(session: Session, pilot: Pilot, kind: str, subject: Subject, *,
     if state.state == "changes_requested":
         return "changes requested"
     if status == lifecycle.SUPERSEDED:
-        return "superseded"
+        return lifecycle.status_word(lifecycle.SUPERSEDED)
     if state.approved and isinstance(subject, Plan):
         return "waiting for its assessment"
     return "awaiting review" if state.state == "awaiting" else "not yet sent"
@@ -484,7 +502,7 @@ def undecided_requests_for(session: Session, actor: Actor, pilot_id: int) -> lis
         stmt = (stmt.join(Place, (Place.id == Assessment.place_id)
                           & (Place.pilot_id == Assessment.pilot_id))
                 .where(ReviewRequest.pilot_id == pilot_id, Place.pilot_id == pilot_id,
-                       or_(*who), model.status == "in_review", ~decided)
+                       or_(*who), model.status == lifecycle.IN_REVIEW, ~decided)
                 .order_by(ReviewRequest.requested_at, ReviewRequest.id))
         for request, subject, place in session.execute(stmt).tuples():
             version = cast(Subject, subject)

@@ -35,7 +35,7 @@ from locmap.models import (
     User,
 )
 from locmap.queries import at_place
-from locmap.services import audit
+from locmap.services import audit, lifecycle
 from locmap.services.permissions import Actor, can, require
 from locmap.services.pilot_scope import scoped
 from locmap.services.reviews import (
@@ -105,7 +105,7 @@ def _current_plans(session: Session, pilot_id: int) -> dict[int, Plan]:
     rows = session.execute(
         select(Plan, Assessment.place_id).join(Assessment, Assessment.id == Plan.assessment_id)
         .join(Place, Place.id == Assessment.place_id)
-        .where(Place.pilot_id == pilot_id, Plan.status != "superseded")
+        .where(Place.pilot_id == pilot_id, Plan.status != lifecycle.SUPERSEDED)
         .order_by(Plan.id)).all()
     return {place_id: plan for plan, place_id in rows}
 
@@ -210,7 +210,8 @@ def _awaiting(session: Session, pilot_id: int, t1: dt.datetime) -> list[dict[str
                 else stmt.join(Assessment, Assessment.id == Plan.assessment_id)
                 .join(Place, Place.id == Assessment.place_id))
         for v, name in session.execute(stmt):
-            if v.status == "in_review" or (v.approved_at is not None and v.approved_at >= t1):
+            if v.status == lifecycle.IN_REVIEW or (v.approved_at is not None
+                                                   and v.approved_at >= t1):
                 out.append({"kind": kind, "id": v.id, "version_no": v.version_no,
                             "place": name})
     return out

@@ -54,7 +54,9 @@ def start(pilot_id: int, place_id: int) -> Any:
         return redirect(url_for(".view", pilot_id=pilot_id, assessment_id=new.id))
     place = assessments.place_header(s, a, pilot_id, place_id)
     return render_template("assessment_new.html", pilot_id=pilot_id, place=place,
-                           versions=versions, can_edit=can(a, pilot_id, "assessment.edit"))
+                           versions=versions, can_edit=can(a, pilot_id, "assessment.edit"),
+                           labels=reviews.version_labels(s, a, pilot_id, "assessment",
+                                                         [v["id"] for v in versions]))
 
 
 @bp.route("/pilots/<int:pilot_id>/assessments/<int:assessment_id>")
@@ -193,4 +195,6 @@ def compare(pilot_id: int, a_id: int, b_id: int) -> Any:
     d = assessments.compare_assessments(s, act, pilot_id, a_id, b_id, threshold=threshold)
     a = assessments.assessment_view(s, act, pilot_id, a_id, threshold=threshold)
     b = assessments.assessment_view(s, act, pilot_id, b_id, threshold=threshold)
-    return render_template("assessment_compare.html", d=d, a=a, b=b, pilot_id=pilot_id)
+    return render_template("assessment_compare.html", d=d, a=a, b=b, pilot_id=pilot_id,
+                           labels=reviews.version_labels(s, act, pilot_id, "assessment",
+                                                         [a_id, b_id]))

@@ -16,6 +16,7 @@ from marshmallow import Schema, ValidationError
 
 from locmap import clock
 from locmap.errors import Conflict, InvalidData
+from locmap.formatting import day
 from locmap.services import (
     assessments,
     engagement,
@@ -25,6 +26,7 @@ from locmap.services import (
     photos,
     place_map,
     places,
+    reviews,
     safety_maps,
     weighting_records,
 )
@@ -112,6 +114,12 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
     if place["geometry"] is not None:
         perceived_layer = place_map.perceived_layer(s, a, pilot_id, place_id,
                                                     threshold=threshold)
+    versions = assessments.list_assessments(s, a, pilot_id, place_id)
+    weighted = weighting_records.weighted_in(s, a, pilot_id, place_id)
+    # Each version listed shows the one status every page shows.
+    labels = reviews.version_labels(s, a, pilot_id, "assessment",
+                                    [v["id"] for v in versions[:1]]
+                                    + [w["assessment_id"] for w in weighted])
     for r in recent:
         r["date"] = _local(r["occurred_at"], "%-d %b %Y" if r["time_precision"] != "month"
                            else "%b %Y")
@@ -124,11 +132,11 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         linked_visits={o for f in factor_list for o in f["observation_ids"]},
         factors=by_quadrant, factor_total=len(factor_list),
         engagements=engagements,
-        engagement_labels={e["id"]: f"{e['held_on']} · {e['with_group']}" for e in engagements},
+        engagement_labels={e["id"]: f"{day(e['held_on'])} · {e['with_group']}"
+                           for e in engagements},
         awareness=engagement.list_awareness(s, a, pilot_id, place_id),
         other_places=other_places, can_edit=can(a, pilot_id, "evidence.edit"),
-        assessment_versions=assessments.list_assessments(s, a, pilot_id, place_id),
-        weighted_in=weighting_records.weighted_in(s, a, pilot_id, place_id),
+        assessment_versions=versions, weighted_in=weighted, assessment_labels=labels,
         can_assess=can(a, pilot_id, "assessment.edit"),
         perceived=safety_maps.place_surface(s, a, pilot_id, place_id, threshold=threshold),
         perceived_layer=perceived_layer,

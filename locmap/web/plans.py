@@ -47,9 +47,10 @@ def for_assessment(pilot_id: int, assessment_id: int) -> Any:
 
     av = assessments.assessment_view(s, a, pilot_id, assessment_id,
                                      threshold=suppression_threshold())
+    rows = plans.list_plans(s, a, pilot_id, assessment_id)
     return render_template("plan_list.html", pilot_id=pilot_id, place=av["place"],
-                           assessment=av, rows=plans.list_plans(s, a, pilot_id, assessment_id),
-                           can_edit=can(a, pilot_id, "plan.edit"))
+                           assessment=av, rows=rows, can_edit=can(a, pilot_id, "plan.edit"),
+                           **_labels(pilot_id, [av["id"]], rows))
 
 
 @bp.route("/pilots/<int:pilot_id>/places/<int:place_id>/plans")
@@ -60,7 +61,18 @@ def for_place(pilot_id: int, place_id: int) -> Any:
     place = assessments.place_header(s, a, pilot_id, place_id)
     return render_template("plan_list.html", pilot_id=pilot_id,
                            place={"id": place_id, "name": place.name if place else ""},
-                           assessment=None, rows=rows, can_edit=False)
+                           assessment=None, rows=rows, can_edit=False,
+                           **_labels(pilot_id, [r["assessment_id"] for r in rows], rows))
+
+
+def _labels(pilot_id: int, assessment_ids: list[int],
+            plan_rows: list[dict[str, Any]]) -> dict[str, dict[int, str]]:
+    """The one status of each version a plan list shows (assessments and plans)."""
+    s, a = db_session(), actor()
+    return {"assessment_labels": reviews.version_labels(s, a, pilot_id, "assessment",
+                                                        assessment_ids),
+            "plan_labels": reviews.version_labels(s, a, pilot_id, "plan",
+                                                  [r["id"] for r in plan_rows])}
 
 
 @bp.route("/pilots/<int:pilot_id>/plans/<int:plan_id>")
@@ -72,6 +84,8 @@ def view(pilot_id: int, plan_id: int) -> Any:
     return render_template(
         "plan.html", p=d, pilot_id=pilot_id, can_edit=can(a, pilot_id, "plan.edit"),
         state_label=reviews.version_label(s, a, pilot_id, "plan", plan_id),
+        assessment_label=reviews.version_label(s, a, pilot_id, "assessment",
+                                               d["assessment"]["id"]),
         categories=PLAN_CATEGORIES, domains=FRAMEWORK_DOMAINS, statuses=ACTION_STATUSES,
         factor_names=factor_names,
         chart_data={"starts_on": d["starts_on"], "review_points": d["review_points"],

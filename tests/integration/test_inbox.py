@@ -235,6 +235,48 @@ def test_one_status_on_overview_assessment_and_review_pages(
     assert states() == {k: {"awaiting-review"} for k in pages}
 
 
+def test_one_status_on_the_place_plan_compare_and_new_assessment_pages(
+        client: Any, auth: Any, session: Session, flow: dict[str, Any]) -> None:
+    """Every page listing a version shows the status the review page shows, never the
+    stored lifecycle word ("in review" while nobody was asked)."""
+    f = flow
+    aid = _submitted_assessment(session, f, ask=False)
+    plan = plans.create_plan(session, f["practitioner"], f["pilot"], aid,
+                             starts_on=dt.date(2026, 1, 5))
+    session.commit()
+    auth.login("practitioner@test.invalid")
+    base = f"/pilots/{f['pilot']}"
+    pages = {"place": f"{base}/places/{f['place']}",
+             "new assessment": f"{base}/places/{f['place']}/assessments/new",
+             "plans of the assessment": f"{base}/assessments/{aid}/plans",
+             "plans of the place": f"{base}/places/{f['place']}/plans",
+             "plan": f"{base}/plans/{plan.id}"}
+
+    def states() -> dict[str, set[str]]:
+        out = {}
+        for name, url in pages.items():
+            html = client.get(url).get_data(as_text=True)
+            assert "in review" not in html and "in_review" not in html, name
+            out[name] = set(re.findall(r'class="state state-([a-z-]+)"', html))
+        return out
+
+    # The plan lists and the plan page show the draft plan too.
+    drafts = {"plans of the assessment", "plans of the place", "plan"}
+    assert states() == {k: {"not-yet-sent"} | ({"draft"} if k in drafts else set())
+                        for k in pages}
+    reviews.request_review(session, f["practitioner"], f["pilot"], "assessment", aid,
+                           reviewer_ids=[f["w"].users["partner_reviewer"].id])
+    session.commit()
+    assert states() == {k: {"awaiting-review"} | ({"draft"} if k in drafts else set())
+                        for k in pages}
+    # Comparing it with its next version (a draft).
+    v2 = assessments.new_version(session, f["practitioner"], f["pilot"], aid)
+    session.commit()
+    html = client.get(f"{base}/assessments/{aid}/compare/{v2.id}").get_data(as_text=True)
+    assert re.findall(r'class="state state-([a-z-]+)"', html) == ["awaiting-review", "draft"]
+    assert "in review" not in html
+
+
 def test_submitting_an_assessment_leads_to_choosing_its_reviewers_and_the_api_can_send(
         client: Any, auth: Any, session: Session, flow: dict[str, Any]) -> None:
     f = flow
@@ -378,7 +420,8 @@ def test_a_newer_assessment_in_review_blocks_the_plan_until_it_is_approved(
 
     h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid)
     v = next(x for x in h["versions"] if x["id"] == pid)
-    assert v["waits_for"] == {"id": v2, "version_no": 2, "status": "in_review", "own": False}
+    assert v["waits_for"] == {"id": v2, "version_no": 2, "status": "in_review",
+                              "label": "awaiting review", "own": False}
     session.commit()
     auth.login("coordinator@test.invalid")
     html = client.get(f"/pilots/{f['pilot']}/plans/{pid}/review").get_data(as_text=True)
@@ -447,7 +490,8 @@ def test_the_history_api_says_what_the_review_page_says(
     auth.login("coordinator@test.invalid")
     v = next(x for x in client.get(api).get_json()["versions"] if x["id"] == pid)
     assert v["waits_for_assessment"] is True and v["override"] is None
-    assert v["waits_for"] == {"id": aid, "version_no": 1, "status": "in_review", "own": True}
+    assert v["waits_for"] == {"id": aid, "version_no": 1, "status": "in_review",
+                              "label": "awaiting review", "own": True}
     html = client.get(page).get_data(as_text=True)
     assert 'id="waits-for-assessment"' in html and 'id="override-note"' not in html
     token = auth.csrf_token("/")

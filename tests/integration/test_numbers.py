@@ -9,12 +9,15 @@ import datetime as dt
 import html
 import io
 import re
+import shutil
+import subprocess
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from locmap.models import Assessment, Incident, Plan
+from locmap.models import Assessment, ContextWeight, Incident, Plan
 from locmap.queries import assessment as aq
 from locmap.queries.at_place import PLACE_REACH_M
 from locmap.queries.impact import watch_sources
@@ -86,11 +89,43 @@ def _at(session: Session, pilot_id: int, lon: float, lat: float, day: dt.date,
         "occurred_at": dt.datetime(day.year, day.month, day.day, 15, tzinfo=dt.UTC)}])
 
 
+def _pdf_figure(pdf: bytes, name: str, tmp_path: Path) -> str | None:
+    """The value printed after ``name`` in the PDF's text (None without pdftotext)."""
+    if not shutil.which("pdftotext"):
+        return None
+    path = tmp_path / "report.pdf"
+    path.write_bytes(pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    # The figures table: the name may wrap over two lines around its value's.
+    at = text.find(name.split()[0] + " " + name.split()[1])
+    assert at >= 0, text
+    m = re.search(r"^\s*\S.*?\s{3,}([\d,]+|\[c\])\s*$|^\s+([\d,]+|\[c\])\s*$",
+                  text[at:at + 600], flags=re.M)
+    assert m, text[at:at + 600]
+    return m.group(1) or m.group(2)
+
+
+def _listed(client: Any, pid: int, place_id: int, query: str = "") -> int:
+    """The incident list's total for the place filter ("N incidents")."""
+    page = client.get(f"/pilots/{pid}/incidents?place_id={place_id}{query}").get_data(
+        as_text=True)
+    m = re.search(r'id="incident-total"[^>]*>\s*<strong>([\d,]+)</strong>', page)
+    assert m, page[:3000]
+    return int(m.group(1).replace(",", ""))
+
+
 def test_every_view_counts_the_same_incidents_at_a_place(
-        client: Any, auth: Any, session: Session, world: factories.World) -> None:
+        client: Any, auth: Any, session: Session, world: factories.World,
+        tmp_path: Path) -> None:
     """The rule of locmap/queries/at_place.py, in every view: the place page, the
-    workspace list, the assessment, the impact analysis, the displacement watch, KPI (b)
-    and the export give the same count for the same place and period (all of 2024)."""
+    workspace list, the incident list, the assessment and its PDF report, the impact
+    analysis, the displacement watch, KPI (b), the review point, the board pack and the
+    export give the same count for the same place and period. Incidents in two periods
+    (all of 2024, and the pilot's first review period in 2025), so a view that ignores
+    its period gives another number."""
+    from locmap.services import place_series, timeline
+
     pid, cafe, park = world.pilot.id, world.places["cafe"], world.places["park"]
     lon, lat = -1.49, 52.505  # the cafe, a point place
     east30, east70 = 30 / 67_800, 70 / 67_800  # degrees of longitude at 52.5° N
@@ -104,45 +139,90 @@ def test_every_view_counts_the_same_incidents_at_a_place(
     for m in (5, 6):  # inside the park polygon
         _at(session, pid, -1.494, 52.5025, dt.date(2024, m, 5))
     _at(session, pid, -1.4995, 52.5088, dt.date(2025, 2, 5))  # the control, after 2024
+    # The first review period (from the pilot's start, 6 Jan 2025): two at the cafe (one
+    # filed under the park), one 70 m away filed under the cafe, one in the park.
+    _at(session, pid, lon, lat, dt.date(2025, 2, 10))
+    _at(session, pid, lon + east30, lat, dt.date(2025, 3, 10), place_id=park.id)
+    _at(session, pid, lon + east70, lat, dt.date(2025, 2, 20), place_id=cafe.id)
+    _at(session, pid, -1.494, 52.5025, dt.date(2025, 3, 1))
     a = Assessment(place_id=cafe.id, version_no=1, status="approved")
     session.add(a)
     session.flush()
+    session.add(ContextWeight(assessment_id=a.id, name="Test Cafe", share=100,
+                              reason="Where the dealing is", kind="place"))
+    # The snapshot stored when it was submitted (every incident by then: all of them).
+    a.indicators = compute_indicators(session, aq.place_row(session, cafe.id))
     plan = Plan(assessment_id=a.id, version_no=1, starts_on=dt.date(2025, 1, 1))
     session.add(plan)
     session.flush()
     session.add_all(kpis.suggested_kpis(plan.id))
     session.commit()
-    expected = {cafe.id: 5, park.id: 2}
+    in_2024 = {cafe.id: 5, park.id: 2}
+    in_first_period = {cafe.id: 2, park.id: 1}
+    all_time = {k: in_2024[k] + in_first_period[k] for k in in_2024}
     auth.login("coordinator@test.invalid")
 
-    # The place page and the workspace's list of places.
+    # The place page and the workspace's list of places (every incident).
     for place in (cafe, park):
         page = client.get(f"/pilots/{pid}/places/{place.id}").get_data(as_text=True)
-        assert f'id="incident-count">{expected[place.id]}<' in page
+        assert f'id="incident-count">{all_time[place.id]}<' in page
     listed = client.get(f"/api/v1/pilots/{pid}/places").get_json()["features"]
     assert {f["id"]: f["properties"]["incidents"] for f in listed
-            if f["id"] in expected} == expected
-    # The assessment's snapshot (as of the end of 2024).
+            if f["id"] in all_time} == all_time
+    # The incident list filtered by place, over every date and then each period.
+    for place in (cafe, park):
+        assert _listed(client, pid, place.id) == all_time[place.id]
+        assert _listed(client, pid, place.id, "&date_from=2024-01-01&date_to=2024-12-31") \
+            == in_2024[place.id]
+        assert _listed(client, pid, place.id, "&date_from=2025-01-06&date_to=2025-04-05") \
+            == in_first_period[place.id]
+    # The assessment page and its PDF report print the stored snapshot's count.
+    page = client.get(f"/pilots/{pid}/assessments/{a.id}").get_data(as_text=True)
+    assert re.search(r'id="incident-counts">\s*' + str(all_time[cafe.id]) + " incidents at",
+                     page)
+    r = client.get(f"/pilots/{pid}/assessments/{a.id}/report.pdf")
+    assert r.status_code == 200 and r.data[:5] == b"%PDF-"
+    printed = _pdf_figure(r.data, "Incidents at the place", tmp_path)
+    assert printed in (None, str(all_time[cafe.id]))
+    actor = actor_for(session, world.users["coordinator"], None)
+    from locmap.services.report import report_data
+
+    figures = {k: v for k, v, _ in report_data(session, actor, pid, "assessment", a.id)[
+        "assessment"]["figures"]}
+    assert figures["Incidents at the place"] == all_time[cafe.id]
+    # The snapshot as of the end of 2024.
     for place in (cafe, park):
         row = aq.place_row(session, place.id)
         assert row is not None
         snap = compute_indicators(session, row, as_of=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))
-        assert snap["incidents"]["place"] == expected[place.id]
-    # The impact analysis: 2024 is "before" the change of 2025-01.
-    actor = actor_for(session, world.users["coordinator"], None)
+        assert snap["incidents"]["place"] == in_2024[place.id]
+    # The impact analysis: 2024 is "before" the change of 2025-01, the first period after.
     out = place_impact(session, actor, pid, cafe.id, intervention=dt.date(2025, 1, 1))
-    assert (out["wdq"]["target"]["count_before"], out["wdq"]["target"]["count_after"]) == (5, 0)
-    # The displacement watch's candidates.
+    assert (out["wdq"]["target"]["count_before"], out["wdq"]["target"]["count_after"]) == (
+        in_2024[cafe.id], in_first_period[cafe.id])
+    # The displacement watch's candidates (every incident).
     sources = {s.id: s.incidents for s in watch_sources(session, pid, place_m=PLACE_REACH_M)}
-    assert {k: sources[k] for k in expected} == expected
+    assert {k: sources[k] for k in all_time} == all_time
     # KPI (b): its baseline is incidents per month over the 12 months before the plan.
     kpis.set_computed_baselines(session, plan)
     b = next(k for k in plan.kpis if k.kind == "b")
-    assert b.baseline is not None and round(b.baseline * 12) == 5
+    assert b.baseline is not None and round(b.baseline * 12) == in_2024[cafe.id]
+    # The first review point: what happened in its period.
+    points = timeline.list_review_points(session, actor, pid, today=dt.date(2027, 1, 1))
+    assert points[0]["due_on"] >= dt.date(2025, 4, 5)
+    d1 = timeline.review_point_detail(session, actor, pid, points[0]["id"],
+                                      today=dt.date(2027, 1, 1))
+    assert {r["place"]: r["count"] for r in d1["incidents"]["by_place"]} == {
+        cafe.name: in_first_period[cafe.id], park.name: in_first_period[park.id]}
+    # The board pack's incidents by quarter: the four quarters of 2024.
+    series = place_series.incidents_by_quarter(session, actor, pid, dt.date(2024, 12, 31),
+                                               partner=False)
+    totals = {row[0]: row[-1] for row in series["rows"]}
+    assert (totals[cafe.name], totals[park.name]) == (in_2024[cafe.id], in_2024[park.id])
     # The export: every place an incident is at.
     rows = list(csv.DictReader(io.StringIO(
         client.get(f"/api/v1/pilots/{pid}/export.csv").get_data(as_text=True))))
-    for place_id, n in expected.items():
+    for place_id, n in all_time.items():
         assert sum(str(place_id) in r["at_place_ids"].split(";") for r in rows) == n
 
 
@@ -280,3 +360,57 @@ def test_migration_0011_carries_mappings_both_ways() -> None:
     finally:
         eng.dispose()
         drop_database(url)
+
+
+def test_strengths_are_not_gaps_in_the_api_the_page_or_at_submission(
+        client: Any, auth: Any, session: Session, world: factories.World) -> None:
+    """A weight-3 resilience or resource factor needs no action and takes no reason; a
+    weight-3 risk does (issue 16: strengths were counted as plan gaps)."""
+    from locmap.models import SafetyFactor
+    from locmap.services import assessments
+
+    pid, cafe = world.pilot.id, world.places["cafe"].id
+    practitioner = actor_for(session, world.users["practitioner"], None)
+    a = assessments.start_assessment(session, practitioner, pid, cafe)
+    factors = {q: SafetyFactor(place_id=cafe, assessment_id=a.id, quadrant=q, weight=3,
+                               statement=f"A weighty {q}", voice="professional")
+               for q in ("risk", "resilience", "resource")}
+    session.add_all(factors.values())
+    session.flush()
+    assessments.submit_assessment(session, practitioner, pid, a.id)
+    session.commit()
+    auth.login("practitioner@test.invalid")
+    csrf = re.search(r'name="csrf-token" content="([^"]+)"',
+                     client.get("/").get_data(as_text=True))
+    assert csrf
+    headers = {"X-CSRFToken": csrf.group(1)}
+    api = f"/api/v1/pilots/{pid}"
+    r = client.post(f"{api}/assessments/{a.id}/plans", json={"starts_on": "2025-01-06"},
+                    headers=headers)
+    assert r.status_code == 201, r.get_json()
+    plan_id = r.get_json()["id"]
+
+    def factor_gaps() -> set[int]:
+        gaps = client.get(f"{api}/plans/{plan_id}/gaps").get_json()["gaps"]
+        return {g["factor_id"] for g in gaps if g["kind"] == "factor"}
+
+    assert factor_gaps() == {factors["risk"].id}
+    page = client.get(f"/pilots/{pid}/plans/{plan_id}").get_data(as_text=True)
+    assert f'data-gap="factor-{factors["risk"].id}"' in page
+    for q in ("resilience", "resource"):
+        assert f'data-gap="factor-{factors[q].id}"' not in page
+        # ... and a strength takes no reason either: there is nothing to explain.
+        r = client.post(f"{api}/plans/{plan_id}/gap-reasons", headers=headers,
+                        json={"factor_id": factors[q].id, "reason": "Not needed"})
+        assert r.status_code == 422 and "strengths need no action" in r.get_json()["message"]
+    # One action answers the risk: no factor is left without one, the strengths included,
+    # and the plan is submitted.
+    r = client.post(f"{api}/plans/{plan_id}/actions", headers=headers, json={
+        "description": "Move the dealing away from the door", "category": "targeted_interventions",
+        "factor_ids": [factors["risk"].id]})
+    assert r.status_code == 201, r.get_json()
+    assert factor_gaps() == set()
+    r = client.post(f"{api}/plans/{plan_id}/submit", headers=headers, json={})
+    assert r.status_code == 200, r.get_json()
+    assert client.get(f"{api}/plans/{plan_id}").get_json()["status"] == "in_review"
+    assert factor_gaps() == set()

@@ -53,7 +53,7 @@ def test_make_a_plan_add_an_action_and_gaps_shrink(client: Any, auth: Any, sessi
     assert r.status_code == 302 and r.headers["Location"].endswith("/review")
     html = client.get(plan_url).get_data(as_text=True)
     assert 'id="submit-plan"' not in html and 'id="plan-pdf-link"' in html
-    assert "in review" in html
+    assert 'id="plan-state">not yet sent<' in html  # the review page's word for it
 
     auth.logout()
     auth.login("partner_reviewer@test.invalid")

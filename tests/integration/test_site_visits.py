@@ -137,7 +137,7 @@ def test_the_place_page_and_overview_lead_to_starting_an_assessment(
     r = pr.client.post(start, data={"csrf_token": pr.token})
     assert r.status_code == 302
     html = pr.get(_page(world)).get_data(as_text=True)
-    assert 'id="assessment-link">Assessment v1 (draft)' in html
+    assert 'id="assessment-link">Assessment v1</a> <span class="state state-draft">draft' in html
     assert 'id="start-assessment-link"' not in html  # carry on with the draft instead
     auth.logout()
     auth.login("partner_reviewer@test.invalid")

@@ -129,6 +129,10 @@ class KPIOutSchema(Schema):
     unit = fields.String(allow_none=True)
     baseline = Figure(allow_none=True)
     target = Figure(allow_none=True)
+    baseline_withheld = fields.Boolean(metadata={
+        "description": "Partner view: the baseline is a count from 1 to 4, withheld (null)"})
+    target_withheld = fields.Boolean(metadata={
+        "description": "Partner view: the target is a count from 1 to 4, withheld (null)"})
     direction = fields.String()
     version = fields.Integer()
     computable = fields.Boolean()

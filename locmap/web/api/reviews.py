@@ -75,12 +75,42 @@ class ReviewOutSchema(Schema):
 class DatesChangeSchema(Schema):
     before = Date(allow_none=True)
     after = Date(allow_none=True)
+    before_text = fields.String(metadata={"description": "In words, e.g. 6 Apr 2025"})
+    after_text = fields.String()
 
 
 class FieldChangeSchema(Schema):
     field = fields.String()
     before = Scalar(allow_none=True)
     after = Scalar(allow_none=True)
+    before_text = fields.String(metadata={
+        "description": "The value in words for people (a date as 6 Apr 2025, a vocabulary "
+                       "word by its label, [c] for a count withheld from partners)"})
+    after_text = fields.String()
+
+
+class GapReasonChangeSchema(Schema):
+    subject = fields.String(metadata={"description": "The factor or context left without "
+                                      "an action, in words"})
+    reason = fields.String()
+    before = fields.String()
+    after = fields.String()
+
+
+class MeasurementChangeSchema(Schema):
+    kpi = fields.String()
+    period_start = Date()
+    period_end = Date()
+    period = fields.String(metadata={"description": "The period in words"})
+    change = fields.String(validate=validate.OneOf(("added", "removed", "changed")))
+    before = Figure(allow_none=True, metadata={
+        "description": "A number; for a partner a count of KPI (a) or (b) rounded to base 5, "
+                       "or [c] when withheld"})
+    after = Figure(allow_none=True)
+    before_text = fields.String()
+    after_text = fields.String()
+    source_before = fields.String(allow_none=True)
+    source_after = fields.String(allow_none=True)
 
 
 class ActionChangeSchema(Schema):
@@ -99,7 +129,8 @@ class KPIChangeSchema(Schema):
 
 class VersionDiffSchema(ComparisonSchema):
     """What changed from the parent version: an assessment's (the comparison's fields) or
-    a plan's (its start, actions and KPIs).
+    a plan's (its start, actions with the factors they answer, gap reasons, KPIs and their
+    measurements).
     """
 
     starts_on = fields.Nested(DatesChangeSchema, allow_none=True)
@@ -109,6 +140,10 @@ class VersionDiffSchema(ComparisonSchema):
     kpis_added = fields.List(fields.String())
     kpis_removed = fields.List(fields.String())
     kpis_changed = fields.List(fields.Nested(KPIChangeSchema))
+    measurements_changed = fields.List(fields.Nested(MeasurementChangeSchema))
+    gap_reasons_added = fields.List(fields.Nested(GapReasonChangeSchema))
+    gap_reasons_removed = fields.List(fields.Nested(GapReasonChangeSchema))
+    gap_reasons_changed = fields.List(fields.Nested(GapReasonChangeSchema))
 
 
 class HistoryEventSchema(Schema):
@@ -136,6 +171,7 @@ class WaitsForSchema(Schema):
     id = fields.Integer()
     version_no = fields.Integer()
     status = fields.String()
+    label = fields.String(metadata={"description": "Its status as every page shows it"})
     own = fields.Boolean(metadata={"description": "True when it is the plan's own "
                                    "assessment; False when the place has a newer one"})
 
