@@ -162,3 +162,112 @@ def test_offline_visit_with_two_photos_and_an_incident_sync_and_a_409_is_resolve
         # Sent once each, though the queue may have been flushed more than once.
         assert s.scalar(select(text("count(*)")).select_from(Observation).where(
             Observation.weather == f"offline drizzle {tag}")) == 1
+
+
+_QUEUED = """() => new Promise(ok => { const r = indexedDB.open("locmap-field", 1);
+  r.onupgradeneeded = () => r.result.createObjectStore("queue",
+                                                       {keyPath: "id", autoIncrement: true});
+  r.onsuccess = () => { const q = r.result.transaction("queue").objectStore("queue").getAll();
+    q.onsuccess = () => { r.result.close(); ok(q.result.map(i => i.user)); }; }; })"""
+
+
+def test_a_shared_phone_sends_only_its_users_queue_and_logging_out_empties_it(
+        phone: Any, demo_db: Database) -> None:
+    page = phone.new_page()
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    pilot_id, library = _pilot_and_library(page)
+    me = int(page.locator("body").get_attribute("data-user"))
+    tag = uuid.uuid4().hex[:8]
+    page.goto(f"/pilots/{pilot_id}/field")
+    page.evaluate("navigator.serviceWorker.ready.then(() => true)")
+    page.goto(f"/pilots/{pilot_id}/field")
+    _until(page, "navigator.serviceWorker.controller !== null")
+    _until(page, "caches.match(location.href).then(hit => !!hit)")
+
+    phone.set_offline(True)
+    _until(page, "navigator.onLine === false")
+    form = "#field-visit-form"
+    page.select_option("#field-place", str(library["id"]))
+    page.fill(f"{form} input[name=started_at]", "2025-11-22T19:00")
+    page.fill(f"{form} input[name=weather]", f"not for the next user {tag}")
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#field-queue li.waiting:has-text('Site visit')")
+    assert page.evaluate(_QUEUED) == [me]
+    # Logging out with something unsent asks first; "Cancel" keeps both session and queue.
+    asked: list[str] = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("button:has-text('Log out')")
+    for _ in range(50):
+        if asked:
+            break
+        page.wait_for_timeout(100)
+    page.wait_for_timeout(300)  # had the form been posted anyway, the page would be leaving
+    assert asked and "1 record" in asked[0] and "not sent" in asked[0]
+    assert page.url.endswith("/field") and page.evaluate(_QUEUED) == [me]
+
+    # The session ends without a logout (expired, or the phone handed over); someone else
+    # signs in on the same phone, online: the field page neither shows nor sends that visit.
+    phone.clear_cookies()
+    phone.set_offline(False)
+    login(page, "coordinator@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    other = int(page.locator("body").get_attribute("data-user"))
+    assert other != me
+    page.goto(f"/pilots/{pilot_id}/field")
+    inc = "#field-incident-form"
+    page.select_option("#field-place", str(library["id"]))
+    page.fill(f"{inc} input[name=occurred_at]", "2025-11-22T19:10")
+    page.fill(f"{inc} textarea[name=description]", f"the coordinator's incident {tag}")
+    page.click(f"{inc} button[type=submit]")
+    page.wait_for_selector("#field-queue li.sent:has-text('Incident')", timeout=20000)
+    assert "Site visit" not in page.locator("#field-queue").inner_text()
+    assert page.locator("#field-queue-count").inner_text() == "0"
+    assert page.evaluate(_QUEUED) == [me]  # still on the phone, untouched
+    with demo_db.session() as s:
+        assert not s.scalars(select(Observation).where(
+            Observation.weather == f"not for the next user {tag}")).all()
+
+    # Logging out empties the queue (everyone's) and the page cache.
+    page.click("button:has-text('Log out')")
+    page.wait_for_selector("input[name=email]")
+    assert page.evaluate(_QUEUED) == []
+    assert page.evaluate(
+        "caches.keys().then(ns => ns.filter(n => n.endsWith('-pages')))") == []
+
+
+def test_a_refused_incident_is_edited_and_sent_again(phone: Any, demo_db: Database) -> None:
+    page = phone.new_page()
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    pilot_id, library = _pilot_and_library(page)
+    tag = uuid.uuid4().hex[:8]
+    page.goto(f"/pilots/{pilot_id}/field")
+    inc = "#field-incident-form"
+    page.select_option("#field-place", str(library["id"]))
+    page.select_option(f"{inc} select[name=category]", "drugs")
+    page.select_option(f"{inc} select[name=severity]", "4")
+    page.fill(f"{inc} input[name=occurred_at]", "2099-01-01T12:00")  # the server refuses it
+    page.fill(f"{inc} textarea[name=description]", f"refused first {tag}")
+    page.set_input_files(f"{inc} input[name=photos]", [
+        {"name": "one.jpg", "mimeType": "image/jpeg", "buffer": camera_jpeg(800, 600)}])
+    page.click(f"{inc} button[type=submit]")
+    refused = page.locator("#field-queue li.refused:has-text('Incident')")
+    refused.wait_for(timeout=20000)
+    assert "occurred_at" in refused.inner_text()
+    refused.get_by_role("button", name="Edit and send again").click()
+    # Back in the form, as it was (its photo too), and out of the queue.
+    assert page.locator(f"{inc} textarea[name=description]").input_value() == f"refused first {tag}"
+    assert page.locator(f"{inc} select[name=category]").input_value() == "drugs"
+    assert page.locator(f"{inc} select[name=severity]").input_value() == "4"
+    assert page.locator(f"{inc} input[name=occurred_at]").input_value() == "2099-01-01T12:00"
+    assert page.evaluate(f"document.querySelector('{inc} input[name=photos]').files.length") == 1
+    assert page.locator("#field-queue li.refused").count() == 0
+    page.fill(f"{inc} input[name=occurred_at]", "2025-11-21T20:00")
+    page.click(f"{inc} button[type=submit]")
+    page.wait_for_selector("#field-queue li.sent:has-text('Incident')", timeout=20000)
+    with demo_db.session() as s:
+        incident = s.scalars(select(Incident).where(
+            Incident.description == f"refused first {tag}")).one()
+        assert incident.severity == 4 and incident.category == "drugs"
+        assert len(s.scalars(select(Photo).where(Photo.incident_id == incident.id)).all()) == 1

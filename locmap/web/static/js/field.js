@@ -10,7 +10,6 @@
 (function () {
   "use strict";
 
-  var DB_NAME = "locmap-field", STORE = "queue";
   var NEAR_M = 100;
 
   // --- steppers ------------------------------------------------------------------------
@@ -41,30 +40,21 @@
     });
   }
 
-  // --- IndexedDB queue -----------------------------------------------------------------
-  function openDb() {
-    return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = function () {
-        req.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
-      };
-      req.onsuccess = function () { resolve(req.result); };
-      req.onerror = function () { reject(req.error); };
-    });
+  // --- IndexedDB queue (opened through locmap.queue, static/js/locmap.js) -----------------
+  // Each item carries the user who recorded it; only theirs are shown and sent, so on a
+  // shared phone the next person's session never sends (nor sees) them. Logging out
+  // empties the queue (locmap.js).
+  var me = null;
+  function mine(item) { return me !== null && item.user === me; }
+  function allItems() {
+    return locmap.queue("readonly", function (s) { return s.getAll(); })
+      .then(function (items) { return items.filter(mine); });
   }
-  function tx(mode, work) {
-    return openDb().then(function (db) {
-      return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var out = work(t.objectStore(STORE));
-        t.oncomplete = function () { resolve(out && out.result !== undefined ? out.result : out); };
-        t.onerror = function () { reject(t.error); };
-      });
-    });
+  function putItem(item) {
+    item.user = me;
+    return locmap.queue("readwrite", function (s) { return s.put(item); });
   }
-  function allItems() { return tx("readonly", function (s) { return s.getAll(); }); }
-  function putItem(item) { return tx("readwrite", function (s) { return s.put(item); }); }
-  function dropItem(id) { return tx("readwrite", function (s) { return s.delete(id); }); }
+  function dropItem(id) { return locmap.queue("readwrite", function (s) { return s.delete(id); }); }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -236,9 +226,10 @@
       span.appendChild(action("Keep theirs", "", function () { dropItem(item.id).then(render); }));
       return span;
     }
-    if (item.kind === "visit" && !item.createdId) {
+    if ((item.kind === "visit" || item.kind === "incident") && !item.createdId) {
       span.appendChild(action("Edit and send again", "primary", function () {
-        refill(item).then(function () { return dropItem(item.id); }).then(render);
+        (item.kind === "visit" ? refill(item) : refillIncident(item))
+          .then(function () { return dropItem(item.id); }).then(render);
       }));
     } else {
       span.appendChild(action("Send again", "primary", function () {
@@ -261,9 +252,42 @@
       if (!el || name === "walk") { return; }
       if (el.type === "checkbox") { el.checked = !!item.body[name]; } else { el.value = item.body[name] === null ? "" : item.body[name]; }
     });
+    refillPhotos(form.elements.photos, item.photos);
     form.scrollIntoView({ block: "start" });
     status("Correct the visit and save it again.");
     return Promise.resolve();
+  }
+
+  // The same for a refused incident: its fields back in the incident form. Where it was
+  // placed is kept (the form places an incident where the practitioner stands, or at the
+  // chosen place): a refill must not move it.
+  var refilledAt = null;
+  function refillIncident(item) {
+    var form = document.getElementById("field-incident-form");
+    if (!form) { return Promise.resolve(); }
+    var b = item.body;
+    form.elements.category.value = b.category;
+    form.elements.severity.value = String(b.severity);
+    form.elements.occurred_at.value = b.occurred_at || "";
+    form.elements.description.value = b.description || "";
+    refilledAt = b.location && b.location.coordinates;
+    refillPhotos(form.elements.photos, item.photos);
+    form.scrollIntoView({ block: "start" });
+    form.elements.category.focus();
+    status("Correct the incident and save it again.");
+    return Promise.resolve();
+  }
+
+  // The item's photos back in the form's file input (kept as blobs in the queue).
+  function refillPhotos(input, photos) {
+    if (!input || !photos || !photos.length || typeof DataTransfer === "undefined") { return; }
+    try {
+      var dt = new DataTransfer();
+      photos.forEach(function (p, i) {
+        dt.items.add(new File([p.blob], p.name || ("photo" + i + ".jpg"), { type: p.blob.type }));
+      });
+      input.files = dt.files;
+    } catch (e) { /* an older browser: the practitioner chooses them again */ }
   }
 
   function status(text) {
@@ -419,7 +443,7 @@
       var select = document.getElementById("field-place");
       var place = null;
       data.places.features.forEach(function (f) { if (String(f.id) === select.value) { place = f; } });
-      var at = here || (place && place.geometry ? centre(place.geometry) : null);
+      var at = refilledAt || here || (place && place.geometry ? centre(place.geometry) : null);
       if (!at) { status("Choose the place above (or allow your location) to place the incident."); return; }
       var category = form.elements.category;
       var body = {
@@ -429,6 +453,7 @@
       };
       queueThen({ kind: "incident", pilot: data.pilot, label: category.options[category.selectedIndex].text,
         body: body, photos: files(form.elements.photos) }, "Incident saved.").then(function () {
+        refilledAt = null;
         form.elements.description.value = "";
         form.elements.photos.value = "";
       });
@@ -550,6 +575,7 @@
     var holder = document.getElementById("field-data");
     if (!holder) { return; }
     var data = JSON.parse(holder.textContent);
+    me = locmap.currentUser();
     registerWorker();
     wireVisit(document.getElementById("field-visit-form"), data);
     wireIncident(document.getElementById("field-incident-form"), data);
