@@ -494,7 +494,7 @@
   // tiles over the pilot's places at the zooms a walk needs, and the label glyphs, so that
   // the service worker has them before the walk. Another tile server (LOCMAP_TILE_URL) is
   // never bulk-fetched (its usage policy).
-  var KEEP_ZOOMS = [13, 14, 15, 16, 17], KEEP_MAX = 600;
+  var KEEP_ZOOMS = [13, 14, 15, 16], KEEP_MAX = 600;  // the base map stops at 16 (io/basemap.py MAX_ZOOM)
   var GLYPH_FONTS = ["DejaVu Sans", "DejaVu Sans Oblique"], GLYPH_RANGES = ["0-255", "256-511", "8192-8447"];
 
   function tileXY(lon, lat, z) {
