@@ -92,6 +92,13 @@ def test_offline_visit_with_two_photos_and_an_incident_sync_and_a_409_is_resolve
     page.wait_for_selector("#field-visit-form")
     assert "Eastbrook Library" in page.locator(".field-place-list").inner_text()
     _until(page, "document.getElementById('field-near').textContent.includes('Eastbrook Library')")
+    # A page never opened (the installed app's start page "/") gets the offline page, which
+    # links the field pages kept on this phone.
+    page.goto("/")
+    page.wait_for_selector("h1:has-text('You are offline')")
+    page.click("#offline-field-list a:has-text('Eastbrook Town Centre')")
+    page.wait_for_selector("#field-visit-form")
+    _until(page, "document.getElementById('field-near').textContent.includes('Eastbrook Library')")
 
     form = "#field-visit-form"
     page.fill(f"{form} input[name=started_at]", "2025-11-21T18:30")
