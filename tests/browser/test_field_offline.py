@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from geoalchemy2.shape import to_shape
 from sqlalchemy import select, text
 
 from locmap.db import Database
@@ -278,3 +279,51 @@ def test_a_refused_incident_is_edited_and_sent_again(phone: Any, demo_db: Databa
             Incident.description == f"refused first {tag}")).one()
         assert incident.severity == 4 and incident.category == "drugs"
         assert len(s.scalars(select(Photo).where(Photo.incident_id == incident.id)).all()) == 1
+
+
+_WALKED = ("+(document.getElementById('field-walk-status').textContent"
+           ".match(/(\\d+) positions/) || [0, 0])[1]")
+
+
+def test_the_walk_is_recorded_with_consent_and_drawn_on_the_place_page(
+        phone: Any, demo_db: Database) -> None:
+    page = phone.new_page()
+    login(page, "practitioner@demo.locmap.invalid")
+    page.wait_for_selector("#pilot-list .card")
+    pilot_id, library = _pilot_and_library(page)
+    lon, lat = _a_point_of(library["geometry"])
+    phone.set_geolocation({"longitude": lon - 0.002, "latitude": lat})
+    tag = uuid.uuid4().hex[:8]
+    page.goto(f"/pilots/{pilot_id}/field")
+    form = "#field-visit-form"
+    page.select_option("#field-place", str(library["id"]))
+    page.fill(f"{form} input[name=started_at]", "2025-11-23T18:00")
+    page.fill(f"{form} input[name=weather]", f"walked {tag}")
+    # Nothing is followed until the box is ticked (consent, for this visit only).
+    assert page.locator("#field-walk-status").inner_text() == ""
+    page.check("#field-walk")
+    _until(page, f"{_WALKED} >= 1")
+    # Walking east to the library, then a few metres on along it.
+    for step, east in enumerate([-0.0015, -0.001, -0.0005, 0.0, 0.0001], start=1):
+        phone.set_geolocation({"longitude": lon + east, "latitude": lat})
+        _until(page, f"{_WALKED} >= {step + 1}")
+    walked = page.evaluate(_WALKED)
+    page.click(f"{form} button[type=submit]")
+    page.wait_for_selector("#field-queue li.sent:has-text('Site visit')", timeout=20000)
+    assert not page.is_checked("#field-walk")  # asked again for the next visit
+
+    with demo_db.session() as s:
+        visit = s.scalars(select(Observation).where(Observation.weather == f"walked {tag}")).one()
+        assert visit.route is not None
+        route = to_shape(visit.route)
+        assert len(route.coords) == walked >= 6
+        assert route.coords[0][0] == pytest.approx(lon - 0.002)
+        assert route.coords[-1][0] == pytest.approx(lon + 0.0001)
+        assert visit.place_times is not None
+    # The place page draws the route over the shared base map, like every other map.
+    page.goto(f"/pilots/{pilot_id}/places/{library['id']}#visit-{visit.id}")
+    walk = page.locator(f"#visit-{visit.id}-walk")
+    walk.wait_for()
+    _until(page, f"!!document.querySelector('#visit-{visit.id}-walk[data-rendered]')")
+    assert walk.get_attribute("data-basemap") == "vector"
+    assert "Eastbrook Library" in page.locator(f"#visit-{visit.id} .visit-walk-box").inner_text()

@@ -556,13 +556,14 @@
     }
   }
 
-  // The walk of a visit on the place page: the route on a small map.
+  // The walk of a visit on the place page: the route on a small map, over the shared base
+  // map like every other map (static/js/basemap.js).
   function walkMaps() {
     if (typeof L === "undefined") { return; }
     document.querySelectorAll(".visit-walk[data-route]").forEach(function (el) {
       var route = JSON.parse(el.getAttribute("data-route"));
-      var map = L.map(el, { attributionControl: false });
-      L.control.scale({ imperial: false }).addTo(map);
+      var map = window.LocmapMap ? LocmapMap.create(el, { zoomControl: true, noteId: el.id + "-note" })
+        : L.map(el, { attributionControl: false });
       var line = L.geoJSON(route, { style: { color: "#1d3557", weight: 4 } }).addTo(map);
       map.fitBounds(line.getBounds(), { padding: [10, 10], maxZoom: 18 });
       el.setAttribute("data-rendered", "1");
