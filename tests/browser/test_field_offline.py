@@ -137,9 +137,15 @@ def test_offline_visit_with_two_photos_and_an_incident_sync_and_a_409_is_resolve
                        "WHERE id = :id"), {"n": f"their notes {tag}", "id": earlier["id"]})
         s.commit()
 
+    uploads: list[str] = []
+    page.on("request", lambda r: uploads.append(r.headers.get("idempotency-key", ""))
+            if r.method == "POST" and r.url.endswith("/photos") else None)
     phone.set_offline(False)
     page.wait_for_selector("#field-queue li.sent:has-text('Site visit at Eastbrook Library')",
                            timeout=20000)
+    # One request per photo (twelve phone photos at once would pass the upload limit),
+    # each with its own idempotency key.
+    assert len(uploads) == 2 and len(set(uploads)) == 2, uploads
     page.wait_for_selector("#field-queue li.sent:has-text('Incident')", timeout=20000)
     conflict = page.locator("#field-queue li.refused")
     conflict.wait_for(timeout=20000)

@@ -119,19 +119,33 @@
     return step.then(function (a) {
       if (!a.ok) { return refused(item, a).then(function () { return false; }); }
       if (!item.photos || !item.photos.length || item.kind === "edit") { return true; }
-      var owner = item.kind === "visit" ? "/observations/" : "/incidents/";
-      return send("POST", base + owner + item.createdId + "/photos", item.key + "-photos", null, item.photos)
-        .then(function (p) {
-          if (p.status === 201) { return true; }
-          return refused(item, p).then(function () { item.stage = "photos"; return putItem(item); })
-            .then(function () { return false; });
-        });
+      return sendPhotos(item, base);
     }).then(function (ok) {
       if (!ok) { return false; }
       return dropItem(item.id).then(function () {
         done.push(item);
         return true;
       });
+    });
+  }
+
+  // The photos one request each (twelve phone photos in one request would pass the
+  // server's upload limit), each with its own idempotency key; item.photosSent counts
+  // those stored, so a resend after a refusal or a dropped connection starts at the next.
+  function sendPhotos(item, base) {
+    var i = item.photosSent || 0;
+    if (i >= item.photos.length) { return Promise.resolve(true); }
+    var owner = item.kind === "visit" ? "/observations/" : "/incidents/";
+    return send("POST", base + owner + item.createdId + "/photos", item.key + "-photo-" + i,
+      null, [item.photos[i]]).then(function (p) {
+      if (p.status !== 201) {
+        return refused(item, p).then(function () {
+          item.error = "photo " + (i + 1) + " of " + item.photos.length + ": " + item.error;
+          return putItem(item);
+        }).then(function () { return false; });
+      }
+      item.photosSent = i + 1;
+      return putItem(item).then(function () { return sendPhotos(item, base); });
     });
   }
 
@@ -237,6 +251,13 @@
         item.key = item.createdId ? item.key : newKey();
         putItem(item).then(flush);
       }));
+      if (item.createdId && item.photos && (item.photosSent || 0) < item.photos.length) {
+        span.appendChild(action("Send the rest without this photo", "", function () {
+          item.status = "waiting";
+          item.photosSent = (item.photosSent || 0) + 1;
+          putItem(item).then(flush);
+        }));
+      }
     }
     span.appendChild(action("Discard", "danger", function () { dropItem(item.id).then(render); }));
     return span;
