@@ -191,6 +191,8 @@ def test_a_shared_phone_sends_only_its_users_queue_and_logging_out_empties_it(
     login(page, "practitioner@demo.locmap.invalid")
     page.wait_for_selector("#pilot-list .card")
     pilot_id, library = _pilot_and_library(page)
+    lon, lat = _a_point_of(library["geometry"])
+    phone.set_geolocation({"longitude": lon, "latitude": lat})
     me = int(page.locator("body").get_attribute("data-user"))
     tag = uuid.uuid4().hex[:8]
     page.goto(f"/pilots/{pilot_id}/field")
@@ -255,6 +257,8 @@ def test_a_refused_incident_is_edited_and_sent_again(phone: Any, demo_db: Databa
     login(page, "practitioner@demo.locmap.invalid")
     page.wait_for_selector("#pilot-list .card")
     pilot_id, library = _pilot_and_library(page)
+    lon, lat = _a_point_of(library["geometry"])
+    phone.set_geolocation({"longitude": lon, "latitude": lat})
     tag = uuid.uuid4().hex[:8]
     page.goto(f"/pilots/{pilot_id}/field")
     inc = "#field-incident-form"
