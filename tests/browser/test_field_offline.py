@@ -213,6 +213,7 @@ def test_a_shared_phone_sends_only_its_users_queue_and_logging_out_empties_it(
     # Logging out with something unsent asks first; "Cancel" keeps both session and queue.
     asked: list[str] = []
     page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.set_viewport_size({"width": 1280, "height": 800})  # the top bar's Log out shows
     page.click("button:has-text('Log out')")
     for _ in range(50):
         if asked:
@@ -221,6 +222,7 @@ def test_a_shared_phone_sends_only_its_users_queue_and_logging_out_empties_it(
     page.wait_for_timeout(300)  # had the form been posted anyway, the page would be leaving
     assert asked and "1 record" in asked[0] and "not sent" in asked[0]
     assert page.url.endswith("/field") and page.evaluate(_QUEUED) == [me]
+    page.set_viewport_size({"width": 390, "height": 844})
 
     # The session ends without a logout (expired, or the phone handed over); someone else
     # signs in on the same phone, online: the field page neither shows nor sends that visit.
@@ -244,8 +246,10 @@ def test_a_shared_phone_sends_only_its_users_queue_and_logging_out_empties_it(
         assert not s.scalars(select(Observation).where(
             Observation.weather == f"not for the next user {tag}")).all()
 
-    # Logging out empties the queue (everyone's) and the page cache.
-    page.click("button:has-text('Log out')")
+    # Logging out (on a phone: from the account page) empties the queue, everyone's, and
+    # the page cache.
+    page.goto("/account")
+    page.click("button:has-text('Log out of this session')")
     page.wait_for_selector("input[name=email]")
     assert page.evaluate(_QUEUED) == []
     assert page.evaluate(

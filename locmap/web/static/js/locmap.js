@@ -77,7 +77,8 @@
 
   // Log out: say what is not sent yet (it is deleted with the rest), then forget, then post.
   function wireLogout() {
-    document.querySelectorAll("form.logout").forEach(function (form) {
+    // The top bar's Log out, and the account page's (the one a phone shows).
+    document.querySelectorAll('form[action$="/logout"]').forEach(function (form) {
       form.addEventListener("submit", function (ev) {
         ev.preventDefault();
         var me = currentUser();
