@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from locmap import geo
 from locmap.errors import InvalidData, NotFound
 from locmap.geo import PLACE_MAX_VERTICES, parse_geojson_geometry, to_geojson, wkb_to_shape
-from locmap.models import Agency, Pilot, Place
+from locmap.models import Agency, Assessment, Pilot, Place
 from locmap.models.base import utcnow
 from locmap.models.place import PLACE_GEOMETRY_RULE
 from locmap.queries import at_place
@@ -39,9 +39,12 @@ _ANY_GEOMETRY = ("POINT", "LINESTRING", "POLYGON", "MULTIPOLYGON")
 
 def place_feature(
     place: Place, incidents: int = 0, managed_by: str | None = None, *,
-    partner: PartnerPlaceCounts | None = None,
+    partner: PartnerPlaceCounts | None = None, assessment_status: str | None = None,
 ) -> dict[str, Any]:
     """A place as a GeoJSON Feature (``geometry`` null for online contexts).
+
+    ``assessment_status`` is the status of the place's latest assessment version (null
+    when it has none), as :func:`list_places` gives it.
 
     With ``partner`` (a partner's view) the incident count is the partner figure
     (:func:`locmap.services.incidents.partner_place_counts`: up to the last completed
@@ -66,6 +69,7 @@ def place_feature(
             "osm_id": place.osm_id,
             "notes": place.notes,
             "incidents": incidents,
+            "assessment_status": assessment_status,
             **extra,
             "version": place.version,
         },
@@ -83,6 +87,7 @@ def list_places(session: Session, actor: Actor, pilot_id: int, *,
     partner = None if can(actor, pilot_id, "evidence.records") else partner_place_counts(
         session, pilot_id, threshold=threshold)
     counts = at_place.place_counts(session, pilot_id) if partner is None else {}
+    statuses = _assessment_statuses(session, pilot_id)
     rows = [(p, counts.get(p.id, 0), agency) for p, agency in session.execute(
         select(Place, Agency.name)
         .outerjoin(Agency, Agency.id == Place.managed_by_id)
@@ -91,7 +96,8 @@ def list_places(session: Session, actor: Actor, pilot_id: int, *,
     ).all()]
     return {
         "type": "FeatureCollection",
-        "features": [place_feature(p, n, agency, partner=partner)
+        "features": [place_feature(p, n, agency, partner=partner,
+                                   assessment_status=statuses.get(p.id))
                      for p, n, agency in rows],
     }
 
@@ -169,11 +175,27 @@ def _parse_geometry(value: dict[str, Any] | None) -> BaseGeometry | None:
         value, max_vertices=PLACE_MAX_VERTICES)
 
 
+def _assessment_statuses(session: Session, pilot_id: int,
+                         place_id: int | None = None) -> dict[int, str]:
+    """Each place's latest assessment version's status (the workspace list offers "Start
+    an assessment" where there is none): one DISTINCT ON over the pilot's assessments.
+    """
+    query = (select(Assessment.place_id, Assessment.status)
+             .join(Place, Place.id == Assessment.place_id)
+             .where(Place.pilot_id == pilot_id)
+             .distinct(Assessment.place_id)
+             .order_by(Assessment.place_id, Assessment.version_no.desc()))
+    if place_id is not None:
+        query = query.where(Assessment.place_id == place_id)
+    return dict(session.execute(query).tuples().all())
+
+
 def _feature_of(session: Session, place: Place, warnings: list[str],
                 partner: PartnerPlaceCounts | None = None) -> dict[str, Any]:
     count = 0 if partner else at_place.place_count(session, place.pilot_id, place.id)
+    status = _assessment_statuses(session, place.pilot_id, place.id).get(place.id)
     out = place_feature(place, count, _agency_name(session, place.managed_by_id),
-                        partner=partner)
+                        partner=partner, assessment_status=status)
     out["warnings"] = warnings
     return out
 

@@ -171,7 +171,9 @@ def manifest() -> Any:
         "description": "Location assessment and context mapping for Contextual "
                        "Safeguarding: site visits on a phone, offline too.",
         "icons": [{"src": url_for("static", filename="icons/locmap.svg"), "sizes": "any",
-                   "type": "image/svg+xml", "purpose": "any"}],
+                   "type": "image/svg+xml", "purpose": "any"}] + [
+            {"src": url_for("static", filename=f"icons/locmap-{n}.png"), "sizes": f"{n}x{n}",
+             "type": "image/png", "purpose": "any"} for n in (192, 512)],
     }
     response = current_app.response_class(json.dumps(body), mimetype="application/manifest+json")
     response.headers["Cache-Control"] = "no-cache"

@@ -46,4 +46,5 @@ def pilot(pilot_id: int) -> Any:
         tile_attribution=current_app.config["LOCMAP_TILE_ATTRIBUTION"],
         can_export=can(a, pilot_id, "export.records"),
         can_list_incidents=can(a, pilot_id, "evidence.records"),
+        can_assess=can(a, pilot_id, "assessment.edit"),
     )

@@ -81,7 +81,8 @@ def _when(obs: dict[str, Any]) -> str:
 
 
 def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str = "",
-            values: dict[str, Any] | None = None, error: str = "") -> Any:
+            values: dict[str, Any] | None = None, error: str = "",
+            invalid: list[str] | None = None) -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
     threshold = suppression_threshold()
@@ -143,7 +144,7 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
         quadrants=QUADRANTS, confidence=CONFIDENCE, voices=VOICES, groups=ENGAGEMENT_GROUPS,
         vocab={"light": observations.LIGHT, "guardianship": observations.GUARDIANSHIP,
                "levels": observations.LEVELS, "cctv": observations.CCTV},
-        open_form=open_form, values=values or {}, error=error,
+        open_form=open_form, values=values or {}, error=error, invalid=invalid or [],
         now=clock.local_now().strftime("%Y-%m-%dT%H:%M"),
         visit_defaults=observations.visit_form_defaults(s, a, pilot_id, place_id),
         today=clock.today().isoformat(),
@@ -152,6 +153,20 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
                   "tile_url": current_app.config["LOCMAP_TILE_URL"],
                   "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},
     ), status
+
+
+def _invalid_fields(exc: ValidationError | InvalidData | Conflict) -> list[str]:
+    """The names of the form's fields the refusal is about (the form macros mark them
+    ``aria-invalid`` and point them at the message with ``aria-describedby``).
+    """
+    if isinstance(exc, ValidationError):
+        return [str(k) for k in exc.normalized_messages()]
+    details = exc.details if isinstance(exc, InvalidData) else {}
+    if not isinstance(details, dict):
+        return []
+    if isinstance(details.get("field"), str):
+        return [details["field"]]
+    return [str(k) for k in details]
 
 
 def _message(exc: ValidationError) -> str:
@@ -172,11 +187,11 @@ def _save(pilot_id: int, place_id: int, form: str, schema: Schema, write: Any,
         write(s, a, schema.load(raw))
     except ValidationError as exc:
         return _render(pilot_id, place_id, status=422, open_form=form, values=raw,
-                       error=_message(exc))
+                       error=_message(exc), invalid=_invalid_fields(exc))
     except (InvalidData, Conflict) as exc:
         s.rollback()
         return _render(pilot_id, place_id, status=exc.status, open_form=form, values=raw,
-                       error=f"Not saved — {exc.message}")
+                       error=f"Not saved — {exc.message}", invalid=_invalid_fields(exc))
     flash(done, "info")
     return redirect(url_for("places_pages.place", pilot_id=pilot_id, place_id=place_id,
                             _anchor=anchor))

@@ -23,6 +23,8 @@ from locmap.pgserver import drop_database
 from tests.browser.conftest import draw_polygon
 from tests.conftest import _fresh_database
 
+pytestmark = pytest.mark.browser
+
 ADMIN_PASSWORD = "first admin passphrase"  # noqa: S105 - synthetic
 
 

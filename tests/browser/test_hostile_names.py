@@ -83,7 +83,7 @@ def test_hostile_place_names_stay_text_on_every_map_page(page: Any,
     page.wait_for_selector("#map[data-workspace-ready]")
     names = page.locator("#place-list .place-name").all_inner_texts()
     assert LIBRARY in names and BURGER in names
-    page.click(f'#place-list [data-place-id="{lib}"]')
+    page.click(f'#place-list [data-place-id="{lib}"] button.place-show')
     page.wait_for_selector(".leaflet-popup-content")
     assert LIBRARY in page.locator(".leaflet-popup-content").inner_text()
     check("workspace")

@@ -120,11 +120,34 @@ def test_a_practitioner_works_with_the_keyboard_only(page: Any) -> None:
                               and r.request.method == "POST") as resp:
         page.keyboard.press("Enter")
     assert resp.value.status == 201 and resp.value.json()["geometry"]["type"] == "Point"
+    item = f"#place-list .place[data-place-id='{resp.value.json()['id']}']"
     page.wait_for_function(f"() => +document.getElementById('place-count').textContent > {before}")
     assert page.locator("#ws-message").text_content() == f"Saved “{name}”."
     # The focus goes back to the button that opened the form, not to the top of the page.
     assert_focused(page, "#place-from-coords")
     assert_focus_visible(page)
+
+    # The place list carries the popup's actions as buttons: "Edit details" opens the same
+    # form; a place without an assessment offers to start one.
+    assert page.locator(f"{item} a.start-assessment").get_attribute("href").endswith(
+        f"/places/{resp.value.json()['id']}/assessments/new")
+    tab_to(page, f"{item} button.place-edit", back=True)
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#place-form")
+    assert_focused(page, "#place-form input[name=name]")
+    page.keyboard.press("End")
+    page.keyboard.type(" east")
+    name += " east"
+    tab_to(page, "#place-form button[type=submit]")
+    with page.expect_response(lambda r: r.request.method == "PATCH") as resp:
+        page.keyboard.press("Enter")
+    assert resp.value.status == 200 and resp.value.json()["properties"]["name"] == name
+    assert page.locator("#ws-message").text_content() == f"Saved “{name}”."
+    assert_focused(page, f"{item} button.place-edit")  # the rebuilt item's, not the top
+    # "Show on map" is a button too: it opens the place's popup.
+    tab_to(page, f"{item} button.place-show", back=True)
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f".leaflet-popup-content:has-text('{name}')")
 
     # An incident: "Add incident" hands the focus to the map; arrows move it, Enter records
     # at the cross in its centre (the new place's point, where the map was centred).

@@ -37,7 +37,7 @@ def test_login_and_see_the_pilot_places_on_the_map(page: Any, live_server: str) 
     assert not page.locator("#map-note").is_visible()
     # Every asset came from the app itself (air-gapped councils: no CDN).
     assert requests and all(u.startswith(live_server) for u in requests), requests
-    page.click("#place-list .place:has-text('Burger Hub')")
+    page.click("#place-list .place:has-text('Burger Hub') button.place-show")
     page.wait_for_selector(".leaflet-popup-content:has-text('Burger Hub')")
 
 

@@ -90,3 +90,34 @@ def test_a_self_intersecting_place_offers_repair(page: Any) -> None:
     page.click("#repair-and-save")
     page.locator("#place-list .place", has_text=name).wait_for()
     assert page.locator("#place-form").count() == 0
+
+
+def test_a_place_from_a_search_hit(page: Any) -> None:
+    """The gazetteer's hit becomes a place (no drawing): the form takes the hit's name, the
+    place is a point at the hit, and the list shows it with its actions."""
+    _open_pilot(page)
+    page.fill(".map-search input", "Church St")
+    page.wait_for_selector(".map-search-results button")
+    hit = page.locator(".map-search-results button").first
+    assert "Church Street" in (hit.text_content() or "")
+    hit.click()
+    page.wait_for_selector("#map[data-search-moved='Church Street']")
+    page.click("#place-from-search")
+    page.wait_for_selector("#place-form")
+    assert page.input_value("#place-form input[name=name]") == "Church Street"
+    name = f"Church Street corner {uuid.uuid4().hex[:6]}"
+    page.fill("#place-form input[name=name]", name)
+    with page.expect_response(lambda r: r.url.endswith("/places")
+                              and r.request.method == "POST") as resp:
+        page.click("#place-form button[type=submit]")
+    assert resp.value.status == 201, resp.value.text()
+    lon, lat = resp.value.json()["geometry"]["coordinates"]
+    assert resp.value.json()["geometry"]["type"] == "Point"
+    # Church Street runs north from the High Street at about lon -1.4672, lat 52.52-52.525.
+    assert abs(lon - (-1.4672)) < 0.002 and 52.519 < lat < 52.526
+    item = page.locator("#place-list .place", has_text=name)
+    item.wait_for()
+    assert item.locator("button.place-show").count() == 1
+    assert item.locator("button.place-edit").count() == 1
+    assert item.locator("a.start-assessment").count() == 1  # a practitioner may assess
+    assert page.locator("#search-place").is_hidden()

@@ -337,6 +337,13 @@ def test_a_refused_form_keeps_what_was_typed(pr: Api, world: World, session: Ses
     html = r.get_data(as_text=True)
     assert "Not saved" in html and "ended_at" in html and "Kept text" in html
     assert session.scalar(select(Observation.id)) is None
+    # The field at fault says so to a screen reader, and points at the message (role=alert).
+    ended = re.search(r'<input type="datetime-local" name="ended_at"[^>]*>', html)
+    assert ended and 'aria-invalid="true"' in ended.group(0)
+    assert 'aria-describedby="form-error"' in ended.group(0)
+    assert 'id="form-error"' in html and 'role="alert"' in html
+    started = re.search(r'<input type="datetime-local" name="started_at"[^>]*>', html)
+    assert started and "aria-invalid" not in started.group(0)
 
 
 def test_a_stale_factor_edit_on_the_page_is_409(pr: Api, world: World) -> None:

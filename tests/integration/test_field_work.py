@@ -9,6 +9,7 @@ import io
 from typing import Any
 
 import pytest
+from PIL import Image
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
@@ -131,13 +132,26 @@ def test_the_manifest_and_the_service_worker(client: Any, world: World) -> None:
     manifest = client.get("/manifest.webmanifest")
     assert manifest.status_code == 200 and manifest.mimetype == "application/manifest+json"
     assert manifest.json["scope"] == "/" and manifest.json["display"] == "standalone"
-    assert client.get(manifest.json["icons"][0]["src"]).status_code == 200
+    assert manifest.json["start_url"] == "/"
+    icons = {i["sizes"]: i for i in manifest.json["icons"]}
+    assert client.get(icons["any"]["src"]).status_code == 200
+    for n in (192, 512):  # the PNGs a phone's launcher wants, at their stated size
+        png = client.get(icons[f"{n}x{n}"]["src"])
+        assert png.status_code == 200 and icons[f"{n}x{n}"]["type"] == "image/png"
+        assert Image.open(io.BytesIO(png.data)).size == (n, n)
+    # Every page links the manifest (the installed app starts at "/", not a field page).
+    assert 'rel="manifest"' in client.get("/login").get_data(as_text=True)
+    offline = client.get("/static/offline.html")
+    assert offline.status_code == 200 and "js/offline.js" in offline.get_data(as_text=True)
     sw = client.get("/sw.js")
     assert sw.status_code == 200 and sw.mimetype == "text/javascript"
     assert sw.headers["Service-Worker-Allowed"] == "/"
     assert sw.headers["Cache-Control"] == "no-cache"
     assert "default-src 'self'" in sw.headers["Content-Security-Policy"]
-    assert "/tiles/basemap/" in sw.get_data(as_text=True)
+    body = sw.get_data(as_text=True)
+    assert "/tiles/basemap/" in body
+    # The offline page is kept at install and answers any page that cannot be fetched.
+    assert '"/static/offline.html"' in body and "offlinePage" in body
 
 
 def test_idempotency_keys_are_forgotten_after_30_days(pr: Api, world: World,

@@ -184,3 +184,30 @@ def test_unknown_kind_and_missing_version_are_422(
     url = _url(world, f"/{world.places['cafe'].id}")
     r = client.patch(url, json={"notes": "x"}, headers=h)
     assert r.status_code == 422 and "version" in r.get_json()["details"]
+
+
+def test_places_carry_their_latest_assessments_status(
+    client: Any, auth: AuthActions, world: World
+) -> None:
+    """The workspace list offers "Start an assessment" where a place has none."""
+    h = _as(auth, "practitioner")
+    pid = _post(client, _url(world), {"name": "Bus stop", "kind": "other",
+                                      "geometry": SQUARE}, h).get_json()["id"]
+
+    def status() -> Any:
+        features = client.get(_url(world)).get_json()["features"]
+        return next(f for f in features if f["id"] == pid)["properties"]["assessment_status"]
+
+    assert status() is None
+    assert client.get(_url(world, f"/{pid}")).get_json()["properties"][
+        "assessment_status"] is None
+    page = client.get(f"/pilots/{world.pilot.id}").get_data(as_text=True)
+    assert f"/places/{pid}/assessments/new" in page  # the list's "Start an assessment"
+    r = client.post(f"/api/v1/pilots/{world.pilot.id}/places/{pid}/assessments", json={},
+                    headers=h)
+    assert r.status_code == 201, r.get_json()
+    assert status() == "draft"
+    assert client.get(_url(world, f"/{pid}")).get_json()["properties"][
+        "assessment_status"] == "draft"
+    page = client.get(f"/pilots/{world.pilot.id}").get_data(as_text=True)
+    assert f"/places/{pid}/assessments/new" not in page

@@ -264,6 +264,9 @@ class PlacePropertiesSchema(Schema):
                        "below the suppression threshold, else rounded to base 5 (see "
                        "incidents_label)"})
     incidents_label = fields.String(metadata={"description": "Partner view only"})
+    assessment_status = fields.String(allow_none=True, metadata={
+        "description": "Status of the place's latest assessment version; null when it has "
+                       "none"})
     version = fields.Integer()
 
 

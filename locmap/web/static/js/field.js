@@ -10,7 +10,6 @@
 (function () {
   "use strict";
 
-  var DB_NAME = "locmap-field", STORE = "queue";
   var NEAR_M = 100;
 
   // --- steppers ------------------------------------------------------------------------
@@ -41,30 +40,21 @@
     });
   }
 
-  // --- IndexedDB queue -----------------------------------------------------------------
-  function openDb() {
-    return new Promise(function (resolve, reject) {
-      var req = indexedDB.open(DB_NAME, 1);
-      req.onupgradeneeded = function () {
-        req.result.createObjectStore(STORE, { keyPath: "id", autoIncrement: true });
-      };
-      req.onsuccess = function () { resolve(req.result); };
-      req.onerror = function () { reject(req.error); };
-    });
+  // --- IndexedDB queue (opened through locmap.queue, static/js/locmap.js) -----------------
+  // Each item carries the user who recorded it; only theirs are shown and sent, so on a
+  // shared phone the next person's session never sends (nor sees) them. Logging out
+  // empties the queue (locmap.js).
+  var me = null;
+  function mine(item) { return me !== null && item.user === me; }
+  function allItems() {
+    return locmap.queue("readonly", function (s) { return s.getAll(); })
+      .then(function (items) { return items.filter(mine); });
   }
-  function tx(mode, work) {
-    return openDb().then(function (db) {
-      return new Promise(function (resolve, reject) {
-        var t = db.transaction(STORE, mode);
-        var out = work(t.objectStore(STORE));
-        t.oncomplete = function () { resolve(out && out.result !== undefined ? out.result : out); };
-        t.onerror = function () { reject(t.error); };
-      });
-    });
+  function putItem(item) {
+    item.user = me;
+    return locmap.queue("readwrite", function (s) { return s.put(item); });
   }
-  function allItems() { return tx("readonly", function (s) { return s.getAll(); }); }
-  function putItem(item) { return tx("readwrite", function (s) { return s.put(item); }); }
-  function dropItem(id) { return tx("readwrite", function (s) { return s.delete(id); }); }
+  function dropItem(id) { return locmap.queue("readwrite", function (s) { return s.delete(id); }); }
 
   function newKey() {
     if (window.crypto && crypto.randomUUID) { return crypto.randomUUID(); }
@@ -129,19 +119,33 @@
     return step.then(function (a) {
       if (!a.ok) { return refused(item, a).then(function () { return false; }); }
       if (!item.photos || !item.photos.length || item.kind === "edit") { return true; }
-      var owner = item.kind === "visit" ? "/observations/" : "/incidents/";
-      return send("POST", base + owner + item.createdId + "/photos", item.key + "-photos", null, item.photos)
-        .then(function (p) {
-          if (p.status === 201) { return true; }
-          return refused(item, p).then(function () { item.stage = "photos"; return putItem(item); })
-            .then(function () { return false; });
-        });
+      return sendPhotos(item, base);
     }).then(function (ok) {
       if (!ok) { return false; }
       return dropItem(item.id).then(function () {
         done.push(item);
         return true;
       });
+    });
+  }
+
+  // The photos one request each (twelve phone photos in one request would pass the
+  // server's upload limit), each with its own idempotency key; item.photosSent counts
+  // those stored, so a resend after a refusal or a dropped connection starts at the next.
+  function sendPhotos(item, base) {
+    var i = item.photosSent || 0;
+    if (i >= item.photos.length) { return Promise.resolve(true); }
+    var owner = item.kind === "visit" ? "/observations/" : "/incidents/";
+    return send("POST", base + owner + item.createdId + "/photos", item.key + "-photo-" + i,
+      null, [item.photos[i]]).then(function (p) {
+      if (p.status !== 201) {
+        return refused(item, p).then(function () {
+          item.error = "photo " + (i + 1) + " of " + item.photos.length + ": " + item.error;
+          return putItem(item);
+        }).then(function () { return false; });
+      }
+      item.photosSent = i + 1;
+      return putItem(item).then(function () { return sendPhotos(item, base); });
     });
   }
 
@@ -236,9 +240,10 @@
       span.appendChild(action("Keep theirs", "", function () { dropItem(item.id).then(render); }));
       return span;
     }
-    if (item.kind === "visit" && !item.createdId) {
+    if ((item.kind === "visit" || item.kind === "incident") && !item.createdId) {
       span.appendChild(action("Edit and send again", "primary", function () {
-        refill(item).then(function () { return dropItem(item.id); }).then(render);
+        (item.kind === "visit" ? refill(item) : refillIncident(item))
+          .then(function () { return dropItem(item.id); }).then(render);
       }));
     } else {
       span.appendChild(action("Send again", "primary", function () {
@@ -246,6 +251,13 @@
         item.key = item.createdId ? item.key : newKey();
         putItem(item).then(flush);
       }));
+      if (item.createdId && item.photos && (item.photosSent || 0) < item.photos.length) {
+        span.appendChild(action("Send the rest without this photo", "", function () {
+          item.status = "waiting";
+          item.photosSent = (item.photosSent || 0) + 1;
+          putItem(item).then(flush);
+        }));
+      }
     }
     span.appendChild(action("Discard", "danger", function () { dropItem(item.id).then(render); }));
     return span;
@@ -261,9 +273,42 @@
       if (!el || name === "walk") { return; }
       if (el.type === "checkbox") { el.checked = !!item.body[name]; } else { el.value = item.body[name] === null ? "" : item.body[name]; }
     });
+    refillPhotos(form.elements.photos, item.photos);
     form.scrollIntoView({ block: "start" });
     status("Correct the visit and save it again.");
     return Promise.resolve();
+  }
+
+  // The same for a refused incident: its fields back in the incident form. Where it was
+  // placed is kept (the form places an incident where the practitioner stands, or at the
+  // chosen place): a refill must not move it.
+  var refilledAt = null;
+  function refillIncident(item) {
+    var form = document.getElementById("field-incident-form");
+    if (!form) { return Promise.resolve(); }
+    var b = item.body;
+    form.elements.category.value = b.category;
+    form.elements.severity.value = String(b.severity);
+    form.elements.occurred_at.value = b.occurred_at || "";
+    form.elements.description.value = b.description || "";
+    refilledAt = b.location && b.location.coordinates;
+    refillPhotos(form.elements.photos, item.photos);
+    form.scrollIntoView({ block: "start" });
+    form.elements.category.focus();
+    status("Correct the incident and save it again.");
+    return Promise.resolve();
+  }
+
+  // The item's photos back in the form's file input (kept as blobs in the queue).
+  function refillPhotos(input, photos) {
+    if (!input || !photos || !photos.length || typeof DataTransfer === "undefined") { return; }
+    try {
+      var dt = new DataTransfer();
+      photos.forEach(function (p, i) {
+        dt.items.add(new File([p.blob], p.name || ("photo" + i + ".jpg"), { type: p.blob.type }));
+      });
+      input.files = dt.files;
+    } catch (e) { /* an older browser: the practitioner chooses them again */ }
   }
 
   function status(text) {
@@ -419,7 +464,7 @@
       var select = document.getElementById("field-place");
       var place = null;
       data.places.features.forEach(function (f) { if (String(f.id) === select.value) { place = f; } });
-      var at = here || (place && place.geometry ? centre(place.geometry) : null);
+      var at = refilledAt || here || (place && place.geometry ? centre(place.geometry) : null);
       if (!at) { status("Choose the place above (or allow your location) to place the incident."); return; }
       var category = form.elements.category;
       var body = {
@@ -429,6 +474,7 @@
       };
       queueThen({ kind: "incident", pilot: data.pilot, label: category.options[category.selectedIndex].text,
         body: body, photos: files(form.elements.photos) }, "Incident saved.").then(function () {
+        refilledAt = null;
         form.elements.description.value = "";
         form.elements.photos.value = "";
       });
@@ -469,7 +515,7 @@
   // tiles over the pilot's places at the zooms a walk needs, and the label glyphs, so that
   // the service worker has them before the walk. Another tile server (LOCMAP_TILE_URL) is
   // never bulk-fetched (its usage policy).
-  var KEEP_ZOOMS = [13, 14, 15, 16, 17], KEEP_MAX = 600;
+  var KEEP_ZOOMS = [13, 14, 15, 16], KEEP_MAX = 600;  // the base map stops at 16 (io/basemap.py MAX_ZOOM)
   var GLYPH_FONTS = ["DejaVu Sans", "DejaVu Sans Oblique"], GLYPH_RANGES = ["0-255", "256-511", "8192-8447"];
 
   function tileXY(lon, lat, z) {
@@ -531,13 +577,14 @@
     }
   }
 
-  // The walk of a visit on the place page: the route on a small map.
+  // The walk of a visit on the place page: the route on a small map, over the shared base
+  // map like every other map (static/js/basemap.js).
   function walkMaps() {
     if (typeof L === "undefined") { return; }
     document.querySelectorAll(".visit-walk[data-route]").forEach(function (el) {
       var route = JSON.parse(el.getAttribute("data-route"));
-      var map = L.map(el, { attributionControl: false });
-      L.control.scale({ imperial: false }).addTo(map);
+      var map = window.LocmapMap ? LocmapMap.create(el, { zoomControl: true, noteId: el.id + "-note" })
+        : L.map(el, { attributionControl: false });
       var line = L.geoJSON(route, { style: { color: "#1d3557", weight: 4 } }).addTo(map);
       map.fitBounds(line.getBounds(), { padding: [10, 10], maxZoom: 18 });
       el.setAttribute("data-rendered", "1");
@@ -550,6 +597,7 @@
     var holder = document.getElementById("field-data");
     if (!holder) { return; }
     var data = JSON.parse(holder.textContent);
+    me = locmap.currentUser();
     registerWorker();
     wireVisit(document.getElementById("field-visit-form"), data);
     wireIncident(document.getElementById("field-incident-form"), data);

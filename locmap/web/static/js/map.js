@@ -59,14 +59,19 @@
     var places = placeLayer(data.places);
     places.layer.addTo(map);
     map.fitBounds(locality.getBounds(), { padding: [20, 20] });
-    document.querySelectorAll("#place-list .place").forEach(function (li) {
-      li.addEventListener("click", function () {
-        var lyr = places.byId[li.getAttribute("data-place-id")];
+    // "Show on map" in the place list (a button per mapped place; the workspace adds items
+    // later, hence one listener on the list).
+    var list = document.getElementById("place-list");
+    if (list) {
+      list.addEventListener("click", function (ev) {
+        var button = ev.target.closest && ev.target.closest("button.place-show");
+        if (!button) { return; }
+        var lyr = places.byId[button.closest(".place").getAttribute("data-place-id")];
         if (!lyr) { return; }
         if (lyr.getBounds) { map.fitBounds(lyr.getBounds(), { maxZoom: 18 }); } else { map.setView(lyr.getLatLng(), 18); }
         lyr.openPopup();
       });
-    });
+    }
     el.setAttribute("data-places-rendered", String(Object.keys(places.byId).length));
     window.locmapMap = map;
     // The workspace (static/js/workspace.js) draws, edits and records on this map.

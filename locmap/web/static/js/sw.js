@@ -8,12 +8,15 @@
      the cache once fetched — every tile a page drew, and those the field page's "keep the
      map" button fetched; a tile URL carries the base map's version, so a rebuilt base map
      is fetched afresh.
+   - Any other page (a navigation, the installed app's start page "/" too): from the
+     network; offline, the offline page (static/offline.html, kept at install), which
+     links the field pages kept on the device.
    - Everything else, the API above all, goes to the network only: what the practitioner
      records waits in IndexedDB (static/js/field.js), never in this cache.
    Signing in or out empties the page cache, so a shared phone does not keep pages. */
 "use strict";
 
-var VERSION = "locmap-v1";
+var VERSION = "locmap-v2";  // a new version drops the old caches (activate)
 var STATIC = VERSION + "-static", PAGES = VERSION + "-pages", TILES = VERSION + "-tiles";
 var SHELL = [
   "/static/css/locmap.css", "/static/js/locmap.js", "/static/js/field.js",
@@ -21,8 +24,10 @@ var SHELL = [
   "/static/icons/locmap.svg", "/static/js/basemap.js",
   "/static/vendor/maplibre-gl/maplibre-gl.css", "/static/vendor/maplibre-gl/maplibre-gl-csp.js",
   "/static/vendor/maplibre-gl/maplibre-gl-csp-worker.js",
-  "/static/vendor/maplibre-gl-leaflet/leaflet-maplibre-gl.js"
+  "/static/vendor/maplibre-gl-leaflet/leaflet-maplibre-gl.js",
+  "/static/offline.html", "/static/js/offline.js"
 ];
+var OFFLINE = "/static/offline.html";
 var FIELD_PAGE = /^\/pilots\/\d+\/field$/;
 
 self.addEventListener("install", function (event) {
@@ -47,9 +52,15 @@ function networkFirst(request) {
     return response;
   }, function () {
     return caches.open(PAGES).then(function (c) { return c.match(request); }).then(function (hit) {
-      return hit || new Response("<!doctype html><title>Offline</title><p>You are offline and this page was not opened before.</p>",
-        { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
+      return hit || offlinePage();
     });
+  });
+}
+
+function offlinePage() {
+  return caches.open(STATIC).then(function (c) { return c.match(OFFLINE); }).then(function (hit) {
+    return hit || new Response("<!doctype html><title>Offline</title><p>You are offline.</p>",
+      { status: 503, headers: { "Content-Type": "text/html; charset=utf-8" } });
   });
 }
 
@@ -81,5 +92,7 @@ self.addEventListener("fetch", function (event) {
     event.respondWith(cacheFirst(TILES, request));
   } else if (request.mode === "navigate" && FIELD_PAGE.test(url.pathname)) {
     event.respondWith(networkFirst(request));
+  } else if (request.mode === "navigate") {
+    event.respondWith(fetch(request).catch(offlinePage));
   }
 });

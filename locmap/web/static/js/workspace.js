@@ -146,28 +146,78 @@
     return p.incidents_label ? p.incidents_label.replace("fewer than ", "<").replace("about ", "~") : String(p.incidents);
   }
 
+  /* A list item as pilot.html renders it: the place, "Show on map" (mapped places), "Start
+     an assessment" (no assessment yet, for those who may assess); listActions adds the
+     editors' "Edit details" and "Remove", the same actions as the place's popup. */
   function listItem(f) {
-    var li = el("li", { "class": "place", "data-place-id": String(f.id), "data-kind": f.properties.kind });
-    li.appendChild(el("span", { "class": "swatch kind-" + f.properties.kind }));
-    li.appendChild(el("span", { "class": "place-name" }, f.properties.name));
-    var meta = el("span", { "class": "muted small" }, f.properties.kind_label + (f.geometry ? "" : " · no map location") + " · ");
+    var p = f.properties;
+    var li = el("li", { "class": "place", "data-place-id": String(f.id), "data-kind": p.kind });
+    li.appendChild(el("span", { "class": "swatch kind-" + p.kind }));
+    li.appendChild(el("span", { "class": "place-name" }, p.name));
+    var meta = el("span", { "class": "muted small" }, p.kind_label + (f.geometry ? "" : " · no map location") + " · ");
     var link = el("a", { "class": "place-evidence-link", href: "/pilots/" + pilotId + "/places/" + f.id }, "evidence");
-    link.appendChild(el("span", { "class": "visually-hidden" }, " at " + f.properties.name));
+    link.appendChild(el("span", { "class": "visually-hidden" }, " at " + p.name));
     meta.appendChild(link);
     li.appendChild(meta);
-    li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, incidentBadge(f.properties)));
-    li.addEventListener("click", function () { focusPlace(f.id); });
+    li.appendChild(el("span", { "class": "badge", title: "incidents recorded at this place" }, incidentBadge(p)));
+    var actions = el("span", { "class": "place-actions" });
+    if (f.geometry) {
+      var show = el("button", { type: "button", "class": "linkish-dark place-show" }, "Show on map");
+      show.appendChild(el("span", { "class": "visually-hidden" }, " " + p.name));
+      actions.appendChild(show);
+    }
+    if (ws.data.can_assess && !p.assessment_status) {
+      var start = el("a", { "class": "start-assessment", href: "/pilots/" + pilotId + "/places/" + f.id + "/assessments/new" }, "Start an assessment");
+      start.appendChild(el("span", { "class": "visually-hidden" }, " of " + p.name));
+      actions.appendChild(start);
+    }
+    li.appendChild(actions);
+    listActions(li);
     return li;
   }
 
-  function focusPlace(id) {
+  // The place as it stands (its layer's feature is kept current; online contexts have none).
+  var known = {};
+  function featureOf(id) {
     var lyr = ws.places.byId[id];
-    if (!lyr) { return; }
-    if (lyr.getBounds) { ws.map.fitBounds(lyr.getBounds(), { maxZoom: 18 }); } else { ws.map.setView(lyr.getLatLng(), 18); }
-    lyr.openPopup();
+    return (lyr && lyr.feature) || known[id];
+  }
+
+  function editPlace(feature, then) {
+    placeForm({ title: "Edit place", feature: feature, onDone: function (f) {
+      upsertPlace(f); say("Saved “" + f.properties.name + "”.", "ok");
+      if (then) { then(f); }
+    } });
+  }
+
+  function confirmRemove(feature) {
+    if (!window.confirm("Remove this place? Its incidents stay recorded.")) { return; }
+    removePlace(feature);
+  }
+
+  function listActions(li) {
+    if (!canEdit || !options.place_kinds.length || li.querySelector(".place-edit")) { return; }
+    var id = li.getAttribute("data-place-id");
+    var box = li.querySelector(".place-actions");
+    var name = li.querySelector(".place-name").textContent;
+    var edit = el("button", { type: "button", "class": "linkish-dark place-edit" }, "Edit details");
+    edit.appendChild(el("span", { "class": "visually-hidden" }, " of " + name));
+    var del = el("button", { type: "button", "class": "linkish-dark danger place-remove" }, "Remove");
+    del.appendChild(el("span", { "class": "visually-hidden" }, " " + name));
+    box.appendChild(edit); box.appendChild(del);
+    edit.addEventListener("click", function () {
+      openedFrom(edit);
+      editPlace(featureOf(id), function (f) {
+        // The item was rebuilt: the keyboard goes on from its new "Edit details".
+        var again = document.querySelector('#place-list [data-place-id="' + f.id + '"] .place-edit');
+        if (again) { again.focus(); }
+      });
+    });
+    del.addEventListener("click", function () { confirmRemove(featureOf(id)); });
   }
 
   function upsertPlace(feature) {
+    known[feature.id] = feature;
     var old = ws.places.byId[feature.id];
     if (old) { ws.places.layer.removeLayer(old); delete ws.places.byId[feature.id]; }
     if (feature.geometry) { ws.places.layer.addData(feature); decorate(feature.id); }
@@ -199,12 +249,9 @@
     row.appendChild(edit); row.appendChild(del); box.appendChild(row);
     edit.addEventListener("click", function () {
       ws.map.closePopup();
-      placeForm({ title: "Edit place", feature: lyr.feature, onDone: function (f) { upsertPlace(f); say("Saved “" + f.properties.name + "”.", "ok"); } });
+      editPlace(lyr.feature);
     });
-    del.addEventListener("click", function () {
-      if (!window.confirm("Remove this place? Its incidents stay recorded.")) { return; }
-      removePlace(lyr.feature);
-    });
+    del.addEventListener("click", function () { confirmRemove(lyr.feature); });
   }
 
   function removePlace(feature) {
@@ -212,8 +259,15 @@
       if (!r.ok) { say((r.body && r.body.message) || "Could not remove the place.", "error"); return; }
       var lyr = ws.places.byId[feature.id];
       if (lyr) { ws.places.layer.removeLayer(lyr); delete ws.places.byId[feature.id]; }
+      delete known[feature.id];
       var li = document.querySelector('#place-list [data-place-id="' + feature.id + '"]');
-      if (li) { li.remove(); }
+      if (li) {
+        // The keyboard goes on from the next place (or the list's heading when none).
+        var next = li.nextElementSibling || li.previousElementSibling;
+        var inside = li.contains(document.activeElement);
+        li.remove();
+        if (inside && next) { next.querySelector("button, a").focus(); }
+      }
       updatePlaceCount();
       say("Removed “" + feature.properties.name + "”.", "ok");
     });
@@ -227,6 +281,7 @@
         if (badge) { badge.textContent = incidentBadge(f.properties); }
         var lyr = ws.places.byId[f.id];
         if (lyr && lyr.feature) { lyr.feature.properties.incidents = f.properties.incidents; lyr.feature.properties.version = f.properties.version; }
+        if (known[f.id]) { known[f.id].properties.version = f.properties.version; }
       });
     });
   }
@@ -597,10 +652,12 @@
     pilotId = ws.data.pilot.id;
     var roles = ws.data.pilot.roles || [];
     canEdit = roles.indexOf("coordinator") >= 0 || roles.indexOf("practitioner") >= 0;
+    (ws.data.places.features || []).forEach(function (f) { known[f.id] = f; });
     api("GET", "/workspace-options").then(function (r) {
       if (!r.ok) { say("Could not load the workspace options.", "error"); return; }
       options = r.body;
       Object.keys(ws.places.byId).forEach(decorate);
+      document.querySelectorAll("#place-list .place").forEach(listActions);
       // Place names from zoom 14 (a town-wide view would be all labels).
       var labelZoom = function () { document.getElementById("map").classList.toggle("place-labels-off", ws.map.getZoom() < 14); };
       ws.map.on("zoomend", labelZoom); labelZoom();
