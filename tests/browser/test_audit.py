@@ -34,6 +34,7 @@ def test_auditor_searches_who_has_seen_and_verifies(page: Any, demo_db: Database
     r = page.request.get(f"/api/v1/pilots/{pilot_id}/people/{person_id}?identity=true")
     assert r.ok and name in r.text()
     page.click("button:has-text('Log out')")
+    page.wait_for_selector("text=You are logged out.")  # the form posts after the queue is emptied
 
     login(page, "auditor@demo.locmap.invalid")
     page.click(".nav-audit")

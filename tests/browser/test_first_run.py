@@ -134,6 +134,7 @@ def test_a_partnership_starts_from_an_empty_database(
         page.click("#member-form button[type=submit]")
         page.wait_for_selector(f"#member-table td:has-text('{email}')")
     page.click("button.linkish:has-text('Log out')")
+    page.wait_for_selector("text=You are logged out.")  # posted after the field queue is emptied
 
     # The coordinator opens the invitation, chooses a password and logs in.
     page.goto(links["coordinator"])

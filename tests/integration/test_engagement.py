@@ -124,4 +124,4 @@ def test_page_forms_link_the_place(pr: Api, world: World, session: Session) -> N
     html = pr.get(page).get_data(as_text=True)
     assert "Parents&#39; coffee morning" in html and "Counter staff" in html
     # The record is offered as evidence for a new factor.
-    assert f'<option value="{rec.id}">2025-05-20 · families' in html
+    assert f'<option value="{rec.id}">20 May 2025 · families' in html

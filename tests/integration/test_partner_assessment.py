@@ -115,7 +115,7 @@ def test_partner_page_shows_the_api_numbers(client: Any, auth: Any,
     url = f"/pilots/{submitted['pilot']}/assessments/{submitted['v2']}"
     html = _get(client, auth, "partner_reviewer", url).get_data(as_text=True)
     counts = re.search(r'<p id="incident-counts">(.*?)</p>', html, re.S)
-    assert counts and counts.group(1).startswith("[c] incidents at the place, 10 in the")
+    assert counts and counts.group(1).startswith("[c] incidents at the place, 10 incidents in the")
     assert 'id="partner-figures"' in html and 'id="heatmap"' not in html
     assert "[c] incidents · 0 visits" in html  # the factor's linked incidents
     blob = re.search(r'<script type="application/json" id="assessment-data">(.*?)</script>',
@@ -126,7 +126,7 @@ def test_partner_page_shows_the_api_numbers(client: Any, auth: Any,
     for pseudonym in submitted["pseudonyms"]:
         assert pseudonym not in html
     team = _get(client, auth, "practitioner", url).get_data(as_text=True)
-    assert '<p id="incident-counts">3 incidents at the place, 12 in the' in team
+    assert '<p id="incident-counts">3 incidents at the place, 12 incidents in the' in team
     assert "2 incidents · 0 visits" in team
     assert any(p in team for p in submitted["pseudonyms"])  # the owning team's data blob
 

@@ -24,7 +24,7 @@ class IncidentFilterSchema(Schema):
     date_to = Date(load_default=None)
     hour_from = fields.Integer(load_default=None, validate=validate.Range(0, 23))
     hour_to = fields.Integer(load_default=None, validate=validate.Range(0, 23))
-    place_id = fields.Integer(load_default=None)
+    place_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**31 - 1))
     severity = fields.String(load_default="", metadata={
         "description": "Comma-separated severities (1–5). The owning team's filter."})
     source_agency_id = fields.Integer(load_default=None, metadata={
