@@ -24,8 +24,8 @@ from sqlalchemy import Integer, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.selectable import TextualSelect
 
-__all__ = ["PLACE_REACH_M", "at_place_sql", "place_counts", "place_count", "places_of",
-           "ids_at_place"]
+__all__ = ["PLACE_REACH_M", "at_place_sql", "place_columns_sql", "in_locality_sql",
+           "place_counts", "place_count", "places_of", "ids_at_place"]
 
 PLACE_REACH_M = 50.0
 
@@ -43,28 +43,68 @@ def at_place_sql(incident: str = "i", place: str = "pl", reach: str = ":place_m"
     return (f"((NOT {p}.is_poly OR ST_Intersects({i}.location, {p}.geom)) "
             f"AND ST_DWithin({i}.location::geography, {p}.geog, {reach}))")
 
+def place_columns_sql(place: str = "p", pilot: str = "pi", reach: str = ":place_m") -> str:
+    """The columns of a place row that :func:`at_place_sql` and :func:`in_locality_sql`
+    read (``geom``, ``geog``, ``is_poly``, ``locality``, ``reach_inside``), from a place
+    alias joined to its pilot.
+
+    ``reach_inside`` is true when the locality covers the place and everything within
+    its reach (a buffer 1 % + 1 m wider than the reach, as the assessment's ``_NEAR``
+    does): then every incident at the place is in the locality, and the per-row locality
+    test is skipped. It was half the cost of counting at a place on the 2M-incident town.
+    """
+    p, pi = place, pilot
+    return (f"{p}.geom, {p}.geom::geography AS geog, "
+            f"GeometryType({p}.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, "
+            f"{pi}.locality, "
+            f"ST_Covers({pi}.locality, ST_Buffer({p}.geom::geography, "
+            f"{reach} * 1.01 + 1)::geometry) AS reach_inside")
+
+
+def in_locality_sql(incident: str = "i", place: str = "pl") -> str:
+    """The incident is in the pilot's locality, as a condition on a place row of
+    :func:`place_columns_sql` (index-free: the place's own condition finds the rows).
+    """
+    return f"({place}.reach_inside OR _ST_Intersects({incident}.location, {place}.locality))"
+
+
+def _branches(select: str, tail: str = "", pilot: str = ":pilot_id",
+              reach: str = ":place_m") -> str:
+    """``select`` over the incidents at a place row ``pl``, as three queries of which only
+    the one for the place's kind reads any row: a polygon through the geometry index
+    (inside it is the whole rule: at distance 0, within any reach), a point or a line
+    through the geography index, a place without a map location by ``place_id``.
+    Equivalent to :func:`at_place_sql`, but each branch has one index condition and no
+    geography test on a polygon's rows (3.5x faster counts on the 2M town). ``pilot`` is
+    the pilot's parameter (every incident reference filters it, for routing).
+    """
+    return f"""
+      SELECT {select} FROM incident i
+      WHERE pl.is_poly AND i.pilot_id = {pilot} AND ST_Intersects(i.location, pl.geom)
+        AND {in_locality_sql()} {tail}
+      UNION ALL
+      SELECT {select} FROM incident i
+      WHERE NOT pl.is_poly AND i.pilot_id = {pilot}
+        AND ST_DWithin(i.location::geography, pl.geog, {reach})
+        AND {in_locality_sql()} {tail}
+      UNION ALL
+      SELECT {select} FROM incident i
+      WHERE pl.geom IS NULL AND i.place_id = pl.id AND i.pilot_id = {pilot} {tail}
+    """  # noqa: S608 (constant SQL fragments, no input)
+
+
+_WINDOW = ("AND (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since) "
+           "AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until)")
+
 _COUNTS = text(
     f"""
     WITH pl AS MATERIALIZED (
-      SELECT p.id, p.geom, p.geom::geography AS geog,
-             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
+      SELECT p.id, p.pilot_id, {place_columns_sql()}
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
       WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL
         AND (CAST(:place_ids AS int[]) IS NULL OR p.id = ANY(CAST(:place_ids AS int[])))
     )
-    SELECT pl.id,
-      CASE WHEN pl.geom IS NULL THEN
-        (SELECT count(*) FROM incident i
-         WHERE i.place_id = pl.id AND i.pilot_id = :pilot_id
-           AND (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
-           AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until))
-      ELSE
-        (SELECT count(*) FROM incident i
-         WHERE i.pilot_id = :pilot_id AND _ST_Intersects(i.location, pl.locality)
-           AND {at_place_sql()}
-           AND (CAST(:since AS timestamptz) IS NULL OR i.occurred_at >= :since)
-           AND (CAST(:until AS timestamptz) IS NULL OR i.occurred_at < :until))
-      END AS n
+    SELECT pl.id, (SELECT sum(n) FROM ({_branches("count(*) AS n", _WINDOW)}) c) AS n
     FROM pl
     """  # noqa: S608 (constant SQL fragments, no input)
 )
@@ -90,19 +130,12 @@ def place_count(session: Session, pilot_id: int, place_id: int, *,
 _PLACES_OF = text(
     f"""
     WITH pl AS MATERIALIZED (
-      SELECT p.id, p.name, p.geom, p.geom::geography AS geog,
-             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
+      SELECT p.id, p.pilot_id, p.name, {place_columns_sql()}
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
       WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL
     )
-    SELECT i.id AS incident_id, pl.id AS place_id, pl.name
-    FROM pl JOIN incident i ON i.pilot_id = :pilot_id
-      AND _ST_Intersects(i.location, pl.locality) AND {at_place_sql()}
-    WHERE pl.geom IS NOT NULL
-    UNION ALL
-    SELECT i.id, pl.id, pl.name
-    FROM pl JOIN incident i ON i.place_id = pl.id AND i.pilot_id = :pilot_id
-    WHERE pl.geom IS NULL
+    SELECT b.incident_id, pl.id AS place_id, pl.name
+    FROM pl CROSS JOIN LATERAL ({_branches("i.id AS incident_id")}) b
     ORDER BY 1, 3, 2
     """  # noqa: S608 (constant SQL fragments, no input)
 )
@@ -118,18 +151,13 @@ def places_of(session: Session, pilot_id: int) -> dict[int, list[tuple[int, str]
 
 _IDS_AT = text(
     f"""
-    WITH pl AS (
-      SELECT p.id, p.pilot_id, p.geom, p.geom::geography AS geog,
-             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
+    WITH pl AS MATERIALIZED (  -- reach_inside once, not per row
+      SELECT p.id, p.pilot_id, {place_columns_sql(reach=":at_place_m")}
       FROM place p JOIN pilot pi ON pi.id = p.pilot_id
       WHERE p.id = :at_place_id AND p.pilot_id = :at_pilot_id
     )
-    SELECT i.id FROM pl JOIN incident i ON i.pilot_id = :at_pilot_id
-      AND _ST_Intersects(i.location, pl.locality) AND {at_place_sql(reach=":at_place_m")}
-    WHERE pl.geom IS NOT NULL
-    UNION ALL
-    SELECT i.id FROM pl JOIN incident i ON i.place_id = pl.id AND i.pilot_id = :at_pilot_id
-    WHERE pl.geom IS NULL
+    SELECT b.id FROM pl CROSS JOIN LATERAL (
+      {_branches("i.id", pilot=":at_pilot_id", reach=":at_place_m")}) b
     """  # noqa: S608 (constant SQL fragments, no input)
 )
 

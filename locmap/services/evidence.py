@@ -39,16 +39,18 @@ __all__ = [
 LOCAL_TZ = clock.LOCAL_TZ
 RECENT_INCIDENTS = 20
 INCIDENT_CHOICES = 200
+_LIVE_PLACES = "locmap.live_places"
 
 
 def live_place(session: Session, pilot_id: int, place_id: int) -> Place:
     """The pilot's place ``place_id`` unless deleted; otherwise :class:`NotFound`."""
-    place = session.scalar(
-        select(Place).where(Place.id == place_id, Place.pilot_id == pilot_id,
-                            Place.deleted_at.is_(None))
-    )
-    if place is None:
+    # From the session's identity map after the first read: a page asks this of the same
+    # place once per section (eight times on the place page).
+    # (The identity map holds objects weakly: the session's info keeps the place alive.)
+    place = session.get(Place, place_id)
+    if place is None or place.pilot_id != pilot_id or place.deleted_at is not None:
         raise NotFound("No such place in this pilot.")
+    session.info.setdefault(_LIVE_PLACES, {})[place_id] = place
     return place
 
 

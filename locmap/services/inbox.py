@@ -83,30 +83,40 @@ def _mine(session: Session, actor: Actor, pid: int, pilot: Pilot) -> list[dict[s
     out: list[dict[str, Any]] = []
     if actor.user_id is None:
         return out
-    names = dict(session.execute(select(User.id, User.name)).tuples().all())
+    rows: list[tuple[str, Any, str, list[Review]]] = []
     for kind, model in (("assessment", Assessment), ("plan", Plan)):
         stmt = select(model, Place.name).where(model.created_by_id == actor.user_id,
                                                Place.pilot_id == pid)
         stmt = (stmt.join(Place, Place.id == Assessment.place_id) if model is Assessment
                 else stmt.join(Assessment, Assessment.id == Plan.assessment_id)
                 .join(Place, Place.id == Assessment.place_id))
-        for v, place in session.execute(stmt):
-            label = f"{place} — {kind} v{v.version_no}"
+        versions = session.execute(stmt).all()
+        column = getattr(Review, f"{kind}_id")
+        asked: dict[int, list[Review]] = {}
+        if versions:  # one read of the changes asked of all of them, not one per version
             for rv in session.scalars(select(Review).where(
-                    getattr(Review, f"{kind}_id") == v.id,
+                    column.in_([v.id for v, _ in versions]),
                     Review.decision == "request_changes").order_by(Review.id)):
-                out.append({
-                    "key": f"changes:{rv.id}", "type": "changes", "at": rv.created_at,
-                    "pilot_id": pid, "pilot": pilot.name,
-                    "title": f"Changes requested: {label}",
-                    "detail": f"{names.get(rv.author_id, 'A reviewer')}: {rv.comment}",
-                    "target": {"kind": kind, "id": v.id}})
-            if v.approved_at is not None:
-                out.append({
-                    "key": f"approved:{kind}:{v.id}", "type": "approved", "at": v.approved_at,
-                    "pilot_id": pid, "pilot": pilot.name, "title": f"Approved: {label}",
-                    "detail": "now " + v.status.replace("_", " "),
-                    "target": {"kind": kind, "id": v.id}})
+                asked.setdefault(getattr(rv, f"{kind}_id"), []).append(rv)
+        rows += [(kind, v, place, asked.get(v.id, [])) for v, place in versions]
+    authors = {rv.author_id for *_, rvs in rows for rv in rvs}
+    names = dict(session.execute(select(User.id, User.name).where(
+        User.id.in_(authors))).tuples().all()) if authors else {}
+    for kind, v, place, rvs in rows:
+        label = f"{place} — {kind} v{v.version_no}"
+        for rv in rvs:
+            out.append({
+                "key": f"changes:{rv.id}", "type": "changes", "at": rv.created_at,
+                "pilot_id": pid, "pilot": pilot.name,
+                "title": f"Changes requested: {label}",
+                "detail": f"{names.get(rv.author_id, 'A reviewer')}: {rv.comment}",
+                "target": {"kind": kind, "id": v.id}})
+        if v.approved_at is not None:
+            out.append({
+                "key": f"approved:{kind}:{v.id}", "type": "approved", "at": v.approved_at,
+                "pilot_id": pid, "pilot": pilot.name, "title": f"Approved: {label}",
+                "detail": "now " + v.status.replace("_", " "),
+                "target": {"kind": kind, "id": v.id}})
     return out
 
 
