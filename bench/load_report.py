@@ -31,24 +31,28 @@ def pct(values: list[float], q: float) -> float:
 CLASSES = {"pages": "page:", "map data": "map:", "writes": "write:"}
 
 
-def route_table(samples: list[list[Any]],
-                alone: list[list[Any]]) -> tuple[str, dict[str, list[float]], int]:
-    """Per route: count, p50, p95, max, errors, and p50 with one user alone (no think time)."""
+def route_table(samples: list[list[Any]], alone: list[list[Any]],
+                cached: dict[str, int]) -> tuple[str, dict[str, list[float]], int]:
+    """Per route: count, p50, p95, max, errors, p50 with one user alone (no think time),
+    and how many of its views the browser's cache answered (no request) or revalidated
+    (304)."""
     by: dict[str, list[list[Any]]] = {}
     for row in samples:
         by.setdefault(row[0], []).append(row)
     solo: dict[str, list[float]] = {}
     for row in alone:
         solo.setdefault(row[0], []).append(row[2])
-    lines = ["| route | requests | p50 ms | p95 ms | max ms | errors | one user alone: p50 ms |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| route | requests | p50 ms | p95 ms | max ms | errors | one user alone: p50 ms "
+             "| of which 304 | views from the browser's cache |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     classes: dict[str, list[float]] = {c: [] for c in CLASSES}
     solo_classes: dict[str, list[float]] = {c: [] for c in CLASSES}
     for name in sorted(by, key=lambda k: (not k.startswith("page"), not k.startswith("map"), k)):
         ms = [r[2] for r in by[name]]
         errors = sum(not r[3] for r in by[name])
         lines.append(f"| {name} | {len(ms):,} | {pct(ms, 50):,.0f} | {pct(ms, 95):,.0f} | "
-                     f"{max(ms):,.0f} | {errors} | {pct(solo.get(name, []), 50):,.0f} |")
+                     f"{max(ms):,.0f} | {errors} | {pct(solo.get(name, []), 50):,.0f} | "
+                     f"{sum(r[4] == 304 for r in by[name]):,} | {cached.get(name, 0):,} |")
         for c, prefix in CLASSES.items():
             if name.startswith(prefix):
                 classes[c] += ms
@@ -56,7 +60,7 @@ def route_table(samples: list[list[Any]],
     for c, ms in classes.items():
         lines.append(f"| **all {c}** | {len(ms):,} | **{pct(ms, 50):,.0f}** | "
                      f"**{pct(ms, 95):,.0f}** | {max(ms, default=0):,.0f} | | "
-                     f"{pct(solo_classes[c], 50):,.0f} |")
+                     f"{pct(solo_classes[c], 50):,.0f} | | |")
     return "\n".join(lines), classes, sum(not r[3] for r in samples)
 
 
@@ -180,7 +184,11 @@ def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
     ready = res["ready"]
     samples = [r for r in res["samples"] if r[1] >= ready and not r[0].startswith("login")]
     logins = [r[2] for r in res["samples"] if r[0] == "login"]
-    routes, classes, errors = route_table(samples, alone["samples"])
+    cached: dict[str, int] = {}
+    for name, at in res.get("from_cache", []):
+        if at >= ready:
+            cached[name] = cached.get(name, 0) + 1
+    routes, classes, errors = route_table(samples, alone["samples"], cached)
     windows, ratios = window_table(samples, imp["start"], imp.get("end") or float("inf"))
     p95_pages, p95_map = pct(classes["pages"], 95), pct(classes["map data"], 95)
     ran = res["ended"] - ready
@@ -227,7 +235,11 @@ workspace.js asks for when it opens: workspace options and the whole town's inci
 tiles at zoom 11, the places being in the page), overview (1), place page (3),
 assessment page (2), dashboard (1), a pan at neighbourhood zoom 15 (4) and at street zoom
 17 (2), a new incident (1) and a site visit (1) through `/api/v1` (partners, who may not
-write, pan instead). Times are to the last byte, as the client sees them. "One user alone"
+write, pan instead). Tiles go through each user's own browser cache, as in a browser: the
+tile endpoint answers `Cache-Control: private, max-age=60` with an ETag, so a tile seen in
+the last minute is not asked for again (the last column counts those views) and an older
+one is revalidated (`If-None-Match`, 304 when unchanged). Times are to the last byte, as
+the client sees them. "One user alone"
 is the same mix run by a single user without think time for {args.alone} s just before
 ({len(alone['samples']):,} requests): the service time without queueing, on the same machine
 at the same moment.

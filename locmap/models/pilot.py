@@ -122,7 +122,10 @@ class Pilot(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    locality: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326))
+    # Deferred: a real locality (a ward or borough boundary) runs to thousands of vertices,
+    # and most reads of a pilot (every page's header, the inbox) never look at it.
+    locality: Mapped[WKBElement] = mapped_column(Geometry("MULTIPOLYGON", srid=4326),
+                                                 deferred=True)
     start_date: Mapped[dt.date]
     duration_months: Mapped[int] = mapped_column(default=18)
     review_interval_months: Mapped[int] = mapped_column(default=3)

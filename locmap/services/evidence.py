@@ -15,7 +15,7 @@ and a rounded incident count in the header.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import func, select
@@ -33,7 +33,8 @@ from locmap.vocab import label
 
 __all__ = [
     "LOCAL_TZ", "live_place", "as_local_aware", "check_vocab", "check_text",
-    "iso", "place_overview", "recent_incidents", "place_incident_choices", "incident_summary",
+    "iso", "place_overview", "place_incident_lists", "place_incident_choices",
+    "incident_summary",
 ]
 
 LOCAL_TZ = clock.LOCAL_TZ
@@ -137,22 +138,32 @@ def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int,
     }
 
 
-def recent_incidents(session: Session, actor: Actor, pilot_id: int, place_id: int,
-                     limit: int = RECENT_INCIDENTS) -> list[dict[str, Any]]:
-    """The latest incidents at the place; descriptions for the owning team only (audited)."""
-    require(actor, pilot_id, "evidence.records")
-    live_place(session, pilot_id, place_id)
-    rows = session.scalars(
-        select(Incident).where(Incident.pilot_id == pilot_id,
-                               Incident.id.in_(at_place.ids_at_place(pilot_id, place_id)))
-        .order_by(Incident.occurred_at.desc(), Incident.id.desc()).limit(limit)
-    ).all()
+def _shown(session: Session, actor: Actor, pilot_id: int, place_id: int,
+           rows: Sequence[Incident]) -> list[dict[str, Any]]:
     restricted = can(actor, pilot_id, "evidence.restricted_text")
     if restricted and rows:
         audit.record(session, actor, "read", "incident", None, pilot_id=pilot_id,
                      personal_data=True,
                      detail={"place_id": place_id, "restricted_text": len(rows)})
     return [_incident_dict(i, restricted) for i in rows]
+
+
+def place_incident_lists(session: Session, actor: Actor, pilot_id: int, place_id: int
+                         ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The place page's two lists from one search of the place: its latest
+    :data:`RECENT_INCIDENTS` incidents, with their descriptions for the owning team only
+    (audited), and its evidence choices (:func:`place_incident_choices`, the latest
+    :data:`INCIDENT_CHOICES` in the same order, so the recent ones are their first, read
+    by id). Nothing for a partner, who sees incidents only as aggregates.
+    """
+    choices = place_incident_choices(session, actor, pilot_id, place_id)
+    if not can(actor, pilot_id, "evidence.records"):
+        return [], choices
+    ids = [c["id"] for c in choices[:RECENT_INCIDENTS]]
+    rows = session.scalars(
+        select(Incident).where(Incident.pilot_id == pilot_id, Incident.id.in_(ids))
+        .order_by(Incident.occurred_at.desc(), Incident.id.desc())).all() if ids else []
+    return _shown(session, actor, pilot_id, place_id, rows), choices
 
 
 def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_id: int,

@@ -123,9 +123,12 @@ def _mine(session: Session, actor: Actor, pid: int, pilot: Pilot) -> list[dict[s
 def _overdue(session: Session, actor: Actor, pid: int, pilot: Pilot,
              today: dt.date) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
+    plans = _current_plans(session, pid)
+    if not plans:  # (who I am is read only when there are actions to own)
+        return out
     agency = my_agency(session, actor)
     name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""
-    for plan in _current_plans(session, pid).values():
+    for plan in plans.values():
         for a in plan.actions:
             mine = (agency is not None and a.owner_agency_id == agency) or (
                 bool(name) and name.casefold() in (a.lead or "").casefold())

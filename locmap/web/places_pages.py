@@ -96,14 +96,13 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
     by_quadrant: dict[str, list[dict[str, Any]]] = {q: [] for q in QUADRANTS}
     for f in factor_list:
         by_quadrant[f["quadrant"]].append(f)
-    choices = evidence.place_incident_choices(s, a, pilot_id, place_id)
+    # Partners see the place's incidents as suppressed counts by quarter, never one by one.
+    records = can(a, pilot_id, "evidence.records")
+    recent, choices = evidence.place_incident_lists(s, a, pilot_id, place_id)
     for c in choices:
         c["date"] = _local(c["occurred_at"], "%-d %b %Y")
     engagements = engagement.list_engagement(s, a, pilot_id, place_id)
     other_places = places.other_place_names(s, a, pilot_id, place_id)
-    # Partners see the place's incidents as suppressed counts by quarter, never one by one.
-    records = can(a, pilot_id, "evidence.records")
-    recent = evidence.recent_incidents(s, a, pilot_id, place_id) if records else []
     # Photos are the owning team's; the page lists them, each image read is audited.
     visit_photos = (photos.list_photos(s, a, pilot_id, "observation", [v["id"] for v in visits])
                     if records else {})
