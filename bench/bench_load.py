@@ -280,6 +280,23 @@ def run_users(cfg: dict[str, Any], tmp: Path, label: str,
     return child, float(Path(cfg["ready"]).read_text()), Path(cfg["out"])
 
 
+def _pair(value: str) -> list[float]:
+    low, high = (float(v) for v in value.split(","))
+    return [low, high]
+
+
+def _ints(value: str) -> list[int]:
+    return [int(v) for v in value.split(",") if v.strip()]
+
+
+def machine_busy() -> float:
+    """CPU seconds the whole machine has spent not idle since boot."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(t) - t.idle - getattr(t, "iowait", 0.0)
+
+
 def main() -> None:
     """Set up, serve, load, report; drop the database and stop every process at the end."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -297,6 +314,11 @@ def main() -> None:
     ap.add_argument("--partners", type=int, default=4)
     ap.add_argument("--import-via", choices=("auto", "web", "cli"), default="auto",
                     help="auto: the web pages if `locmap worker` exists, else the CLI")
+    ap.add_argument("--think", type=_pair, default=[0.5, 1.5],
+                    help="seconds of think time between a user's actions, as MIN,MAX")
+    ap.add_argument("--levels", type=_ints, default=[],
+                    help="user counts (e.g. 10,20,30) run first, without the import")
+    ap.add_argument("--level-seconds", type=int, default=40, help="measured at each level")
     ap.add_argument("--write", help="write the markdown report to this path")
     args = ap.parse_args()
 
@@ -341,8 +363,19 @@ def main() -> None:
         alone = json.loads(out.read_text())
         print(f"one user alone: {len(alone['samples'])} requests; now {args.users} users",
               flush=True)
+        levels = []  # the same mix at fewer users, without the import: where the knee is
+        for users in args.levels:
+            child, ready, out = run_users(
+                {**cfg, "users": users, "spawn_rate": args.spawn_rate, "think": args.think,
+                 "seconds": args.level_seconds}, tmp, f"level-{users}", procs)
+            busy0 = machine_busy()
+            child.wait(timeout=args.level_seconds + 120)
+            level = json.loads(out.read_text())
+            level["busy_cores"] = (machine_busy() - busy0) / max(1e-9, time.time() - ready)
+            levels.append((users, level))
+            print(f"{users} users: {len(level['samples'])} requests", flush=True)
         child, ready, out = run_users(
-            {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": [0.5, 1.5],
+            {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": args.think,
              "seconds": args.seconds}, tmp, "load", procs)
         meter = CpuMeter(server.pid, make_url(url).database or "", ready + args.seconds)
         meter.start()
@@ -367,7 +400,7 @@ def main() -> None:
         serving += "; imports by `locmap worker`" if has_worker else "; no `locmap worker`"
         for p in reversed(procs):
             stop(p)
-        text = report(args, info, res, alone, imp, serving, cpu,
+        text = report(args, info, res, alone, imp, serving, cpu, levels,
                       {k: v.read_text(errors="replace") for k, v in logs.items() if v.exists()},
                       load0)
     finally:

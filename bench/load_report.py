@@ -177,9 +177,30 @@ class CpuMeter(threading.Thread):
                 f"{max(0.0, busy - ours) / span:.2f} cores other work than this benchmark's.")
 
 
+def level_table(levels: list[tuple[int, dict[str, Any]]], seconds: int) -> str:
+    """Per number of users (no import): throughput, p50/p95 per class, errors, cores busy."""
+    if not levels:
+        return "Not run (no `--levels`)."
+    lines = ["| users | requests / s | pages p50 / p95 ms | map data p50 / p95 ms | "
+             "writes p50 / p95 ms | errors | machine cores busy | targets |",
+             "|---:|---:|---:|---:|---:|---:|---:|---|"]
+    for users, res in levels:
+        rows = [r for r in res["samples"] if r[1] >= res["ready"]
+                and not r[0].startswith("login")]
+        by = {c: [r[2] for r in rows if r[0].startswith(p)] for c, p in CLASSES.items()}
+        errors = sum(not r[3] for r in rows)
+        ran = max(1e-9, res["ended"] - res["ready"])
+        ok = errors == 0 and pct(by["pages"], 95) < 500 and pct(by["map data"], 95) < 150
+        cells = " | ".join(f"{pct(v, 50):,.0f} / {pct(v, 95):,.0f}" for v in by.values())
+        lines.append(f"| {users} | {len(rows) / ran:.1f} | {cells} | {errors} | "
+                     f"{res['busy_cores']:.2f} | {verdict(ok)} |")
+    return "\n".join(lines)
+
+
 def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
            alone: dict[str, Any], imp: dict[str, Any], server: str, cpu: str,
-           logs: dict[str, str], load0: tuple[float, ...]) -> str:
+           levels: list[tuple[int, dict[str, Any]]], logs: dict[str, str],
+           load0: tuple[float, ...]) -> str:
     """The whole markdown page: setup, per-route table, before/during the import, verdict."""
     ready = res["ready"]
     samples = [r for r in res["samples"] if r[1] >= ready and not r[0].startswith("login")]
@@ -209,7 +230,10 @@ def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
     steps = ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in imp.items() if k.endswith(" s"))
     resp = ratios["pages p95 during"]
     cmd = (f".venv/bin/python bench/bench_load.py --users {args.users} --seconds {args.seconds} "
-           f"--n {args.n} --import-rows {args.import_rows} --write docs/perf/load.md")
+           f"--n {args.n} --import-rows {args.import_rows} --think "
+           f"{args.think[0]:g},{args.think[1]:g}"
+           + (f" --levels {','.join(map(str, args.levels))}" if args.levels else "")
+           + " --write docs/perf/load.md")
     counts = (f"accepted {imp['accepted']:,}, rejected {imp['rejected']:,}"
               if imp.get("accepted") is not None else imp.get("message") or "-")
     compare = "\n".join(
@@ -229,20 +253,20 @@ loaded in {info['load_s']:.0f} s), {len(info['accounts'])} accounts (1 coordinat
 {args.practitioners} practitioners, {args.partners} partner reviewers, taken by the users in
 turn), {len(info['places'])} places, {len(info['assessments'])} draft assessments.
 
-Mix: each user logs in through the form ({args.spawn_rate} users a second), then loops with
-0.5-1.5 s of think time over (weight in brackets) home (2), workspace (4: the page, then what
-workspace.js asks for when it opens: workspace options and the whole town's incident
-tiles at zoom 11, the places being in the page), overview (1), place page (3),
-assessment page (2), dashboard (1), a pan at neighbourhood zoom 15 (4) and at street zoom
-17 (2), a new incident (1) and a site visit (1) through `/api/v1` (partners, who may not
-write, pan instead). Tiles go through each user's own browser cache, as in a browser: the
-tile endpoint answers `Cache-Control: private, max-age=60` with an ETag, so a tile seen in
-the last minute is not asked for again (the last column counts those views) and an older
-one is revalidated (`If-None-Match`, 304 when unchanged). Times are to the last byte, as
-the client sees them. "One user alone"
-is the same mix run by a single user without think time for {args.alone} s just before
-({len(alone['samples']):,} requests): the service time without queueing, on the same machine
-at the same moment.
+Mix: each user logs in through the form ({args.spawn_rate} users a second), then loops
+with {args.think[0]:g}-{args.think[1]:g} s of think time over (weight in brackets) home
+(2), workspace (4: the page, then what workspace.js asks for when it opens: workspace
+options and the whole town's incident tiles at zoom 11, the places being in the page),
+overview (1), place page (3), assessment page (2), dashboard (1), a pan at neighbourhood
+zoom 15 (4) and at street zoom 17 (2), a new incident (1) and a site visit (1) through
+`/api/v1` (partners, who may not write, pan instead). Tiles go through each user's own
+browser cache, as in a browser: the tile endpoint answers `Cache-Control: private,
+max-age=60` with an ETag, so a tile seen in the last minute is not asked for again (the
+last column counts those views) and an older one is revalidated (`If-None-Match`, 304 when
+unchanged). Times are to the last byte, as the client sees them. "One user alone" is the
+same mix run by a single user without think time for {args.alone} s just before
+({len(alone['samples']):,} requests): the service time without queueing, on the same
+machine at the same moment.
 
 Logins while the users arrived (not in the table): {len(logins)}, p50
 {pct(logins, 50):,.0f} ms, p95 {pct(logins, 95):,.0f} ms (argon2 password hashing, by design
@@ -266,6 +290,14 @@ from `map_cell_count` and clusters only the edge strip.
 Errors: {errors}.{err_lines}
 
 {cpu}
+
+## Fewer users: where the targets hold
+
+The same mix and think time at fewer users, without the import, each measured for
+{args.level_seconds} s after its users had logged in (run before the main load, on the
+same server and data). "Machine cores busy" is the whole machine, load generator included.
+
+{level_table(levels, args.level_seconds)}
 
 ## While the import runs
 

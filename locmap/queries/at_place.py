@@ -110,6 +110,26 @@ _COUNTS = text(
 )
 
 
+# The rule as the module's docstring states it, in one join with no shortcut: the
+# reference the fast forms above are tested (tests/integration/test_at_place.py) and
+# measured (bench/bench_at_place.py) against. Rows: (place id, incident id).
+PLAIN_RULE = text(
+    f"""
+    SELECT pl.id, i.id AS incident_id
+    FROM (SELECT p.id, p.geom, p.geom::geography AS geog,
+                 GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
+          FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+          WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL) pl
+    JOIN incident i ON i.pilot_id = :pilot_id AND ST_Intersects(i.location, pl.locality)
+      AND {at_place_sql()}
+    UNION ALL
+    SELECT p.id, i.id FROM place p JOIN incident i ON i.place_id = p.id
+      AND i.pilot_id = :pilot_id
+    WHERE p.pilot_id = :pilot_id AND p.geom IS NULL AND p.deleted_at IS NULL
+    """  # noqa: S608 (constant SQL fragments, no input)
+)
+
+
 def place_counts(session: Session, pilot_id: int, place_ids: tuple[int, ...] | None = None,
                  *, since: dt.datetime | None = None, until: dt.datetime | None = None,
                  place_m: float = PLACE_REACH_M) -> dict[int, int]:

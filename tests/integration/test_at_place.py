@@ -18,21 +18,6 @@ from tests.factories import World
 M_LON, M_LAT = 1 / 67_800, 1 / 111_250  # degrees per metre at 52.5° N
 EDGE = -1.485  # the test locality's east edge (tests/factories.py)
 
-# The rule as written in at_place.py's docstring: one join, no shortcut.
-_PLAIN = text(f"""
-    SELECT pl.id, i.id AS incident_id
-    FROM (SELECT p.id, p.geom, p.geom::geography AS geog,
-                 GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
-          FROM place p JOIN pilot pi ON pi.id = p.pilot_id
-          WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL) pl
-    JOIN incident i ON i.pilot_id = :pilot_id AND ST_Intersects(i.location, pl.locality)
-      AND {at_place.at_place_sql()}
-    UNION ALL
-    SELECT p.id, i.id FROM place p JOIN incident i ON i.place_id = p.id
-    WHERE p.pilot_id = :pilot_id AND p.geom IS NULL AND p.deleted_at IS NULL
-    """)  # noqa: S608 (constant SQL fragments, no input)
-
-
 def _incident(session: Session, world: World, lon: float, lat: float,
               place: Place | None = None) -> int:
     inc = Incident(pilot_id=world.pilot.id, location=from_shape(Point(lon, lat), srid=4326),
@@ -77,7 +62,8 @@ def test_fast_forms_match_the_plain_rule_inside_and_at_the_locality_edge(
     session.flush()
 
     plain: dict[int, set[int]] = {p: set() for p in expected}
-    for r in session.execute(_PLAIN, {"pilot_id": pid, "place_m": at_place.PLACE_REACH_M}):
+    reach = {"pilot_id": pid, "place_m": at_place.PLACE_REACH_M}
+    for r in session.execute(at_place.PLAIN_RULE, reach):
         plain[r.id].add(r.incident_id)
     assert plain == expected
     assert at_place.place_counts(session, pid) == {k: len(v) for k, v in expected.items()}
