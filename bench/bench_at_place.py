@@ -93,14 +93,19 @@ def main() -> None:
             def plain() -> list[tuple[int, int]]:
                 return [(r.id, r.incident_id) for r in s.execute(at_place.PLAIN_RULE, reach)]
 
-            def plain_counts() -> dict[int, int]:
-                out: dict[int, int] = {}
-                for place_id, _ in plain():
-                    out[place_id] = out.get(place_id, 0) + 1
-                return out
+            plain_sql = at_place.PLAIN_RULE.text
+            counted = text(f"SELECT id, count(*) AS n FROM ({plain_sql}) r GROUP BY id")  # noqa: S608
 
-            plain_ids = text(f"SELECT incident_id FROM ({at_place.PLAIN_RULE.text}) r "  # noqa: S608
-                             "WHERE id = :place_id").columns(incident_id=Integer)
+            def plain_counts() -> dict[int, int]:
+                got = dict(s.execute(counted, reach).tuples().all())
+                return {p: got.get(p, 0) for p in at_place.place_counts(s, pid)}
+
+            # The plain rule for one place: the same query with the one place's row.
+            one = at_place.PLAIN_RULE.text.replace(
+                "WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL",
+                "WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.id = :place_id")
+            plain_ids = text(f"SELECT incident_id FROM ({one}) r").bindparams(  # noqa: S608
+                **reach, place_id=poly).columns(incident_id=Integer)
             pairs = [
                 ("every place's count (workspace list)",
                  lambda: at_place.place_counts(s, pid), plain_counts),
@@ -108,7 +113,8 @@ def main() -> None:
                  lambda: sorted(s.scalars(select(Incident.id).where(
                      Incident.pilot_id == pid,
                      Incident.id.in_(at_place.ids_at_place(pid, poly)))).all()),
-                 lambda: sorted(s.scalars(plain_ids, {**reach, "place_id": poly}).all())),
+                 lambda: sorted(s.scalars(select(Incident.id).where(
+                     Incident.pilot_id == pid, Incident.id.in_(plain_ids))).all())),
                 ("every incident's places (export)",
                  lambda: sorted((p, i) for i, ps in at_place.places_of(s, pid).items()
                                 for p, _ in ps),

@@ -110,22 +110,26 @@ _COUNTS = text(
 )
 
 
-# The rule as the module's docstring states it, in one join with no shortcut: the
-# reference the fast forms above are tested (tests/integration/test_at_place.py) and
-# measured (bench/bench_at_place.py) against. Rows: (place id, incident id).
+# The rule as the module's docstring states it, in one join with no shortcut (the form
+# the counts took before the fast forms above): the reference they are tested
+# (tests/integration/test_at_place.py) and measured (bench/bench_at_place.py) against.
+# Rows: (place id, incident id).
 PLAIN_RULE = text(
     f"""
+    WITH pl AS MATERIALIZED (
+      SELECT p.id, p.geom, p.geom::geography AS geog,
+             GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
+      FROM place p JOIN pilot pi ON pi.id = p.pilot_id
+      WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL
+    )
     SELECT pl.id, i.id AS incident_id
-    FROM (SELECT p.id, p.geom, p.geom::geography AS geog,
-                 GeometryType(p.geom) IN ('POLYGON', 'MULTIPOLYGON') AS is_poly, pi.locality
-          FROM place p JOIN pilot pi ON pi.id = p.pilot_id
-          WHERE p.pilot_id = :pilot_id AND p.deleted_at IS NULL AND p.geom IS NOT NULL) pl
-    JOIN incident i ON i.pilot_id = :pilot_id AND ST_Intersects(i.location, pl.locality)
-      AND {at_place_sql()}
+    FROM pl JOIN incident i ON i.pilot_id = :pilot_id
+      AND _ST_Intersects(i.location, pl.locality) AND {at_place_sql()}
+    WHERE pl.geom IS NOT NULL
     UNION ALL
-    SELECT p.id, i.id FROM place p JOIN incident i ON i.place_id = p.id
+    SELECT pl.id, i.id FROM pl JOIN incident i ON i.place_id = pl.id
       AND i.pilot_id = :pilot_id
-    WHERE p.pilot_id = :pilot_id AND p.geom IS NULL AND p.deleted_at IS NULL
+    WHERE pl.geom IS NULL
     """  # noqa: S608 (constant SQL fragments, no input)
 )
 
