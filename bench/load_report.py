@@ -130,6 +130,8 @@ class CpuMeter(threading.Thread):
     def _group(self, pid: int, cmd: str, web: set[int]) -> str | None:
         if pid in web:
             return "web server"
+        if cmd.startswith("postgres: autovacuum worker") and cmd.endswith(f" {self.dbname}"):
+            return "PostgreSQL autovacuum (this database)"  # its title ends with the name
         if cmd.startswith("postgres: ") and f" {self.dbname} " in cmd:
             return "PostgreSQL (this database)"
         if "locmap import" in cmd or "locmap worker" in cmd:
