@@ -28,12 +28,11 @@ from typing import Any
 
 sys.path[:0] = [str(Path(__file__).resolve().parent)]
 
-from bench_map_view import _fresh_url, _seed  # noqa: E402
+from bench_map_view import town_database  # noqa: E402
 from sqlalchemy import Integer, select, text  # noqa: E402
 
 from locmap.db import Database  # noqa: E402
 from locmap.models import Incident  # noqa: E402
-from locmap.pgserver import drop_database  # noqa: E402
 from locmap.queries import at_place  # noqa: E402
 
 
@@ -73,18 +72,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--url", help="a database holding the town and its places (kept)")
     args = ap.parse_args()
-    url = args.url or _fresh_url()
-    db = Database(url)
-    try:
-        if args.url:
-            with db.session() as s:
-                pid = s.scalar(text("SELECT min(id) FROM pilot WHERE name = 'Bench City'"))
-        else:
-            from locmap.db import upgrade
-
-            upgrade(url)
-            pid = _seed(db, args.n)
-            _places(db, pid)
+    with town_database(args.url, args.n, _places) as (db, pid):
         reach = {"pilot_id": pid, "place_m": at_place.PLACE_REACH_M}
         with db.sessionmaker() as s:
             poly = s.scalar(text("SELECT min(id) FROM place WHERE pilot_id = :p AND "
@@ -130,10 +118,6 @@ def main() -> None:
                 if got != want:
                     raise SystemExit(f"{label}: the fast form differs from the plain rule")
                 print(f"| {label} | {t_fast:.1f} | {t_slow:.1f} | {t_slow / t_fast:.1f}x |")
-    finally:
-        db.dispose()
-        if not args.url:
-            drop_database(url)
 
 
 if __name__ == "__main__":

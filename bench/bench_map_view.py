@@ -17,6 +17,8 @@ import platform
 import statistics
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from shapely.geometry import box, mapping
@@ -39,6 +41,31 @@ def _fresh_url() -> str:
     url = base.set(database=name).render_as_string(hide_password=False)
     ensure_database(url)
     return url
+
+
+@contextmanager
+def town_database(url: str | None, n: int,
+                  prepare: Callable[[Database, int], None] | None = None
+                  ) -> Iterator[tuple[Database, int]]:
+    """The town's database and pilot id: ``url`` if given (a database holding the town
+    already, kept), else a fresh one loaded with ``n`` incidents (then ``prepare(db,
+    pilot_id)``) and dropped at the end.
+    """
+    db = Database(url or _fresh_url())
+    try:
+        if url:
+            with db.session() as s:
+                pilot_id = s.scalar(text("SELECT min(id) FROM pilot WHERE name = 'Bench City'"))
+        else:
+            upgrade(db.url)
+            pilot_id = _seed(db, n)
+            if prepare is not None:
+                prepare(db, pilot_id)
+        yield db, pilot_id
+    finally:
+        db.dispose()
+        if not url:
+            drop_database(db.url)
 
 
 def _seed(db: Database, n: int) -> int:

@@ -17,11 +17,10 @@ import statistics
 import time
 from typing import Any
 
-from bench_map_view import CITY, _fresh_url, _seed
+from bench_map_view import CITY, town_database
 from sqlalchemy import text
 
 from locmap.db import Database
-from locmap.pgserver import drop_database
 from locmap.queries import incident_tiles as qt
 from locmap.queries import incidents as q
 from locmap.services import incidents as si
@@ -59,17 +58,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=2_000_000)
     ap.add_argument("--url", help="a database holding the town already (kept)")
     args = ap.parse_args()
-    url = args.url or _fresh_url()
-    db = Database(url)
-    try:
-        if args.url:
-            with db.session() as ses:
-                pilot_id = ses.scalar(text("SELECT min(id) FROM pilot WHERE name = 'Bench City'"))
-        else:
-            from locmap.db import upgrade
-
-            upgrade(url)
-            pilot_id = _seed(db, args.n)
+    with town_database(args.url, args.n) as (db, pilot_id):
         w, s, e, n = CITY.bounds
         (x0, y0), (x1, y1) = _tile_of(w, n, ZOOM), _tile_of(e, s, ZOOM)
         tiles = [(ZOOM, x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]
@@ -92,10 +81,6 @@ def main() -> None:
         ratio = sum(direct) / ((sum(counted) + sum(again)) / 2)
         print(f"\ndirect / counts: {ratio:.1f}x")
         print("map_cell_count rows by zoom: " + ", ".join(f"{z}: {c:,}" for z, c in rows))
-    finally:
-        db.dispose()
-        if not args.url:
-            drop_database(url)
 
 
 if __name__ == "__main__":
