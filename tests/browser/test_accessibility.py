@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from locmap.db import Database
@@ -171,7 +172,7 @@ def test_pages_before_login_have_no_serious_accessibility_violation(browser: Any
     # The statement is reachable from the login page's footer.
     page.goto("/login")
     page.click("footer >> text=Accessibility")
-    assert page.locator("h1").inner_text() == "Accessibility statement for locmap"
+    expect(page.locator("h1")).to_have_text("Accessibility statement for locmap")
     context.close()
     assert problems == {}, json.dumps(problems, indent=1)
 

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import text
 
 from locmap.db import Database
@@ -52,5 +53,5 @@ def test_users_read_a_plain_sentence_and_admins_get_a_link(page: Any) -> None:
     assert "LOCMAP_TILE_URL" not in _note(page).inner_text()
     link.click()
     page.wait_for_url("**/admin/basemap")
-    assert page.locator("#basemap-size").is_visible()
+    expect(page.locator("#basemap-size")).to_be_visible()
     assert not errors, errors

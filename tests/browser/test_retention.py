@@ -15,6 +15,7 @@ import zipfile
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import delete, select
 
 from locmap.db import Database
@@ -40,15 +41,15 @@ def test_retention_rules_page(page: Any, demo_db: Database) -> None:
         login(page, "admin@demo.locmap.invalid")
         page.goto("/admin")
         page.click("#retention-link")
-        assert page.locator("#retention-rules").is_visible()
+        expect(page.locator("#retention-rules")).to_be_visible()
         row = page.locator(f"#rule-{pilot_id}")
         # Site visits' free text older than 600 months: none in the demo, nothing changes.
         row.locator("input[name=visit_text_months]").fill("600")
         row.locator("button[type=submit]").click()
-        assert "Retention rule saved" in page.locator("body").inner_text()
-        assert page.locator(f"#rule-{pilot_id} input[name=visit_text_months]").input_value() \
-            == "600"
-        assert page.locator("#retention-preview-empty").is_visible()
+        expect(page.locator("body")).to_contain_text("Retention rule saved")
+        expect(page.locator(f"#rule-{pilot_id} input[name=visit_text_months]")) \
+            .to_have_value("600")
+        expect(page.locator("#retention-preview-empty")).to_be_visible()
         _shot(page, "retention-rules")
         page.set_viewport_size({"width": 390, "height": 844})
         _shot(page, "retention-rules-phone")
@@ -67,7 +68,7 @@ def test_subject_access_download(page: Any, demo_db: Database) -> None:
     login(page, "practitioner@demo.locmap.invalid")
     page.goto(f"/pilots/{pilot_id}/people/{person_id}")
     page.click("#subject-access-link")
-    assert page.locator("#sar-found").is_visible()
+    expect(page.locator("#sar-found")).to_be_visible()
     assert pseudonym in page.locator("#sar-found h2").inner_text()
     _shot(page, "subject-access")
     with page.expect_download() as dl:
@@ -97,8 +98,9 @@ def test_locality_redraw_warns_before_saving(page: Any, demo_db: Database) -> No
     page.eval_on_selector("#locality-input", "(el, v) => { el.value = v; }", json.dumps(tiny))
     page.click("#save-locality")
     warning = page.locator("#locality-warning")
-    assert warning.is_visible() and "outside" in warning.inner_text()
-    assert page.locator("#confirm-locality").is_visible()
+    expect(warning).to_be_visible()
+    expect(warning).to_contain_text("outside")
+    expect(page.locator("#confirm-locality")).to_be_visible()
     _shot(page, "locality-warning")
     with demo_db.session() as s:  # not saved without the confirmation
         assert s.scalar(select(Pilot.version).where(Pilot.id == pilot_id)) == version

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 
@@ -43,5 +44,5 @@ def test_login_and_see_the_pilot_places_on_the_map(page: Any, live_server: str) 
 
 def test_wrong_password_keeps_you_out(page: Any) -> None:
     login(page, "practitioner@demo.locmap.invalid", "not the password")
-    assert page.locator(".flash-error").is_visible()
+    expect(page.locator(".flash-error")).to_be_visible()
     assert page.url.endswith("/login")
