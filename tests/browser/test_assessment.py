@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from locmap.db import Database
@@ -97,7 +98,7 @@ def test_assess_the_library_submit_and_compare_versions(page: Any, demo_db: Data
     row.locator("button:text('Set')").click()
     page.click("button[aria-label='remove Group B']")
     page.wait_for_selector("#weighting-total")
-    assert page.locator("tr[data-context='Group B']").count() == 0
+    expect(page.locator("tr[data-context='Group B']")).to_have_count(0)
     page.click("#submit-assessment")
     page.wait_for_selector("#send-for-review")
     page.goto(page.url.split("#")[0].removesuffix("/review"))

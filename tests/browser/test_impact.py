@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from locmap.db import Database
@@ -47,7 +48,7 @@ def test_impact_of_burger_hub_and_displacement_to_the_library(page: Any,
     page.fill("input[name=month]", "2025-01")
     page.click("#watch-form button[type=submit]")
     card = page.locator(".flag-card", has_text="Burger Hub → Eastbrook Library")
-    assert card.count() == 1
+    expect(card).to_have_count(1)
     assert "YP-001" in card.locator(".pseudonyms").inner_text()
     page.wait_for_function("document.querySelector('.flag-card canvas').width > 0")
     if SHOTS:

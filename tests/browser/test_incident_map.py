@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import login
 
@@ -125,7 +126,7 @@ def test_place_from_a_base_map_building_and_from_coordinates(page: Any) -> None:
                               ) as resp:
         page.click("#place-form button[type=submit]")
     assert resp.value.status == 201 and resp.value.json()["geometry"]["type"] == "Point"
-    assert page.locator(".leaflet-tooltip.place-label", has_text="Typed point").count() == 1
+    expect(page.locator(".leaflet-tooltip.place-label", has_text="Typed point")).to_have_count(1)
     assert not errors, errors
 
 

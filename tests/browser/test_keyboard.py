@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +123,7 @@ def test_a_practitioner_works_with_the_keyboard_only(page: Any) -> None:
     assert resp.value.status == 201 and resp.value.json()["geometry"]["type"] == "Point"
     item = f"#place-list .place[data-place-id='{resp.value.json()['id']}']"
     page.wait_for_function(f"() => +document.getElementById('place-count').textContent > {before}")
-    assert page.locator("#ws-message").text_content() == f"Saved “{name}”."
+    expect(page.locator("#ws-message")).to_have_text(f"Saved “{name}”.")
     # The focus goes back to the button that opened the form, not to the top of the page.
     assert_focused(page, "#place-from-coords")
     assert_focus_visible(page)
@@ -142,7 +143,7 @@ def test_a_practitioner_works_with_the_keyboard_only(page: Any) -> None:
     with page.expect_response(lambda r: r.request.method == "PATCH") as resp:
         page.keyboard.press("Enter")
     assert resp.value.status == 200 and resp.value.json()["properties"]["name"] == name
-    assert page.locator("#ws-message").text_content() == f"Saved “{name}”."
+    expect(page.locator("#ws-message")).to_have_text(f"Saved “{name}”.")
     assert_focused(page, f"{item} button.place-edit")  # the rebuilt item's, not the top
     # "Show on map" is a button too: it opens the place's popup.
     tab_to(page, f"{item} button.place-show", back=True)
