@@ -120,7 +120,7 @@ def main() -> None:
                     t0 = time.perf_counter()
                     incidents.incident_tile(sess, actor, pid, tile, incidents.IncidentFilter(
                         date_from=__import__("datetime").date(2025, 3, 1),
-                        date_to=__import__("datetime").date(2025, 3, 31)))
+                        date_to=__import__("datetime").date(2025, 3, 31)), threshold=5)
                     service.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
         for _ in range(20):

@@ -270,7 +270,7 @@ def _period_figures(period: dict[str, Any], areas: list[dict[str, Any]] | None, 
 
 
 def safety_maps_view(block: dict[str, Any] | None, *, individual: bool, partner: bool,
-                     threshold: int = 5) -> dict[str, Any] | None:
+                     threshold: int) -> dict[str, Any] | None:
     """A stored snapshot's safety-map block as one reader may see it.
 
     Every reader gets, per period, the figure at the place and over the whole pilot

@@ -355,7 +355,7 @@ def _summary_for(a: Assessment, factors: list[dict[str, Any]], w: cw.ContextWeig
 
 
 def assessment_view(session: Session, actor: Actor, pilot_id: int,
-                    assessment_id: int, *, threshold: int = 5) -> dict[str, Any]:
+                    assessment_id: int, *, threshold: int) -> dict[str, Any]:
     """Everything a page or the API shows about one version (the snapshot as the actor
     may read it: see :func:`_snapshot_for`).
     """
@@ -386,7 +386,7 @@ def assessment_view(session: Session, actor: Actor, pilot_id: int,
 
 
 def compare_assessments(session: Session, actor: Actor, pilot_id: int, a_id: int,
-                        b_id: int, *, threshold: int = 5) -> dict[str, Any]:
+                        b_id: int, *, threshold: int) -> dict[str, Any]:
     """What changed from version ``a`` to ``b`` of the same place's assessment (the key
     figures as the actor may read them: a partner's from the partner snapshots).
     """
@@ -418,7 +418,7 @@ def compare_assessments(session: Session, actor: Actor, pilot_id: int, a_id: int
 
 def live_indicators(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
                     ring_m: float = q.RING_M, cell_m: float = q.CELL_M,
-                    threshold: int = 5) -> dict[str, Any]:
+                    threshold: int) -> dict[str, Any]:
     """Indicators of a place computed now (not stored)."""
     require(actor, pilot_id, "assessment.view")
     if not (50 <= ring_m <= 5000 and 25 <= cell_m <= 1000):

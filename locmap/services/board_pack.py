@@ -81,7 +81,7 @@ def _check_period(period: str, end: dt.date, today: dt.date) -> None:
 
 
 def pack_data(session: Session, actor: Actor, pilot_id: int | None, period: str,
-              end: dt.date, *, threshold: int = 5) -> dict[str, Any]:
+              end: dt.date, *, threshold: int) -> dict[str, Any]:
     """Everything the pack prints, for ``actor``: one pilot, or every pilot they may see.
 
     Raises
@@ -184,7 +184,7 @@ def request_pack(session: Session, actor: Actor, pilot_id: int | None, period: s
     return pack
 
 
-def run_pack(session: Session, pack_id: int, *, threshold: int = 5) -> str:
+def run_pack(session: Session, pack_id: int, *, threshold: int) -> str:
     """Build a queued pack as its requester may see it; store both files (the worker's task).
 
     A failure is recorded on the pack (``failed`` with the reason) rather than lost: the
@@ -256,7 +256,7 @@ def pack_file(session: Session, actor: Actor, pack_id: int,
     return data, FORMATS[fmt], name
 
 
-def submit_pack(db: Database, pack_id: int, *, threshold: int = 5,
+def submit_pack(db: Database, pack_id: int, *, threshold: int,
                 inline: bool = False) -> None:
     """Build a recorded pack now (``inline``: tests) or queue it for ``locmap worker``.
 

@@ -81,7 +81,7 @@ class Dashboard:
 
 def dashboard(
     session: Session, actor: Actor, pilot_id: int, *, as_of: dt.date | None = None,
-    threshold: int = 5, partner_view: bool = False,
+    threshold: int, partner_view: bool = False,
 ) -> Dashboard:
     """Build the dashboard as `actor` may see it.
 
@@ -136,7 +136,7 @@ def _label(word: str) -> str:
 
 def export_dashboard(
     session: Session, actor: Actor, pilot_id: int, fmt: str, *, as_of: dt.date | None = None,
-    threshold: int = 5, partner_view: bool = False,
+    threshold: int, partner_view: bool = False,
 ) -> tuple[bytes, str, str]:
     """The dashboard's tables as CSV or XLSX, suppressed exactly as on screen.
 

@@ -107,7 +107,7 @@ def _incident_dict(inc: Incident, restricted: bool) -> dict[str, Any]:
 
 
 def place_overview(session: Session, actor: Actor, pilot_id: int, place_id: int,
-                   *, threshold: int = 5) -> dict[str, Any]:
+                   *, threshold: int) -> dict[str, Any]:
     """The place page's header: name, kind, who manages it, geometry, incident count.
 
     For a partner the count is the partner figure the map's place list shows too
@@ -187,7 +187,7 @@ def place_incident_choices(session: Session, actor: Actor, pilot_id: int, place_
 
 
 def incident_summary(session: Session, actor: Actor, pilot_id: int, place_id: int,
-                     *, threshold: int = 5, quarters: int = 8) -> list[dict[str, Any]]:
+                     *, threshold: int, quarters: int = 8) -> list[dict[str, Any]]:
     """A partner's view of the place's incidents: counts by completed quarter and harm
     category, newest quarter first.
 

@@ -133,7 +133,7 @@ def _factor(session: Session, pilot_id: int, factor_id: int) -> SafetyFactor:
 
 
 def list_factors(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
-                 threshold: int = 5) -> list[dict[str, Any]]:
+                 threshold: int) -> list[dict[str, Any]]:
     """The place's working set of factors, by quadrant then weight (heaviest first); a
     partner's linked incidents withheld below ``threshold`` (:func:`_as_read_by`).
     """
@@ -152,7 +152,7 @@ def list_factors(session: Session, actor: Actor, pilot_id: int, place_id: int, *
 
 
 def get_factor(session: Session, actor: Actor, pilot_id: int, factor_id: int, *,
-               threshold: int = 5) -> dict[str, Any]:
+               threshold: int) -> dict[str, Any]:
     require(actor, pilot_id, "evidence.view")
     return _as_read_by(actor, pilot_id, _dict(_factor(session, pilot_id, factor_id)), threshold)
 

@@ -309,7 +309,7 @@ def delete_incident(session: Session, actor: Actor, pilot_id: int, incident_id: 
 
 def incident_map(
     session: Session, actor: Actor, pilot_id: int, bbox: tuple[float, float, float, float],
-    zoom: float, f: q.IncidentFilter, *, threshold: int = 5,
+    zoom: float, f: q.IncidentFilter, *, threshold: int,
 ) -> dict[str, Any]:
     """Incidents in view as GeoJSON: grid clusters, or single points when zoomed in or few.
 
@@ -482,7 +482,7 @@ MAX_TILE_ZOOM = 22
 
 def incident_tile(
     session: Session, actor: Actor, pilot_id: int, tile: tuple[int, int, int],
-    f: q.IncidentFilter, *, threshold: int = 5,
+    f: q.IncidentFilter, *, threshold: int,
 ) -> bytes:
     """The incidents of tile z/x/y as a Mapbox Vector Tile (layer ``incidents``).
 

@@ -69,7 +69,7 @@ def get_pilot(
 
 
 def pilot_summary(
-    session: Session, actor: Actor, pilot: Pilot, *, threshold: int = 5
+    session: Session, actor: Actor, pilot: Pilot, *, threshold: int
 ) -> PilotSummary:
     """The pilot's card: dates, the actor's roles, how many places, incidents and people.
 

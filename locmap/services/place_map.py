@@ -27,7 +27,7 @@ MAP_CELL_FIELDS = ("geometry", "mostly", "withheld", "maps", "shares")
 
 
 def perceived_layer(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
-                    threshold: int = 5) -> dict[str, Any]:
+                    threshold: int) -> dict[str, Any]:
     """The perceived-safety cells around one place, of the latest period whose maps rate
     somewhere in that neighbourhood (the latest period with maps when none does).
 

@@ -52,7 +52,7 @@ def _moment(day: dt.date) -> dt.datetime:
 
 
 def incidents_by_quarter(session: Session, actor: Actor, pilot_id: int, end: dt.date, *,
-                         partner: bool, threshold: int = 5) -> dict[str, Any]:
+                         partner: bool, threshold: int) -> dict[str, Any]:
     """Columns and rows (place, a count per quarter, the four together; a last row of
     totals) and the notes to print under them; partners' figures protected.
     """

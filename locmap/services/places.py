@@ -77,7 +77,7 @@ def place_feature(
 
 
 def list_places(session: Session, actor: Actor, pilot_id: int, *,
-                threshold: int = 5) -> dict[str, Any]:
+                threshold: int) -> dict[str, Any]:
     """The pilot's live places as a FeatureCollection (online contexts have null geometry).
 
     A partner's incident counts per place are withheld below ``threshold`` and rounded
@@ -212,7 +212,7 @@ def other_place_names(
 
 
 def get_place(session: Session, actor: Actor, pilot_id: int, place_id: int,
-              *, threshold: int = 5) -> dict[str, Any]:
+              *, threshold: int) -> dict[str, Any]:
     """One live place as a GeoJSON Feature (a partner's incident count as in
     :func:`list_places`).
     """

@@ -338,7 +338,7 @@ def action_dicts(session: Session, plan: Plan, today: dt.date) -> list[dict[str,
 
 def plan_detail(session: Session, actor: Actor, plan_id: int, *,
                 pilot_id: int | None = None, today: dt.date | None = None,
-                threshold: int = 5) -> dict[str, Any]:
+                threshold: int) -> dict[str, Any]:
     """Everything the plan, review and PDF pages show: place, assessment, factors with
     weights, context weighting, actions with overdue flags, gaps, KPIs with measurements,
     the pilot's review points and the plan's versions.

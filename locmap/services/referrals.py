@@ -441,7 +441,7 @@ def _median(values: list[int]) -> float | None:
 
 
 def referral_measures(session: Session, actor: Actor, pilot_id: int, *,
-                      today: dt.date | None = None, threshold: int = 5,
+                      today: dt.date | None = None, threshold: int,
                       since: dt.date | None = None) -> dict[str, Any]:
     """Referrals by source agency and context kind, days to decision and to a submitted
     assessment, and outcomes (of the referrals received from ``since``, when given: the

@@ -144,7 +144,7 @@ key_figures = _figures
 
 
 def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
-                subject_id: int, *, threshold: int = 5) -> dict[str, Any]:
+                subject_id: int, *, threshold: int) -> dict[str, Any]:
     """Everything the report prints, checked and suppressed for this actor."""
     subject = get_subject(session, actor, pilot_id, kind, subject_id)
     if subject.status == lifecycle.DRAFT:
@@ -160,7 +160,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
         select(Place.geom).where(Place.pilot_id == pilot_id, Place.id != assessment.place_id,
                                  Place.geom.is_not(None), Place.deleted_at.is_(None)))
               if g is not None]
-    hist = history(session, actor, pilot_id, kind, subject_id)
+    hist = history(session, actor, pilot_id, kind, subject_id, threshold=threshold)
     return {
         "kind": kind, "title": f"{'Plan' if kind == 'plan' else 'Assessment'} for "
                                f"{view['place']['name']}",
@@ -190,7 +190,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
 
 
 def report_pdf_bytes(session: Session, actor: Actor, pilot_id: int, kind: str,
-                     subject_id: int, *, threshold: int = 5) -> bytes:
+                     subject_id: int, *, threshold: int) -> bytes:
     """The PDF, audited as an export of the version."""
     data = report_data(session, actor, pilot_id, kind, subject_id, threshold=threshold)
     pdf = report_pdf.render_pdf(data)

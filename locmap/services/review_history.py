@@ -79,7 +79,7 @@ def _waits_for(session: Session, pilot: Pilot, v: Any) -> dict[str, Any] | None:
 
 
 def history(session: Session, actor: Actor, pilot_id: int, kind: str,
-            subject_id: int) -> dict[str, Any]:
+            subject_id: int, *, threshold: int) -> dict[str, Any]:
     """Every version of the subject's line, newest first, with requests, reviews, the
     approval state, the diff from its parent and who did what when (the audit trail).
     """
@@ -111,7 +111,8 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
         waits = _waits_for(session, pilot, v)
         diff = None
         if v.parent_id is not None and v.parent_id in ids:
-            diff = (compare_assessments(session, actor, pilot_id, v.parent_id, v.id)
+            diff = (compare_assessments(session, actor, pilot_id, v.parent_id, v.id,
+                                       threshold=threshold)
                     if kind == "assessment" else plan_diff(
                         session, v.parent_id, v.id,
                         partner=not can(actor, pilot_id, "aggregate.unsuppressed")))

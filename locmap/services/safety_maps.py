@@ -329,7 +329,7 @@ def _choose(pilot: Pilot, known: list[dict[str, Any]], period: str | None
 
 
 def surface(session: Session, actor: Actor, pilot_id: int, *, period: str | None = None,
-            compare_to: str | None = None, threshold: int = 5,
+            compare_to: str | None = None, threshold: int,
             around: tuple[int, float] | None = None) -> dict[str, Any]:
     """The perceived-safety surface of one period (default: the latest with maps), per
     grid cell and per place, compared with ``compare_to`` when given. With ``around``
@@ -380,7 +380,7 @@ def surface(session: Session, actor: Actor, pilot_id: int, *, period: str | None
 
 
 def place_surface(session: Session, actor: Actor, pilot_id: int, place_id: int, *,
-                  threshold: int = 5) -> list[dict[str, Any]]:
+                  threshold: int) -> list[dict[str, Any]]:
     """Perceived safety at one place in every period with maps, oldest first, each with
     the change from the period before it (for the place page).
     """

@@ -47,7 +47,7 @@ def _offline(page: str) -> str:
 
 
 def share_map_html(
-    session: Session, actor: Actor, pilot_id: int, assessment_id: int, *, threshold: int = 5,
+    session: Session, actor: Actor, pilot_id: int, assessment_id: int, *, threshold: int,
 ) -> str:
     """The share map of one assessment version as a self-contained HTML page."""
     import folium

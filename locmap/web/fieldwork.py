@@ -37,7 +37,7 @@ from locmap.services.pilots import get_pilot
 from locmap.vocab import HARM_CATEGORIES, label
 from locmap.web.api.evidence_schemas import ObservationInSchema
 from locmap.web.api.photos import uploaded
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 from locmap.web.places_pages import _form_data, _message
 
 bp = Blueprint("fieldwork", __name__)
@@ -120,7 +120,7 @@ def field(pilot_id: int) -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
     require(a, pilot_id, "evidence.edit")
-    collection = places.list_places(s, a, pilot_id)
+    collection = places.list_places(s, a, pilot_id, threshold=suppression_threshold())
     return render_template(
         "field.html", pilot=pilot, places=collection,
         recent=observations.my_recent_visits(s, a, pilot_id),

@@ -27,7 +27,7 @@ from locmap.errors import InvalidData
 from locmap.services import assessments, displacement, impact, places
 from locmap.services.permissions import can, require
 from locmap.services.pilots import get_pilot
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 __all__ = ["bp", "impact_args", "watch_args", "parse_date"]
 
@@ -88,7 +88,8 @@ def place_impact(pilot_id: int, place_id: int) -> Any:
     s, a = db_session(), actor()
     pilot = get_pilot(s, a, pilot_id)
     place = assessments.place_header(s, a, pilot_id, place_id)  # 404 outside the pilot
-    others = [f for f in places.list_places(s, a, pilot_id)["features"]
+    others = [f for f in places.list_places(s, a, pilot_id,
+                                            threshold=suppression_threshold())["features"]
               if f["geometry"] is not None and f["id"] != place_id]
     data, error, status = None, None, 200
     try:

@@ -161,7 +161,9 @@ def network_map(pilot_id: int) -> Any:
              for p in result.places.places]
     return render_template(
         "network_map.html", **ctx, as_of=as_of,
-        data={"pilot_id": pilot_id, "places": places.list_places(s, a, pilot_id), "usage": usage,
+        data={"pilot_id": pilot_id,
+              "places": places.list_places(s, a, pilot_id, threshold=suppression_threshold()),
+              "usage": usage,
               "groups": [g.label for g in result.groups.groups],
               "tile_url": current_app.config["LOCMAP_TILE_URL"],
               "tile_attribution": current_app.config["LOCMAP_TILE_ATTRIBUTION"]},

@@ -24,7 +24,7 @@ from locmap.vocab import (
     RELATIONSHIP_TYPES,
     VALENCES,
 )
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("people_pages", __name__)
 
@@ -33,7 +33,8 @@ _PILOT = "/pilots/<int:pilot_id>"
 
 def _pilot(pilot_id: int) -> dict[str, Any]:
     s, a = db_session(), actor()
-    return pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id)).to_dict()
+    return pilots.pilot_summary(s, a, pilots.get_pilot(s, a, pilot_id),
+                                threshold=suppression_threshold()).to_dict()
 
 
 @bp.route(f"{_PILOT}/network/people")
@@ -78,7 +79,8 @@ def _person_page(pilot_id: int, person_id: int, *, status: int = 200, error: str
 
 
 def _places(pilot_id: int) -> list[tuple[int, str]]:
-    collection = places.list_places(db_session(), actor(), pilot_id)
+    collection = places.list_places(db_session(), actor(), pilot_id,
+                                    threshold=suppression_threshold())
     return sorted(((f["id"], f["properties"]["name"]) for f in collection["features"]),
                   key=lambda kv: kv[1])
 

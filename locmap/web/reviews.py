@@ -71,7 +71,8 @@ def _items(kind: str, pilot_id: int, subject_id: int,
 def review_page(pilot_id: int, kinds: str, subject_id: int) -> Any:
     s, a = db_session(), actor()
     kind = _KINDS[kinds]
-    h = review_history.history(s, a, pilot_id, kind, subject_id)
+    h = review_history.history(s, a, pilot_id, kind, subject_id,
+                              threshold=suppression_threshold())
     current = next(v for v in h["versions"] if v["id"] == subject_id)
     pool = reviews.reviewers_of(s, pilot_id)
     agencies = sorted({(r["agency_id"], r["agency"]) for r in pool if r["agency_id"]},

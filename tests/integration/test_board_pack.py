@@ -51,11 +51,12 @@ def test_partner_pack_is_suppressed_like_the_overview_and_the_dashboard(
     _young_people(session, world, 2)
     partner, coordinator = a["partner_reviewer"], a["coordinator"]
     with clock.frozen(TODAY):
-        pack = board_pack.pack_data(session, partner, world.pilot.id, "quarter", END)
-        team = board_pack.pack_data(session, coordinator, world.pilot.id, "quarter", END)
+        pack = board_pack.pack_data(session, partner, world.pilot.id, "quarter", END, threshold=5)
+        team = board_pack.pack_data(session, coordinator, world.pilot.id, "quarter", END,
+                                    threshold=5)
         measures = referrals.referral_measures(session, partner, world.pilot.id,
-                                               since=dt.date(2025, 4, 1))
-        board = dashboard.dashboard(session, partner, world.pilot.id, as_of=END)
+                                               since=dt.date(2025, 4, 1), threshold=5)
+        board = dashboard.dashboard(session, partner, world.pilot.id, as_of=END, threshold=5)
     assert pack["start"] == dt.date(2025, 4, 1)
     [p] = pack["pilots"]
     assert p["partner"] is True
@@ -91,7 +92,7 @@ def test_pack_built_by_the_job_holds_every_section_in_pdf_and_xlsx(
     with clock.frozen(TODAY):
         pack = board_pack.request_pack(session, partner, world.pilot.id, "quarter", END)
         session.commit()
-        assert board_pack.run_pack(session, pack.id) == "done"
+        assert board_pack.run_pack(session, pack.id, threshold=5) == "done"
         session.commit()
         pdf, ctype, name = board_pack.pack_file(session, partner, pack.id, "pdf")
         xlsx, _, _ = board_pack.pack_file(session, partner, pack.id, "xlsx")
@@ -128,9 +129,9 @@ def test_only_completed_quarter_ends_and_only_the_requester_downloads(
                                     "quarter", END)
         pack = board_pack.request_pack(session, a["coordinator"], None, "year", END)
         session.commit()
-        assert board_pack.run_pack(session, pack.id) == "done"
+        assert board_pack.run_pack(session, pack.id, threshold=5) == "done"
         session.commit()
-        data = board_pack.pack_data(session, a["coordinator"], None, "year", END)
+        data = board_pack.pack_data(session, a["coordinator"], None, "year", END, threshold=5)
         with pytest.raises(NotFound):
             board_pack.pack_file(session, a["practitioner"], pack.id, "pdf")
     # Across "all my pilots": only the pilots the user is a member of.

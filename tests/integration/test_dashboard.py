@@ -69,6 +69,7 @@ def pilot(session: Session, world: World) -> World:
 
 def board_for(session: Session, w: World, role: str, **kw: Any) -> dashboard.Dashboard:
     kw.setdefault("as_of", AS_OF)
+    kw.setdefault("threshold", 5)
     return dashboard.dashboard(session, actor_for(session, w.users[role]), w.pilot.id, **kw)
 
 
@@ -121,7 +122,7 @@ def test_a_partners_quarter_passes_the_joint_lp_audit_across_all_its_tables(
     partner = board_for(session, pilot, role, **kw)
     assert partner.suppressed and partner.as_of == QUARTER  # AS_OF is not a quarter end
     exact = dashboard.dashboard(session, actor_for(session, pilot.users["coordinator"]),
-                                pilot.pilot.id, as_of=QUARTER)
+                                pilot.pilot.id, as_of=QUARTER, threshold=5)
     truth = {(e.key, i, j): v for e in exact.tables
              for i, row in enumerate(e.table.values) for j, v in enumerate(row)}
     small = 0
@@ -256,7 +257,7 @@ def test_export_cells_are_formula_neutralised(session: Session, pilot: World) ->
     session.flush()
     body, _, _ = dashboard.export_dashboard(
         session, actor_for(session, pilot.users["coordinator"]), pilot.pilot.id, "csv",
-        as_of=AS_OF)
+        as_of=AS_OF, threshold=5)
     header = next(r for r in csv.reader(io.StringIO(body.decode("utf-8-sig")))
                   if "East" in r)
     assert "'=HYPERLINK(\"http://x\")" in header

@@ -67,7 +67,7 @@ def plan(session: Session, world: factories.World) -> dict[str, Any]:
 
 
 def _kpi(session: Session, ctx: dict[str, Any], kind: str, today: dt.date = TODAY) -> Any:
-    d = plans.plan_detail(session, ctx["actor"], ctx["plan"], today=today)
+    d = plans.plan_detail(session, ctx["actor"], ctx["plan"], today=today, threshold=5)
     return next(k for k in d["kpis"] if k["kind"] == kind)
 
 

@@ -187,7 +187,8 @@ def test_every_view_counts_the_same_incidents_at_a_place(
     actor = actor_for(session, world.users["coordinator"], None)
     from locmap.services.report import report_data
 
-    figures = {k: v for k, v, _ in report_data(session, actor, pid, "assessment", a.id)[
+    figures = {k: v for k, v, _ in report_data(session, actor, pid, "assessment", a.id,
+                                                threshold=5)[
         "assessment"]["figures"]}
     assert figures["Incidents at the place"] == all_time[cafe.id]
     # The snapshot as of the end of 2024.
@@ -216,7 +217,7 @@ def test_every_view_counts_the_same_incidents_at_a_place(
         cafe.name: in_first_period[cafe.id], park.name: in_first_period[park.id]}
     # The board pack's incidents by quarter: the four quarters of 2024.
     series = place_series.incidents_by_quarter(session, actor, pid, dt.date(2024, 12, 31),
-                                               partner=False)
+                                               partner=False, threshold=5)
     totals = {row[0]: row[-1] for row in series["rows"]}
     assert (totals[cafe.name], totals[park.name]) == (in_2024[cafe.id], in_2024[park.id])
     # The export: every place an incident is at.

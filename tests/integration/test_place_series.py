@@ -48,10 +48,10 @@ def test_incidents_by_place_and_quarter(session: Session, world: World) -> None:
     partner = actor_for(session, world.users["partner_reviewer"])
     with clock.frozen(dt.datetime(2025, 7, 15, 10, tzinfo=clock.LOCAL_TZ)):
         exact = place_series.incidents_by_quarter(session, team, world.pilot.id, END,
-                                                  partner=False)
+                                                  partner=False, threshold=5)
         shown = place_series.incidents_by_quarter(session, partner, world.pilot.id, END,
-                                                  partner=True)
-        pack = board_pack.pack_data(session, partner, world.pilot.id, "quarter", END)
+                                                  partner=True, threshold=5)
+        pack = board_pack.pack_data(session, partner, world.pilot.id, "quarter", END, threshold=5)
     assert exact["columns"] == ["Place", "2024 Q3", "2024 Q4", "2025 Q1", "2025 Q2",
                                 "The four quarters"]
     rows = _rows(exact)

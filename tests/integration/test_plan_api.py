@@ -184,7 +184,7 @@ def test_only_drafts_change_and_a_new_version_copies_everything(
     with pytest.raises(Conflict):
         plans.assert_editable(plan)
     new = plans.new_plan_version(session, actor, p["id"])
-    d = plans.plan_detail(session, actor, new.id, today=dt.date(2025, 4, 1))
+    d = plans.plan_detail(session, actor, new.id, today=dt.date(2025, 4, 1), threshold=5)
     assert (d["version_no"], d["parent_id"], d["status"]) == (2, p["id"], "draft")
     assert [(x["description"], x["factor_ids"], x["status"]) for x in d["actions"]] == [
         ("Youth club", [fid], "done")]

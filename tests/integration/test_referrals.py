@@ -239,7 +239,7 @@ def _planted(session: Session, world: World) -> dict[str, Any]:
 def test_owning_team_measures_are_exact(session: Session, world: World) -> None:
     a = _planted(session, world)
     m = referrals.referral_measures(session, a["coordinator"], world.pilot.id,
-                                    today=dt.date(2025, 7, 15))
+                                    today=dt.date(2025, 7, 15), threshold=5)
     assert m["partner_version"] is False and m["referrals"] == 8 and m["awaiting"] == 1
     assert m["by_agency"] == {"rows": ["No agency given", "Test Police"],
                               "columns": ["Existing place", "School"],
@@ -257,11 +257,11 @@ def test_partner_measures_wait_for_the_quarter_end_and_are_suppressed(
     partner = a["partner_reviewer"]
     # 2025-06-20: the last completed quarter end is 31 March, before every referral.
     early = referrals.referral_measures(session, partner, world.pilot.id,
-                                        today=dt.date(2025, 6, 20))
+                                        today=dt.date(2025, 6, 20), threshold=5)
     assert early["as_of"] == "2025-03-31" and early["referrals"] == 0
     assert early["by_agency"]["rows"] == []
     m = referrals.referral_measures(session, partner, world.pilot.id,
-                                    today=dt.date(2025, 7, 15))
+                                    today=dt.date(2025, 7, 15), threshold=5)
     assert m["partner_version"] is True and m["as_of"] == "2025-06-30"
     # 6 police referrals of places round to 5; the 2 schools are withheld, and so is
     # every cell that would give them away (row and column totals of the small cells).
@@ -276,7 +276,7 @@ def test_partner_measures_wait_for_the_quarter_end_and_are_suppressed(
     assert m["days_to_decision"] == {"n": 5, "median": 6.0}
     assert m["days_to_assessment"] == {"n": MARK, "median": MARK}
     exact = referrals.referral_measures(session, a["coordinator"], world.pilot.id,
-                                        today=dt.date(2025, 7, 15))
+                                        today=dt.date(2025, 7, 15), threshold=5)
     assert "[c]" not in str(exact)
 
 

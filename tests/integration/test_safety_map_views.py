@@ -140,12 +140,12 @@ def test_the_snapshot_keeps_individual_areas_for_the_owning_team_only(
     # The PDF's figures: the partner figure, with the words for it.
     partner = accounts.actor_for(session, world.users["partner_reviewer"])
     figures = report.report_data(session, partner, world.pilot.id, "assessment",
-                                 cafe)["assessment"]["figures"]
+                                 cafe, threshold=5)["assessment"]["figures"]
     row = next(f for f in figures if f[0].startswith("Perceived safety"))
     assert row[1] == "[c]" and "fewer than 5" in row[2]
     team = accounts.actor_for(session, world.users["practitioner"])
     figures = report.report_data(session, team, world.pilot.id, "assessment",
-                                 park)["assessment"]["figures"]
+                                 park, threshold=5)["assessment"]["figures"]
     row = next(f for f in figures if f[0].startswith("Perceived safety"))
     assert row[1] == "+20" and "40% red" in row[2] and "60% green" in row[2]
 
@@ -165,4 +165,4 @@ def test_a_snapshot_stored_before_map_ids_were_kept_is_withheld_from_partners() 
     assert team is not None and team["areas"] == old["areas"]
     assert team["periods"][0]["place"]["maps"] is None  # not known, not made up
     assert team["periods"][0]["place"]["score"] == pytest.approx(100 * 1 / 7, abs=0.1)
-    assert safety_maps_view(None, individual=False, partner=True) is None
+    assert safety_maps_view(None, individual=False, partner=True, threshold=5) is None

@@ -155,7 +155,7 @@ def test_kpi_d_moves_when_a_map_is_added(client: Any, auth: Any, session: Sessio
     def kpi_d() -> list[tuple[str, float]]:
         kpis.compute_kpis(session, actor, plan.id, today=today)
         session.commit()
-        d = plans.plan_detail(session, actor, plan.id, today=today)
+        d = plans.plan_detail(session, actor, plan.id, today=today, threshold=5)
         k = next(k for k in d["kpis"] if k["kind"] == "d")
         return [(m["period_start"], m["value"]) for m in k["measurements"]]
 

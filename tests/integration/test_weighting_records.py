@@ -106,7 +106,7 @@ def test_record_page_lists_where_it_is_weighted_and_versions_keep_links(
         assert "YP-001" not in str(rows)
     # The assessed place's own assessments are not "weighted in" it.
     assert weighting_records.weighted_in(session, prac, pid, world.places["cafe"].id) == []
-    view = assessments.assessment_view(session, partner, pid, a.id)
+    view = assessments.assessment_view(session, partner, pid, a.id, threshold=5)
     record = view["context_weighting"]["contexts"][1]["record"]
     assert (record["id"], record["name"], record["kind"]) == (
         peer.id, "Station peer group", "peer_group")
@@ -127,7 +127,7 @@ def test_record_page_lists_where_it_is_weighted_and_versions_keep_links(
         {"name": "Test Cafe", "share": 70, "reason": "The place",
          "place_id": world.places["cafe"].id},
         {"name": "The group", "share": 30, "reason": "Meets here"}]}, version=v2.version)
-    d = assessments.compare_assessments(session, prac, pid, a.id, v2.id)
+    d = assessments.compare_assessments(session, prac, pid, a.id, v2.id, threshold=5)
     assert d["context_weighting"]["records_changed"] == ["The group"]
     assert [r["version_no"] for r in weighting_records.weighted_in(
         session, prac, pid, peer.id)] == [1]

@@ -14,7 +14,7 @@ from locmap.vocab import REVIEW_DECISIONS
 from locmap.web.api import api
 from locmap.web.api.assessments import ComparisonSchema
 from locmap.web.api.schemas import Date, DateTime, Figure, Scalar
-from locmap.web.context import actor, db_session
+from locmap.web.context import actor, db_session, suppression_threshold
 
 _P = "/pilots/<int:pilot_id>"
 _S = f"{_P}/<any(assessments, plans):kinds>/<int:subject_id>"
@@ -359,8 +359,8 @@ class WaitingSchema(Schema):
 
 
 def _history(pilot_id: int, kind: str, subject_id: int) -> Any:
-    return (_json(review_history.history(db_session(), actor(), pilot_id, kind,
-                                                subject_id)))
+    return _json(review_history.history(db_session(), actor(), pilot_id, kind, subject_id,
+                                        threshold=suppression_threshold()))
 
 
 @api.route(f"{_P}/plans/<int:plan_id>/submit", "POST", summary="Submit a draft plan for review",
