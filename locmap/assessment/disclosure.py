@@ -64,7 +64,7 @@ def round_to_base(n: int, base: int = BASE) -> int:
     return base * ((n + base // 2) // base)
 
 
-def partner_value(value: float | None, threshold: int = 5,
+def partner_value(value: float | None, threshold: int,
                   base: int = BASE) -> float | str | None:
     """One count (or a rate of one) that stands alone, as partners see it: 0, withheld
     below `threshold` (:data:`MARK`), else rounded to `base`. A figure in no additive
@@ -72,7 +72,7 @@ def partner_value(value: float | None, threshold: int = 5,
 
     Examples
     --------
-    >>> [partner_value(v) for v in (None, 0, 2, 4.5, 7, 12.4)]
+    >>> [partner_value(v, 5) for v in (None, 0, 2, 4.5, 7, 12.4)]
     [None, 0, '[c]', '[c]', 5, 10]
     """
     if value is None or value == 0:

@@ -156,13 +156,13 @@ def _actions(session: Session, pid: int, end: dt.date) -> list[dict[str, Any]]:
 
 
 def _kpis(session: Session, pid: int, start: dt.date, end: dt.date,
-          partner: bool) -> list[dict[str, Any]]:
+          partner: bool, threshold: int) -> list[dict[str, Any]]:
     plans = timeline.current_plans(session, pid)
     names = dict(session.execute(select(Place.id, Place.name).where(
         Place.pilot_id == pid)).tuples().all())
     rows = []
     for place_id, plan in sorted(plans.items(), key=lambda x: names.get(x[0], "")):
-        for k in timeline.kpi_rows(session, [plan], start, end, partner):
+        for k in timeline.kpi_rows(session, [plan], start, end, partner, threshold):
             rows.append([names.get(place_id, ""), k["name"], f"({k['kind']})",
                          _shown(k["baseline"]), _shown(k["latest"]), _shown(k["target"]),
                          k["trend"]])
@@ -240,7 +240,7 @@ def pilot_sections(session: Session, actor: Actor, pid: int, start: dt.date, end
         "high_risk": _high_risk(session, actor, pid, start, end),
         "status": _status(session, actor, pid, end),
         "actions": _actions(session, pid, end),
-        "kpis": _kpis(session, pid, start, end, partner),
+        "kpis": _kpis(session, pid, start, end, partner, threshold),
         "impact": _impact(session, pid, start, end),
         "districts": _districts(session, actor, pid, end, threshold),
         "incidents": _incidents(session, actor, pid, end, partner, threshold),

@@ -274,7 +274,7 @@ def section_kind(session: Session, actor: Actor, pilot_id: int,
 
 
 def section(session: Session, actor: Actor, pilot_id: int,
-            assessment_id: int) -> dict[str, Any] | None:
+            assessment_id: int, *, threshold: int) -> dict[str, Any] | None:
     """The context section of an assessment page (None for a neighbourhood place)."""
     a = assessments.get_assessment(session, actor, pilot_id, assessment_id)
     place = _place(session, pilot_id, a.place_id)
@@ -323,7 +323,7 @@ def section(session: Session, actor: Actor, pilot_id: int,
         if not can(actor, pilot_id, "aggregate.unsuppressed"):
             # Partners: the total alone, rounded and small counts withheld (a breakdown
             # would need the tables' joint protection, so it stays with the owning team).
-            ind = {"incidents": partner_value(ind["incidents"]), "by_category": [],
+            ind = {"incidents": partner_value(ind["incidents"], threshold), "by_category": [],
                    "last_12_months": [], "since": ind["since"], "suppressed": True}
         out["indicators"] = ind
     return out

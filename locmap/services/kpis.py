@@ -131,11 +131,11 @@ def update_kpi(session: Session, actor: Actor, kpi_id: int, changes: dict[str, A
     return kpi
 
 
-def _measurement_dict(m: KPIMeasurement, protect: bool = False) -> dict[str, Any]:
+def _measurement_dict(m: KPIMeasurement, protect: bool, threshold: int) -> dict[str, Any]:
     value: Any = m.value
     withheld = False
     if protect:
-        shown = partner_value(m.value)
+        shown = partner_value(m.value, threshold)
         withheld = shown == MARK
         value = None if withheld else shown
     return {"id": m.id, "period_start": m.period_start.isoformat(),
@@ -143,16 +143,16 @@ def _measurement_dict(m: KPIMeasurement, protect: bool = False) -> dict[str, Any
             "computed": m.computed, **({"withheld": withheld} if protect else {})}
 
 
-def _protected(value: float | None, protect: bool) -> float | None:
+def _protected(value: float | None, protect: bool, threshold: int) -> float | None:
     if not protect:
         return value
-    shown = partner_value(value)
+    shown = partner_value(value, threshold)
     return None if shown == MARK else shown  # type: ignore[return-value]
 
 
-def _withheld(value: float | None, protect: bool) -> bool:
-    """A partner's value withheld (1 to 4), not missing: pages show it as [c], not "—"."""
-    return protect and partner_value(value) == MARK
+def _withheld(value: float | None, protect: bool, threshold: int) -> bool:
+    """A partner's value withheld (below the threshold), not missing: [c], not "—"."""
+    return protect and partner_value(value, threshold) == MARK
 
 
 def _upsert(kpi: KPI, period: pl.Period, value: float, source: str, computed: bool) -> bool:
@@ -200,33 +200,36 @@ def add_measurement(session: Session, actor: Actor, kpi_id: int, data: dict[str,
 
 
 def list_measurements(session: Session, actor: Actor, kpi_id: int, *,
-                      pilot_id: int | None = None) -> list[dict[str, Any]]:
+                      pilot_id: int | None = None, threshold: int) -> list[dict[str, Any]]:
     """A KPI's measurements in period order (protected for partners, as in
     :func:`kpi_dicts`).
     """
     kpi, plan = _kpi(session, actor, kpi_id, pilot_id, "assessment.view")
     partner = not can(actor, plan_access.plan_pilot(session, plan), "aggregate.unsuppressed")
-    return [_measurement_dict(m, partner and kpi.kind in COUNTS) for m in kpi.measurements]
+    return [_measurement_dict(m, partner and kpi.kind in COUNTS, threshold)
+            for m in kpi.measurements]
 
 
-def kpi_dicts(plan: Plan, *, partner: bool = False) -> list[dict[str, Any]]:
+def kpi_dicts(plan: Plan, *, partner: bool, threshold: int) -> list[dict[str, Any]]:
     """The plan's KPIs, JSON-ready, with measurements.
 
     With `partner`, the values, baseline and target of kinds a and b are rounded to base 5
-    and those below 5 withheld (None, with ``withheld: true`` on the measurement and
+    and those below `threshold` withheld (None, with ``withheld: true`` on the measurement and
     ``baseline_withheld`` / ``target_withheld`` on the KPI).
     """
     out = []
     for k in plan.kpis:
         protect = partner and k.kind in COUNTS
         out.append({"id": k.id, "kind": k.kind, "name": k.name, "unit": k.unit,
-                    "baseline": _protected(k.baseline, protect),
-                    "target": _protected(k.target, protect), "direction": k.direction,
-                    "baseline_withheld": _withheld(k.baseline, protect),
-                    "target_withheld": _withheld(k.target, protect),
+                    "baseline": _protected(k.baseline, protect, threshold),
+                    "target": _protected(k.target, protect, threshold),
+                    "direction": k.direction,
+                    "baseline_withheld": _withheld(k.baseline, protect, threshold),
+                    "target_withheld": _withheld(k.target, protect, threshold),
                     "version": k.version, "computable": k.kind in COMPUTED,
                     "protected": protect,
-                    "measurements": [_measurement_dict(m, protect) for m in k.measurements]})
+                    "measurements": [_measurement_dict(m, protect, threshold)
+                                     for m in k.measurements]})
     return out
 
 

@@ -62,7 +62,8 @@ def _change(field: str, before: Any, after: Any) -> dict[str, Any]:
             "after_text": words(field, after)}
 
 
-def plan_diff(session: Session, a_id: int, b_id: int, *, partner: bool) -> dict[str, Any]:
+def plan_diff(session: Session, a_id: int, b_id: int, *, partner: bool,
+              threshold: int) -> dict[str, Any]:
     """Every part of a plan that changed from version ``a_id`` to ``b_id``: actions matched
     by description, KPIs by name, measurements by period, gap reasons by their factor's
     statement or their context.
@@ -80,7 +81,7 @@ def plan_diff(session: Session, a_id: int, b_id: int, *, partner: bool) -> dict[
     def counted(kpi: KPI) -> Callable[[Any], Any]:
         """How a value of this KPI is shown to the reader."""
         if partner and kpi.kind in COUNTS:
-            return partner_value
+            return lambda v: partner_value(v, threshold)
         return lambda v: v
 
     def shown(obj: Any, field: str) -> Any:

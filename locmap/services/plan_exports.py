@@ -33,7 +33,7 @@ MEASUREMENT_HEADER = ("kpi_id", "kind", "kpi", "unit", "direction", "baseline", 
 TABLES = ("actions", "measurements")
 
 
-def _rows(session: Session, actor: Actor, plan_id: int, pilot_id: int | None
+def _rows(session: Session, actor: Actor, plan_id: int, pilot_id: int | None, threshold: int
           ) -> tuple[int, dict[str, list[tuple[Any, ...]]]]:
     plan = plans.get_plan(session, actor, plan_id, pilot_id=pilot_id)
     pid = plans.plan_pilot(session, plan)
@@ -46,7 +46,7 @@ def _rows(session: Session, actor: Actor, plan_id: int, pilot_id: int | None
     partner = not can(actor, pid, "aggregate.unsuppressed")
 
     def shown(k: Any, value: float | None) -> Any:
-        return partner_value(value) if partner and k.kind in COUNTS else value
+        return partner_value(value, threshold) if partner and k.kind in COUNTS else value
 
     meas = [(k.id, k.kind, k.name, k.unit, k.direction, shown(k, k.baseline),
              shown(k, k.target), m.period_start.isoformat(), m.period_end.isoformat(),
@@ -62,20 +62,20 @@ def _audit(session: Session, actor: Actor, pid: int, plan_id: int, fmt: str,
 
 
 def export_csv(session: Session, actor: Actor, plan_id: int, table: str, *,
-               pilot_id: int | None = None) -> str:
+               pilot_id: int | None = None, threshold: int) -> str:
     """One table (``actions`` or ``measurements``) as CSV text."""
     if table not in TABLES:
         raise InvalidData(f"table must be one of {', '.join(TABLES)}.")
-    pid, rows = _rows(session, actor, plan_id, pilot_id)
+    pid, rows = _rows(session, actor, plan_id, pilot_id, threshold)
     header = ACTION_HEADER if table == "actions" else MEASUREMENT_HEADER
     _audit(session, actor, pid, plan_id, f"csv:{table}", {table: len(rows[table])})
     return "".join(csv_lines(header, rows[table]))
 
 
 def export_xlsx(session: Session, actor: Actor, plan_id: int, *,
-                pilot_id: int | None = None) -> bytes:
+                pilot_id: int | None = None, threshold: int) -> bytes:
     """Both tables as sheets of one workbook."""
-    pid, rows = _rows(session, actor, plan_id, pilot_id)
+    pid, rows = _rows(session, actor, plan_id, pilot_id, threshold)
     wb = Workbook()
     first = wb.active
     assert first is not None

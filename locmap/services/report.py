@@ -32,24 +32,23 @@ from locmap.services.assessments import assessment_view
 from locmap.services.permissions import Actor, can
 from locmap.services.review_history import history
 from locmap.services.reviews import get_subject
-from locmap.services.timeline import SMALL
 
 __all__ = ["report_data", "report_pdf_bytes", "key_figures"]
 
 _CHILD_COUNTS = ("a", "b")  # children supported; incidents of harm
 
 
-def _kpis(session: Session, plan: Plan, suppress: bool) -> list[dict[str, Any]]:
+def _kpis(session: Session, plan: Plan, suppress: bool, threshold: int) -> list[dict[str, Any]]:
     out = []
     for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
         ms = list(k.measurements)
         protect = suppress and k.kind in _CHILD_COUNTS
-        values = [partner_value(m.value) if protect else m.value for m in ms]
+        values = [partner_value(m.value, threshold) if protect else m.value for m in ms]
         small = any(v == MARK for v in values)
         shown: list[dict[str, Any]] = [{"period": f"{m.period_start:%b %Y}", "value": v}
                                        for m, v in zip(ms, values, strict=True)]
-        baseline = partner_value(k.baseline) if protect else k.baseline
-        target = partner_value(k.target) if protect else k.target
+        baseline = partner_value(k.baseline, threshold) if protect else k.baseline
+        target = partner_value(k.target, threshold) if protect else k.target
         chart = None if small else report_pdf.kpi_chart_png(
             k.name, [s["period"] for s in shown], [float(v) for v in values],  # type: ignore[arg-type]
             None if isinstance(baseline, str) else baseline,
@@ -67,7 +66,8 @@ def _actions(session: Session, plan: Plan) -> list[dict[str, Any]]:
              "lead": a.lead, "due_on": a.due_on, "status": a.status} for a in plan.actions]
 
 
-def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any, str]]:
+def _figures(view: dict[str, Any], suppress: bool, threshold: int
+             ) -> list[tuple[str, Any, str]]:
     """The key figures with what each means in plain words (as the assessment page says)."""
     snap = view.get("indicators") or {}
     counts = snap.get("incidents") or {}
@@ -92,7 +92,8 @@ def _figures(view: dict[str, Any], suppress: bool) -> list[tuple[str, Any, str]]
         if isinstance(n, int | float | str):
             # The view is already the partner version when the actor is a partner; an
             # owning-team preview of the partner report is suppressed here.
-            shown = partner_value(int(n)) if suppress and not snap.get("suppressed") else n
+            shown = (partner_value(int(n), threshold) if suppress and not snap.get("suppressed")
+                     else n)
             out.append((name, shown, meaning))
     overall = (ind.get("overall") or {}).get("place_vs_ring") or {}
     # A partner version has no rate ratio (it gives the exact counts back:
@@ -170,7 +171,7 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
         "submitted_at": subject.submitted_at, "generated_at": clock.now(),
         "audience": "partner version (rounded to the nearest 5, small numbers withheld)" if suppress
         else "owning team version",
-        "suppressed": suppress, "small": SMALL,
+        "suppressed": suppress, "small": threshold,
         "map": report_pdf.place_map_png(view["place"]["geometry"],
                                         mapping(to_shape(pilot.locality)), others),
         "assessment": {"version_no": assessment.version_no, "status": assessment.status,
@@ -179,10 +180,11 @@ def report_data(session: Session, actor: Actor, pilot_id: int, kind: str,
                        "environment": view["environment"], "summary": view["summary"],
                        "weighting": view["context_weighting"],
                        "weightiest": view["weightiest"], "quadrants": view["quadrants"],
-                       "figures": _figures(view, suppress)},
-        "context": contexts.section(session, actor, pilot_id, assessment.id),
+                       "figures": _figures(view, suppress, threshold)},
+        "context": contexts.section(session, actor, pilot_id, assessment.id,
+                                   threshold=threshold),
         "actions": _actions(session, subject) if isinstance(subject, Plan) else None,
-        "kpis": _kpis(session, subject, suppress) if isinstance(subject, Plan) else None,
+        "kpis": _kpis(session, subject, suppress, threshold) if isinstance(subject, Plan) else None,
         "history": [v for v in hist["versions"] if v["id"] == subject_id
                     or (v["submitted_at"] and subject.submitted_at
                         and v["submitted_at"] <= subject.submitted_at)],

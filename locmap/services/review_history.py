@@ -115,7 +115,8 @@ def history(session: Session, actor: Actor, pilot_id: int, kind: str,
                                        threshold=threshold)
                     if kind == "assessment" else plan_diff(
                         session, v.parent_id, v.id,
-                        partner=not can(actor, pilot_id, "aggregate.unsuppressed")))
+                        partner=not can(actor, pilot_id, "aggregate.unsuppressed"),
+                        threshold=threshold))
         out.append({
             "id": v.id, "version_no": v.version_no, "status": v.status, "label": label,
             "parent_id": v.parent_id, "submitted_at": v.submitted_at,

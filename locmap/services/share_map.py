@@ -85,7 +85,7 @@ def share_map_html(
     figures = "".join(
         f"<tr><th scope='row' style='text-align:left;font-weight:600;padding-right:8px'>"
         f"{html.escape(str(k))}</th><td style='text-align:right'>{html.escape(str(v))}</td></tr>"
-        for k, v, _ in key_figures(view, True))
+        for k, v, _ in key_figures(view, True, threshold))
     panel = f"""
 <div id="share-panel" style="position:absolute;top:10px;right:10px;z-index:1000;
   max-width:min(340px,80vw);background:#fff;padding:10px 12px;border:1px solid #999;

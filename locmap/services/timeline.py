@@ -46,21 +46,15 @@ from locmap.services.reviews import (
 )
 
 __all__ = [
-    "SMALL", "list_review_points", "review_point_detail", "record_review_point",
-    "pilot_overview", "waiting_for", "shown_count", "partner_counts_by_place",
+    "list_review_points", "review_point_detail", "record_review_point",
+    "pilot_overview", "waiting_for", "partner_counts_by_place",
     "current_plans", "kpi_rows",
 ]
 
-SMALL = 5
 _TEXT_MAX = 20000
 
 
-def shown_count(n: int, suppress: bool) -> int | str:
-    """A count as a partner may see it: 1–4 become ``"<5"`` when ``suppress``."""
-    return "<5" if suppress and 0 < n < SMALL else n
-
-
-def partner_counts_by_place(rows: list[tuple[str, int]], threshold: int = SMALL,
+def partner_counts_by_place(rows: list[tuple[str, int]], threshold: int,
                             ) -> tuple[int | str, list[dict[str, Any]]]:
     """Counts by place and their total as partners see them: protected together.
 
@@ -111,7 +105,7 @@ def _current_plans(session: Session, pilot_id: int) -> dict[int, Plan]:
 
 
 def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
-              end: dt.date, suppress: bool = False) -> list[dict[str, Any]]:
+              end: dt.date, suppress: bool, threshold: int) -> list[dict[str, Any]]:
     out = []
     for plan in plans:
         for k in session.scalars(select(KPI).where(KPI.plan_id == plan.id).order_by(KPI.id)):
@@ -120,7 +114,7 @@ def _kpi_rows(session: Session, plans: list[Plan], start: dt.date | None,
             series = ([before[-1]] if before else []) + [
                 v for d, v in values if start is None or d > start]
             def shown(v: float | None, kind: str = k.kind) -> Any:
-                return partner_value(v) if suppress and kind in ("a", "b") else v
+                return partner_value(v, threshold) if suppress and kind in ("a", "b") else v
 
             out.append({"id": k.id, "name": k.name, "kind": k.kind, "unit": k.unit,
                         "baseline": shown(k.baseline), "target": shown(k.target),
@@ -137,7 +131,7 @@ kpi_rows = _kpi_rows
 
 
 def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id: int, *,
-                        today: dt.date | None = None) -> dict[str, Any]:
+                        today: dt.date | None = None, threshold: int) -> dict[str, Any]:
     """Everything that changed in the period ending at this review point."""
     pilot = _pilot(session, actor, pilot_id, "pilot.view")
     today = today or clock.today()
@@ -170,7 +164,8 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
     awaiting = _awaiting(session, pilot_id, t1)
     total = sum(n for _, n in incidents)
     if suppress:
-        shown_total, by_place = partner_counts_by_place([(n, int(c)) for n, c in incidents])
+        shown_total, by_place = partner_counts_by_place([(n, int(c)) for n, c in incidents],
+                                                         threshold)
     else:
         shown_total, by_place = total, [{"place": n, "count": c} for n, c in incidents]
     return {
@@ -191,7 +186,7 @@ def review_point_detail(session: Session, actor: Actor, pilot_id: int, point_id:
                     if a.due_on is not None and start < a.due_on <= end],
             "overdue": [_action(a, today) for a in actions if action_overdue(
                 a.status, a.due_on, min(today, end + dt.timedelta(days=1)))]},
-        "kpis": _kpi_rows(session, list(plans.values()), start, end, suppress),
+        "kpis": _kpi_rows(session, list(plans.values()), start, end, suppress, threshold),
         "awaiting_review": awaiting,
     }
 
@@ -254,7 +249,7 @@ def record_review_point(session: Session, actor: Actor, pilot_id: int, point_id:
 
 
 def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
-                   today: dt.date | None = None) -> dict[str, Any]:
+                   today: dt.date | None = None, threshold: int) -> dict[str, Any]:
     """For the strategic board: each place's latest assessment, plan progress and KPIs."""
     pilot = _pilot(session, actor, pilot_id, "assessment.view")
     today = today or clock.today()
@@ -269,7 +264,7 @@ def pilot_overview(session: Session, actor: Actor, pilot_id: int, *,
                                  .order_by(Place.name)):
         a, p = latest.get(place.id), plans.get(place.id)
         acts = [x for x in (p.actions if p else []) if x.status != "dropped"]
-        kpis = _kpi_rows(session, [p], None, today, suppress) if p else []
+        kpis = _kpi_rows(session, [p], None, today, suppress, threshold) if p else []
         rows.append({
             "place_id": place.id, "name": place.name, "kind": place.kind,
             "assessment": {"id": a.id, "version_no": a.version_no, "status": a.status,

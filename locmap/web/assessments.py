@@ -75,7 +75,7 @@ def view(pilot_id: int, assessment_id: int) -> Any:
                                               threshold=threshold)
     return render_template(
         template, a=data, pilot_id=pilot_id,
-        section=contexts.section(s, a, pilot_id, assessment_id),
+        section=contexts.section(s, a, pilot_id, assessment_id, threshold=suppression_threshold()),
         section_editable=data["status"] == "draft" and can(a, pilot_id, "assessment.edit"),
         # What the weighting form offers to link: the pilot's places of every kind.
         records=weighting_records.choices(s, pilot_id) if data["status"] == "draft" else [],

@@ -18,7 +18,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from locmap.errors import Conflict, InvalidData
 from locmap.services import contexts
 from locmap.services.permissions import can, require
-from locmap.web.context import actor, db_session, login_required
+from locmap.web.context import actor, db_session, login_required, suppression_threshold
 
 bp = Blueprint("contexts", __name__)
 
@@ -119,7 +119,7 @@ def save_section(pilot_id: int, assessment_id: int) -> Any:
 def _section_again(pilot_id: int, assessment_id: int, status: int) -> Any:
     """The section form again with what was typed (nothing lost) and the error."""
     s, a = db_session(), actor()
-    section = contexts.section(s, a, pilot_id, assessment_id)
+    section = contexts.section(s, a, pilot_id, assessment_id, threshold=suppression_threshold())
     if section is None:  # a neighbourhood place's assessment has no context section
         return _opened(pilot_id, assessment_id)
     typed = _answers(section["kind"])
@@ -145,7 +145,8 @@ def save_online(pilot_id: int, place_id: int) -> Any:
         status = 409 if isinstance(exc, Conflict) else 422
     if back and status == 200:
         return _opened(pilot_id, back)
-    section = contexts.section(s, a, pilot_id, back) if back else None
+    section = (contexts.section(s, a, pilot_id, back, threshold=suppression_threshold())
+               if back else None)
     if section is not None:
         return render_template("contexts/section_again.html", pilot_id=pilot_id,
                                section=section, typed=request.form.to_dict(),

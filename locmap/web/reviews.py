@@ -178,7 +178,7 @@ def review_point(pilot_id: int, point_id: int) -> Any:
             s.rollback()
             flash(exc.message, "error")
         return redirect(url_for(".review_point", pilot_id=pilot_id, point_id=point_id))
-    d = timeline.review_point_detail(s, a, pilot_id, point_id)
+    d = timeline.review_point_detail(s, a, pilot_id, point_id, threshold=suppression_threshold())
     return render_template("review_point.html", d=d, pilot_id=pilot_id,
                            can_manage=can(a, pilot_id, "review_point.manage"))
 
@@ -187,7 +187,7 @@ def review_point(pilot_id: int, point_id: int) -> Any:
 @login_required
 def overview(pilot_id: int) -> Any:
     a = actor()
-    d = timeline.pilot_overview(db_session(), a, pilot_id)
+    d = timeline.pilot_overview(db_session(), a, pilot_id, threshold=suppression_threshold())
     measures = referrals.referral_measures(
         db_session(), a, pilot_id,
         threshold=suppression_threshold())

@@ -81,7 +81,7 @@ def test_statuses_and_log_decisions_as_at_the_period_end(session: Session,
     session.commit()
 
     with _at("2025-07-15"):
-        now = timeline.pilot_overview(session, coordinator, pid)
+        now = timeline.pilot_overview(session, coordinator, pid, threshold=5)
         rows = status_history.statuses_at(session, coordinator, pid, END)
         pack = board_pack.pack_data(session, coordinator, pid, "quarter", END, threshold=5)
         march = status_history.statuses_at(session, coordinator, pid, dt.date(2025, 3, 9))

@@ -73,7 +73,7 @@ def test_peer_group_seeded_from_the_network(session: Session, world: World) -> N
     session.commit()
     place = session.get_one(Place, draft.place_id)
     assert place.kind == "peer_group" and place.geom is None
-    s = contexts.section(session, a["partner_reviewer"], pid, draft.id)
+    s = contexts.section(session, a["partner_reviewer"], pid, draft.id, threshold=5)
     assert s["young_people"] == ["YP-001", "YP-002"]
     assert [p["name"] for p in s["places"]] == ["Test Park"]
     assert [q["key"] for q in s["prompts"]] == PROMPTS
@@ -91,7 +91,7 @@ def test_peer_group_seeded_from_the_network(session: Session, world: World) -> N
         contexts.update_section(session, a["coordinator"], pid, draft.id,
                                 {"within_group": "Older text"}, version=v)
     session.rollback()
-    assert contexts.section(session, a["practitioner"], pid, draft.id)["prompts"][0][
+    assert contexts.section(session, a["practitioner"], pid, draft.id, threshold=5)["prompts"][0][
         "text"] == "Close, loyal friends"
     # Submitting needs every prompt answered, then the places' rules (a safety factor).
     with pytest.raises(InvalidData, match="Relationships with other groups"):
@@ -133,7 +133,7 @@ def test_school_self_assessment_and_comparison(session: Session, world: World) -
         for k in AREAS}, version=first.version)
     _submit(session, a["practitioner"], world, first.id)
     second = assessments.new_version(session, a["practitioner"], pid, first.id)
-    s = contexts.section(session, a["practitioner"], pid, second.id)
+    s = contexts.section(session, a["practitioner"], pid, second.id, threshold=5)
     assert s["areas"][1]["rating"] == "red"  # the new version starts from its parent's
     answers = {ar["key"]: {"rating": ar["rating"], "evidence": ar["evidence"]}
                for ar in s["areas"]}
@@ -168,12 +168,12 @@ def test_online_space_profile_and_incident_indicators(session: Session,
                              location=from_shape(Point(-1.49, 52.505), srid=4326),
                              occurred_at=dt.datetime(2025, 3, 1 + i, 20, tzinfo=dt.UTC)))
     session.commit()
-    team = contexts.section(session, a["practitioner"], pid, draft.id)
+    team = contexts.section(session, a["practitioner"], pid, draft.id, threshold=5)
     assert team["indicators"]["incidents"] == 7
     assert [(c["category"], c["n"]) for c in team["indicators"]["by_category"]] == [
         ("cse", 6), ("asb", 1)]
     assert {f["key"]: f["value"] for f in team["fields"]}["reporting_route"] == "In-app report"
-    partner = contexts.section(session, a["partner_reviewer"], pid, draft.id)
+    partner = contexts.section(session, a["partner_reviewer"], pid, draft.id, threshold=5)
     assert partner["indicators"]["incidents"] == 5 and partner["indicators"]["by_category"] == []
     v = team["profile_version"]
     contexts.update_profile(session, a["practitioner"], pid, place.id, {
@@ -252,7 +252,7 @@ def test_section_form_takes_the_kind_from_the_stored_context(
         **{k: f"About {k}" for k in PROMPTS}, "rating_policy": "red"})
     assert r.status_code == 302, r.get_data(as_text=True)[:300]
     session.expire_all()
-    s = contexts.section(session, a["practitioner"], pid, peer.id)
+    s = contexts.section(session, a["practitioner"], pid, peer.id, threshold=5)
     assert s is not None and s["kind"] == "peer_group"
     assert [q["text"] for q in s["prompts"]] == [f"About {k}" for k in PROMPTS]
     r = client.post(f"/pilots/{pid}/assessments/{school.id}/context", data={
@@ -262,7 +262,7 @@ def test_section_form_takes_the_kind_from_the_stored_context(
         "within_group": "not a school field"})
     assert r.status_code == 302, r.get_data(as_text=True)[:300]
     session.expire_all()
-    s = contexts.section(session, a["practitioner"], pid, school.id)
+    s = contexts.section(session, a["practitioner"], pid, school.id, threshold=5)
     assert s is not None
     policy = next(ar for ar in s["areas"] if ar["key"] == "policy")
     assert (policy["rating"], policy["evidence"]) == ("amber", "Named in the policy")

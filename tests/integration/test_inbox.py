@@ -201,7 +201,7 @@ def test_a_coordinator_override_with_a_reason_is_recorded(
     assert events["approve"]["override_reason"] == "Board meets tomorrow"
     from locmap.services import review_history
 
-    h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid)
+    h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid, threshold=5)
     v = next(x for x in h["versions"] if x["id"] == pid)
     assert v["override"]["reason"] == "Board meets tomorrow"
     assert v["override"]["by"] == "coordinator"
@@ -418,7 +418,7 @@ def test_a_newer_assessment_in_review_blocks_the_plan_until_it_is_approved(
     assert blocked.detail["assessment_id"] == v2 and blocked.detail["plan_assessment_id"] == v1
     from locmap.services import review_history
 
-    h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid)
+    h = review_history.history(session, f["practitioner"], f["pilot"], "plan", pid, threshold=5)
     v = next(x for x in h["versions"] if x["id"] == pid)
     assert v["waits_for"] == {"id": v2, "version_no": 2, "status": "in_review",
                               "label": "awaiting review", "own": False}

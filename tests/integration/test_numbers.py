@@ -212,7 +212,7 @@ def test_every_view_counts_the_same_incidents_at_a_place(
     points = timeline.list_review_points(session, actor, pid, today=dt.date(2027, 1, 1))
     assert points[0]["due_on"] >= dt.date(2025, 4, 5)
     d1 = timeline.review_point_detail(session, actor, pid, points[0]["id"],
-                                      today=dt.date(2027, 1, 1))
+                                      today=dt.date(2027, 1, 1), threshold=5)
     assert {r["place"]: r["count"] for r in d1["incidents"]["by_place"]} == {
         cafe.name: in_first_period[cafe.id], park.name: in_first_period[park.id]}
     # The board pack's incidents by quarter: the four quarters of 2024.
@@ -277,11 +277,11 @@ def test_a_review_point_lists_only_what_belongs_to_its_period(
     _at(session, pid, -1.49, 52.505, end1 - dt.timedelta(days=3))
     session.commit()
     d1 = timeline.review_point_detail(session, coord, pid, first["id"],
-                                      today=dt.date(2027, 1, 1))
+                                      today=dt.date(2027, 1, 1), threshold=5)
     assert {x["id"] for x in d1["awaiting_review"]} == {waiting.id, approved_later.id}
     assert d1["incidents"]["by_place"] == [{"place": "Test Cafe", "count": 1}]
     d2 = timeline.review_point_detail(session, coord, pid, second["id"],
-                                      today=dt.date(2027, 1, 1))
+                                      today=dt.date(2027, 1, 1), threshold=5)
     assert {x["id"] for x in d2["awaiting_review"]} == {waiting.id}
     assert d2["incidents"]["by_place"] == []
     auth.login("coordinator@test.invalid")
@@ -298,7 +298,7 @@ def test_the_report_says_what_each_figure_means() -> None:
                            "overall": {"place_vs_ring": {"ratio": 0.05, "ci_low": 0.03,
                                                          "ci_high": 0.09}}}}
     rows = {name: (value, meaning) for name, value, meaning in
-            _figures({"indicators": snap}, suppress=False)}
+            _figures({"indicators": snap}, suppress=False, threshold=5)}
     assert rows["Incidents at the place"] == (
         12, "inside the place, or within 50 m of it when it is a point or a line from "
             "January 2024 to June 2025")
@@ -311,10 +311,10 @@ def test_the_report_says_what_each_figure_means() -> None:
         "(95% interval 0.03 to 0.09): fewer incidents for its size than its surroundings")
     # Partners: small counts are withheld (marked [c], as every partner figure).
     small = {"indicators": {**snap, "incidents": {"place": 3}}}
-    assert _figures(small, suppress=True)[0][1] == "[c]"
+    assert _figures(small, suppress=True, threshold=5)[0][1] == "[c]"
     # ... and get no rate ratio: with the areas and its interval it gives the counts back.
     assert not any(name.startswith("Rate ratio") for name, _, _ in
-                   _figures({"indicators": snap}, suppress=True))
+                   _figures({"indicators": snap}, suppress=True, threshold=5))
 
 
 def test_migration_0011_carries_mappings_both_ways() -> None:

@@ -92,7 +92,7 @@ def _plans(session: Session, world: World) -> tuple[Plan, Plan]:
 
 def _diff(session: Session, world: World, role: str, v2: Plan) -> dict[str, Any]:
     actor = accounts.actor_for(session, world.users[role])
-    out = review_history.history(session, actor, world.pilot.id, "plan", v2.id)
+    out = review_history.history(session, actor, world.pilot.id, "plan", v2.id, threshold=5)
     return next(v for v in out["versions"] if v["id"] == v2.id)["diff"]
 
 

@@ -136,7 +136,7 @@ def test_level_2_online_space_and_peer_group(session: Session, world: World) -> 
     assert place.kind == "peer_group" and place.geom is None
     assert session.get(Assessment, group.assessment_id).place_id == place.id
     section = contexts.section(session, a["practitioner"], world.pilot.id,
-                               group.assessment_id)
+                               group.assessment_id, threshold=5)
     assert section["kind"] == "peer_group" and section["young_people"] == ["YP-001"]
 
 

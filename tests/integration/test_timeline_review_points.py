@@ -80,28 +80,42 @@ def test_review_point_page_and_minutes(client: Any, auth: Any, session: Session,
     coord = accounts.actor_for(session, world.users["coordinator"])
     points = timeline.list_review_points(session, coord, pid, today=TODAY)
     first, second = points[0]["id"], points[1]["id"]
-    d1 = timeline.review_point_detail(session, coord, pid, first, today=TODAY)
+    def detail(who: Any, point: int, threshold: int = 5) -> dict[str, Any]:
+        return timeline.review_point_detail(session, who, pid, point, today=TODAY,
+                                            threshold=threshold)
+
+    d1 = detail(coord, first)
     assert d1["period"] == {"start": dt.date(2025, 1, 6), "end": dt.date(2025, 4, 6)}
     assert d1["incidents"]["total"] == 3  # the owning team sees small numbers
     assert [a["description"] for a in d1["actions"]["due"]] == ["Pop-up youth club"]
-    d2 = timeline.review_point_detail(session, coord, pid, second, today=TODAY)
+    d2 = detail(coord, second)
     assert d2["incidents"]["total"] == 7
     assert [a["description"] for a in d2["actions"]["overdue"]] == ["Bystander training"]
     assert d2["kpis"][0]["trend"] == "improving"
     reviewer = accounts.actor_for(session, world.users["partner_reviewer"])
-    seen = timeline.review_point_detail(session, reviewer, pid, first, today=TODAY)["incidents"]
+    seen = detail(reviewer, first)["incidents"]
     assert seen["total"] == "[c]" and all(r["count"] == "[c]" for r in seen["by_place"])
-    assert timeline.review_point_detail(session, reviewer, pid, second,
-                                        today=TODAY)["incidents"]["total"] == 5  # 7, rounded
+    assert detail(reviewer, second)["incidents"]["total"] == 5  # 7, rounded
     # KPI (b) counts incidents: partners get it rounded to 5 everywhere they see it.
-    kpi = timeline.review_point_detail(session, reviewer, pid, second, today=TODAY)["kpis"][0]
+    kpi = detail(reviewer, second)["kpis"][0]
     assert (kpi["values"], kpi["latest"], kpi["baseline"], kpi["target"]) == ([10, 5], 5, 10, 5)
     assert kpi["trend"] == "improving"
-    shown = kpis.kpi_dicts(plan, partner=True)[0]
+    shown = kpis.kpi_dicts(plan, partner=True, threshold=5)[0]
     assert [m["value"] for m in shown["measurements"]] == [10, 5] and shown["protected"]
     kpi_id = shown["id"]
-    assert [m["value"] for m in kpis.list_measurements(session, reviewer, kpi_id)] == [10, 5]
-    assert [m["value"] for m in kpis.list_measurements(session, coord, kpi_id)] == [12, 7]
+    def values(who: Any, threshold: int = 5) -> list[Any]:
+        return [m["value"] for m in kpis.list_measurements(session, who, kpi_id,
+                                                            threshold=threshold)]
+
+    assert values(reviewer) == [10, 5] and values(coord) == [12, 7]
+    # A partnership that withholds counts below 10: the 7 is withheld wherever a partner
+    # sees the KPI (the review point, the plan's KPIs, the measurements), never "5".
+    kpi = detail(reviewer, second, threshold=10)["kpis"][0]
+    assert (kpi["values"], kpi["latest"]) == ([10, "[c]"], "[c]")
+    shown = kpis.kpi_dicts(plan, partner=True, threshold=10)[0]
+    assert [(m["value"], m["withheld"]) for m in shown["measurements"]] == [(10, False),
+                                                                           (None, True)]
+    assert values(reviewer, threshold=10) == [10, None] and values(coord, 10) == [12, 7]
 
     base = f"/api/v1/pilots/{pid}/review-points/{first}"
     auth.login("practitioner@test.invalid")

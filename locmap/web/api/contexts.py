@@ -137,7 +137,7 @@ class SchoolCompareSchema(Schema):
 
 def _section(pilot_id: int, assessment_id: int) -> dict[str, Any]:
     s, a = db_session(), actor()
-    out = contexts.section(s, a, pilot_id, assessment_id)
+    out = contexts.section(s, a, pilot_id, assessment_id, threshold=suppression_threshold())
     if out is None:
         v = assessments.assessment_view(s, a, pilot_id, assessment_id,
                                         threshold=suppression_threshold())

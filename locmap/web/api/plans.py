@@ -336,7 +336,8 @@ def patch_kpi(pilot_id: int, kpi_id: int, body: dict[str, Any]) -> Any:
 @api.route(f"{_P}/kpis/<int:kpi_id>/measurements", summary="A KPI's measurements", tag="plans",
            response=MeasurementOutSchema, many=True)
 def list_measurements(pilot_id: int, kpi_id: int) -> Any:
-    return kpis.list_measurements(db_session(), actor(), kpi_id, pilot_id=pilot_id)
+    return kpis.list_measurements(db_session(), actor(), kpi_id, pilot_id=pilot_id,
+                                  threshold=suppression_threshold())
 
 
 @api.route(f"{_P}/kpis/<int:kpi_id>/measurements", "POST", body=MeasurementSchema, status=201,
@@ -347,7 +348,8 @@ def list_measurements(pilot_id: int, kpi_id: int) -> Any:
 def add_measurement(pilot_id: int, kpi_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     kpis.add_measurement(s, a, kpi_id, body, pilot_id=pilot_id)
-    return kpis.list_measurements(s, a, kpi_id, pilot_id=pilot_id), 201
+    return kpis.list_measurements(s, a, kpi_id, pilot_id=pilot_id,
+                                  threshold=suppression_threshold()), 201
 
 
 @api.route(f"{_P}/plans/<int:plan_id>/kpis/compute", "POST",
@@ -369,7 +371,7 @@ def _download(body: str | bytes, mimetype: str, name: str) -> Response:
            tag="plans", produces="text/csv")
 def export_plan_csv(pilot_id: int, plan_id: int, query: dict[str, Any]) -> Any:
     body = plan_exports.export_csv(db_session(), actor(), plan_id, query["table"],
-                                   pilot_id=pilot_id)
+                                   pilot_id=pilot_id, threshold=suppression_threshold())
     return _download(body, "text/csv", f"plan-{plan_id}-{query['table']}.csv")
 
 
@@ -377,6 +379,7 @@ def export_plan_csv(pilot_id: int, plan_id: int, query: dict[str, Any]) -> Any:
            "as an XLSX workbook (formula cells neutralised)", tag="plans",
            produces="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 def export_plan_xlsx(pilot_id: int, plan_id: int) -> Any:
-    body = plan_exports.export_xlsx(db_session(), actor(), plan_id, pilot_id=pilot_id)
+    body = plan_exports.export_xlsx(db_session(), actor(), plan_id, pilot_id=pilot_id,
+                                    threshold=suppression_threshold())
     return _download(body, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                      f"plan-{plan_id}.xlsx")

@@ -441,8 +441,8 @@ def review_points(pilot_id: int) -> Any:
            tag="timeline",
            response=ReviewPointDetailSchema)
 def review_point(pilot_id: int, point_id: int) -> Any:
-    return (_json(timeline.review_point_detail(db_session(), actor(), pilot_id,
-                                                      point_id)))
+    return _json(timeline.review_point_detail(db_session(), actor(), pilot_id, point_id,
+                                              threshold=suppression_threshold()))
 
 
 @api.route(f"{_P}/review-points/<int:point_id>", "PATCH", body=ReviewPointPatchSchema,
@@ -452,14 +452,16 @@ def review_point(pilot_id: int, point_id: int) -> Any:
 def record_review_point(pilot_id: int, point_id: int, body: dict[str, Any]) -> Any:
     s, a = db_session(), actor()
     timeline.record_review_point(s, a, pilot_id, point_id, body)
-    return _json(timeline.review_point_detail(s, a, pilot_id, point_id))
+    return _json(timeline.review_point_detail(s, a, pilot_id, point_id,
+                                              threshold=suppression_threshold()))
 
 
 @api.route(f"{_P}/overview", summary="Each place's assessment, plan progress and KPI trend",
            tag="timeline",
            response=OverviewSchema)
 def overview(pilot_id: int) -> Any:
-    return _json(timeline.pilot_overview(db_session(), actor(), pilot_id))
+    return _json(timeline.pilot_overview(db_session(), actor(), pilot_id,
+                                         threshold=suppression_threshold()))
 
 
 @api.route("/waiting", summary="Reviews to give, my overdue actions, review points due",
