@@ -6,7 +6,8 @@ and their measurements.
 Each change keeps its value (a date, a number, a vocabulary word: the API's) and says it
 in words for people (``before_text``/``after_text``: "6 Apr 2025", "In progress", "[c]").
 A partner reads the counts of KPIs (a) and (b) as partners see every count
-(:func:`locmap.assessment.disclosure.partner_value`): rounded to 5, 1 to 4 withheld.
+(:func:`locmap.assessment.disclosure.partner_value`): rounded to 5, those below the threshold
+withheld.
 """
 
 from __future__ import annotations

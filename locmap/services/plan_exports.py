@@ -3,8 +3,8 @@
 Every text cell passes :func:`locmap.io.export.neutralise_cell` (a description such as
 ``=HYPERLINK(...)`` must not run when a partner opens the file); numbers and dates stay
 typed. Each export is audited with what it held. Partners get the KPIs that count
-children or incidents (kinds a and b) as on screen: rounded to base 5, values below 5
-withheld as "[c]" (:func:`locmap.assessment.disclosure.partner_value`).
+children or incidents (kinds a and b) as on screen: rounded to base 5, values below the
+threshold withheld as "[c]" (:func:`locmap.assessment.disclosure.partner_value`).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Permission first (any member of the pilot), then the data: the assessment (its c
 weighting, quadrants and key figures), the plan's actions and KPIs when the report is of
 a plan, the review history, and the map geometry. Partners get the partner version:
 incident counts and the values of KPIs that count children or incidents (kinds a and b)
-are rounded to base 5, values from 1 to 4 print as "[c]" and their charts are withheld,
+are rounded to base 5, values below the threshold print as "[c]" and their charts are withheld,
 with a note saying so
 (:func:`locmap.assessment.disclosure.partner_value`). No identities or restricted free text
 are read at all, so none can leak. Every report is audited.

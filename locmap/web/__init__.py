@@ -19,7 +19,7 @@ from locmap.formatting import FILTERS
 from locmap.services import limits
 from locmap.vocab import label
 from locmap.web import hardening
-from locmap.web.context import init_request_scope
+from locmap.web.context import init_request_scope, suppression_threshold
 from locmap.web.extensions import csrf, login_manager
 
 __all__ = ["create_app", "content_security_policy", "tile_source", "NOT_FOUND_MESSAGE"]
@@ -71,6 +71,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     _error_handlers(app)
     hardening.init_app(app)  # before the blueprints: it bounds the <int:…> converter
     app.jinja_env.globals["label"] = label
+    # What the partner notes on pages say is withheld ("from 1 to N - 1"): the setting.
+    app.context_processor(lambda: {"partner_threshold": suppression_threshold()})
     app.jinja_env.filters.update(FILTERS)  # dates and counts for people (one set)
 
     from locmap.web import (

@@ -42,3 +42,20 @@ def test_the_network_map_withholds_below_the_configured_threshold(
     app.config["LOCMAP_SUPPRESSION_THRESHOLD"] = 15
     shown = _places_on_the_page(client.get(url).get_data(as_text=True))[cafe.name]
     assert shown["incidents_label"] == "fewer than 15" and shown["incidents"] is None
+
+
+def test_partner_notes_name_the_configured_threshold(
+        client: Any, auth: Any, app: Any, session: Session, world: factories.World) -> None:
+    """The note under a partner's review point says which counts are withheld: 1 to 4 by
+    default, 1 to 14 where the partnership withholds counts below 15."""
+    from locmap.services import accounts, timeline
+
+    pid = world.pilot.id
+    coord = accounts.actor_for(session, world.users["coordinator"])
+    first = timeline.list_review_points(session, coord, pid)[0]["id"]
+    url = f"/pilots/{pid}/review-points/{first}"
+    auth.login(world.users["partner_reviewer"].email)
+    assert "counts from 1 to 4," in client.get(url).get_data(as_text=True)
+    app.config["LOCMAP_SUPPRESSION_THRESHOLD"] = 15
+    page = client.get(url).get_data(as_text=True)
+    assert "counts from 1 to 14," in page and "1 to 4" not in page

@@ -130,9 +130,11 @@ class KPIOutSchema(Schema):
     baseline = Figure(allow_none=True)
     target = Figure(allow_none=True)
     baseline_withheld = fields.Boolean(metadata={
-        "description": "Partner view: the baseline is a count from 1 to 4, withheld (null)"})
+        "description": "Partner view: the baseline is a count below the suppression threshold, "
+                       "withheld (null)"})
     target_withheld = fields.Boolean(metadata={
-        "description": "Partner view: the target is a count from 1 to 4, withheld (null)"})
+        "description": "Partner view: the target is a count below the suppression threshold, "
+                       "withheld (null)"})
     direction = fields.String()
     version = fields.Integer()
     computable = fields.Boolean()

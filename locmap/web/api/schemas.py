@@ -138,7 +138,7 @@ class WeightingDiffSchema(Schema):
 
 class EvidenceCountsSchema(Schema):
     incidents = Figure(metadata={"description": "Incidents linked (a partner's rounded to 5, "
-                                                "1-4 as \"[c]\")"})
+                                                "below the threshold as \"[c]\")"})
     observations = fields.Integer()
     engagements = fields.Integer()
 
