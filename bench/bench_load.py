@@ -327,7 +327,6 @@ def main() -> None:
 
     from bench_map_view import _fresh_url
     from load_report import CpuMeter, report
-    from sqlalchemy.engine import make_url
 
     from locmap.pgserver import drop_database
 
@@ -377,7 +376,7 @@ def main() -> None:
         child, ready, out = run_users(
             {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": args.think,
              "seconds": args.seconds}, tmp, "load", procs)
-        meter = CpuMeter(server.pid, make_url(url).database or "", ready + args.seconds)
+        meter = CpuMeter(server.pid, url, ready + args.seconds)
         meter.start()
         print(f"all logged in; import in {args.quiet} s", flush=True)
         time.sleep(args.quiet)

@@ -120,12 +120,31 @@ class CpuMeter(threading.Thread):
     the window); one that ends between samples loses its last two seconds at most.
     """
 
-    def __init__(self, server_pid: int, dbname: str, until: float) -> None:
+    def __init__(self, server_pid: int, url: str, until: float) -> None:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
         super().__init__(daemon=True)
-        self.server_pid, self.dbname, self.until = server_pid, dbname, until
+        self.server_pid, self.until = server_pid, until
+        self.dbname = make_url(url).database or ""
+        self.engine = create_engine(url, pool_size=1)
+        self.apps: dict[int, str] = {}  # backend pid -> its connection's application_name
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
+
+    def _backends(self) -> None:
+        """Whose each backend is: locmap serve and locmap worker name their connections
+        (PGAPPNAME), so PostgreSQL's CPU splits into the web's and the import's."""
+        from sqlalchemy import text
+
+        try:
+            with self.engine.connect() as conn:
+                self.apps.update(conn.execute(text(
+                    "SELECT pid, application_name FROM pg_stat_activity "
+                    "WHERE datname = current_database()")).tuples().all())
+        except Exception:  # noqa: BLE001 - a missed sample keeps the last mapping
+            pass
 
     def _group(self, pid: int, cmd: str, web: set[int]) -> str | None:
         if pid in web:
@@ -133,12 +152,18 @@ class CpuMeter(threading.Thread):
         if cmd.startswith("postgres: autovacuum worker") and cmd.endswith(f" {self.dbname}"):
             return "PostgreSQL autovacuum (this database)"  # its title ends with the name
         if cmd.startswith("postgres: ") and f" {self.dbname} " in cmd:
-            return "PostgreSQL (this database)"
+            app = self.apps.get(pid, "")
+            if app == "locmap web":
+                return "PostgreSQL for the web server"
+            if app == "locmap worker":
+                return "PostgreSQL for the worker (the import)"
+            return "PostgreSQL (this database, other connections)"
         if "locmap import" in cmd or "locmap worker" in cmd:
             return "import"
         return "load generator" if "load_users.py" in cmd else None
 
     def _sample(self, initial: bool) -> None:
+        self._backends()
         try:
             server = psutil.Process(self.server_pid)
             web = {self.server_pid} | {c.pid for c in server.children(recursive=True)}
@@ -165,6 +190,7 @@ class CpuMeter(threading.Thread):
         """Stop and describe the CPU used, per group and for the whole machine."""
         self.done.set()
         self.join(30)
+        self.engine.dispose()
         span = self.t1 - self.t0
         groups: dict[str, float] = {}
         for pid, (group, used) in self.last.items():
@@ -235,7 +261,7 @@ def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
            f"--n {args.n} --import-rows {args.import_rows} --think "
            f"{args.think[0]:g},{args.think[1]:g}"
            + (f" --levels {','.join(map(str, args.levels))}" if args.levels else "")
-           + " --write docs/perf/load.md")
+           + (f" --write {args.write}" if args.write else ""))
     counts = (f"accepted {imp['accepted']:,}, rejected {imp['rejected']:,}"
               if imp.get("accepted") is not None else imp.get("message") or "-")
     compare = "\n".join(

@@ -8,10 +8,12 @@ SIGINT or SIGTERM lets running jobs finish before it stops.
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
+from locmap.cli.serve import WORKER_APP_NAME
 from locmap.config import load_settings
 from locmap.db import Database
 from locmap.pgserver import DatabaseUnavailable
@@ -28,6 +30,7 @@ def worker(concurrency: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("PGAPPNAME", WORKER_APP_NAME)  # see locmap.cli.serve
     try:
         database = Database.from_settings(load_settings(), create=False)
     except DatabaseUnavailable as exc:

@@ -22,7 +22,14 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.orm import Session
 
 from locmap.cli import main
-from locmap.cli.serve import ACCESS_LOG_FORMAT, KEEPALIVE_S, _server, plain_http_on_loopback
+from locmap.cli.serve import (
+    ACCESS_LOG_FORMAT,
+    KEEPALIVE_S,
+    WEB_APP_NAME,
+    WORKER_APP_NAME,
+    _server,
+    plain_http_on_loopback,
+)
 from locmap.db import Database, grant_app_role, upgrade
 from locmap.models import AuditEvent
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
@@ -342,6 +349,24 @@ def test_serve_runs_gunicorn_workers_with_an_access_log(
     assert ACCESS_LOG_FORMAT.endswith("%(M)s")
 
 
+def _application_names(url: str, limit: float = 30) -> set[str]:
+    """The application_names connected to the database, once both locmap ones are there
+    (the worker may still be connecting when /healthz first answers)."""
+    engine = create_engine(url)
+    try:
+        deadline = time.monotonic() + limit
+        while True:
+            with engine.connect() as conn:
+                names = set(conn.scalars(text(
+                    "SELECT application_name FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+            if {WEB_APP_NAME, WORKER_APP_NAME} <= names or time.monotonic() > deadline:
+                return names
+            time.sleep(0.5)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.slow
 def test_demo_starts_web_and_worker_and_ctrl_c_stops_both(tmp_path: Path) -> None:
     admin_url = _fresh_database("demo", owner=OWNER_ROLE)
@@ -350,6 +375,7 @@ def test_demo_starts_web_and_worker_and_ctrl_c_stops_both(tmp_path: Path) -> Non
                DATABASE_OWNER_URL=role_url(admin_url, OWNER_ROLE),
                LOCMAP_DATA_DIR=str(tmp_path), LOCMAP_WEB_WORKERS="1")
     env.pop("GUNICORN_CMD_ARGS", None)
+    env.pop("PGAPPNAME", None)
     proc = _start(["demo", "--port", str(port)], env, log)
     try:
         assert _wait_healthy(proc, port, log, 300)["status"] == "ok"
@@ -357,6 +383,8 @@ def test_demo_starts_web_and_worker_and_ctrl_c_stops_both(tmp_path: Path) -> Non
         commands = [_cmdline(pid) for pid in children]
         if "worker" in main.commands:
             assert any("locmap.cli worker" in c for c in commands), commands
+        # Each process's connections say whose they are in pg_stat_activity.
+        assert _application_names(admin_url) >= {WEB_APP_NAME, WORKER_APP_NAME}
         assert len(children) >= 1  # at least the gunicorn worker
         _stop_and_check(proc, signal.SIGINT, children)  # what Ctrl-C sends
         assert proc.returncode == 0, log.read_text()[-2000:]
