@@ -267,7 +267,9 @@ def report(args: argparse.Namespace, info: dict[str, Any], res: dict[str, Any],
     compare = "\n".join(
         f"| {label} | {old:,.0f} | {new:,.0f} | {old / new:.1f}x | {n_old:,} | {n_new:,} |"
         for label, old, n_old, new, n_new in info.get("map_compare", []))
-    return f"""# Load: {args.users} members, {args.seconds} s, `locmap serve`, one import running
+    title = (f"{args.users} members, {args.think[0]:g}-{args.think[1]:g} s between actions, "
+             f"{args.seconds} s, `locmap serve`, one import running")
+    return f"""# Load: {title}
 
 Command: `{cmd}`. Measured from {start:%Y-%m-%d %H:%M} UTC, once every user was logged in:
 {ran:.0f} s, {len(samples):,} requests ({len(samples) / ran:.1f} per second). Machine:
