@@ -376,7 +376,7 @@ def main() -> None:
         child, ready, out = run_users(
             {**cfg, "users": args.users, "spawn_rate": args.spawn_rate, "think": args.think,
              "seconds": args.seconds}, tmp, "load", procs)
-        meter = CpuMeter(server.pid, url, ready + args.seconds)
+        meter = CpuMeter(server.pid, url, ready + args.seconds, child.pid)
         meter.start()
         print(f"all logged in; import in {args.quiet} s", flush=True)
         time.sleep(args.quiet)

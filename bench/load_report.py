@@ -120,15 +120,17 @@ class CpuMeter(threading.Thread):
     the window); one that ends between samples loses its last two seconds at most.
     """
 
-    def __init__(self, server_pid: int, url: str, until: float) -> None:
+    def __init__(self, server_pid: int, url: str, until: float,
+                 loadgen_pid: int | None = None) -> None:
         from sqlalchemy import create_engine
         from sqlalchemy.engine import make_url
 
         super().__init__(daemon=True)
-        self.server_pid, self.until = server_pid, until
+        self.server_pid, self.until, self.loadgen_pid = server_pid, until, loadgen_pid
         self.dbname = make_url(url).database or ""
         self.engine = create_engine(url, pool_size=1)
         self.apps: dict[int, str] = {}  # backend pid -> its connection's application_name
+        self.other_dbs: set[str] = set()  # backends of other databases are not ours
         self.first: dict[int, float] = {}
         self.last: dict[int, tuple[str, float]] = {}
         self.done = threading.Event()
@@ -143,12 +145,17 @@ class CpuMeter(threading.Thread):
                 self.apps.update(conn.execute(text(
                     "SELECT pid, application_name FROM pg_stat_activity "
                     "WHERE datname = current_database()")).tuples().all())
+                if not self.other_dbs:
+                    self.other_dbs = set(conn.scalars(text(
+                        "SELECT datname FROM pg_database WHERE datname <> current_database()")))
         except Exception:  # noqa: BLE001 - a missed sample keeps the last mapping
             pass
 
     def _group(self, pid: int, cmd: str, web: set[int]) -> str | None:
         if pid in web:
             return "web server"
+        if pid == self.loadgen_pid or "load_users.py" in cmd:
+            return "load generator"
         if cmd.startswith("postgres: autovacuum worker") and cmd.endswith(f" {self.dbname}"):
             return "PostgreSQL autovacuum (this database)"  # its title ends with the name
         if cmd.startswith("postgres: ") and f" {self.dbname} " in cmd:
@@ -158,9 +165,13 @@ class CpuMeter(threading.Thread):
             if app == "locmap worker":
                 return "PostgreSQL for the worker (the import)"
             return "PostgreSQL (this database, other connections)"
+        if cmd.startswith("postgres: ") and not any(
+                f" {name} " in f"{cmd} " for name in self.other_dbs):
+            # The WAL writer, checkpointer and background writer serve every database.
+            return "PostgreSQL background (WAL, checkpoints; the whole server)"
         if "locmap import" in cmd or "locmap worker" in cmd:
             return "import"
-        return "load generator" if "load_users.py" in cmd else None
+        return None
 
     def _sample(self, initial: bool) -> None:
         self._backends()
@@ -169,11 +180,13 @@ class CpuMeter(threading.Thread):
             web = {self.server_pid} | {c.pid for c in server.children(recursive=True)}
         except psutil.Error:
             web = set()
-        for proc in psutil.process_iter(["pid", "cmdline", "cpu_times"]):
+        for proc in psutil.process_iter(["pid", "name", "cmdline", "cpu_times"]):
             info = proc.info
             group = self._group(info["pid"], " ".join(info["cmdline"] or []), web)
-            if group is None or info["cpu_times"] is None:
+            if info["cpu_times"] is None:
                 continue
+            if group is None:  # named in the report's "other work" when it is large
+                group = f"other: {info['name'] or '?'}"
             used = info["cpu_times"].user + info["cpu_times"].system
             self.first.setdefault(info["pid"], used if initial else 0.0)
             self.last[info["pid"]] = (group, used)
@@ -195,14 +208,26 @@ class CpuMeter(threading.Thread):
         groups: dict[str, float] = {}
         for pid, (group, used) in self.last.items():
             groups[group] = groups.get(group, 0.0) + used - self.first[pid]
+        others = {g[len("other: "):]: s for g, s in groups.items() if g.startswith("other: ")}
+        groups = {g: s for g, s in groups.items() if not g.startswith("other: ")}
+        top = ", ".join(f"{name} {s / span:.2f}" for name, s in
+                        sorted(others.items(), key=lambda x: -x[1])[:4] if s / span >= 0.01)
         m0, m1 = self.machine0, self.machine1
         busy = (sum(m1) - m1.idle - m1.iowait) - (sum(m0) - m0.idle - m0.iowait)
         ours = sum(groups.values())
         parts = ", ".join(f"{g} {s:.0f} s ({s / span:.2f} cores)" for g, s in
                           sorted(groups.items(), key=lambda x: -x[1]))
+
+        def cores(*fields: str) -> float:  # machine-wide time outside any process
+            return sum(getattr(m1, f, 0.0) - getattr(m0, f, 0.0) for f in fields) / span
+
         return (f"CPU over the {span:.0f} s measured: {parts}; the whole machine "
                 f"{busy / span:.2f} of {os.cpu_count()} cores busy, of which "
-                f"{max(0.0, busy - ours) / span:.2f} cores other work than this benchmark's.")
+                f"{max(0.0, busy - ours) / span:.2f} cores other work than this benchmark's "
+                f"(among it: the kernel's interrupt handling, mostly loopback networking, "
+                f"{cores('irq', 'softirq'):.2f} cores; time the hypervisor gave other "
+                f"machines, {cores('steal'):.2f} cores; the busiest other processes, in "
+                f"cores: {top or 'none above 0.01'}).")
 
 
 def level_table(levels: list[tuple[int, dict[str, Any]]], seconds: int) -> str:
