@@ -37,7 +37,8 @@ def test_impact_of_burger_hub_and_displacement_to_the_library(page: Any,
     assert page.locator("#wdq-value").inner_text().startswith("WDQ -0.")
     assert "Some displacement" in page.locator("#wdq-band").inner_text()
     assert page.locator("#impact-limits li").count() >= 3
-    assert page.locator("#impact-map .leaflet-interactive").count() >= 2
+    # The map's layers are drawn after the chart (their own script): wait for two of them.
+    expect(page.locator("#impact-map .leaflet-interactive").nth(1)).to_be_attached()
     if SHOTS:
         page.screenshot(path=f"{SHOTS}/impact.png", full_page=True)
         page.locator("#area-table").screenshot(path=f"{SHOTS}/impact_areas.png")

@@ -96,6 +96,8 @@ class _Route:
     produces: str | None = None
     idempotent: bool = False
     path_args: list[tuple[str, str, str]] = field(default_factory=list)
+    # The permission checked before the input is read (403 for a member without it).
+    permission: str | None = None
 
 
 IDEMPOTENCY_KEY = "Idempotency-Key"
@@ -201,7 +203,7 @@ class ApiRegistry:
                 endpoint=fn.__name__, rule=rule, method=method.lower(), summary=summary,
                 tag=tag, body=body, query=query, response=response, many=many, status=status,
                 auditor=auditor, files=files, produces=produces, idempotent=idempotent,
-                description=(fn.__doc__ or "").strip(),
+                description=(fn.__doc__ or "").strip(), permission=permission,
                 path_args=[(conv or "string", args, name)
                            for conv, args, name in _RULE_ARG.findall(rule)],
             ))
