@@ -14,7 +14,9 @@ group, killed at the end) with ``DATABASE_URL`` of that database.
 
 Load: locust (as a library, headless, in the child process bench/load_users.py, so that
 gevent's monkey patching stays out of this one) runs ``--users`` members who log in
-through the real form and loop, about one second of think time apart, over a weighted mix
+through the real form and loop, 3-10 s of think time apart (``--think``: a person reading
+what they opened; ``--think 0.5,1.5`` is the stress pace of the capacity table in
+docs/performance.md), over a weighted mix
 of pages (home, workspace, overview, place, assessment, dashboard), the workspace's map
 data requests (workspace options, and the incident vector tiles its GL
 layer asks for — ``load_users.tiles_covering`` — over the town, a neighbourhood and a
@@ -314,7 +316,7 @@ def main() -> None:
     ap.add_argument("--partners", type=int, default=4)
     ap.add_argument("--import-via", choices=("auto", "web", "cli"), default="auto",
                     help="auto: the web pages if `locmap worker` exists, else the CLI")
-    ap.add_argument("--think", type=_pair, default=[0.5, 1.5],
+    ap.add_argument("--think", type=_pair, default=[3.0, 10.0],
                     help="seconds of think time between a user's actions, as MIN,MAX")
     ap.add_argument("--levels", type=_ints, default=[],
                     help="user counts (e.g. 10,20,30) run first, without the import")

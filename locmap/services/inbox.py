@@ -85,8 +85,11 @@ def _mine(session: Session, actor: Actor, pid: int, pilot: Pilot) -> list[dict[s
         return out
     rows: list[tuple[str, Any, str, list[Review]]] = []
     for kind, model in (("assessment", Assessment), ("plan", Plan)):
-        stmt = select(model, Place.name).where(model.created_by_id == actor.user_id,
-                                               Place.pilot_id == pid)
+        # The columns the items show, not the versions' contents (an assessment carries its
+        # indicators): this runs for the top bar's badge on every page.
+        stmt = select(model.id, model.version_no, model.status, model.approved_at,
+                      Place.name).where(model.created_by_id == actor.user_id,
+                                        Place.pilot_id == pid)
         stmt = (stmt.join(Place, Place.id == Assessment.place_id) if model is Assessment
                 else stmt.join(Assessment, Assessment.id == Plan.assessment_id)
                 .join(Place, Place.id == Assessment.place_id))
@@ -95,10 +98,10 @@ def _mine(session: Session, actor: Actor, pid: int, pilot: Pilot) -> list[dict[s
         asked: dict[int, list[Review]] = {}
         if versions:  # one read of the changes asked of all of them, not one per version
             for rv in session.scalars(select(Review).where(
-                    column.in_([v.id for v, _ in versions]),
+                    column.in_([v.id for v in versions]),
                     Review.decision == "request_changes").order_by(Review.id)):
                 asked.setdefault(getattr(rv, f"{kind}_id"), []).append(rv)
-        rows += [(kind, v, place, asked.get(v.id, [])) for v, place in versions]
+        rows += [(kind, v, v.name, asked.get(v.id, [])) for v in versions]
     authors = {rv.author_id for *_, rvs in rows for rv in rvs}
     names = dict(session.execute(select(User.id, User.name).where(
         User.id.in_(authors))).tuples().all()) if authors else {}

@@ -106,8 +106,9 @@ def _fuzz(operation: Any, call: Callable[[Any], Any], ids: dict[str, Any],
           statuses: dict[int, int], forbidden: bool) -> None:
     label = operation.label
 
-    @settings(max_examples=FORBIDDEN_EXAMPLES if forbidden else EXAMPLES, phases=[Phase.explicit, Phase.generate],
-              derandomize=True, deadline=None, database=None,
+    @settings(max_examples=FORBIDDEN_EXAMPLES if forbidden else EXAMPLES,
+              phases=[Phase.explicit, Phase.generate], derandomize=True, deadline=None,
+              database=None,
               suppress_health_check=list(HealthCheck))
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
