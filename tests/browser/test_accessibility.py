@@ -31,7 +31,7 @@ from locmap.services import partner_forms
 from locmap.services.accounts import actor_for
 from tests.browser.conftest import login
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 AXE = Path(__file__).with_name("vendor") / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.browser.conftest import login
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = "/tmp/shots-mapui"
 SIZES = {"390": {"width": 390, "height": 844}, "1280": {"width": 1280, "height": 800}}
 

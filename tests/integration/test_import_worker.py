@@ -117,6 +117,7 @@ def test_worker_runs_a_queued_import(
                         .where(Upload.data_import_id == import_id)) == 0
 
 
+@pytest.mark.slow
 def test_killed_worker_leaves_nothing_and_the_next_one_fails_the_import(
     queue_db: Database, pilot_and_user: tuple[int, int], start_worker: Any,
     big_csv: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
@@ -190,6 +191,7 @@ def test_recover_requeues_a_job_a_dead_worker_never_began(
                                  "uploads_purged": 0, "idempotency_keys_purged": 0}
 
 
+@pytest.mark.slow
 def test_at_most_max_imports_run_at_once_across_workers(
     queue_db: Database, start_worker: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -110,6 +110,7 @@ def _compare(conn: Connection, revision: str, stage: str,
     return problems
 
 
+@pytest.mark.slow
 def test_demo_data_survive_every_revision_down_and_back_up(populated: str) -> None:
     revisions = _revisions()
     assert len(revisions) >= 6 and revisions[-1] == "0001"

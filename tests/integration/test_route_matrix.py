@@ -743,6 +743,7 @@ def _verdict(probe: Probe, r: Any) -> str | None:
     return None if status in wanted else f"expected {' or '.join(map(str, wanted))}, got {status}"
 
 
+@pytest.mark.slow
 def test_every_route_for_every_principal(app: Flask, connection: Connection,
                                           session: Session, world: factories.World,
                                           matrix_world: dict[str, Any],
