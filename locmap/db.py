@@ -25,7 +25,7 @@ from locmap.config import Settings
 from locmap.pgserver import Connections, ensure_database, prepare, resolve_connections
 
 __all__ = ["Database", "alembic_config", "upgrade", "downgrade", "grant_app_role",
-           "connections", "MIGRATIONS_DIR"]
+           "connections", "MIGRATIONS_DIR", "WEB_APP_NAME", "WORKER_APP_NAME"]
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
@@ -35,6 +35,13 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 # jit_above_cost (100,000) to machine code first, which took 25-30 ms on the place counts
 # of the 2,000,000-incident town, longer than the 8 place counts themselves (decisions.md).
 SESSION_SETTINGS = {"jit": "off"}
+
+# application_name of the web server's and the worker's connections (``locmap serve`` and
+# ``locmap worker`` set libpq's PGAPPNAME to them unless the environment sets another): a
+# DBA sees who is who in pg_stat_activity, and the load benchmark splits PostgreSQL's CPU
+# between them.
+WEB_APP_NAME = "locmap web"
+WORKER_APP_NAME = "locmap worker"
 
 
 def _session_settings(dbapi_connection: Any, _record: Any) -> None:

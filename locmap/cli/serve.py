@@ -46,11 +46,6 @@ def default_workers() -> int:
 # requests and a 57 MB upload to "connection reset" that way. Idle connections wait in the
 # worker's poller, not in a thread, so a longer wait costs a file descriptor each.
 KEEPALIVE_S = 15
-# application_name of the web server's and the worker's database connections (libpq's
-# PGAPPNAME, unless the environment sets another): a DBA sees who is who in
-# pg_stat_activity, and the load benchmark splits PostgreSQL's CPU between them.
-WEB_APP_NAME = "locmap web"
-WORKER_APP_NAME = "locmap worker"
 
 
 def web_options(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -150,6 +145,7 @@ def _worker_exit(server: Any, worker: Any) -> None:
 
 def serve_app(host: str, port: int, workers: int, threads: int, timeout: int) -> int:
     """Build the app and serve it until SIGINT or SIGTERM; return gunicorn's exit status."""
+    from locmap.db import WEB_APP_NAME
     from locmap.web import create_app
 
     # Who each connection is in pg_stat_activity (libpq's default application_name).

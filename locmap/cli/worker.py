@@ -13,9 +13,8 @@ import os
 import click
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from locmap.cli.serve import WORKER_APP_NAME
 from locmap.config import load_settings
-from locmap.db import Database
+from locmap.db import WORKER_APP_NAME, Database
 from locmap.pgserver import DatabaseUnavailable
 
 __all__ = ["worker"]
@@ -30,7 +29,7 @@ def worker(concurrency: int | None) -> None:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    os.environ.setdefault("PGAPPNAME", WORKER_APP_NAME)  # see locmap.cli.serve
+    os.environ.setdefault("PGAPPNAME", WORKER_APP_NAME)  # see locmap.db
     try:
         database = Database.from_settings(load_settings(), create=False)
     except DatabaseUnavailable as exc:

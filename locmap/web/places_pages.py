@@ -125,7 +125,7 @@ def _render(pilot_id: int, place_id: int, *, status: int = 200, open_form: str =
                            else "%b %Y")
     return render_template(
         "place.html", pilot=pilot, place=place, incidents=recent, incident_summary=summary,
-        threshold=threshold, can_children=can(a, pilot_id, "identity.read"),
+        can_children=can(a, pilot_id, "identity.read"),
         incident_choices=choices, incident_labels={c["id"]: c for c in choices},
         visits=visits, visit_photos=visit_photos, show_photos=records,
         visit_labels={v["id"]: v["when"] for v in visits},

@@ -25,12 +25,10 @@ from locmap.cli import main
 from locmap.cli.serve import (
     ACCESS_LOG_FORMAT,
     KEEPALIVE_S,
-    WEB_APP_NAME,
-    WORKER_APP_NAME,
     _server,
     plain_http_on_loopback,
 )
-from locmap.db import Database, grant_app_role, upgrade
+from locmap.db import WEB_APP_NAME, WORKER_APP_NAME, Database, grant_app_role, upgrade
 from locmap.models import AuditEvent
 from locmap.pgserver import APP_ROLE, OWNER_ROLE, drop_database, role_url
 from tests.conftest import AuthActions, _fresh_database
