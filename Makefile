@@ -9,10 +9,9 @@ demo: setup-demo
 
 # The second run moves the clock years ahead (locmap/clock.py) for every test whose outcome
 # depends on the date: none may pass only on the day it was written.
-# pytest-xdist: one process per core, a file's tests in one process (README, Development),
-# the files with slow tests first (tests/conftest.py orders them).
+# pytest-xdist: one process per core, a file's tests in one process (README, Development).
 TEST_WORKERS ?= auto
-PYTEST := $(VENV)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+PYTEST := $(VENV)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: setup-test lint
 	$(PYTEST) --durations=15

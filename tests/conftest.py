@@ -281,12 +281,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if str(item.path.relative_to(root)) in DATED_MODULES:
             item.add_marker(pytest.mark.dated)
-    # The files with a slow test go first: pytest-xdist hands out whole files in this order
-    # (`--dist loadfile --no-loadscope-reorder`, Makefile), so the last files to run are
-    # short ones and neither test process waits for the other's two-minute file at the
-    # end. (Its own order, most tests first, left the fuzz and the newcomer test last.)
-    slow = {item.path for item in items if item.get_closest_marker("slow")}
-    items.sort(key=lambda item: item.path not in slow)
 
 @pytest.fixture
 def start_worker(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:

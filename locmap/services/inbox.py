@@ -130,7 +130,8 @@ def _overdue(session: Session, actor: Actor, pid: int, pilot: Pilot,
     if not plans:  # (who I am is read only when there are actions to own)
         return out
     agency = my_agency(session, actor)
-    name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""
+    me = session.get(User, actor.user_id) if actor.user_id is not None else None
+    name = me.name if me is not None else ""
     for plan in plans.values():
         for a in plan.actions:
             mine = (agency is not None and a.owner_agency_id == agency) or (

@@ -461,10 +461,13 @@ def status_label(session: Session, pilot: Pilot, kind: str, subject: Subject, *,
 
 
 def my_agency(session: Session, actor: Actor) -> int | None:
-    """The acting user's agency id, if any."""
+    """The acting user's agency id, if any (from the session's copy of the user when the
+    request has loaded it, as the login does: no query on every page's inbox badge).
+    """
     if actor.user_id is None:
         return None
-    return session.scalar(select(User.agency_id).where(User.id == actor.user_id))
+    user = session.get(User, actor.user_id)
+    return user.agency_id if user is not None else None
 
 
 @dataclass(frozen=True)

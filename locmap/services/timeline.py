@@ -17,7 +17,7 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from locmap import clock
 from locmap.assessment.disclosure import MARK, WITHHELD, TableSpec, partner_value, protect
@@ -95,11 +95,14 @@ def list_review_points(session: Session, actor: Actor, pilot_id: int, *,
 
 
 def _current_plans(session: Session, pilot_id: int) -> dict[int, Plan]:
-    """Place id → its newest plan version that is not superseded."""
+    """Place id → its newest plan version that is not superseded, with its actions (read
+    in one query for all the plans: every caller goes through them).
+    """
     rows = session.execute(
         select(Plan, Assessment.place_id).join(Assessment, Assessment.id == Plan.assessment_id)
         .join(Place, Place.id == Assessment.place_id)
         .where(Place.pilot_id == pilot_id, Plan.status != lifecycle.SUPERSEDED)
+        .options(selectinload(Plan.actions))
         .order_by(Plan.id)).all()
     return {place_id: plan for plan, place_id in rows}
 
@@ -286,7 +289,8 @@ def waiting_for(session: Session, actor: Actor, *,
     today = today or clock.today()
     out: dict[str, list[dict[str, Any]]] = {"reviews": [], "actions": [], "review_points": []}
     agency = my_agency(session, actor)
-    name = session.scalar(select(User.name).where(User.id == actor.user_id)) or ""
+    me = session.get(User, actor.user_id) if actor.user_id is not None else None
+    name = me.name if me is not None else ""
     for pid in actor.pilot_ids:
         with scoped(session, pid):  # each pilot from its own rows (and worker)
             pilot = session.get(Pilot, pid)

@@ -19,8 +19,8 @@ from locmap.db import Database
 from locmap.services.permissions import Actor
 from locmap.services.pilot_scope import scope_session
 
-__all__ = ["db_session", "actor", "login_required", "init_request_scope", "database",
-           "field_box", "suppression_threshold"]
+__all__ = ["db_session", "actor", "login_required", "data_request", "init_request_scope",
+           "database", "field_box", "suppression_threshold"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -62,13 +62,22 @@ def actor() -> Actor:
     return value
 
 
+def data_request(path: str) -> bool:
+    """A request a script makes, not a page a person opens: the API and the maps' vector
+    tiles (``.pbf``). Without a login it gets 401, never the login form: a map that
+    followed the redirect would load the form in the background, and the new session that
+    gives it would void the CSRF token of the login form the person has open.
+    """
+    return path.startswith("/api/") or path.endswith(".pbf")
+
+
 def login_required(view: F) -> F:
-    """Pages redirect to the login form; the API answers 401 JSON."""
+    """Pages redirect to the login form; the API and the map tiles answer 401 JSON."""
 
     @wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         if not current_user.is_authenticated:
-            if request.path.startswith("/api/"):
+            if data_request(request.path):
                 return jsonify(error="unauthenticated", message="Log in first."), 401
             return redirect(url_for("auth.login", next=request.full_path))
         return view(*args, **kwargs)

@@ -6,8 +6,8 @@ expected outcome of each request comes from ``REQUIRED`` (endpoint and method â†
 permission it needs, or "public" / "login") and the permission table as it is at run time
 (``PERMISSIONS``), never from a list of roles written here:
 
-- anonymous: 401 JSON for the API, a redirect to the login form for pages (public routes
-  answer without a login);
+- anonymous: 401 JSON for the API and the map tiles, a redirect to the login form for pages
+  (public routes answer without a login);
 - a user who is no member of the pilot (no pilot at all, admin, auditor, a member of another
   pilot): 404, and the body never names the pilot's places, people or the pilot itself;
 - a member whose role lacks the permission: 403;
@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from flask import Flask
@@ -53,6 +54,7 @@ from locmap.models import (
 )
 from locmap.services import accounts, import_jobs
 from locmap.services.permissions import PERMISSIONS
+from locmap.web.context import data_request
 from tests import factories
 
 PUBLIC, LOGIN, ADMIN = "public", "login", "admin"
@@ -719,14 +721,14 @@ def _verdict(probe: Probe, r: Any) -> str | None:
     status = r.status_code
     if status >= 500:
         return f"server error {status}: {r.get_data(as_text=True)[:300]}"
-    api = probe.url.startswith("/api/")
+    api = data_request(urlsplit(probe.url).path)  # the API and the map tiles: 401, no form
     if probe.expect == "public":
         # A login with no credentials is a 401; anything else public answers.
         refused = (403, 404) if probe.endpoint == "auth.login" else (401, 403, 404)
         return f"public route answered {status}" if status in refused else None
     if probe.expect == "anonymous":
         if api:
-            return None if status == 401 else f"anonymous API request got {status}, not 401"
+            return None if status == 401 else f"anonymous data request got {status}, not 401"
         if status in (302, 303) and "/login" in r.headers.get("Location", ""):
             return None
         return f"anonymous page request got {status}, not a redirect to /login"
