@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 __all__ = [
     "RULES", "Request", "Decision", "ApprovalState", "approval_state",
-    "review_point_status", "action_overdue", "kpi_trend",
+    "review_point_status", "action_overdue", "action_is_mine", "kpi_trend",
 ]
 
 RULES = ("all_named", "one_per_agency")
@@ -181,6 +181,24 @@ def action_overdue(status: str, due_on: dt.date | None, today: dt.date) -> bool:
     False
     """
     return status not in ("done", "dropped") and due_on is not None and due_on < today
+
+
+def action_is_mine(owner_agency_id: int | None, lead: str | None, my_agency: int | None,
+                   my_name: str) -> bool:
+    """An action a person answers for: their agency owns it, or their name is in its lead
+    (a free-text field: "J. Okafor (youth service)"), ignoring case.
+
+    Examples
+    --------
+    >>> action_is_mine(3, "", 3, "Ana Diaz")
+    True
+    >>> action_is_mine(None, "ana diaz, library manager", None, "Ana Diaz")
+    True
+    >>> action_is_mine(4, "Library manager", 3, "")
+    False
+    """
+    return (my_agency is not None and owner_agency_id == my_agency) or (
+        bool(my_name) and my_name.casefold() in (lead or "").casefold())
 
 
 def kpi_trend(values: Sequence[float], direction: str, *, tolerance: float = 0.05) -> str:

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from locmap import clock
-from locmap.assessment.review_rules import action_overdue
+from locmap.assessment.review_rules import action_is_mine, action_overdue
 from locmap.errors import InvalidData
 from locmap.models import (
     Assessment,
@@ -134,8 +134,7 @@ def _overdue(session: Session, actor: Actor, pid: int, pilot: Pilot,
     name = me.name if me is not None else ""
     for plan in plans.values():
         for a in plan.actions:
-            mine = (agency is not None and a.owner_agency_id == agency) or (
-                bool(name) and name.casefold() in (a.lead or "").casefold())
+            mine = action_is_mine(a.owner_agency_id, a.lead, agency, name)
             if mine and a.due_on is not None and action_overdue(a.status, a.due_on, today):
                 out.append({
                     "key": f"overdue:{a.id}:{a.due_on.isoformat()}", "type": "overdue",

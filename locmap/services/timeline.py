@@ -21,7 +21,12 @@ from sqlalchemy.orm import Session, selectinload
 
 from locmap import clock
 from locmap.assessment.disclosure import MARK, WITHHELD, TableSpec, partner_value, protect
-from locmap.assessment.review_rules import action_overdue, kpi_trend, review_point_status
+from locmap.assessment.review_rules import (
+    action_is_mine,
+    action_overdue,
+    kpi_trend,
+    review_point_status,
+)
 from locmap.errors import InvalidData, NotFound
 from locmap.models import (
     KPI,
@@ -306,8 +311,7 @@ def waiting_for(session: Session, actor: Actor, *,
                         "via_agency": asked.request.agency_id is not None})
             for plan in _current_plans(session, pid).values():
                 for a in plan.actions:
-                    mine = (agency is not None and a.owner_agency_id == agency) or (
-                        bool(name) and name.casefold() in (a.lead or "").casefold())
+                    mine = action_is_mine(a.owner_agency_id, a.lead, agency, name)
                     if mine and action_overdue(a.status, a.due_on, today):
                         out["actions"].append({"pilot_id": pid, "pilot": pilot.name,
                                                "place": place_of(session, plan).name,
